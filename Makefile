@@ -1,0 +1,41 @@
+# owslib: one venv, installed with uv (pip fallback), pinned by constraints.txt.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PROFILE ?= quick
+export UV_COMPILE_BYTECODE := 1
+export MPLBACKEND := Agg
+
+.PHONY: install study test lint lab lock clean-results
+
+install: $(STAMP)
+
+$(STAMP): pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check uv
+	$(VENV)/bin/uv pip install --python $(PY) -e ".[dev]" -c constraints.txt \
+	  || $(PY) -m pip install --disable-pip-version-check -e ".[dev]" -c constraints.txt
+	touch $(STAMP)
+
+## The main job: generate the embedded dataset and run every study notebook (quick profile).
+study: install
+	$(PY) -m owslib study --profile $(PROFILE)
+
+## Lint, then the whole test suite (notebooks included, smoke profile).
+test: install
+	$(VENV)/bin/ruff check owslib tests benchmarks
+	$(PY) -m pytest tests
+
+lint: install
+	$(VENV)/bin/ruff check owslib tests benchmarks
+	$(VENV)/bin/ruff format --check owslib tests benchmarks
+
+lab: install
+	$(VENV)/bin/jupyter lab --notebook-dir=. --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
+
+## Re-lock the pins after editing pyproject.toml.
+lock: install
+	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o constraints.txt
+	sed -i '/^typing==/d' constraints.txt

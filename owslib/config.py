@@ -1,0 +1,307 @@
+"""Experiment configuration: frozen dataclasses per concern, JSON I/O, flat form, profiles.
+
+Defaults are the paper's recipe (ContMAV, CVPR 2024, §4 and REFERENCE.md §5). Profiles shrink it:
+``quick`` (the embedded study on a laptop CPU), ``smoke`` (tests), ``overfit`` (a handful of images).
+The flat form ``section__field`` (e.g. ``train__lr``) is what notebooks take as papermill parameters.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+SEP = "__"
+
+
+class ConfigError(ValueError):
+    """An unknown key, a wrong type, or an invalid value in a configuration."""
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    dataset: str = "cityscapes"  # reader: cityscapes (official layout; the embedded set uses it too)
+    root: str = "data/embedded"  # dataset root folder (holds leftImg8bit/ and gtFine/)
+    split_preset: str = "cityscapes"  # owslib.labels.SPLITS: which trainIds are known / unknown
+    train_split: str = "train"
+    val_split: str = "val"
+    test_split: str = "test"
+    crop_height: int = 512
+    crop_width: int = 1024
+    scale_min: float = 0.5
+    scale_max: float = 2.0
+    hflip: bool = True
+    color_jitter: bool = True  # (code) HSV jitter
+    class_weighting: str = "inverse_frequency"  # Eq. 2; or median_frequency, log, none
+    max_images: int = 0  # 0 = all; the overfit profile uses a handful
+    num_workers: int = 4
+
+
+@dataclass(frozen=True)
+class SyntheticConfig:
+    """The embedded, procedurally generated street-scene dataset (Cityscapes layout)."""
+
+    seed: int = 0
+    n_train: int = 300
+    n_val: int = 50
+    n_test: int = 100
+    height: int = 128
+    width: int = 256
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    encoder: str = "resnet34"  # resnet18 | resnet34
+    encoder_block: str = "nonbottleneck1d"  # nonbottleneck1d | basicblock
+    pretrained_path: str = ""  # local ImageNet weights (torchvision resnet or r34_NBt1D.pth)
+    context: str = "ppm"  # ppm | none
+    context_bins: tuple[int, ...] = (1, 2, 4, 8)
+    decoder_channels: tuple[int, ...] = (512, 256, 128)
+    decoder_blocks: tuple[int, ...] = (3, 3, 3)
+    embedding_dim: int = 0  # contrastive embedding size; 0 = number of known classes (code)
+    upsampling: str = "learned-3x3-zeropad"  # or bilinear
+
+
+@dataclass(frozen=True)
+class LossConfig:
+    semantic: str = "ce"  # L_sem: class-weighted cross-entropy (Eq. 2)
+    w_sem: float = 0.9
+    w_feat: float = 0.1
+    w_cont: float = 0.5
+    w_obj: float = 0.5
+    xi: float = 1.0  # objectosphere radius ξ (Eq. 9, 13)
+    tau: float = 0.1  # contrastive temperature τ (Eq. 8)
+    objectosphere_unknown_scale: float = 1.0  # reference code multiplies the unknown term by 10
+    min_std: float = 1e-3  # floor on σ_k in Eq. 5 and Eq. 11 (the paper divides by σ_k unguarded)
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    epochs: int = 500
+    batch_size: int = 8
+    lr: float = 0.004  # peak of the one-cycle schedule
+    weight_decay: float = 1e-4
+    pct_start: float = 0.1  # (code) one-cycle warm-up fraction
+    div_factor: float = 25.0
+    final_div_factor: float = 1e4
+    amp: bool = False
+    grad_clip: float = 0.0  # 0 = off; max gradient norm otherwise
+    accumulate: int = 1
+    seed: int = 0
+    device: str = "auto"  # auto | cpu | cuda | cuda:N
+    deterministic: bool = False
+    log_every: int = 10  # iterations between log records
+    eval_every: int = 0  # epochs between validations; 0 = only at the end
+
+
+@dataclass(frozen=True)
+class EvalConfig:
+    delta: float = 0.6  # unknown threshold on the fused score (Eq. 14)
+    eta: float = 0.5  # novel-class distance threshold (§4)
+    batch_size: int = 1
+    amp: bool = False
+    histogram_bins: int = 100_000  # streaming anomaly metrics
+    n_examples: int = 4  # qualitative examples in figures
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    name: str = "contmav"
+    profile: str = "paper"
+    data: DataConfig = field(default_factory=DataConfig)
+    synthetic: SyntheticConfig = field(default_factory=SyntheticConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+
+    # -- conversions -------------------------------------------------------------------------
+    def to_dict(self) -> dict[str, Any]:
+        return _to_jsonable(dataclasses.asdict(self))
+
+    def to_flat(self) -> dict[str, Any]:
+        return flatten(self.to_dict())
+
+    def to_json(self, path: str | Path) -> None:
+        from owslib.io import atomic_write_text
+
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ExperimentConfig:
+        return _build(cls, d, prefix="")
+
+    @classmethod
+    def from_flat(cls, flat: dict[str, Any]) -> ExperimentConfig:
+        return cls.from_dict(unflatten(flat))
+
+    @classmethod
+    def from_json(cls, path: str | Path) -> ExperimentConfig:
+        try:
+            d = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{path}: cannot read config JSON ({e})") from e
+        return cls.from_dict(d)
+
+    def override(self, **flat: Any) -> ExperimentConfig:
+        """A copy with flat overrides applied, e.g. ``cfg.override(train__lr=0.01)``."""
+        merged = self.to_flat()
+        for k in flat:
+            if k not in merged:
+                raise ConfigError(f"unknown config key {k!r}")
+        merged.update(flat)
+        return ExperimentConfig.from_flat(merged)
+
+
+# -- profiles ----------------------------------------------------------------------------------
+_SMALL_MODEL = dict(
+    model__encoder="resnet18",
+    model__encoder_block="basicblock",
+    model__decoder_channels=(128, 96, 64),
+    model__decoder_blocks=(1, 1, 1),
+)
+_EMBEDDED_DATA = dict(
+    data__root="data/embedded",
+    data__split_preset="cityscapes_heldout",
+    data__crop_height=128,
+    data__crop_width=256,
+    data__scale_min=0.75,
+    data__scale_max=1.5,
+    data__num_workers=0,
+)
+PROFILES: dict[str, dict[str, Any]] = {
+    "paper": {},
+    "quick": {
+        **_SMALL_MODEL,
+        **_EMBEDDED_DATA,
+        "train__epochs": 30,
+        "train__batch_size": 8,
+        "train__lr": 0.004,
+        "train__pct_start": 0.1,
+        "train__device": "auto",
+        "eval__n_examples": 6,
+    },
+    "smoke": {
+        **_SMALL_MODEL,
+        **_EMBEDDED_DATA,
+        "model__decoder_channels": (32, 24, 16),
+        "data__root": "data/smoke",
+        "data__crop_height": 64,
+        "data__crop_width": 128,
+        "synthetic__n_train": 12,
+        "synthetic__n_val": 4,
+        "synthetic__n_test": 6,
+        "synthetic__height": 64,
+        "synthetic__width": 128,
+        "train__epochs": 2,
+        "train__batch_size": 4,
+        "train__log_every": 1,
+        "train__device": "cpu",
+        "eval__histogram_bins": 1000,
+        "eval__n_examples": 2,
+    },
+    "overfit": {
+        **_SMALL_MODEL,
+        **_EMBEDDED_DATA,
+        "data__max_images": 4,
+        "data__scale_min": 1.0,
+        "data__scale_max": 1.0,
+        "data__hflip": False,
+        "data__color_jitter": False,
+        "train__epochs": 150,
+        "train__batch_size": 4,
+        "train__lr": 0.002,
+    },
+}
+
+
+def load_profile(profile: str = "paper", **overrides: Any) -> ExperimentConfig:
+    """The named profile's config with flat ``overrides`` applied (unknown keys raise)."""
+    if profile not in PROFILES:
+        raise ConfigError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
+    base = ExperimentConfig(profile=profile).override(**PROFILES[profile])
+    return base.override(**overrides) if overrides else base
+
+
+# -- flat <-> nested ---------------------------------------------------------------------------
+def flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(flatten(v, prefix + k + SEP))
+        else:
+            out[prefix + k] = v
+    return out
+
+
+def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
+    nested: dict[str, Any] = {}
+    for key, v in flat.items():
+        parts = key.split(SEP)
+        node = nested
+        for p in parts[:-1]:
+            node = node.setdefault(p, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"config key {key!r} nests under a value")
+        node[parts[-1]] = v
+    return nested
+
+
+def _to_jsonable(v: Any) -> Any:
+    if isinstance(v, dict):
+        return {k: _to_jsonable(x) for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [_to_jsonable(x) for x in v]
+    return v
+
+
+def _build(cls: type, d: dict[str, Any], prefix: str) -> Any:
+    if not isinstance(d, dict):
+        raise ConfigError(f"config section {prefix.rstrip('.') or '<root>'!r} must be a mapping")
+    hints = typing.get_type_hints(cls)
+    known = {f.name for f in fields(cls)}
+    for k in d:
+        if k not in known:
+            where = f"{prefix}{k}".replace(".", SEP)
+            raise ConfigError(f"unknown config key {where!r} (valid: {sorted(known)})")
+    kwargs = {}
+    for f in fields(cls):
+        if f.name not in d:
+            continue
+        tp = hints[f.name]
+        key = prefix + f.name
+        if dataclasses.is_dataclass(tp):
+            kwargs[f.name] = _build(tp, d[f.name], key + ".")
+        else:
+            kwargs[f.name] = _coerce(d[f.name], tp, key.replace(".", SEP))
+    return replace(cls(), **kwargs)
+
+
+def _coerce(v: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin is tuple:
+        (elem, *_) = typing.get_args(tp)
+        if not isinstance(v, (list, tuple)):
+            raise ConfigError(f"config key {key!r}: expected a list of {elem.__name__}, got {v!r}")
+        return tuple(_coerce(x, elem, key) for x in v)
+    if origin in (typing.Union, types.UnionType):
+        raise ConfigError(f"config key {key!r}: union types are not supported")
+    if tp is bool:
+        if isinstance(v, bool):
+            return v
+    elif tp is int:
+        if isinstance(v, int) and not isinstance(v, bool):
+            return v
+    elif tp is float:
+        if isinstance(v, (int, float)) and not isinstance(v, bool):
+            return float(v)
+    elif tp is str:
+        if isinstance(v, str):
+            return v
+    else:
+        raise ConfigError(f"config key {key!r}: unsupported type {tp}")
+    raise ConfigError(f"config key {key!r}: expected {tp.__name__}, got {type(v).__name__} {v!r}")
