@@ -24,8 +24,8 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "cityscapes"  # reader: cityscapes (official layout; the embedded set uses it too)
-    root: str = "data/embedded"  # dataset root folder (holds leftImg8bit/ and gtFine/)
+    dataset: str = "cityscapes"  # cityscapes (official layout) | embedded (generated, same layout)
+    root: str = "data/cityscapes"  # dataset root folder (holds leftImg8bit/ and gtFine/)
     split_preset: str = "cityscapes"  # owslib.labels.SPLITS: which trainIds are known / unknown
     train_split: str = "train"
     val_split: str = "val"
@@ -76,6 +76,7 @@ class LossConfig:
     xi: float = 1.0  # objectosphere radius ξ (Eq. 9, 13)
     tau: float = 0.1  # contrastive temperature τ (Eq. 8)
     objectosphere_unknown_scale: float = 1.0  # reference code multiplies the unknown term by 10
+    feature_distance: str = "norm_over_std"  # Eq. 5 as ‖(f−μ)/σ‖; "l1_over_var" = reference code
     min_std: float = 1e-3  # floor on σ_k in Eq. 5 and Eq. 11 (the paper divides by σ_k unguarded)
 
 
@@ -165,11 +166,12 @@ _SMALL_MODEL = dict(
     model__decoder_blocks=(1, 1, 1),
 )
 _EMBEDDED_DATA = dict(
+    data__dataset="embedded",
     data__root="data/embedded",
     data__split_preset="cityscapes_heldout",
     data__crop_height=128,
     data__crop_width=256,
-    data__scale_min=0.75,
+    data__scale_min=1.0,  # crops equal the image size: scaling down would pad with void
     data__scale_max=1.5,
     data__num_workers=0,
 )

@@ -110,6 +110,7 @@ def label_ids_to_train_ids(label_ids: np.ndarray, source: str = "<array>") -> np
     """
     arr = np.asarray(label_ids)
     if arr.dtype != np.uint8:
+        arr = np.where(arr == -1, 255, arr)  # license plate: -1 in the table, ignore in training
         if arr.size and (arr.min() < 0 or arr.max() > 255):
             raise LabelError(f"{source}: label ids outside 0..255 (min {arr.min()}, max {arr.max()})")
         arr = arr.astype(np.uint8)

@@ -1,0 +1,27 @@
+"""Shared helpers for losses: known-pixel masks and graph-attached zeros."""
+
+from __future__ import annotations
+
+import torch
+
+
+def attached_zero(*tensors: torch.Tensor) -> torch.Tensor:
+    """A finite scalar zero that keeps every given tensor in the autograd graph.
+
+    Used for empty cases (an all-ignored batch, the first epoch of statistics-based terms), so that
+    DDP sees every parameter take part and ``loss.backward()`` never fails.
+    """
+    total = tensors[0].new_zeros(())
+    for t in tensors:
+        total = total + t.sum() * 0.0
+    return total
+
+
+def known_mask(target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Pixels labelled with a known class index ``0..K-1`` (unknown classes and ignore excluded)."""
+    return target < num_classes
+
+
+def pixels_last(x: torch.Tensor) -> torch.Tensor:
+    """``(B, C, H, W)`` → ``(B, H, W, C)`` view, for gathering per-pixel vectors with a mask."""
+    return x.permute(0, 2, 3, 1)

@@ -1,0 +1,80 @@
+"""Per-class statistics of true-positive semantic logits, accumulated over an epoch (ContMAV Eqs. 3–4).
+
+During epoch e the statistics of epoch e−1 are used (by the feature loss, the contrastive loss and
+the Gaussian anomaly score); the running sums of epoch e become the statistics at its end.
+Everything lives in registered buffers, so ``.to()``, ``state_dict()`` and checkpoints carry it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import torch
+from torch import nn
+
+from owslib.losses._common import pixels_last
+
+
+class ClassStatistics(nn.Module):
+    """Mean μ_k and variance σ_k² of the semantic logits of true-positive pixels, per class.
+
+    Buffers: ``mean`` (K, D), ``var`` (K, D), ``count`` (K) and ``valid`` (K, bool) hold the
+    previous epoch's statistics; ``acc_sum``, ``acc_sqsum`` (float64) and ``acc_count`` accumulate
+    the current epoch. A class without true positives in an epoch keeps its previous statistics.
+
+    Reference: Sodano et al., CVPR 2024, Eqs. 3–4.
+    """
+
+    def __init__(self, num_classes: int, dim: int | None = None) -> None:
+        super().__init__()
+        d = num_classes if dim is None else dim
+        self.num_classes = num_classes
+        self.register_buffer("mean", torch.zeros(num_classes, d))
+        self.register_buffer("var", torch.ones(num_classes, d))
+        self.register_buffer("count", torch.zeros(num_classes, dtype=torch.float64))
+        self.register_buffer("valid", torch.zeros(num_classes, dtype=torch.bool))
+        self.register_buffer("acc_sum", torch.zeros(num_classes, d, dtype=torch.float64))
+        self.register_buffer("acc_sqsum", torch.zeros(num_classes, d, dtype=torch.float64))
+        self.register_buffer("acc_count", torch.zeros(num_classes, dtype=torch.float64))
+
+    @property
+    def ready(self) -> bool:
+        """Whether any class has statistics from a finished epoch."""
+        return bool(self.valid.any())
+
+    @torch.no_grad()
+    def update(self, logits: torch.Tensor, target: torch.Tensor) -> None:
+        """Accumulate the logits of true-positive pixels (prediction == known ground truth)."""
+        pred = logits.argmax(dim=1)
+        tp = (pred == target) & (target < self.num_classes)
+        feats = pixels_last(logits)[tp].to(torch.float64)
+        labels = target[tp]
+        self.acc_sum.index_add_(0, labels, feats)
+        self.acc_sqsum.index_add_(0, labels, feats * feats)
+        self.acc_count += torch.bincount(labels, minlength=self.num_classes).to(torch.float64)
+
+    @torch.no_grad()
+    def end_epoch(self, all_reduce: Callable[[torch.Tensor], None] | None = None) -> None:
+        """Turn this epoch's sums into the statistics used next epoch, then reset the sums.
+
+        ``all_reduce`` (e.g. ``torch.distributed.all_reduce``) sums the accumulators across
+        processes first, so every DDP rank ends the epoch with identical statistics.
+        """
+        if all_reduce is not None:
+            for t in (self.acc_sum, self.acc_sqsum, self.acc_count):
+                all_reduce(t)
+        seen = self.acc_count > 0
+        n = self.acc_count.clamp(min=1).unsqueeze(1)
+        mean = self.acc_sum / n
+        var = (self.acc_sqsum / n - mean * mean).clamp(min=0)
+        self.mean[seen] = mean[seen].to(self.mean.dtype)
+        self.var[seen] = var[seen].to(self.var.dtype)
+        self.count[seen] = self.acc_count[seen]
+        self.valid |= seen
+        self.acc_sum.zero_()
+        self.acc_sqsum.zero_()
+        self.acc_count.zero_()
+
+    def std(self, min_std: float = 1e-3) -> torch.Tensor:
+        """σ_k per class and dimension, floored at ``min_std`` (a class may have zero variance)."""
+        return self.var.sqrt().clamp(min=min_std)

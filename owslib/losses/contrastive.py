@@ -1,0 +1,63 @@
+"""The contrastive loss between per-image class means and the previous epoch's class means (Eqs. 7–8)."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from owslib.losses._common import attached_zero, known_mask, pixels_last
+from owslib.losses.class_stats import ClassStatistics
+
+
+class ContrastiveLoss(nn.Module):
+    """``L_cont = −Σ_k log exp(f̄_kᵀ μ̄_k / τ) / Σ_i exp(f̄_kᵀ μ̄_i / τ)``.
+
+    For every image and every known class k present in it, ``f̄_k`` is the mean of the image's
+    L2-normalised contrastive embeddings over the pixels of class k (the reference code normalises
+    per pixel before averaging); ``μ̄_i`` are the L2-normalised class means of the semantic logits
+    from the previous epoch (:class:`ClassStatistics`). Classes without statistics are left out of
+    both anchors and candidates. The per-anchor terms are averaged within each image, then over
+    images. Zero in the first epoch.
+
+    Shape: ``embedding`` (B, D, H, W) with D = K, ``target`` (B, H, W) → scalar.
+    Reference: Sodano et al., CVPR 2024, Eqs. 7–8.
+    """
+
+    def __init__(self, stats: ClassStatistics, tau: float = 0.1) -> None:
+        super().__init__()
+        # Shared with the objective, which owns (and checkpoints) it: not registered here, so the
+        # statistics appear once in a state dict and checkpoints load across loss settings.
+        object.__setattr__(self, "stats", stats)
+        self.tau = tau
+
+    def forward(self, embedding: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        k = self.stats.num_classes
+        if embedding.shape[1] != self.stats.mean.shape[1]:
+            raise ValueError(
+                f"contrastive embedding has {embedding.shape[1]} channels but the class means have "
+                f"{self.stats.mean.shape[1]}: set model__embedding_dim to 0 (= number of classes)"
+            )
+        mask = known_mask(target, k)
+        if not self.stats.ready or not mask.any():
+            return attached_zero(embedding)
+        b = embedding.shape[0]
+        emb = pixels_last(F.normalize(embedding.float(), dim=1))[mask]  # (N, D)
+        image = torch.arange(b, device=target.device).view(b, 1, 1).expand_as(target)[mask]
+        slot = image * k + target[mask]  # one slot per (image, class)
+        sums = emb.new_zeros(b * k, emb.shape[1]).index_add_(0, slot, emb)
+        counts = torch.bincount(slot, minlength=b * k)
+        classes = torch.arange(k, device=target.device).repeat(b)
+        anchors = (counts > 0) & self.stats.valid[classes]
+        if not anchors.any():
+            return attached_zero(embedding)
+        fbar = sums[anchors] / counts[anchors].unsqueeze(1)
+        mu = F.normalize(self.stats.mean.float(), dim=1)
+        logits = fbar @ mu.T / self.tau
+        logits = logits.masked_fill(~self.stats.valid, float("-inf"))
+        per_anchor = F.cross_entropy(logits, classes[anchors], reduction="none")
+        owner = torch.arange(b, device=target.device).repeat_interleave(k)[anchors]
+        per_image = per_anchor.new_zeros(b).index_add_(0, owner, per_anchor)
+        n_anchor = torch.bincount(owner, minlength=b)
+        has = n_anchor > 0
+        return (per_image[has] / n_anchor[has]).mean()

@@ -1,0 +1,56 @@
+"""The feature loss: pull semantic logits towards their class mean of the previous epoch (Eq. 5)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from owslib.losses._common import attached_zero, known_mask, pixels_last
+from owslib.losses.class_stats import ClassStatistics
+
+FEATURE_DISTANCES = ("norm_over_std", "l1_over_var")
+
+
+class FeatureLoss(nn.Module):
+    """``L_feat = 1/|Ω| Σ_k Σ_{p∈Ω_k} ‖(f_p − μ_k) / σ_k‖``, zero until statistics exist.
+
+    ``distance="norm_over_std"`` reads Eq. 5 with element-wise division by the per-dimension
+    standard deviation, then the L2 norm (a diagonal Mahalanobis distance, consistent with the
+    Gaussian of Eq. 11). ``"l1_over_var"`` is the reference code's form (element-wise
+    ``|f − μ| / σ²``, averaged over dimensions). Ω are the labelled known pixels of classes that
+    have statistics; unlike the reference code, every present class counts (it skipped the last
+    class of a crop without void).
+
+    Shape: ``logits`` (B, K, H, W), ``target`` (B, H, W) → scalar.
+    Reference: Sodano et al., CVPR 2024, Eq. 5.
+    """
+
+    def __init__(
+        self, stats: ClassStatistics, distance: str = "norm_over_std", min_std: float = 1e-3
+    ) -> None:
+        super().__init__()
+        if distance not in FEATURE_DISTANCES:
+            raise ValueError(f"loss__feature_distance={distance!r}; choose one of {FEATURE_DISTANCES}")
+        # Shared with the objective, which owns (and checkpoints) it: not registered here, so the
+        # statistics appear once in a state dict and checkpoints load across loss settings.
+        object.__setattr__(self, "stats", stats)
+        self.distance = distance
+        self.min_std = min_std
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        k = self.stats.num_classes
+        mask = known_mask(target, k)
+        if not self.stats.ready or not mask.any():
+            return attached_zero(logits)
+        mask &= self.stats.valid[target.clamp(max=k - 1)]
+        if not mask.any():
+            return attached_zero(logits)
+        feats = pixels_last(logits)[mask].float()
+        labels = target[mask]
+        diff = feats - self.stats.mean[labels]
+        if self.distance == "norm_over_std":
+            dist = (diff / self.stats.std(self.min_std)[labels]).norm(dim=1)
+        else:
+            var = self.stats.var[labels].clamp(min=self.min_std**2)
+            dist = (diff.abs() / var).mean(dim=1)
+        return dist.mean()

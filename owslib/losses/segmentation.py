@@ -1,0 +1,46 @@
+"""Semantic (closed-set) losses on the known classes: class-weighted cross-entropy."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from owslib.labels import IGNORE_INDEX
+from owslib.losses._common import attached_zero
+
+
+class WeightedCrossEntropy(nn.Module):
+    """Cross-entropy over the K known classes, weighted per class (ContMAV Eq. 2).
+
+    ``L_sem = Σ_p ω_{y_p} CE(f_p, y_p) / Σ_p ω_{y_p}`` over labelled known pixels, i.e. the
+    weighted mean (as PyTorch's ``reduction="mean"`` and the reference code's
+    ``CrossEntropyLoss2d``). Targets ``≥ K`` (unknown classes) and ``ignore_index`` are skipped.
+
+    Shape: ``logits`` (B, K, H, W), ``target`` (B, H, W) int64 → scalar.
+    Reference: Sodano et al., CVPR 2024, Eq. 2.
+    """
+
+    def __init__(
+        self,
+        num_classes: int,
+        weight: torch.Tensor | None = None,
+        ignore_index: int = IGNORE_INDEX,
+    ) -> None:
+        super().__init__()
+        self.num_classes = num_classes
+        self.ignore_index = ignore_index
+        w = torch.ones(num_classes) if weight is None else torch.as_tensor(weight, dtype=torch.float32)
+        if w.shape != (num_classes,):
+            raise ValueError(f"class weight has shape {tuple(w.shape)}, expected ({num_classes},)")
+        self.register_buffer("weight", w.clone())
+
+    def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        x = logits.float()
+        w = self.weight.to(x.dtype)
+        t = torch.where(target < self.num_classes, target, self.ignore_index)
+        denom = w[t[t != self.ignore_index]].sum()
+        if denom <= 0:
+            return attached_zero(logits)
+        loss = F.cross_entropy(x, t, weight=w, ignore_index=self.ignore_index, reduction="sum")
+        return loss / denom
