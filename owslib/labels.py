@@ -79,7 +79,11 @@ TRAIN_ID_BY_NAME = {name: i for i, name in enumerate(TRAIN_ID_NAMES)}
 
 #: Cityscapes palette by trainId (19 × 3, uint8), for colourising predictions.
 TRAIN_ID_PALETTE = np.array(
-    [lab.color for lab in sorted(CITYSCAPES_LABELS, key=lambda x: x.train_id) if lab.train_id != 255],
+    [
+        lab.color
+        for lab in sorted(CITYSCAPES_LABELS, key=lambda x: x.train_id)
+        if lab.train_id != 255
+    ],
     dtype=np.uint8,
 )
 
@@ -112,7 +116,9 @@ def label_ids_to_train_ids(label_ids: np.ndarray, source: str = "<array>") -> np
     if arr.dtype != np.uint8:
         arr = np.where(arr == -1, 255, arr)  # license plate: -1 in the table, ignore in training
         if arr.size and (arr.min() < 0 or arr.max() > 255):
-            raise LabelError(f"{source}: label ids outside 0..255 (min {arr.min()}, max {arr.max()})")
+            raise LabelError(
+                f"{source}: label ids outside 0..255 (min {arr.min()}, max {arr.max()})"
+            )
         arr = arr.astype(np.uint8)
     bad = ~_LABEL_VALID[arr]
     if bad.any():
@@ -140,7 +146,9 @@ class SplitDefinition:
     def __post_init__(self) -> None:
         both = set(self.known) & set(self.unknown)
         if both:
-            raise ValueError(f"split {self.name!r}: trainIds {sorted(both)} are both known and unknown")
+            raise ValueError(
+                f"split {self.name!r}: trainIds {sorted(both)} are both known and unknown"
+            )
         for t in (*self.known, *self.unknown):
             if not 0 <= t < NUM_TRAIN_IDS:
                 raise ValueError(f"split {self.name!r}: trainId {t} outside 0..{NUM_TRAIN_IDS - 1}")

@@ -30,7 +30,9 @@ class FeatureLoss(nn.Module):
     ) -> None:
         super().__init__()
         if distance not in FEATURE_DISTANCES:
-            raise ValueError(f"loss__feature_distance={distance!r}; choose one of {FEATURE_DISTANCES}")
+            raise ValueError(
+                f"loss__feature_distance={distance!r}; choose one of {FEATURE_DISTANCES}"
+            )
         # Shared with the objective, which owns (and checkpoints) it: not registered here, so the
         # statistics appear once in a state dict and checkpoints load across loss settings.
         object.__setattr__(self, "stats", stats)

@@ -55,7 +55,10 @@ class ContMAVObjective(nn.Module):
         terms: dict[str, nn.Module] = {}
         candidates: dict[str, tuple[float, Callable[[], nn.Module]]] = {
             "sem": (cfg.w_sem, lambda: build_semantic_loss(cfg, num_classes, class_weights)),
-            "feat": (cfg.w_feat, lambda: FeatureLoss(self.stats, cfg.feature_distance, cfg.min_std)),
+            "feat": (
+                cfg.w_feat,
+                lambda: FeatureLoss(self.stats, cfg.feature_distance, cfg.min_std),
+            ),
             "cont": (cfg.w_cont, lambda: ContrastiveLoss(self.stats, cfg.tau)),
             "obj": (
                 cfg.w_obj,

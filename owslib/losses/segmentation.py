@@ -30,7 +30,11 @@ class WeightedCrossEntropy(nn.Module):
         super().__init__()
         self.num_classes = num_classes
         self.ignore_index = ignore_index
-        w = torch.ones(num_classes) if weight is None else torch.as_tensor(weight, dtype=torch.float32)
+        w = (
+            torch.ones(num_classes)
+            if weight is None
+            else torch.as_tensor(weight, dtype=torch.float32)
+        )
         if w.shape != (num_classes,):
             raise ValueError(f"class weight has shape {tuple(w.shape)}, expected ({num_classes},)")
         self.register_buffer("weight", w.clone())

@@ -1,0 +1,67 @@
+"""Multi-GPU training with torch's own engine: DDP processes launched by ``torchrun``."""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import torch
+import torch.distributed as dist
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DistInfo:
+    rank: int = 0
+    world_size: int = 1
+    local_rank: int = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.world_size > 1
+
+    @property
+    def is_main(self) -> bool:
+        return self.rank == 0
+
+
+def init_distributed(device: torch.device) -> DistInfo:
+    """Join the process group that ``torchrun`` describes in the environment (a no-op without it).
+
+    NCCL on CUDA, Gloo on CPU. On CUDA each process uses ``cuda:LOCAL_RANK``.
+    """
+    if "RANK" not in os.environ or "WORLD_SIZE" not in os.environ:
+        return DistInfo()
+    info = DistInfo(
+        int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"]), int(os.environ.get("LOCAL_RANK", 0))
+    )
+    if info.world_size > 1 and not dist.is_initialized():
+        backend = "nccl" if device.type == "cuda" else "gloo"
+        if device.type == "cuda":
+            torch.cuda.set_device(info.local_rank)
+        dist.init_process_group(backend=backend)
+        log.info("DDP rank %d/%d (%s)", info.rank, info.world_size, backend)
+    return info
+
+
+def all_reduce_sum(t: torch.Tensor) -> None:
+    """Sum ``t`` in place across processes (no-op outside DDP)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.all_reduce(t, op=dist.ReduceOp.SUM)
+
+
+def barrier() -> None:
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+
+
+def resolve_device(name: str, info: DistInfo | None = None) -> torch.device:
+    """``auto`` → CUDA if available else CPU; under DDP on CUDA, this process's GPU."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    device = torch.device(name)
+    if device.type == "cuda" and info is not None and info.enabled:
+        device = torch.device("cuda", info.local_rank)
+    return device

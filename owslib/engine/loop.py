@@ -1,0 +1,174 @@
+"""Training loop in the shape of torchvision's segmentation reference: ``train_one_epoch`` and ``fit``."""
+
+from __future__ import annotations
+
+import logging
+import math
+import random
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from tqdm import tqdm
+
+from owslib.config import ExperimentConfig
+from owslib.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
+from owslib.engine.distributed import all_reduce_sum
+from owslib.engine.logging import RunLogger
+
+if TYPE_CHECKING:
+    from owslib.experiment import Experiment
+
+log = logging.getLogger(__name__)
+
+CHECKPOINT_NAME = "checkpoints/last.pt"
+
+
+def autocast(device: torch.device, enabled: bool):
+    """Mixed precision for the forward pass: float16 on CUDA, bfloat16 on CPU."""
+    if not enabled:
+        return nullcontext()
+    dtype = torch.float16 if device.type == "cuda" else torch.bfloat16
+    return torch.autocast(device_type=device.type, dtype=dtype)
+
+
+def seed_epoch(seed: int, epoch: int) -> None:
+    """Seed every generator from (seed, epoch): an epoch's shuffling and augmentation then do not
+    depend on what ran before it, which is what makes a resumed run match an uninterrupted one."""
+    s = (seed * 1_000_003 + epoch) % 2**31
+    torch.manual_seed(s)
+    np.random.seed(s)
+    random.seed(s)
+
+
+def train_one_epoch(
+    exp: Experiment, epoch: int, logger: RunLogger | None = None
+) -> dict[str, float]:
+    """One pass over the training loader; returns the mean of every loss term."""
+    cfg = exp.cfg.train
+    exp.model.train()
+    exp.objective.train()
+    sampler = getattr(exp.train_loader, "sampler", None)
+    if hasattr(sampler, "set_epoch"):
+        sampler.set_epoch(epoch)
+    sums: dict[str, torch.Tensor] = {}
+    n_batches = len(exp.train_loader)
+    exp.optimizer.zero_grad(set_to_none=True)
+    bar = tqdm(exp.train_loader, desc=f"epoch {epoch}", leave=False, disable=None)
+    for i, (image, target) in enumerate(bar):
+        image = image.to(exp.device, non_blocking=True)
+        target = target.to(exp.device, non_blocking=True)
+        with autocast(exp.device, cfg.amp):
+            outputs = exp.model(image)
+        # Losses run in float32 outside autocast: norms, exp and statistics are precision-sensitive.
+        outputs = {k: v.float() for k, v in outputs.items()}
+        terms = exp.objective(outputs, target)
+        exp.scaler.scale(terms["loss"] / cfg.accumulate).backward()
+        if (i + 1) % cfg.accumulate == 0 or i + 1 == n_batches:
+            if cfg.grad_clip > 0:
+                exp.scaler.unscale_(exp.optimizer)  # clip the true gradients, not scaled ones
+                torch.nn.utils.clip_grad_norm_(exp.model.parameters(), cfg.grad_clip)
+            exp.scaler.step(exp.optimizer)
+            exp.scaler.update()
+            exp.optimizer.zero_grad(set_to_none=True)
+            exp.scheduler.step()  # one-cycle is stepped per optimizer step
+            exp.global_step += 1
+            if logger is not None and exp.global_step % cfg.log_every == 0:
+                logger.record(
+                    "train_step",
+                    exp.global_step,
+                    {k: float(v.detach()) for k, v in terms.items()}
+                    | {"lr": exp.scheduler.get_last_lr()[0]},
+                )
+        for k, v in terms.items():
+            sums[k] = sums.get(k, torch.zeros((), device=exp.device)) + v.detach()
+    means = {f"train_{k}": float(v) / max(n_batches, 1) for k, v in sums.items()}
+    if not all(math.isfinite(v) for v in means.values()):
+        raise FloatingPointError(f"epoch {epoch}: non-finite training loss {means}")
+    return means
+
+
+def fit(
+    exp: Experiment,
+    run_dir: str | Path,
+    *,
+    resume: bool = True,
+    on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+) -> list[dict[str, Any]]:
+    """Train for ``cfg.train.epochs`` epochs, checkpointing after each; returns the epoch history.
+
+    With ``resume`` an existing ``run_dir/checkpoints/last.pt`` of the same config is loaded and
+    training continues after its epoch (a finished run returns at once). Model, optimizer,
+    scheduler, AMP scaler, class statistics, history and RNG state all come back.
+    """
+    run_dir = Path(run_dir)
+    cfg = exp.cfg
+    logger = RunLogger(run_dir, enabled=exp.dist.is_main)
+    start = 0
+    ckpt_path = run_dir / CHECKPOINT_NAME
+    if resume and ckpt_path.exists():
+        start = restore(exp, ckpt_path)
+        logger.set_history(exp.history)
+        log.info("resuming %s after epoch %d", run_dir, start - 1)
+    from owslib.evaluation import evaluate  # evaluation imports the engine's autocast
+
+    for epoch in range(start, cfg.train.epochs):
+        seed_epoch(cfg.train.seed, epoch)
+        t0 = time.perf_counter()
+        row: dict[str, Any] = {"epoch": epoch, "lr": exp.scheduler.get_last_lr()[0]}
+        row |= train_one_epoch(exp, epoch, logger)
+        exp.objective.end_epoch(all_reduce_sum if exp.dist.enabled else None)
+        row["time_s"] = time.perf_counter() - t0
+        if cfg.train.eval_every and (epoch + 1) % cfg.train.eval_every == 0:
+            val = evaluate(exp, exp.val_loader, scorers=("fused",))
+            row["val_miou"] = val["miou"]
+            if "fused" in val.get("anomaly", {}):
+                row["val_auroc"] = val["anomaly"]["fused"]["auroc"]
+        exp.history.append(row)
+        logger.end_epoch(row)
+        if exp.dist.is_main:
+            save_checkpoint(ckpt_path, **checkpoint_state(exp, epoch))
+        if on_epoch_end is not None:
+            on_epoch_end(epoch, row)
+    logger.close()
+    return exp.history
+
+
+def checkpoint_state(exp: Experiment, epoch: int) -> dict[str, Any]:
+    return {
+        "epoch": epoch,
+        "global_step": exp.global_step,
+        "config": exp.cfg.to_dict(),
+        "model": exp.bare_model.state_dict(),
+        "objective": exp.objective.state_dict(),
+        "optimizer": exp.optimizer.state_dict(),
+        "scheduler": exp.scheduler.state_dict(),
+        "scaler": exp.scaler.state_dict(),
+        "history": exp.history,
+    }
+
+
+def restore(exp: Experiment, path: Path) -> int:
+    """Load a training checkpoint into ``exp``; returns the next epoch to run."""
+    ckpt = load_checkpoint(path, map_location=exp.device)
+    saved = ExperimentConfig.from_dict(ckpt["config"])
+    if saved != exp.cfg:
+        a, b = saved.to_flat(), exp.cfg.to_flat()
+        diff = sorted(k for k in a if a[k] != b.get(k))
+        raise ValueError(
+            f"{path} was written with another config (differs in {diff}); "
+            "use a new output folder or resume=False"
+        )
+    exp.bare_model.load_state_dict(ckpt["model"])
+    exp.objective.load_state_dict(ckpt["objective"])
+    exp.optimizer.load_state_dict(ckpt["optimizer"])
+    exp.scheduler.load_state_dict(ckpt["scheduler"])
+    exp.scaler.load_state_dict(ckpt["scaler"])
+    exp.history = list(ckpt["history"])
+    exp.global_step = int(ckpt["global_step"])
+    set_rng_state(ckpt["rng"])
+    return int(ckpt["epoch"]) + 1

@@ -1,0 +1,155 @@
+"""One experiment's components, built from its config: data, model, objective, optimizer, schedule."""
+
+from __future__ import annotations
+
+import logging
+import math
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, Dataset
+from torch.utils.data.distributed import DistributedSampler
+
+from owslib.config import ExperimentConfig
+from owslib.data import (
+    CityscapesDataset,
+    build_eval_transforms,
+    build_train_transforms,
+    compute_class_weights,
+    ensure_embedded_dataset,
+)
+from owslib.engine.distributed import DistInfo, init_distributed, resolve_device
+from owslib.labels import SplitDefinition, get_split
+from owslib.losses import ContMAVObjective
+from owslib.models import build_model
+
+log = logging.getLogger(__name__)
+
+#: Readers by ``data__dataset``; the embedded set is generated in the Cityscapes layout.
+DATASETS = ("cityscapes", "embedded")
+
+
+def cache_dir() -> Path:
+    """Where derived artefacts (class weights) are cached: ``$OWSLIB_CACHE`` or ``~/.cache/owslib``."""
+    return Path(os.environ.get("OWSLIB_CACHE", Path.home() / ".cache" / "owslib"))
+
+
+@dataclass
+class Experiment:
+    cfg: ExperimentConfig
+    split: SplitDefinition
+    device: torch.device
+    dist: DistInfo
+    model: nn.Module  # DDP-wrapped under torchrun
+    bare_model: nn.Module
+    objective: ContMAVObjective
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    scaler: torch.amp.GradScaler
+    train_loader: DataLoader
+    val_loader: DataLoader
+    test_loader: DataLoader
+    class_weights: torch.Tensor
+    global_step: int = 0
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def stats(self):
+        """The class statistics the anomaly scores use (previous finished epoch)."""
+        return self.objective.stats
+
+
+def prepare_data(cfg: ExperimentConfig) -> Path:
+    """The dataset root; for ``data__dataset="embedded"`` the embedded dataset is generated first."""
+    root = Path(cfg.data.root)
+    if cfg.data.dataset == "embedded":
+        ensure_embedded_dataset(root, cfg.synthetic)
+    return root
+
+
+def build_datasets(cfg: ExperimentConfig, split: SplitDefinition) -> dict[str, Dataset]:
+    root = prepare_data(cfg)
+    d = cfg.data
+    if d.dataset not in DATASETS:
+        raise ValueError(f"data__dataset={d.dataset!r}; choose one of {DATASETS}")
+    return {
+        "train": CityscapesDataset(
+            root, d.train_split, split, build_train_transforms(d), max_images=d.max_images
+        ),
+        "val": CityscapesDataset(root, d.val_split, split, build_eval_transforms(d)),
+        "test": CityscapesDataset(root, d.test_split, split, build_eval_transforms(d)),
+    }
+
+
+def _loader(ds: Dataset, batch: int, workers: int, *, train: bool, dist: DistInfo) -> DataLoader:
+    sampler = DistributedSampler(ds, shuffle=train) if dist.enabled else None
+    return DataLoader(
+        ds,
+        batch_size=batch,
+        shuffle=train and sampler is None,
+        sampler=sampler,
+        num_workers=workers,
+        pin_memory=torch.cuda.is_available(),
+        drop_last=train and len(ds) > batch,
+        persistent_workers=workers > 0,
+    )
+
+
+def build_experiment(cfg: ExperimentConfig, device: str | torch.device | None = None) -> Experiment:
+    """Everything ``fit`` and ``evaluate`` need, from the config alone."""
+    info = init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    dev = torch.device(device) if device is not None else resolve_device(cfg.train.device, info)
+    torch.manual_seed(cfg.train.seed)
+    if cfg.train.deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+    split = get_split(cfg.data.split_preset)
+    data = build_datasets(cfg, split)
+    k = split.num_known
+    weights = torch.as_tensor(
+        compute_class_weights(
+            data["train"], k, method=cfg.data.class_weighting, cache_dir=cache_dir()
+        ),
+        dtype=torch.float32,
+    )
+    bare = build_model(cfg.model, num_classes=k).to(dev)
+    model: nn.Module = bare
+    if info.enabled:
+        model = nn.parallel.DistributedDataParallel(
+            bare, device_ids=[dev.index] if dev.type == "cuda" else None
+        )
+    objective = ContMAVObjective(cfg.loss, k, bare.embedding_dim, weights).to(dev)
+    t = cfg.train
+    optimizer = torch.optim.Adam(bare.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    train_loader = _loader(data["train"], t.batch_size, cfg.data.num_workers, train=True, dist=info)
+    steps = t.epochs * math.ceil(len(train_loader) / t.accumulate)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=t.lr,
+        total_steps=max(steps, 1),
+        pct_start=t.pct_start,
+        div_factor=t.div_factor,
+        final_div_factor=t.final_div_factor,
+        anneal_strategy="cos",
+    )
+    scaler = torch.amp.GradScaler(dev.type, enabled=t.amp and dev.type == "cuda")
+    ev = cfg.eval.batch_size
+    return Experiment(
+        cfg=cfg,
+        split=split,
+        device=dev,
+        dist=info,
+        model=model,
+        bare_model=bare,
+        objective=objective,
+        optimizer=optimizer,
+        scheduler=scheduler,
+        scaler=scaler,
+        train_loader=train_loader,
+        val_loader=_loader(data["val"], ev, cfg.data.num_workers, train=False, dist=info),
+        test_loader=_loader(data["test"], ev, cfg.data.num_workers, train=False, dist=info),
+        class_weights=weights,
+    )

@@ -1,0 +1,172 @@
+"""The study runner: executes the numbered notebooks with papermill into ``results/``.
+
+Each notebook declares its parameters in a cell tagged ``parameters``; the runner refuses a
+parameter the notebook does not declare (papermill itself only warns), skips a notebook whose
+executed copy already exists with the same parameters (unless ``force``), and writes the executed
+copy atomically beside the run's outputs.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from owslib.config import SEP, ExperimentConfig, load_profile
+from owslib.io import atomic_path, atomic_write_json
+
+log = logging.getLogger(__name__)
+
+NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
+#: The study's notebooks, in execution order (each name is also its results subfolder).
+STUDY_NOTEBOOKS = ("01_baseline_contmav",)
+#: Parameters every study notebook declares besides flat config keys.
+RUN_PARAMETERS = ("profile", "run_name", "results_dir", "config_overrides")
+
+
+class ParameterError(ValueError):
+    """A parameter the notebook does not declare, or a malformed value."""
+
+
+def notebook_path(name: str, notebook_dir: Path = NOTEBOOK_DIR) -> Path:
+    path = notebook_dir / f"{name}.ipynb"
+    if not path.is_file():
+        available = sorted(p.stem for p in notebook_dir.glob("*.ipynb"))
+        raise FileNotFoundError(f"notebook {path} not found; available: {available}")
+    return path
+
+
+def declared_parameters(path: Path) -> dict[str, Any]:
+    """The parameters a notebook declares (``papermill.inspect_notebook``)."""
+    import papermill
+
+    return papermill.inspect_notebook(str(path))
+
+
+def check_parameters(path: Path, parameters: dict[str, Any]) -> None:
+    """Raise :class:`ParameterError` naming every parameter ``path`` does not declare."""
+    declared = declared_parameters(path)
+    strangers = sorted(set(parameters) - set(declared))
+    if strangers:
+        raise ParameterError(
+            f"{path.name} does not declare parameter(s) {strangers}; it declares {sorted(declared)}"
+        )
+
+
+def run_dir_for(name: str, parameters: dict[str, Any], results_dir: str | Path = "results") -> Path:
+    run = parameters.get("run_name") or parameters.get("profile") or "default"
+    return Path(parameters.get("results_dir", results_dir)) / name / str(run)
+
+
+def execute(
+    name: str,
+    parameters: dict[str, Any] | None = None,
+    *,
+    results_dir: str | Path = "results",
+    force: bool = False,
+    notebook_dir: Path = NOTEBOOK_DIR,
+    log_output: bool = False,
+) -> Path:
+    """Execute notebook ``name`` with ``parameters``; returns the executed copy's path."""
+    import papermill
+
+    params = {"results_dir": str(results_dir), **(parameters or {})}
+    src = notebook_path(name, notebook_dir)
+    check_parameters(src, params)
+    out_dir = run_dir_for(name, params, results_dir)
+    out_nb = out_dir / f"{name}.ipynb"
+    stamp = out_dir / "parameters.json"
+    if not force and out_nb.exists() and stamp.exists():
+        if json.loads(stamp.read_text()) == _jsonable(params):
+            log.info("%s: already executed with these parameters (%s); skipping", name, out_nb)
+            return out_nb
+    out_dir.mkdir(parents=True, exist_ok=True)
+    log.info("%s: executing into %s", name, out_nb)
+    with atomic_path(out_nb) as tmp:
+        papermill.execute_notebook(
+            str(src),
+            str(tmp),
+            parameters=params,
+            kernel_name="python3",
+            cwd=str(Path.cwd()),
+            log_output=log_output,
+            progress_bar=False,
+        )
+    atomic_write_json(stamp, _jsonable(params))
+    return out_nb
+
+
+def run_study(
+    profile: str = "quick",
+    *,
+    notebooks: tuple[str, ...] = STUDY_NOTEBOOKS,
+    parameters: dict[str, Any] | None = None,
+    results_dir: str | Path = "results",
+    force: bool = False,
+) -> list[Path]:
+    """Execute the study notebooks in order with the given profile; returns the executed copies."""
+    load_profile(profile)  # fail fast on an unknown profile
+    out = []
+    for name in notebooks:
+        out.append(
+            execute(
+                name,
+                {"profile": profile, **(parameters or {})},
+                results_dir=results_dir,
+                force=force,
+            )
+        )
+    return out
+
+
+# -- the notebook side -------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Run:
+    """A notebook's resolved configuration and output folder."""
+
+    name: str
+    cfg: ExperimentConfig
+    run_dir: Path
+
+
+def setup_run(namespace: dict[str, Any], notebook: str) -> Run:
+    """Resolve a notebook's parameters into a config and an output folder (the one setup call).
+
+    Reads ``profile``, ``run_name``, ``results_dir`` and ``config_overrides`` from the notebook's
+    namespace, plus every flat config key (``train__lr``…) whose value is not ``None``; writes the
+    resolved ``config.json`` into ``results_dir/<notebook>/<run_name or profile>/``.
+    """
+    _configure_logging()
+    valid = set(ExperimentConfig().to_flat())
+    overrides = {k: v for k, v in namespace.items() if SEP in k and k in valid and v is not None}
+    overrides.update(namespace.get("config_overrides") or {})
+    profile = namespace.get("profile", "quick")
+    cfg = load_profile(profile, **_tuples(overrides))
+    run_dir = run_dir_for(notebook, namespace)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    cfg.to_json(run_dir / "config.json")
+    log.info("run %s: profile %s, outputs in %s", notebook, profile, run_dir)
+    return Run(notebook, cfg, run_dir)
+
+
+def _tuples(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+def _jsonable(d: dict[str, Any]) -> Any:
+    return json.loads(json.dumps(d, sort_keys=True, default=str))
+
+
+def _configure_logging() -> None:
+    level = os.environ.get("OWSLIB_LOG", "INFO").upper()
+    root = logging.getLogger()
+    if not any(getattr(h, "_owslib", False) for h in root.handlers):
+        handler = logging.StreamHandler(sys.stdout)
+        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
+        handler._owslib = True  # type: ignore[attr-defined]
+        root.addHandler(handler)
+    root.setLevel(level)

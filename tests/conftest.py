@@ -1,0 +1,25 @@
+"""Shared fixtures: a tiny embedded dataset generated once per test session."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from owslib.config import ExperimentConfig, load_profile
+
+
+@pytest.fixture(scope="session")
+def smoke_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The smoke profile's embedded dataset, generated once for the whole session."""
+    from owslib.data import ensure_embedded_dataset
+
+    root = tmp_path_factory.mktemp("smoke_data") / "embedded"
+    ensure_embedded_dataset(root, load_profile("smoke").synthetic)
+    return root
+
+
+@pytest.fixture()
+def smoke_cfg(smoke_root: Path) -> ExperimentConfig:
+    """The smoke profile pointed at the session's dataset, on CPU."""
+    return load_profile("smoke", data__root=str(smoke_root), train__device="cpu")

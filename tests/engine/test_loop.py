@@ -1,0 +1,97 @@
+import math
+
+import pytest
+import torch
+
+from owslib.engine.checkpoint import load_checkpoint
+from owslib.engine.loop import CHECKPOINT_NAME, fit
+from owslib.evaluation import evaluate
+from owslib.experiment import build_experiment
+
+
+class Interrupt(Exception):
+    pass
+
+
+def _strip_times(history):
+    return [{k: v for k, v in row.items() if k != "time_s"} for row in history]
+
+
+def test_short_fit_lowers_the_loss(smoke_cfg, tmp_path):
+    cfg = smoke_cfg.override(
+        data__max_images=4,
+        data__scale_max=1.0,
+        data__hflip=False,
+        data__color_jitter=False,
+        train__epochs=8,
+        train__lr=0.003,
+        train__batch_size=4,
+    )
+    exp = build_experiment(cfg)
+    history = fit(exp, tmp_path)
+    first, last = history[0]["train_sem"], history[-1]["train_sem"]
+    assert math.isfinite(last)
+    assert last < 0.7 * first, (first, last)
+    assert (tmp_path / "history.csv").exists() and (tmp_path / "log.jsonl").exists()
+
+
+def test_checkpoint_restores_model_and_class_statistics(smoke_cfg, tmp_path):
+    exp = build_experiment(smoke_cfg)
+    fit(exp, tmp_path)
+    assert exp.objective.stats.valid.any(), "class statistics never filled"
+    ck = load_checkpoint(tmp_path / CHECKPOINT_NAME)
+    assert ck["epoch"] == smoke_cfg.train.epochs - 1
+    fresh = build_experiment(smoke_cfg)
+    assert not fresh.objective.stats.valid.any()
+    fresh.bare_model.load_state_dict(ck["model"])
+    fresh.objective.load_state_dict(ck["objective"])
+    for name in ("mean", "var", "count", "valid"):
+        assert torch.equal(getattr(fresh.objective.stats, name), getattr(exp.objective.stats, name))
+    for (n, a), b in zip(
+        exp.bare_model.state_dict().items(), fresh.bare_model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), n
+
+
+def test_resumed_run_matches_uninterrupted_run(smoke_cfg, tmp_path):
+    cfg = smoke_cfg.override(train__epochs=3)
+    full = build_experiment(cfg)
+    fit(full, tmp_path / "full")
+    ref = evaluate(full, full.test_loader, scorers=("fused",))
+
+    def stop_after_first(epoch, row):
+        if epoch == 0:
+            raise Interrupt
+
+    first = build_experiment(cfg)
+    with pytest.raises(Interrupt):
+        fit(first, tmp_path / "cut", on_epoch_end=stop_after_first)
+    resumed = build_experiment(cfg)
+    history = fit(resumed, tmp_path / "cut")
+    assert len(history) == 3
+    assert _strip_times(history) == _strip_times(full.history)
+    for (n, a), b in zip(
+        full.bare_model.state_dict().items(), resumed.bare_model.state_dict().values(), strict=True
+    ):
+        assert torch.equal(a, b), n
+    assert torch.equal(full.objective.stats.mean, resumed.objective.stats.mean)
+    got = evaluate(resumed, resumed.test_loader, scorers=("fused",))
+    assert got["miou"] == ref["miou"]
+    assert got["anomaly"] == ref["anomaly"]
+
+
+def test_finished_run_is_reused(smoke_cfg, tmp_path):
+    exp = build_experiment(smoke_cfg)
+    fit(exp, tmp_path)
+    mtime = (tmp_path / CHECKPOINT_NAME).stat().st_mtime_ns
+    again = build_experiment(smoke_cfg)
+    history = fit(again, tmp_path)
+    assert len(history) == smoke_cfg.train.epochs
+    assert (tmp_path / CHECKPOINT_NAME).stat().st_mtime_ns == mtime
+
+
+def test_resume_with_another_config_names_the_difference(smoke_cfg, tmp_path):
+    fit(build_experiment(smoke_cfg), tmp_path)
+    other = build_experiment(smoke_cfg.override(train__lr=0.01))
+    with pytest.raises(ValueError, match="train__lr"):
+        fit(other, tmp_path)
