@@ -1,0 +1,64 @@
+import json
+
+import numpy as np
+import pandas as pd
+
+from owslib.evaluation import CONVENTIONS
+from owslib.labels import IGNORE_INDEX
+from owslib.plots import colorize, side_by_side, training_curves
+from owslib.report import metrics_tables, write_metrics
+
+METRICS = {
+    "miou": 0.61,
+    "pixel_acc": 0.9,
+    "iou": {"road": 0.9, "car": 0.32},
+    "n_images": 4,
+    "conventions": CONVENTIONS,
+    "anomaly": {
+        "fused": {"aupr": 0.5, "fpr95": 0.3, "auroc": 0.88},
+        "max_softmax": {"aupr": 0.2, "fpr95": 0.7, "auroc": 0.6},
+    },
+}
+
+
+def test_tables_state_conventions_and_skip_paper_when_protocol_differs():
+    t = metrics_tables(METRICS, "embedded", "cityscapes_heldout")
+    s = t["summary"]
+    assert "paper" not in s.columns
+    assert s.loc[s.metric.str.startswith("mIoU"), "value"].item() == 0.61
+    assert s["convention"].str.len().min() > 20
+    assert list(t["anomaly"]["scorer"]) == ["fused", "max_softmax"]
+    assert t["per_class"].set_index("class")["iou"]["car"] == 0.32
+
+
+def test_paper_numbers_appear_only_where_protocol_matches():
+    s = metrics_tables(METRICS, "cityscapes", "cityscapes")["summary"]
+    row = s[s.metric.str.startswith("mIoU")].iloc[0]
+    assert row["paper"] == 0.708
+    assert np.isnan(s[s.metric.str.startswith("AUPR")]["paper"].iloc[0])
+
+
+def test_write_metrics_files(tmp_path):
+    write_metrics(tmp_path, METRICS, "embedded", "cityscapes_heldout")
+    assert json.loads((tmp_path / "metrics.json").read_text())["miou"] == 0.61
+    for name in ("summary", "anomaly", "per_class"):
+        pd.read_csv(tmp_path / f"{name}.csv")
+    md = (tmp_path / "metrics.md").read_text()
+    assert "| fused" in md and "## summary" in md
+
+
+def test_colorize_maps_palette_and_ignore():
+    pal = np.array([[1, 2, 3], [4, 5, 6]], dtype=np.uint8)
+    out = colorize(np.array([[0, 1, IGNORE_INDEX]]), pal)
+    assert out.tolist() == [[[1, 2, 3], [4, 5, 6], [0, 0, 0]]]
+
+
+def test_figures_build():
+    history = [
+        {"epoch": e, "lr": 0.1, "train_loss": 1.0 / (e + 1), "train_sem": 0.5, "train_obj": 0.2}
+        for e in range(3)
+    ]
+    assert len(training_curves(history).axes) == 2
+    maps = {"fused": np.random.rand(8, 8), "max_logit": np.random.rand(8, 8)}
+    fig = side_by_side(np.zeros((8, 8, 3), np.uint8), maps, unknown_mask=np.eye(8, dtype=bool))
+    assert len(fig.axes) == 3
