@@ -7,39 +7,32 @@ import json
 import logging
 import sys
 from pathlib import Path
-from typing import Any
 
-from owslib.config import PROFILES, ConfigError, ExperimentConfig, load_profile
+from owslib.cli import add_config_args, config_from_args, parse_assignments
+from owslib.config import PROFILES, ConfigError
+from owslib.data.cli import register as register_data_commands
 
 log = logging.getLogger("owslib")
 
 
-def _parse_assignments(items: list[str], what: str) -> dict[str, Any]:
-    """``key=value`` pairs; values are JSON when they parse as JSON, else strings."""
-    out: dict[str, Any] = {}
-    for item in items:
-        key, sep, raw = item.partition("=")
-        if not sep or not key:
-            raise SystemExit(f"{what} {item!r}: expected KEY=VALUE")
-        try:
-            value = json.loads(raw)
-        except json.JSONDecodeError:
-            value = raw
-        out[key] = tuple(value) if isinstance(value, list) else value
-    return out
-
-
-def _config(args: argparse.Namespace) -> ExperimentConfig:
-    overrides = _parse_assignments(args.set, "--set")
-    if args.config:
-        return ExperimentConfig.from_json(args.config).override(**overrides)
-    return load_profile(args.profile, **overrides)
-
-
 def cmd_study(args: argparse.Namespace) -> int:
-    from owslib.study import STUDY_NOTEBOOKS, run_study
+    from owslib.study import STUDY_NOTEBOOKS, execute, load_grid, run_study
 
-    params = _parse_assignments(args.param, "-p")
+    params = parse_assignments(args.param, "-p")
+    if args.grid:
+        jobs = load_grid(args.grid)
+        if args.list:
+            for i, (nb, name, _) in enumerate(jobs):
+                print(f"{i}\t{nb}\t{name}")
+            return 0
+        chosen = range(len(jobs)) if args.index is None else [args.index]
+        for i in chosen:
+            if not 0 <= i < len(jobs):
+                raise ValueError(f"--index {i}: the grid has {len(jobs)} jobs (0..{len(jobs) - 1})")
+            nb, _, job = jobs[i]
+            job = {"profile": args.profile, **job, **params}
+            print(f"executed: {execute(nb, job, results_dir=args.results, force=args.force)}")
+        return 0
     done = run_study(
         args.profile,
         notebooks=tuple(args.only or STUDY_NOTEBOOKS),
@@ -58,7 +51,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     from owslib.experiment import build_experiment
     from owslib.report import write_metrics
 
-    cfg = _config(args)
+    cfg = config_from_args(args)
     exp = build_experiment(cfg)
     out = Path(args.out)
     if exp.dist.is_main:
@@ -71,29 +64,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_data_generate(args: argparse.Namespace) -> int:
-    from owslib.data import generate_embedded_dataset
-
-    cfg = _config(args)
-    info = generate_embedded_dataset(Path(args.out), cfg.synthetic, force=args.force)
-    print(json.dumps(info, indent=2, default=str))
-    return 0
-
-
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="owslib", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
-
-    def config_args(sp: argparse.ArgumentParser) -> None:
-        sp.add_argument("--profile", default="quick", choices=sorted(PROFILES))
-        sp.add_argument("--config", help="a config.json to start from instead of a profile")
-        sp.add_argument(
-            "--set",
-            action="append",
-            default=[],
-            metavar="KEY=VALUE",
-            help="flat config override, e.g. train__lr=0.01 (repeatable)",
-        )
 
     s = sub.add_parser("study", help="execute the study notebooks with papermill into results/")
     s.add_argument("--profile", default="quick", choices=sorted(PROFILES))
@@ -108,21 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--results", default="results", help="results folder")
     s.add_argument("--force", action="store_true", help="re-execute even if results exist")
+    s.add_argument("--grid", help="a grid JSON: run its jobs (all, or one with --index)")
+    s.add_argument("--index", type=int, help="run only job INDEX of --grid (array task id)")
+    s.add_argument("--list", action="store_true", help="with --grid: list the jobs and exit")
     s.set_defaults(func=cmd_study)
 
     t = sub.add_parser("train", help="train and evaluate one config (DDP under torchrun)")
-    config_args(t)
+    add_config_args(t)
     t.add_argument("--out", required=True, help="run folder (checkpoints, logs, metrics)")
     t.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     t.set_defaults(func=cmd_train)
 
-    d = sub.add_parser("data", help="dataset tools")
-    dsub = d.add_subparsers(dest="data_command", required=True)
-    g = dsub.add_parser("generate", help="generate the embedded dataset (Cityscapes layout)")
-    config_args(g)
-    g.add_argument("--out", default="data/embedded")
-    g.add_argument("--force", action="store_true")
-    g.set_defaults(func=cmd_data_generate)
+    register_data_commands(sub)
     return p
 
 

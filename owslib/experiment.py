@@ -22,7 +22,7 @@ from owslib.data import (
     compute_class_weights,
     ensure_embedded_dataset,
 )
-from owslib.engine.distributed import DistInfo, init_distributed, resolve_device
+from owslib.engine.distributed import DistInfo, barrier, init_distributed, resolve_device
 from owslib.labels import SplitDefinition, get_split
 from owslib.losses import ContMAVObjective
 from owslib.models import build_model
@@ -63,16 +63,21 @@ class Experiment:
         return self.objective.stats
 
 
-def prepare_data(cfg: ExperimentConfig) -> Path:
-    """The dataset root; for ``data__dataset="embedded"`` the embedded dataset is generated first."""
+def prepare_data(cfg: ExperimentConfig, dist: DistInfo | None = None) -> Path:
+    """The dataset root; for ``data__dataset="embedded"`` the embedded dataset is generated first
+    (by the main process only under DDP; the others wait for it)."""
     root = Path(cfg.data.root)
     if cfg.data.dataset == "embedded":
-        ensure_embedded_dataset(root, cfg.synthetic)
+        if dist is None or dist.is_main:
+            ensure_embedded_dataset(root, cfg.synthetic)
+        barrier()
     return root
 
 
-def build_datasets(cfg: ExperimentConfig, split: SplitDefinition) -> dict[str, Dataset]:
-    root = prepare_data(cfg)
+def build_datasets(
+    cfg: ExperimentConfig, split: SplitDefinition, dist: DistInfo | None = None
+) -> dict[str, Dataset]:
+    root = prepare_data(cfg, dist)
     d = cfg.data
     if d.dataset not in DATASETS:
         raise ValueError(f"data__dataset={d.dataset!r}; choose one of {DATASETS}")
@@ -107,7 +112,7 @@ def build_experiment(cfg: ExperimentConfig, device: str | torch.device | None = 
     if cfg.train.deterministic:
         torch.use_deterministic_algorithms(True, warn_only=True)
     split = get_split(cfg.data.split_preset)
-    data = build_datasets(cfg, split)
+    data = build_datasets(cfg, split, info)
     k = split.num_known
     weights = torch.as_tensor(
         compute_class_weights(

@@ -82,10 +82,10 @@ def collect_examples(
     from owslib.data import denormalize
 
     k = exp.split.num_known
-    targets = [dataset[i][1] for i in range(len(dataset))] if len(dataset) <= 500 else None
     order = list(range(len(dataset)))
-    if targets is not None:  # images with the most unknown pixels first, in a stable order
-        order.sort(key=lambda i: -int(((targets[i] >= k) & (targets[i] != 255)).sum()))
+    if len(dataset) <= 2000:  # images with the most unknown pixels first (labels only, no decoding)
+        unknown = [int(((t >= k) & (t != 255)).sum()) for t in map(dataset.load_target, order)]
+        order.sort(key=lambda i: -unknown[i])
     exp.bare_model.eval()
     out = []
     for i in sorted(order[:n]):

@@ -123,6 +123,42 @@ def run_study(
     return out
 
 
+# -- grids (cluster array jobs) ---------------------------------------------------------------
+def load_grid(path: str | Path) -> list[tuple[str, str, dict[str, Any]]]:
+    """Expand a grid file into ``(notebook, run_name, parameters)`` jobs, in a stable order.
+
+    The file is JSON: ``{"notebook": "01_baseline_contmav", "parameters": {…fixed…},
+    "grid": {"train__lr": [0.001, 0.004], "train__seed": [0, 1]}}``; the cartesian product of the
+    ``grid`` lists gives one job per combination, named after its values. Job ``i`` is what array
+    task ``i`` runs (``--index $SLURM_ARRAY_TASK_ID`` / ``$PBS_ARRAY_INDEX``).
+    """
+    import itertools
+
+    path = Path(path)
+    try:
+        spec = json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError) as e:
+        raise ParameterError(f"{path}: cannot read grid JSON ({e})") from e
+    unknown = set(spec) - {"notebook", "parameters", "grid"}
+    if unknown or "notebook" not in spec:
+        raise ParameterError(
+            f"{path}: expected keys notebook, parameters, grid; got {sorted(spec)}"
+        )
+    grid = spec.get("grid", {})
+    for key, values in grid.items():
+        if not isinstance(values, list) or not values:
+            raise ParameterError(f"{path}: grid entry {key!r} must be a non-empty list")
+    fixed = spec.get("parameters", {})
+    keys = sorted(grid)
+    jobs = []
+    for combo in itertools.product(*(grid[k] for k in keys)):
+        params = {**fixed, **dict(zip(keys, combo, strict=True))}
+        name = "_".join(f"{k.split(SEP)[-1]}-{v}" for k, v in zip(keys, combo, strict=True))
+        params.setdefault("run_name", name or fixed.get("run_name", "grid"))
+        jobs.append((spec["notebook"], params["run_name"], params))
+    return jobs
+
+
 # -- the notebook side -------------------------------------------------------------------------
 @dataclass(frozen=True)
 class Run:

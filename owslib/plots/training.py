@@ -1,4 +1,4 @@
-"""Figures: training curves, qualitative panels (image | ground truth | prediction | anomaly map)."""
+"""Training and prediction figures: loss curves, qualitative panels, side-by-side anomaly maps."""
 
 from __future__ import annotations
 

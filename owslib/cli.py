@@ -1,0 +1,44 @@
+"""Shared command-line pieces: config arguments (profile, config file, ``--set``) and their parsing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from typing import Any
+
+from owslib.config import PROFILES, ExperimentConfig, load_profile
+
+
+def parse_assignments(items: list[str], what: str) -> dict[str, Any]:
+    """``key=value`` pairs; values are JSON when they parse as JSON, else strings."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        if not sep or not key:
+            raise SystemExit(f"{what} {item!r}: expected KEY=VALUE")
+        try:
+            value = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out[key] = tuple(value) if isinstance(value, list) else value
+    return out
+
+
+def add_config_args(parser: argparse.ArgumentParser) -> None:
+    """``--profile``, ``--config`` and repeatable ``--set KEY=VALUE``."""
+    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES))
+    parser.add_argument("--config", help="a config.json to start from instead of a profile")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="flat config override, e.g. train__lr=0.01 (repeatable)",
+    )
+
+
+def config_from_args(args: argparse.Namespace) -> ExperimentConfig:
+    overrides = parse_assignments(args.set, "--set")
+    if args.config:
+        return ExperimentConfig.from_json(args.config).override(**overrides)
+    return load_profile(args.profile, **overrides)
