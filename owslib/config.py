@@ -24,7 +24,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "cityscapes"  # cityscapes (official layout) | embedded (generated, same layout)
+    dataset: str = "cityscapes"  # cityscapes | embedded (generated) | bdd_anomaly (built by owslib)
     root: str = "data/cityscapes"  # dataset root folder (holds leftImg8bit/ and gtFine/)
     split_preset: str = "cityscapes"  # owslib.labels.SPLITS: which trainIds are known / unknown
     train_split: str = "train"
@@ -39,6 +39,8 @@ class DataConfig:
     class_weighting: str = "inverse_frequency"  # Eq. 2; or median_frequency, log, none
     max_images: int = 0  # 0 = all; the overfit profile uses a handful
     num_workers: int = 4
+    skip_bad: bool = False  # drop unreadable/inconsistent files, listing each in a report
+    bad_file_report: str = ""  # folder for bad_files_<split>.json ("" = logged only)
 
 
 @dataclass(frozen=True)

@@ -22,15 +22,13 @@ from owslib.data import (
     compute_class_weights,
     ensure_embedded_dataset,
 )
+from owslib.data.cityscapes import FLAVOURS
 from owslib.engine.distributed import DistInfo, barrier, init_distributed, resolve_device
 from owslib.labels import SplitDefinition, get_split
 from owslib.losses import ContMAVObjective
 from owslib.models import build_model
 
 log = logging.getLogger(__name__)
-
-#: Readers by ``data__dataset``; the embedded set is generated in the Cityscapes layout.
-DATASETS = ("cityscapes", "embedded")
 
 
 def cache_dir() -> Path:
@@ -79,14 +77,19 @@ def build_datasets(
 ) -> dict[str, Dataset]:
     root = prepare_data(cfg, dist)
     d = cfg.data
-    if d.dataset not in DATASETS:
-        raise ValueError(f"data__dataset={d.dataset!r}; choose one of {DATASETS}")
+    if d.dataset not in FLAVOURS:
+        raise ValueError(f"data__dataset={d.dataset!r}; choose one of {sorted(FLAVOURS)}")
+    common = dict(
+        label_format=FLAVOURS[d.dataset],
+        skip_bad=d.skip_bad,
+        report_dir=d.bad_file_report or None,
+    )
     return {
         "train": CityscapesDataset(
-            root, d.train_split, split, build_train_transforms(d), max_images=d.max_images
+            root, d.train_split, split, build_train_transforms(d), max_images=d.max_images, **common
         ),
-        "val": CityscapesDataset(root, d.val_split, split, build_eval_transforms(d)),
-        "test": CityscapesDataset(root, d.test_split, split, build_eval_transforms(d)),
+        "val": CityscapesDataset(root, d.val_split, split, build_eval_transforms(d), **common),
+        "test": CityscapesDataset(root, d.test_split, split, build_eval_transforms(d), **common),
     }
 
 

@@ -23,7 +23,7 @@ log = logging.getLogger(__name__)
 
 NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 #: The study's notebooks, in execution order (each name is also its results subfolder).
-STUDY_NOTEBOOKS = ("01_baseline_contmav",)
+STUDY_NOTEBOOKS = ("00_data_prep", "01_baseline_contmav")
 #: Parameters every study notebook declares besides flat config keys.
 RUN_PARAMETERS = ("profile", "run_name", "results_dir", "config_overrides")
 

@@ -1,8 +1,15 @@
-"""Reader of the official Cityscapes layout (``leftImg8bit``/``gtFine``); it also reads the embedded set.
+"""Reader of the official Cityscapes layout (``leftImg8bit``/``gtFine``); it also reads the embedded set
+and the BDD-Anomaly tree that :mod:`owslib.data.bdd_anomaly` builds.
 
-Targets are converted once, here: labelIds → trainIds (:func:`owslib.labels.label_ids_to_train_ids`)
-→ class indices of a :class:`~owslib.labels.SplitDefinition` (known ``0..K-1``, unknown
-``K..K+U-1``, ignore 255).
+Targets are converted once, here: labels → trainIds (by ``label_format``, see
+:mod:`owslib.data.validation`) → class indices of a :class:`~owslib.labels.SplitDefinition` (known
+``0..K-1``, unknown ``K..K+U-1``, ignore 255). Flavours (``data.dataset``) differ only in the label
+encoding: ``cityscapes`` and ``embedded`` store labelIds (``*_gtFine_labelIds.png``), ``bdd_anomaly``
+stores trainIds (``*_gtFine_labelTrainIds.png``, the name cityscapesScripts gives trainId maps).
+Images are ``*_leftImg8bit.png`` or ``*_leftImg8bit.jpg``.
+
+Construction only pairs files (cheap); decoding errors surface when an item is loaded, naming the
+file. ``skip_bad=True`` decodes every pair up front instead and drops the bad ones into a report.
 """
 
 from __future__ import annotations
@@ -24,37 +31,66 @@ from owslib.data.transforms import (
     build_eval_transforms,
     build_train_transforms,
 )
-from owslib.labels import IGNORE_INDEX, SplitDefinition, get_split, label_ids_to_train_ids
+from owslib.data.validation import (
+    BadFile,
+    DatasetError,
+    names,
+    open_image,
+    read_label_ids,
+    read_train_ids,
+    size_mismatch,
+    validate_pair,
+    write_bad_report,
+)
+from owslib.labels import IGNORE_INDEX, SplitDefinition, get_split
+
+__all__ = ["CityscapesDataset", "DatasetError", "denormalize", "list_samples", "read_label_ids"]
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIX = "_leftImg8bit.png"
+IMAGE_SUFFIXES = (IMAGE_SUFFIX, "_leftImg8bit.jpg")
 LABEL_SUFFIX = "_gtFine_labelIds.png"
+LABEL_SUFFIXES = {"label_ids": LABEL_SUFFIX, "train_ids": "_gtFine_labelTrainIds.png"}
+#: Label encoding of each dataset flavour read by this module.
+FLAVOURS = {"cityscapes": "label_ids", "embedded": "label_ids", "bdd_anomaly": "train_ids"}
+#: The official release: images per split and the cities of each split.
+OFFICIAL_COUNTS = {"train": 2975, "val": 500, "test": 1525}
+OFFICIAL_CITIES = {
+    "train": frozenset(
+        "aachen bochum bremen cologne darmstadt dusseldorf erfurt hamburg hanover jena krefeld "
+        "monchengladbach strasbourg stuttgart tubingen ulm weimar zurich".split()
+    ),
+    "val": frozenset({"frankfurt", "lindau", "munster"}),
+    "test": frozenset({"berlin", "bielefeld", "bonn", "leverkusen", "mainz", "munich"}),
+}
 Transform = Callable[[Image.Image, np.ndarray], Any]
 
 
-class DatasetError(RuntimeError):
-    """A dataset folder or file is missing, unreadable or inconsistent; the message names it."""
+def _label_suffix(label_format: str) -> str:
+    try:
+        return LABEL_SUFFIXES[label_format]
+    except KeyError:
+        raise ValueError(
+            f"label_format {label_format!r}: this reader takes one of {sorted(LABEL_SUFFIXES)}"
+        ) from None
 
 
-def _key(path: Path, suffix: str) -> tuple[str, str]:
+def _stem(path: Path, suffixes: tuple[str, ...]) -> tuple[str, str]:
+    suffix = next(s for s in suffixes if path.name.endswith(s))
     return path.parent.name, path.name[: -len(suffix)]
 
 
-def _names(paths: list[Path], limit: int = 5) -> str:
-    shown = ", ".join(str(p) for p in paths[:limit])
-    return shown + (f", … ({len(paths) - limit} more)" if len(paths) > limit else "")
+def pair_samples(
+    root: Path, split: str, *, require_labels: bool = True, label_format: str = "label_ids"
+) -> tuple[list[tuple[Path, Path | None]], list[BadFile]]:
+    """Pairs ``(image, label)`` of one split, sorted, and the files that cannot be paired.
 
-
-def list_samples(
-    root: Path, split: str, *, require_labels: bool = True
-) -> list[tuple[Path, Path | None]]:
-    """Pairs ``(image, label)`` of ``root/leftImg8bit/<split>`` and ``root/gtFine/<split>``, sorted.
-
-    Images and labels are matched by city and stem. Without ``require_labels`` an image may lack its
-    label (its pair holds ``None``), as in the official test split; a label without an image is
-    always an error.
+    A missing root or split folder, or a split without images, raises :class:`DatasetError`.
+    Unpaired files (a label without image, an image without label when ``require_labels``, two
+    images of one stem) are returned as problems; the caller raises or skips them.
     """
+    label_suffix = _label_suffix(label_format)
     if not root.is_dir():
         raise DatasetError(
             f"{root}: dataset root not found (expected a folder holding leftImg8bit/ and gtFine/)"
@@ -66,51 +102,69 @@ def list_samples(
         )
     if require_labels and not label_dir.is_dir():
         raise DatasetError(
-            f"{label_dir}: label folder of split {split!r} not found (expected <city>/*{LABEL_SUFFIX})"
+            f"{label_dir}: label folder of split {split!r} not found (expected <city>/*{label_suffix})"
         )
-    images = {_key(p, IMAGE_SUFFIX): p for p in image_dir.glob(f"*/*{IMAGE_SUFFIX}")}
+    problems: list[BadFile] = []
+    images: dict[tuple[str, str], Path] = {}
+    for p in sorted(p for s in IMAGE_SUFFIXES for p in image_dir.glob(f"*/*{s}")):
+        key = _stem(p, IMAGE_SUFFIXES)
+        if key in images:
+            problems.append(BadFile(str(p), f"{p}: a second image of {images[key]}'s stem"))
+            continue
+        images[key] = p
     if not images:
         raise DatasetError(
-            f"{image_dir}: split {split!r} is empty (expected <city>/*{IMAGE_SUFFIX})"
+            f"{image_dir}: split {split!r} is empty (expected <city>/*{IMAGE_SUFFIX} or .jpg)"
         )
-    labels = {_key(p, LABEL_SUFFIX): p for p in label_dir.glob(f"*/*{LABEL_SUFFIX}")}
-    orphans = sorted(p for k, p in labels.items() if k not in images)
-    if orphans:
+    labels = {_stem(p, (label_suffix,)): p for p in label_dir.glob(f"*/*{label_suffix}")}
+    for k, p in sorted(labels.items()):
+        if k not in images:
+            problems.append(BadFile(str(p), f"{p}: label has no image <stem>{IMAGE_SUFFIX}"))
+    if require_labels:
+        for k, p in sorted(images.items()):
+            if k not in labels:
+                problems.append(BadFile(str(p), f"{p}: image has no label <stem>{label_suffix}"))
+    bad = {b.path for b in problems}
+    pairs = [(images[k], labels.get(k)) for k in sorted(images) if str(images[k]) not in bad]
+    return pairs, problems
+
+
+def list_samples(
+    root: Path, split: str, *, require_labels: bool = True, label_format: str = "label_ids"
+) -> list[tuple[Path, Path | None]]:
+    """Pairs ``(image, label)`` of ``root/leftImg8bit/<split>`` and ``root/gtFine/<split>``, sorted.
+
+    Images and labels are matched by city and stem. Without ``require_labels`` an image may lack its
+    label (its pair holds ``None``), as in the official test split; a label without an image is
+    always an error. Raises :class:`DatasetError` naming the unpaired files.
+    """
+    pairs, problems = pair_samples(
+        root, split, require_labels=require_labels, label_format=label_format
+    )
+    if problems:
         raise DatasetError(
-            f"{image_dir}: {len(orphans)} label files have no image: {_names(orphans)}"
+            f"{root / 'leftImg8bit' / split}: {len(problems)} files cannot be paired: "
+            + "; ".join(b.reason for b in problems[:5])
+            + (f"; … ({len(problems) - 5} more)" if len(problems) > 5 else "")
         )
-    unlabelled = sorted(p for k, p in images.items() if k not in labels)
-    if require_labels and unlabelled:
-        raise DatasetError(
-            f"{label_dir}: {len(unlabelled)} images have no <stem>{LABEL_SUFFIX}: {_names(unlabelled)}"
+    return pairs
+
+
+def release_warning(split: str, count: int, cities: set[str]) -> str | None:
+    """A warning if ``split`` looks like the full official release but has a different count.
+
+    "Full release": every city is an official city of that split, and either all of them are
+    present or the split holds at least half the official count (a hand-made subset does not warn).
+    """
+    official, expected = OFFICIAL_CITIES.get(split), OFFICIAL_COUNTS.get(split)
+    if official is None or expected is None or not cities or not cities <= official:
+        return None
+    if (cities == official or count >= expected // 2) and count != expected:
+        return (
+            f"Cityscapes {split}: {count} images from {len(cities)} cities, but the official "
+            f"release has {expected} from {len(official)} (missing files or cities?)"
         )
-    return [(images[k], labels.get(k)) for k in sorted(images)]
-
-
-def _open(path: Path, what: str) -> Image.Image:
-    """Open and fully decode an image file, turning PIL's errors into a :class:`DatasetError`."""
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return im.copy()
-    except FileNotFoundError as e:
-        raise DatasetError(f"{path}: {what} not found") from e
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-    ) as e:  # UnidentifiedImageError, truncated or corrupt data
-        raise DatasetError(f"{path}: cannot decode {what} ({e}); expected a valid PNG") from e
-
-
-def read_label_ids(path: Path) -> np.ndarray:
-    """A labelId PNG as an H×W array; raises :class:`DatasetError` unless it is single-channel."""
-    arr = np.asarray(_open(path, "label"))
-    if arr.ndim != 2:
-        raise DatasetError(
-            f"{path}: label has shape {arr.shape}; expected a single-channel labelId PNG"
-        )
-    return arr
+    return None
 
 
 class CityscapesDataset(Dataset):
@@ -120,6 +174,11 @@ class CityscapesDataset(Dataset):
     tensor 3×H×W (ImageNet-normalised) and an int64 tensor H×W of class indices. :meth:`load`
     gives the raw pair (PIL RGB image, uint8 H×W class indices) and :meth:`load_target` only the
     target. Images without a label (``require_labels=False``) get an all-ignore target.
+
+    ``skip_bad``: decode every pair now, drop those that fail (unpaired, unreadable, size mismatch,
+    ids outside the table) and list them in :attr:`skipped` and, with ``report_dir``, in
+    ``report_dir/bad_files_<split>.json``. By default any such file raises, naming it.
+    :attr:`evaluable` is False for the official test split, whose labels are placeholders.
     """
 
     def __init__(
@@ -131,20 +190,43 @@ class CityscapesDataset(Dataset):
         max_images: int = 0,
         *,
         require_labels: bool = True,
+        label_format: str = "label_ids",
+        skip_bad: bool = False,
+        report_dir: str | Path | None = None,
     ) -> None:
         if max_images < 0:
             raise ValueError(f"max_images must be >= 0 (0 = all), got {max_images}")
         self.root, self.split, self.split_def = Path(root), split, split_def
+        self.label_format = label_format
         self.transforms: Transform = (
             transforms if transforms is not None else build_eval_transforms()
         )
-        samples = list_samples(self.root, split, require_labels=require_labels)
+        if skip_bad:
+            samples, self.skipped = self._valid_samples(require_labels, report_dir)
+        else:
+            samples = list_samples(
+                self.root, split, require_labels=require_labels, label_format=label_format
+            )
+            self.skipped = []
+        cities = {p.parent.name for p, _ in samples}
+        if label_format == "label_ids" and (
+            warning := release_warning(split, len(samples), cities)
+        ):
+            log.warning("%s: %s", self.root, warning)
+        self.evaluable = any(lab is not None for _, lab in samples) and not (
+            split == "test" and cities <= OFFICIAL_CITIES["test"]
+        )
+        if not self.evaluable and split == "test" and any(lab is not None for _, lab in samples):
+            log.warning(
+                "%s [test]: the official Cityscapes test labels are placeholders; "
+                "this split can be predicted, not evaluated",
+                self.root,
+            )
         self.samples: list[tuple[Path, Path | None]] = (
             samples[:max_images] if max_images else samples
         )
-        self.names = [p.name[: -len(IMAGE_SUFFIX)] for p, _ in self.samples]
+        self.names = [_stem(p, IMAGE_SUFFIXES)[1] for p, _ in self.samples]
         self._lut = split_def.train_id_lut()
-        cities = {p.parent.name for p, _ in self.samples}
         n_labelled = sum(lab is not None for _, lab in self.samples)
         log.info(
             "%s [%s]: %d images from %d cities (%d labelled), split %r (%d known, %d unknown classes)",
@@ -152,44 +234,82 @@ class CityscapesDataset(Dataset):
             split_def.name, split_def.num_known, split_def.num_unknown,
         )  # fmt: skip
 
+    def _valid_samples(
+        self, require_labels: bool, report_dir: str | Path | None
+    ) -> tuple[list[tuple[Path, Path | None]], list[BadFile]]:
+        pairs, bad = pair_samples(
+            self.root, self.split, require_labels=require_labels, label_format=self.label_format
+        )
+        good = []
+        for image, label in pairs:
+            problem, _ = validate_pair(image, label, self.label_format)
+            if problem is None:
+                good.append((image, label))
+            else:
+                bad.append(problem)
+        if bad:
+            what = f"{self.root} [{self.split}]"
+            if report_dir is not None:
+                write_bad_report(Path(report_dir) / f"bad_files_{self.split}.json", bad, what=what)
+            else:
+                log.warning(
+                    "%s: skipped %d bad files: %s",
+                    what,
+                    len(bad),
+                    "; ".join(b.reason for b in bad),
+                )
+        if not good:
+            raise DatasetError(
+                f"{self.root / 'leftImg8bit' / self.split}: no usable image/label pair left after "
+                f"skipping {len(bad)} bad files ({names([Path(b.path) for b in bad])})"
+            )
+        return good, bad
+
     @classmethod
     def from_config(
-        cls, cfg: DataConfig, split: str, *, train: bool = False, require_labels: bool = True
+        cls,
+        cfg: DataConfig,
+        split: str,
+        *,
+        train: bool = False,
+        require_labels: bool = True,
+        skip_bad: bool = False,
+        report_dir: str | Path | None = None,
     ) -> CityscapesDataset:
-        """The ``split`` of ``cfg.root`` with ``cfg``'s split preset and transforms (train or eval).
+        """The ``split`` of ``cfg.root`` with ``cfg``'s split preset, flavour and transforms.
 
         ``cfg.max_images`` limits every split read this way.
         """
-        if cfg.dataset not in ("cityscapes", "embedded"):
-            raise ValueError(
-                f"data.dataset={cfg.dataset!r}: this reader serves 'cityscapes' and 'embedded'"
-            )
+        if cfg.dataset not in FLAVOURS:
+            raise ValueError(f"data.dataset={cfg.dataset!r}: this reader serves {sorted(FLAVOURS)}")
         transforms = build_train_transforms(cfg) if train else build_eval_transforms(cfg)
         return cls(cfg.root, split, get_split(cfg.split_preset), transforms, cfg.max_images,
-                   require_labels=require_labels)  # fmt: skip
+                   require_labels=require_labels, label_format=FLAVOURS[cfg.dataset],
+                   skip_bad=skip_bad, report_dir=report_dir)  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.samples)
 
+    def load_train_ids(self, index: int) -> np.ndarray | None:
+        """The uint8 trainId map of sample ``index`` (``None`` if it has no label)."""
+        label_path = self.samples[index][1]
+        return None if label_path is None else read_train_ids(label_path, self.label_format)
+
     def load_target(self, index: int) -> np.ndarray:
         """The uint8 class-index map of sample ``index`` (all :data:`IGNORE_INDEX` if unlabelled)."""
-        image_path, label_path = self.samples[index]
-        if label_path is None:
-            width, height = _open(image_path, "image").size
+        train_ids = self.load_train_ids(index)
+        if train_ids is None:
+            width, height = open_image(self.samples[index][0]).size
             return np.full((height, width), IGNORE_INDEX, dtype=np.uint8)
-        train_ids = label_ids_to_train_ids(read_label_ids(label_path), source=str(label_path))
         return self._lut[train_ids]
 
     def load(self, index: int) -> tuple[Image.Image, np.ndarray]:
         """The raw pair: an RGB PIL image and its uint8 class-index map, checked to be the same size."""
         image_path, label_path = self.samples[index]
-        image = _open(image_path, "image").convert("RGB")
+        image = open_image(image_path).convert("RGB")
         target = self.load_target(index)
         if target.shape != (image.height, image.width):
-            raise DatasetError(
-                f"{label_path}: label is {target.shape[1]}×{target.shape[0]} but image {image_path} is "
-                f"{image.width}×{image.height} (W×H); expected equal sizes"
-            )
+            raise DatasetError(size_mismatch(label_path, image_path, target, image))
         return image, target
 
     def __getitem__(self, index: int) -> Any:

@@ -26,9 +26,10 @@ from typing import Any
 import numpy as np
 from tqdm.auto import tqdm
 
-from owslib.data.cityscapes import CityscapesDataset, read_label_ids
+from owslib.data.cityscapes import CityscapesDataset
+from owslib.data.validation import read_label_ids, read_train_ids
 from owslib.io import atomic_write_json
-from owslib.labels import SplitDefinition, label_ids_to_train_ids
+from owslib.labels import SplitDefinition
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +39,26 @@ CACHE_VERSION = 1
 
 
 def count_pixels(
-    label_paths: Sequence[Path], num_classes: int, split_def: SplitDefinition | None = None
+    label_paths: Sequence[Path],
+    num_classes: int,
+    split_def: SplitDefinition | None = None,
+    *,
+    label_format: str = "label_ids",
 ) -> np.ndarray:
     """Pixels of class ``0..num_classes-1`` over all label files (int64 ``[num_classes]``).
 
-    With ``split_def`` the files hold Cityscapes labelIds (mapped to trainIds, then class indices);
-    without it they already hold class indices (255 = ignore).
+    With ``split_def`` the files hold Cityscapes labelIds (``label_format="label_ids"``) or trainIds
+    (``"train_ids"``), mapped to class indices; without it they already hold class indices
+    (255 = ignore).
     """
     lut = split_def.train_id_lut() if split_def is not None else None
     counts = np.zeros(256, dtype=np.int64)
     for path in tqdm(label_paths, desc="class frequencies", unit="label", disable=None):
-        arr = read_label_ids(Path(path))
         if lut is not None:
-            arr = lut[label_ids_to_train_ids(arr, source=str(path))]
-        elif arr.dtype != np.uint8:
+            arr = lut[read_train_ids(Path(path), label_format)]
+        else:
+            arr = read_label_ids(Path(path))
+        if arr.dtype != np.uint8:
             arr = arr.astype(np.int64).clip(0, 255)
         counts += np.bincount(arr.ravel(), minlength=256)[:256]
     return counts[:num_classes]
@@ -85,7 +92,11 @@ def weights_from_counts(counts: np.ndarray, method: str) -> np.ndarray:
 
 
 def _cache_key(
-    paths: Sequence[Path], num_classes: int, method: str, split_def: SplitDefinition | None
+    paths: Sequence[Path],
+    num_classes: int,
+    method: str,
+    split_def: SplitDefinition | None,
+    label_format: str = "label_ids",
 ) -> str:
     files = []
     for p in sorted(Path(p).resolve() for p in paths):
@@ -102,6 +113,7 @@ def _cache_key(
         "num_classes": num_classes,
         "split": split,
         "files": files,
+        "label_format": label_format,
     }
     return hashlib.sha256(json.dumps(blob, sort_keys=True).encode()).hexdigest()
 
@@ -125,8 +137,10 @@ def _resolve(
     labels: CityscapesDataset | Sequence[str | Path],
     num_classes: int | None,
     split_def: SplitDefinition | None,
-) -> tuple[list[Path], int, SplitDefinition | None]:
+    label_format: str,
+) -> tuple[list[Path], int, SplitDefinition | None, str]:
     if isinstance(labels, CityscapesDataset):
+        label_format = labels.label_format
         missing = [img for img, lab in labels.samples if lab is None]
         if missing:
             raise ValueError(
@@ -145,7 +159,7 @@ def _resolve(
         )
     if not paths:
         raise ValueError("class weights: no label files given")
-    return paths, num_classes, split_def
+    return paths, num_classes, split_def, label_format
 
 
 def compute_class_weights(
@@ -155,18 +169,22 @@ def compute_class_weights(
     cache_dir: str | Path | None = None,
     *,
     split_def: SplitDefinition | None = None,
+    label_format: str = "label_ids",
 ) -> np.ndarray:
     """Weights ``[num_classes]`` (float32) for the known classes, from one pass over the labels.
 
     ``labels`` is a :class:`CityscapesDataset` (its label files and split definition are used;
     ``num_classes`` defaults to its number of known classes) or a list of label files: labelId PNGs
-    when ``split_def`` is given, class-index PNGs otherwise. No augmentation is applied. With
+    (or trainId PNGs with ``label_format="train_ids"``) when ``split_def`` is given, class-index
+    PNGs otherwise. No augmentation is applied. With
     ``cache_dir`` the result is stored as ``<cache_dir>/class_weights/<sha256>.json`` (the hash covers
     method, classes, split and every file's path, size and mtime) and reused when present.
     """
     if method not in METHODS:
         raise ValueError(f"unknown class-weighting method {method!r}; choose one of {METHODS}")
-    paths, num_classes, split_def = _resolve(labels, num_classes, split_def)
+    paths, num_classes, split_def, label_format = _resolve(
+        labels, num_classes, split_def, label_format
+    )
     if method == "none":
         return np.ones(num_classes, dtype=np.float32)
     cache = None
@@ -174,12 +192,12 @@ def compute_class_weights(
         cache = (
             Path(cache_dir)
             / "class_weights"
-            / f"{_cache_key(paths, num_classes, method, split_def)}.json"
+            / f"{_cache_key(paths, num_classes, method, split_def, label_format)}.json"
         )
         cached = _read_cache(cache, num_classes, method)
         if cached is not None:
             return cached
-    counts = count_pixels(paths, num_classes, split_def)
+    counts = count_pixels(paths, num_classes, split_def, label_format=label_format)
     weights = weights_from_counts(counts, method)
     log.info(
         "class weights (%s) over %d label files: %s",

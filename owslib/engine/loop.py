@@ -126,8 +126,9 @@ def fit(
         if cfg.train.eval_every and (epoch + 1) % cfg.train.eval_every == 0:
             val = evaluate(exp, exp.val_loader, scorers=("fused",))
             row["val_miou"] = val["miou"]
-            if "fused" in val.get("anomaly", {}):
-                row["val_auroc"] = val["anomaly"]["fused"]["auroc"]
+            fused = val.get("anomaly", {}).get("fused", {})
+            if "pooled" in fused:
+                row["val_auroc"] = fused["pooled"]["auroc"]
         exp.history.append(row)
         logger.end_epoch(row)
         if exp.dist.is_main:

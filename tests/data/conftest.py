@@ -84,3 +84,78 @@ def tiny_root(tmp_path_factory: pytest.TempPathFactory, tiny_cfg: SyntheticConfi
     root = tmp_path_factory.mktemp("tiny") / "embedded"
     generate_embedded_dataset(root, tiny_cfg)
     return root
+
+
+# -- BDD100K and SegmentMeIfYouCan layouts ---------------------------------------------------------
+def _rgb(name: str, h: int, w: int) -> np.ndarray:
+    return np.random.default_rng(zlib.crc32(name.encode())).integers(0, 256, (h, w, 3), np.uint8)
+
+
+def _add_bdd_pair(
+    root: Path,
+    split: str,
+    stem: str,
+    train_ids: np.ndarray,
+    *,
+    image_size: tuple[int, int] | None = None,
+) -> tuple[Path, Path]:
+    """BDD100K sem-seg layout: ``images/10k/<split>/<stem>.jpg`` + ``labels/sem_seg/masks/<split>/<stem>.png``."""
+    h, w = image_size or train_ids.shape
+    image = root / "images" / "10k" / split / f"{stem}.jpg"
+    image.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(_rgb(stem, h, w)).save(image, format="JPEG", quality=90)
+    mask = _write_png(root / "labels" / "sem_seg" / "masks" / split / f"{stem}.png", train_ids)
+    return image, mask
+
+
+def _add_smiyc_pair(
+    root: Path, folder: str, fid: str, labels: np.ndarray | None, *, ext: str = "jpg"
+) -> tuple[Path, Path | None]:
+    """SegmentMeIfYouCan layout: ``<folder>/images/<fid>.<ext>`` + ``labels_masks/<fid>_labels_semantic.png``."""
+    h, w = labels.shape if labels is not None else (8, 16)
+    image = root / folder / "images" / f"{fid}.{ext}"
+    image.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(_rgb(fid, h, w)).save(image, format={"jpg": "JPEG"}.get(ext, ext.upper()))
+    if labels is None:
+        return image, None
+    return image, _write_png(root / folder / "labels_masks" / f"{fid}_labels_semantic.png", labels)
+
+
+@pytest.fixture()
+def add_bdd_pair() -> Callable[..., tuple[Path, Path]]:
+    return _add_bdd_pair
+
+
+@pytest.fixture()
+def add_smiyc_pair() -> Callable[..., tuple[Path, Path | None]]:
+    return _add_smiyc_pair
+
+
+def _bdd_mask(*train_ids: int, shape: tuple[int, int] = (16, 32)) -> np.ndarray:
+    """A trainId mask: road everywhere, then one horizontal band per id in ``train_ids``."""
+    mask = np.zeros(shape, np.uint8)
+    for i, t in enumerate(train_ids):
+        mask[2 * i : 2 * i + 2, :] = t
+    return mask
+
+
+@pytest.fixture()
+def bdd_tree(tmp_path: Path) -> Path:
+    """A miniature BDD100K sem-seg release: 5 train + 3 val images, some with unknown classes.
+
+    train: a (known only), b (train 16), c (motorcycle 17), d (bicycle 18), e (car 13 + ignore)
+    val:   f (known only), g (bicycle 18 + motorcycle 17), h (sky 10)
+    """
+    root = tmp_path / "bdd100k"
+    for split, stem, ids in [
+        ("train", "a0000001-00000001", (1, 2)),
+        ("train", "b0000002-00000002", (16,)),
+        ("train", "c0000003-00000003", (17, 11)),
+        ("train", "d0000004-00000004", (18,)),
+        ("train", "e0000005-00000005", (13, 255)),
+        ("val", "f0000006-00000006", (8,)),
+        ("val", "g0000007-00000007", (18, 17)),
+        ("val", "h0000008-00000008", (10,)),
+    ]:
+        _add_bdd_pair(root, split, stem, _bdd_mask(*ids))
+    return root

@@ -95,3 +95,34 @@ def test_resume_with_another_config_names_the_difference(smoke_cfg, tmp_path):
     other = build_experiment(smoke_cfg.override(train__lr=0.01))
     with pytest.raises(ValueError, match="train__lr"):
         fit(other, tmp_path)
+
+
+def test_amp_clipping_and_accumulation(smoke_cfg, tmp_path):
+    cfg = smoke_cfg.override(
+        train__amp=True, train__grad_clip=1.0, train__accumulate=2, train__epochs=1
+    )
+    exp = build_experiment(cfg)
+    n_batches = len(exp.train_loader)
+    history = fit(exp, tmp_path)
+    assert math.isfinite(history[0]["train_loss"])
+    # one optimizer (and scheduler) step per two batches, the last partial group included
+    assert exp.global_step == math.ceil(n_batches / 2)
+    assert exp.scheduler.last_epoch == exp.global_step
+
+
+def test_gradient_clipping_bounds_the_update(smoke_cfg, tmp_path, monkeypatch):
+    seen = []
+    real = torch.nn.utils.clip_grad_norm_
+
+    def spy(params, max_norm, *a, **k):
+        params = list(params)
+        total = real(params, max_norm, *a, **k)
+        after = torch.norm(torch.stack([p.grad.norm() for p in params if p.grad is not None]))
+        seen.append((float(total), float(after), max_norm))
+        return total
+
+    monkeypatch.setattr(torch.nn.utils, "clip_grad_norm_", spy)
+    exp = build_experiment(smoke_cfg.override(train__grad_clip=0.5, train__epochs=1))
+    fit(exp, tmp_path)
+    assert seen, "clipping was not applied"
+    assert all(after <= max_norm * 1.001 for _, after, max_norm in seen)
