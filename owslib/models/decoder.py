@@ -76,6 +76,11 @@ class Decoder(nn.Module):
         self.upsample1 = make_upsample(upsampling, out_channels)
         self.upsample2 = make_upsample(upsampling, out_channels)
         init_weights(self)
+        # A small output layer (std 0.01, as common segmentation heads): logits start near uniform
+        # and embedding norms near 0, instead of the ~10² squared norms a Kaiming-initialised head
+        # gives, whose unbounded objectosphere gradient swamps the shared encoder early on.
+        nn.init.normal_(self.conv_out.weight, std=0.01)
+        nn.init.zeros_(self.conv_out.bias)
 
     def forward(self, x: torch.Tensor, skips: Sequence[torch.Tensor]) -> torch.Tensor:
         """``skips`` ordered deepest first: (1/16, 1/8, 1/4)."""

@@ -117,3 +117,18 @@ def test_bad_constructor_arguments():
         ContMAV(3, pad_mode="reflect")
     with pytest.raises(ValueError, match="num_classes"):
         ContMAV(0)
+
+
+def test_output_heads_start_small():
+    """Small output init: near-uniform logits and O(1) embedding norms, not the ~10² squared norms
+    of a Kaiming-initialised head (whose objectosphere gradient swamps the encoder early)."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        encoder="resnet18",
+        encoder_block="basicblock",
+        decoder_channels=(32, 24, 16),
+        decoder_blocks=(1, 1, 1),
+    )
+    out = build_model(cfg, num_classes=16).train()(torch.randn(2, 3, 64, 128))
+    assert out["embedding"].square().sum(dim=1).mean() < 10.0
+    assert out["sem_logits"].std() < 2.0
