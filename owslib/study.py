@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -80,10 +81,17 @@ def execute(
     out_dir = run_dir_for(name, params, results_dir)
     out_nb = out_dir / f"{name}.ipynb"
     stamp = out_dir / "parameters.json"
-    if not force and out_nb.exists() and stamp.exists():
-        if json.loads(stamp.read_text()) == _jsonable(params):
-            log.info("%s: already executed with these parameters (%s); skipping", name, out_nb)
-            return out_nb
+    cfg = resolve_config(params).to_dict()
+    saved = _read_json(out_dir / "config.json")
+    if not force and out_nb.exists() and _read_json(stamp) == _jsonable(params) and saved == cfg:
+        log.info("%s: already executed with these parameters (%s); skipping", name, out_nb)
+        return out_nb
+    ckpts = out_dir / "checkpoints"
+    if ckpts.exists() and (force or (saved is not None and saved != cfg)):
+        # Checkpoints of another config (or a forced redo) must not be resumed from.
+        log.warning("%s: discarding checkpoints in %s (%s)", name, ckpts,
+                    "forced" if force else "the config changed")  # fmt: skip
+        shutil.rmtree(ckpts)
     out_dir.mkdir(parents=True, exist_ok=True)
     log.info("%s: executing into %s", name, out_nb)
     with atomic_path(out_nb) as tmp:
@@ -177,16 +185,29 @@ def setup_run(namespace: dict[str, Any], notebook: str) -> Run:
     resolved ``config.json`` into ``results_dir/<notebook>/<run_name or profile>/``.
     """
     _configure_logging()
-    valid = set(ExperimentConfig().to_flat())
-    overrides = {k: v for k, v in namespace.items() if SEP in k and k in valid and v is not None}
-    overrides.update(namespace.get("config_overrides") or {})
-    profile = namespace.get("profile", "quick")
-    cfg = load_profile(profile, **_tuples(overrides))
+    cfg = resolve_config(namespace)
+    profile = cfg.profile
     run_dir = run_dir_for(notebook, namespace)
     run_dir.mkdir(parents=True, exist_ok=True)
     cfg.to_json(run_dir / "config.json")
     log.info("run %s: profile %s, outputs in %s", notebook, profile, run_dir)
     return Run(notebook, cfg, run_dir)
+
+
+def resolve_config(namespace: dict[str, Any]) -> ExperimentConfig:
+    """The config a notebook's parameters describe: ``profile`` (default ``quick``), then every flat
+    config key whose value is not ``None``, then ``config_overrides``."""
+    valid = set(ExperimentConfig().to_flat())
+    overrides = {k: v for k, v in namespace.items() if SEP in k and k in valid and v is not None}
+    overrides.update(namespace.get("config_overrides") or {})
+    return load_profile(namespace.get("profile", "quick"), **_tuples(overrides))
+
+
+def _read_json(path: Path) -> Any:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
 
 
 def _tuples(d: dict[str, Any]) -> dict[str, Any]:

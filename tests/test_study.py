@@ -63,3 +63,10 @@ def test_baseline_notebook_executes_with_smoke_parameters(smoke_root, tmp_path):
     mtime = out.stat().st_mtime_ns
     execute("01_baseline_contmav", params, results_dir=tmp_path)
     assert out.stat().st_mtime_ns == mtime
+    # results of another config (e.g. a profile changed by an upgrade) are redone from scratch,
+    # not skipped and not resumed from the stale checkpoint
+    config["train"]["lr"] = 0.123
+    (run / "config.json").write_text(json.dumps(config))
+    execute("01_baseline_contmav", params, results_dir=tmp_path)
+    assert out.stat().st_mtime_ns != mtime
+    assert json.loads((run / "config.json").read_text())["train"]["lr"] != 0.123

@@ -26,6 +26,7 @@ L = {
     **{n: LABEL_ID_BY_NAME[n] for n in ("road", "sidewalk", "building", "wall", "fence", "pole")},
     **{n: LABEL_ID_BY_NAME[n] for n in ("vegetation", "terrain", "sky", "person", "rider", "car")},
     **{n: LABEL_ID_BY_NAME[n] for n in ("truck", "bus", "train", "motorcycle", "bicycle")},
+    **{n: LABEL_ID_BY_NAME[n] for n in ("caravan", "trailer")},  # void vehicles (trainId 255)
     "light": LABEL_ID_BY_NAME["traffic light"],
     "sign": LABEL_ID_BY_NAME["traffic sign"],
 }

@@ -228,12 +228,19 @@ def finish(
 
 
 def render_scene(
-    rng: np.random.Generator, height: int, width: int, *, n_unknown: int, n_clutter: int
+    rng: np.random.Generator,
+    height: int,
+    width: int,
+    *,
+    n_unknown: int,
+    n_clutter: int,
+    n_void_vehicles: int = 0,
 ) -> tuple[np.ndarray, np.ndarray]:
     """One street scene: an RGB image (H×W×3 uint8) and its labelId map (H×W uint8).
 
-    ``n_unknown`` objects of the held-out classes (train, motorcycle, bicycle) and ``n_clutter``
-    unlabelled void objects (labelIds 0/4/5) are placed among the known objects.
+    ``n_unknown`` objects of the held-out classes (train, motorcycle, bicycle), ``n_clutter`` small
+    void objects (labelIds 0/4/5) and ``n_void_vehicles`` vehicle-like void objects (caravans 29,
+    trailers 30, skips and containers 4) are placed among the known objects.
     """
     view, street = sample_layout(rng, height, width)
     rgb, label = draw_sky(rng, view)
@@ -242,7 +249,7 @@ def render_scene(
     draw_background(painter, rng, view, street)
     shading = _shadows(rng, view, street)
     for _, draw in sprites.place_objects(
-        rng, view, street, n_unknown=n_unknown, n_clutter=n_clutter
+        rng, view, street, n_unknown=n_unknown, n_clutter=n_clutter, n_void_vehicles=n_void_vehicles
     ):
         draw(painter)
     rgb, label = painter.arrays()

@@ -1,5 +1,6 @@
-"""Object sprites of the synthetic scenes (people, poles, signs, lights, trees, void clutter) and
-their placement in depth, together with the vehicles of :mod:`owslib.data.vehicles`.
+"""Object sprites of the synthetic scenes (people, poles, signs, lights, trees) and the placement in
+depth of all objects, with the vehicles of :mod:`owslib.data.vehicles` and the void objects of
+:mod:`owslib.data.void_objects`.
 """
 
 from __future__ import annotations
@@ -11,9 +12,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from owslib.data import vehicles as veh
+from owslib.data import void_objects as void
 from owslib.data.canvas import (
     CLOTHES,
-    FACADE,
     FOLIAGE,
     PAINT,
     SKIN,
@@ -31,7 +32,6 @@ if TYPE_CHECKING:  # pragma: no cover
 
 Rng = np.random.Generator
 Draw = Callable[[Painter], None]
-_CLUTTER_COLORS = PAINT + CLOTHES + FACADE
 
 
 def person(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
@@ -155,34 +155,6 @@ def tree(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
         )
 
 
-def clutter(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
-    """Unlabelled stuff: a bin or crate (static), a cart (dynamic) or a blob (unlabeled)."""
-    color, kind = pick(rng, _CLUTTER_COLORS, 15), int(rng.integers(3))
-    w, h = rng.uniform(0.4, 1.0) * u, rng.uniform(0.5, 1.2) * u
-    if kind == 0:
-        p.rect(x - w / 2, y - h, x + w / 2, y, color, L["static"])
-        p.rect(
-            x - w / 2 - 0.05 * u,
-            y - h,
-            x + w / 2 + 0.05 * u,
-            y - h + 0.1 * u,
-            shade(color, 0.7),
-            L["static"],
-        )
-    elif kind == 1:
-        p.rect(x - w, y - h, x + w, y - 0.2 * u, color, L["dynamic"])
-        for sx in (-1, 1):
-            p.ellipse(x + sx * 0.7 * w, y - 0.12 * u, 0.12 * u, 0.12 * u, TYRE, L["dynamic"])
-    else:
-        angles = np.sort(rng.uniform(0, 2 * np.pi, 7))
-        radii = rng.uniform(0.5, 1.0, 7) * w
-        pts = [
-            (x + r * np.cos(a), y - h / 2 + 0.7 * r * np.sin(a))
-            for a, r in zip(angles, radii, strict=True)
-        ]
-        p.polygon(pts, color, L["void"])
-
-
 def _spans(st: Street) -> dict[str, list[tuple[float, float]]]:
     """Lateral ranges (world X) where each kind of object may stand."""
     walks = [
@@ -269,18 +241,20 @@ def _place_unknown(pl: _Placer, rng: Rng) -> None:
 
 
 def place_objects(
-    rng: Rng, view: View, st: Street, *, n_unknown: int, n_clutter: int
+    rng: Rng, view: View, st: Street, *, n_unknown: int, n_clutter: int, n_void_vehicles: int = 0
 ) -> list[tuple[float, Draw]]:
     """Objects of one scene as ``(inverse depth, draw)`` pairs sorted far to near (painter's order).
 
     Known objects: cars, trucks, buses (rear or side view), pedestrians, riders on e-scooters,
-    poles with signs and lights, trees. Then ``n_clutter`` void objects and ``n_unknown`` unknown
+    poles with signs and lights, trees. Then ``n_clutter`` small void objects, ``n_void_vehicles``
+    vehicle-like void objects (caravans, trailers, skips, containers) and ``n_unknown`` unknown
     objects (trains crossing, motorcycles and bicycles on or beside the road, sometimes ridden).
     """
     placer = _Placer(rng, view, st)
     _place_known(placer, rng)
     for _ in range(n_clutter):
-        placer.add("walk" if rng.random() < 0.6 else "road", (0.2, 0.85), clutter)
+        placer.add("walk" if rng.random() < 0.6 else "road", (0.2, 0.85), void.clutter)
+    void.place_void_vehicles(placer, rng, n_void_vehicles)
     for _ in range(n_unknown):
         _place_unknown(placer, rng)
     return sorted(placer.items, key=lambda item: item[0])

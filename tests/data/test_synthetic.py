@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
 import re
 from pathlib import Path
 
@@ -13,7 +14,8 @@ from PIL import Image
 
 import owslib
 from owslib.config import SyntheticConfig
-from owslib.data import synthetic
+from owslib.data import synthetic, void_objects
+from owslib.data.canvas import Painter
 from owslib.data.synthetic import (
     CITIES,
     MANIFEST,
@@ -26,6 +28,7 @@ from owslib.labels import CITYSCAPES_LABELS
 
 VALID_IDS = {lab.label_id for lab in CITYSCAPES_LABELS if lab.label_id >= 0}
 UNKNOWN = [31, 32, 33]
+VOID_VEHICLES = [29, 30]  # caravan, trailer
 NAME = re.compile(r"^([a-z]+)_(\d{6})_(\d{6})_(leftImg8bit|gtFine_labelIds)\.png$")
 
 
@@ -67,6 +70,8 @@ def test_manifest(tiny_root: Path, tiny_cfg: SyntheticConfig) -> None:
     assert manifest["counts"] == {"train": 6, "val": 2, "test": 3}
     assert manifest["owslib_version"] == owslib.__version__
     assert manifest["unknown_label_ids"] == UNKNOWN
+    assert manifest["void_label_ids"] == [0, 4, 5, *VOID_VEHICLES]
+    assert manifest["generator_version"] == synthetic.GENERATOR_VERSION >= 2
 
 
 def test_label_protocol() -> None:
@@ -89,6 +94,46 @@ def test_label_protocol() -> None:
     present = set(np.unique(every).tolist())
     for name_id in (7, 8, 11, 12, 13, 17, 19, 20, 21, 22, 23, 24, 25, 26, 27, 28, *UNKNOWN):
         assert name_id in present, name_id
+
+
+def test_vehicle_like_void_objects() -> None:
+    """Caravans and trailers (void) occur in train as in val/test; unknowns stay out of train."""
+    cfg = SyntheticConfig(seed=3, n_train=16, n_val=8, n_test=8, height=64, width=128)
+    labels = {
+        s: [synthetic.render_example(cfg, s, i)[1] for i in range(synthetic.split_size(cfg, s))]
+        for s in ("train", "val", "test")
+    }
+    train = labels["train"]
+    assert not any(np.isin(lab, UNKNOWN).any() for lab in train)
+    for label_id in VOID_VEHICLES:
+        assert any((lab == label_id).sum() >= 20 for lab in train), label_id
+    assert sum(np.isin(lab, VOID_VEHICLES).sum() >= 20 for lab in train) >= len(train) // 3
+    held_out = labels["val"] + labels["test"]
+    assert any(np.isin(lab, VOID_VEHICLES).sum() >= 20 for lab in held_out)
+    # they stand among the vehicles, not over the whole picture
+    assert (
+        max(np.isin(lab, VOID_VEHICLES).mean() for maps in labels.values() for lab in maps) < 0.25
+    )
+
+
+@pytest.mark.parametrize("kind", [k[0] for k in void_objects.KINDS] + [void_objects.clutter])
+def test_void_object_sprites_draw_only_void(kind) -> None:
+    """Each void sprite paints a sizeable object with a void labelId only (no known or unknown id)."""
+    expected = {
+        void_objects.caravan_side: {29},
+        void_objects.caravan_rear: {29},
+        void_objects.trailer_side: {30},
+        void_objects.trailer_rear: {30},
+        void_objects.skip_bin: {4},
+        void_objects.container: {4},
+    }.get(kind, {0, 4, 5})
+    for seed in range(6):
+        painter = Painter(np.zeros((96, 192, 3), np.uint8), np.full((96, 192), 7, np.uint8))
+        kind(painter, np.random.default_rng(seed), x=96.0, y=80.0, u=12.0)
+        _, label = painter.arrays()
+        drawn = set(np.unique(label).tolist()) - {7}
+        assert drawn and drawn <= expected, (kind.__name__, drawn)
+        assert (label != 7).sum() >= 30
 
 
 def test_deterministic_per_seed(tmp_path: Path, tiny_cfg: SyntheticConfig, tiny_root: Path) -> None:
@@ -165,6 +210,19 @@ def test_config_mismatch_raises_unless_forced(tmp_path: Path, tiny_cfg: Syntheti
     assert manifest["counts"]["train"] == 4
     assert len(list((tmp_path / "leftImg8bit" / "train").glob("*/*.png"))) == 4
     assert len(list((tmp_path / "gtFine" / "train").glob("*/*.png"))) == 4
+
+
+def test_older_renderer_version_is_regenerated(tmp_path: Path, tiny_cfg: SyntheticConfig) -> None:
+    generate_embedded_dataset(tmp_path, tiny_cfg)
+    reference = _hashes(tmp_path)
+    manifest = json.loads((tmp_path / MANIFEST).read_text())
+    manifest["generator_version"] = 0
+    (tmp_path / MANIFEST).write_text(json.dumps(manifest))
+    one = next((tmp_path / "leftImg8bit" / "train").glob("*/*.png"))
+    one.write_bytes(b"stale")
+    manifest = generate_embedded_dataset(tmp_path, tiny_cfg)
+    assert manifest["generator_version"] == synthetic.GENERATOR_VERSION
+    assert _hashes(tmp_path) == reference
 
 
 def test_refuses_foreign_folder(tmp_path: Path, tiny_cfg: SyntheticConfig, write_png) -> None:
