@@ -11,6 +11,7 @@ from pathlib import Path
 from owslib.cli import add_config_args, config_from_args, parse_assignments
 from owslib.config import PROFILES, ConfigError
 from owslib.data.cli import register as register_data_commands
+from owslib.evaluation_cli import register as register_evaluate_command
 
 log = logging.getLogger("owslib")
 
@@ -93,6 +94,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.set_defaults(func=cmd_train)
 
     register_data_commands(sub)
+    register_evaluate_command(sub)
     return p
 
 

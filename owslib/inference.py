@@ -14,6 +14,15 @@ from owslib.losses.class_stats import ClassStatistics
 
 #: Scorer names, in the order results tables list them.
 SCORERS = ("max_softmax", "max_logit", "entropy", "gaussian", "contrastive", "fused")
+#: What each scorer computes (stated beside every result).
+SCORER_DESCRIPTIONS = {
+    "max_softmax": "MaxSoftmax: 1 - max_k softmax_k (Hendrycks & Gimpel 2017)",
+    "max_logit": "MaxLogit: -max_k logit_k (Hendrycks et al. 2022)",
+    "entropy": "softmax entropy (nats)",
+    "gaussian": "ContMAV semantic: 1 - max_k s_k, class Gaussians of the last epoch (Eqs. 11-12)",
+    "contrastive": "ContMAV contrastive: max(0, 1 - |f^d|^2 / xi) (Eq. 13)",
+    "fused": "ContMAV fused: mean of the semantic and contrastive scores (Eq. 14)",
+}
 
 
 def mahalanobis_sq(logits: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -40,6 +49,40 @@ def class_distances(
     return d.masked_fill(~stats.valid.view(1, -1, 1, 1), float("inf"))
 
 
+#: Bound on the float64 scratch of one distance chunk (elements of B×max(K, D)×rows×W): ~64 MB.
+DISTANCE_CHUNK_ELEMENTS = 2**21
+
+
+def nearest_class(
+    logits: torch.Tensor, stats: ClassStatistics, min_std: float = 1e-3
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Smallest squared Mahalanobis distance ``min_k d_k`` and its class ``argmin_k d_k``, (B, H, W).
+
+    The same float64 expansion as :func:`mahalanobis_sq` (``f²·1/σ² − 2f·μ/σ² + Σμ²/σ²``, the
+    last ``+inf`` for classes without statistics), accumulated in place, over chunks of
+    image rows: the scratch stays near :data:`DISTANCE_CHUNK_ELEMENTS` elements whatever the
+    resolution (a 1024×2048 image with K = 19 would otherwise hold ~1 GB of float64 temporaries),
+    and no (B, K, H, W) tensor is kept.
+    """
+    b, d, h, w = logits.shape
+    k = stats.mean.shape[0]
+    inv_var = stats.std(min_std).double().pow(-2)  # (K, D)
+    mean = stats.mean.double()
+    cross = (-2.0 * mean * inv_var).expand(b, k, d)
+    const = (mean.square() * inv_var).sum(dim=1).masked_fill(~stats.valid, float("inf"))
+    rows = max(1, DISTANCE_CHUNK_ELEMENTS // max(1, b * max(k, d) * w))
+    dmin = logits.new_empty(b, h, w, dtype=torch.float32)
+    arg = torch.empty(b, h, w, dtype=torch.int64, device=logits.device)
+    for r in range(0, h, rows):
+        f = logits[:, :, r : r + rows].double().flatten(2)  # (B, D, P)
+        dist = torch.matmul(inv_var, f.square())  # (B, K, P)
+        dist.baddbmm_(cross, f).add_(const[:, None]).clamp_(min=0.0)
+        m, a = dist.min(dim=1)
+        dmin[:, r : r + rows] = m.view(b, -1, w)
+        arg[:, r : r + rows] = a.view(b, -1, w)
+    return dmin, arg
+
+
 def gaussian_class_scores(
     logits: torch.Tensor, stats: ClassStatistics, min_std: float = 1e-3
 ) -> torch.Tensor:
@@ -55,7 +98,7 @@ def semantic_unknown_score(
     logits: torch.Tensor, stats: ClassStatistics, min_std: float = 1e-3
 ) -> torch.Tensor:
     """``1 − max_k s_k`` (Eq. 12), from the smallest Mahalanobis distance. Shape → (B, H, W)."""
-    return 1.0 - torch.exp(-0.5 * class_distances(logits, stats, min_std).min(dim=1).values)
+    return 1.0 - torch.exp(-0.5 * nearest_class(logits, stats, min_std)[0])
 
 
 def contrastive_unknown_score(embedding: torch.Tensor, xi: float = 1.0) -> torch.Tensor:
@@ -78,12 +121,14 @@ def anomaly_scores(
     xi: float = 1.0,
     min_std: float = 1e-3,
     scorers: tuple[str, ...] = SCORERS,
+    nearest: tuple[torch.Tensor, torch.Tensor] | None = None,
 ) -> dict[str, torch.Tensor]:
     """Per-pixel anomaly maps (B, H, W) for each requested scorer (higher = more anomalous).
 
     ``max_softmax`` = 1 − max softmax probability (Hendrycks & Gimpel 2017), ``max_logit`` =
     −max logit (Hendrycks et al. 2022), ``entropy`` = softmax entropy, ``gaussian`` = Eq. 12,
-    ``contrastive`` = Eq. 13, ``fused`` = Eq. 14.
+    ``contrastive`` = Eq. 13, ``fused`` = Eq. 14. ``nearest`` reuses a :func:`nearest_class`
+    result of the same logits (evaluation needs it for class similarity too).
     """
     unknown = set(scorers) - set(SCORERS)
     if unknown:
@@ -95,12 +140,13 @@ def anomaly_scores(
         if "max_softmax" in scorers:
             out["max_softmax"] = 1.0 - logp.max(dim=1).values.exp()
         if "entropy" in scorers:
-            out["entropy"] = -(logp.exp() * logp).sum(dim=1)
+            out["entropy"] = -logp.exp().mul_(logp).sum(dim=1)  # in place: one (B, K, H, W) less
     if "max_logit" in scorers:
         out["max_logit"] = -logits.max(dim=1).values
     sem = con = None
     if {"gaussian", "fused"} & set(scorers):
-        sem = semantic_unknown_score(logits, stats, min_std)
+        dmin = (nearest if nearest is not None else nearest_class(logits, stats, min_std))[0]
+        sem = 1.0 - torch.exp(-0.5 * dmin)
     if {"contrastive", "fused"} & set(scorers):
         con = contrastive_unknown_score(outputs["embedding"], xi)
     if "gaussian" in scorers:
@@ -116,7 +162,7 @@ def class_similarity(
     logits: torch.Tensor, stats: ClassStatistics, min_std: float = 1e-3
 ) -> torch.Tensor:
     """The known class most similar to each pixel: ``argmax_k s_k`` (§3.4). Shape → (B, H, W)."""
-    return class_distances(logits, stats, min_std).argmin(dim=1)
+    return nearest_class(logits, stats, min_std)[1]
 
 
 def open_world_prediction(

@@ -8,16 +8,19 @@ from owslib.labels import IGNORE_INDEX
 from owslib.plots import colorize, side_by_side, training_curves
 from owslib.report import metrics_tables, write_metrics
 
+
+def _anomaly(aupr, fpr95, auroc):
+    res = {"aupr": aupr, "fpr95": fpr95, "auroc": auroc, "best_f1": 0.4}
+    return {"pooled": res, "per_image": res | {"n_images": 3, "n_skipped": 1}}
+
+
 METRICS = {
     "miou": 0.61,
     "pixel_acc": 0.9,
     "iou": {"road": 0.9, "car": 0.32},
     "n_images": 4,
     "conventions": CONVENTIONS,
-    "anomaly": {
-        "fused": {"aupr": 0.5, "fpr95": 0.3, "auroc": 0.88},
-        "max_softmax": {"aupr": 0.2, "fpr95": 0.7, "auroc": 0.6},
-    },
+    "anomaly": {"fused": _anomaly(0.5, 0.3, 0.88), "max_softmax": _anomaly(0.2, 0.7, 0.6)},
 }
 
 
@@ -27,7 +30,15 @@ def test_tables_state_conventions_and_skip_paper_when_protocol_differs():
     assert "paper" not in s.columns
     assert s.loc[s.metric.str.startswith("mIoU"), "value"].item() == 0.61
     assert s["convention"].str.len().min() > 20
-    assert list(t["anomaly"]["scorer"]) == ["fused", "max_softmax"]
+    a = t["anomaly"]  # one row per scorer x aggregation, each with its convention
+    assert list(zip(a["scorer"], a["aggregation"], strict=True)) == [
+        ("fused", "pooled"),
+        ("fused", "per_image"),
+        ("max_softmax", "pooled"),
+        ("max_softmax", "per_image"),
+    ]
+    assert a["convention"].str.startswith(("pooled", "per_image")).all()
+    assert a.loc[1, "images_skipped"] == 1
     assert t["per_class"].set_index("class")["iou"]["car"] == 0.32
 
 
@@ -36,6 +47,9 @@ def test_paper_numbers_appear_only_where_protocol_matches():
     row = s[s.metric.str.startswith("mIoU")].iloc[0]
     assert row["paper"] == 0.708
     assert np.isnan(s[s.metric.str.startswith("AUPR")]["paper"].iloc[0])
+    s = metrics_tables(METRICS, "bdd_anomaly", "bdd_anomaly3")["summary"].set_index("metric")
+    assert s.loc["AUPR (fused, per_image)", "paper"] == 0.961  # the paper's likely aggregation
+    assert np.isnan(s.loc["AUPR (fused, pooled)", "paper"])
 
 
 def test_write_metrics_files(tmp_path):

@@ -124,7 +124,10 @@ def fit(
         exp.objective.end_epoch(all_reduce_sum if exp.dist.enabled else None)
         row["time_s"] = time.perf_counter() - t0
         if cfg.train.eval_every and (epoch + 1) % cfg.train.eval_every == 0:
-            val = evaluate(exp, exp.val_loader, scorers=("fused",))
+            # a cheap check: one scorer, no component pass, no discovery
+            val = evaluate(
+                exp, exp.val_loader, scorers=("fused",), components=False, open_world=False
+            )
             row["val_miou"] = val["miou"]
             fused = val.get("anomaly", {}).get("fused", {})
             if "pooled" in fused:

@@ -16,6 +16,8 @@ from owslib.losses.objectosphere import ObjectosphereLoss
 from owslib.losses.segmentation import WeightedCrossEntropy
 
 SEMANTIC_LOSSES = ("ce",)
+#: Terms that read the previous epoch's class statistics.
+STATS_TERMS = ("feat", "cont")
 
 
 def build_semantic_loss(
@@ -79,6 +81,9 @@ class ContMAVObjective(nn.Module):
                 f"logits; model embedding_dim is {embedding_dim} (set model__embedding_dim=0)"
             )
         self.terms = nn.ModuleDict(terms)
+        # Finished epochs, in a buffer so checkpoints carry it: the statistics-based terms (feature,
+        # contrastive) are zero until ``cfg.stats_warmup_epochs`` epochs have ended.
+        self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
 
     def forward(
         self, outputs: dict[str, torch.Tensor], target: torch.Tensor
@@ -89,10 +94,14 @@ class ContMAVObjective(nn.Module):
             # on; the feature and contrastive terms below read the previous epoch's values.
             self.stats.update(logits.detach(), target)
         inputs = {"sem": logits, "feat": logits, "cont": emb, "obj": emb}
+        warm = int(self.epochs_done) >= self.cfg.stats_warmup_epochs
         out: dict[str, torch.Tensor] = {}
         total = attached_zero(logits, emb)
         for name, term in self.terms.items():
-            value = term(inputs[name], target)
+            if name in STATS_TERMS and not warm:
+                value = attached_zero(inputs[name])
+            else:
+                value = term(inputs[name], target)
             out[name] = value
             total = total + self.weights[name] * value
         out["loss"] = total
@@ -101,3 +110,4 @@ class ContMAVObjective(nn.Module):
     def end_epoch(self, all_reduce: Callable[[torch.Tensor], None] | None = None) -> None:
         """Roll the class statistics: this epoch's true-positive logits become μ_k, σ_k²."""
         self.stats.end_epoch(all_reduce)
+        self.epochs_done += 1

@@ -1,5 +1,9 @@
-"""Figures, one module per subject: ``training`` (curves, qualitative panels, side-by-side maps)."""
+"""Figures, one module per subject: ``training`` (curves, qualitative panels, side-by-side maps),
+``curves`` (PR / ROC curves, colourised anomaly maps), ``data`` (class histograms, composition,
+sample grids)."""
 
+from owslib.plots.curves import anomaly_map_rgb, curve_points, pr_curves, roc_curves
+from owslib.plots.data import class_histogram, composition, sample_grid
 from owslib.plots.training import (
     colorize,
     qualitative_panel,
@@ -8,4 +12,17 @@ from owslib.plots.training import (
     training_curves,
 )
 
-__all__ = ["colorize", "qualitative_panel", "save_figure", "side_by_side", "training_curves"]
+__all__ = [
+    "anomaly_map_rgb",
+    "class_histogram",
+    "colorize",
+    "composition",
+    "curve_points",
+    "pr_curves",
+    "qualitative_panel",
+    "roc_curves",
+    "sample_grid",
+    "save_figure",
+    "side_by_side",
+    "training_curves",
+]

@@ -202,3 +202,26 @@ def test_state_dict_carries_statistics():
     res_b = fresh.eval()(_outputs(4), torch.tensor(TARGET))
     assert res_a["feat"].item() == pytest.approx(res_b["feat"].item())
     assert res_a["feat"].item() > 0
+
+
+def test_statistics_terms_wait_for_the_warmup():
+    torch.manual_seed(0)
+    k = 3
+    obj = ContMAVObjective(LossConfig(stats_warmup_epochs=2), k)
+    logits = torch.randn(2, k, 4, 4, requires_grad=True)
+    emb = torch.randn(2, k, 4, 4, requires_grad=True)
+    target = logits.argmax(1).detach()  # every pixel a true positive: statistics for all classes
+    outputs = {"sem_logits": logits, "embedding": emb}
+    obj.train()
+    obj(outputs, target)
+    obj.end_epoch()
+    early = obj(outputs, target)
+    assert obj.stats.ready and int(obj.epochs_done) == 1
+    assert early["feat"].item() == 0.0 and early["cont"].item() == 0.0
+    assert early["feat"].requires_grad
+    obj.end_epoch()
+    late = obj(outputs, target)
+    assert late["feat"].item() > 0.0 and late["cont"].item() > 0.0
+    fresh = ContMAVObjective(LossConfig(stats_warmup_epochs=2), k)
+    fresh.load_state_dict(obj.state_dict())
+    assert int(fresh.epochs_done) == 2, "the warm-up counter travels in checkpoints"

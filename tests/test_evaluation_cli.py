@@ -1,0 +1,117 @@
+"""``python -m owslib evaluate``: a checkpoint on a split, every output file, SMIYC anomaly targets."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from PIL import Image
+
+from owslib import evaluation_cli
+from owslib.__main__ import main
+from owslib.engine.checkpoint import save_checkpoint
+from owslib.inference import SCORERS
+from owslib.labels import get_split
+from owslib.losses import ClassStatistics
+from owslib.models import build_model
+
+
+@pytest.fixture()
+def checkpoint(smoke_cfg, tmp_path):
+    """A checkpoint as ``train`` writes it (untrained weights, class statistics set)."""
+    torch.manual_seed(0)
+    k = get_split(smoke_cfg.data.split_preset).num_known
+    model = build_model(smoke_cfg.model, num_classes=k)
+    stats = ClassStatistics(k)
+    stats.mean.normal_()
+    stats.valid.fill_(True)
+    objective = {f"stats.{n}": v for n, v in stats.state_dict().items()}
+    path = tmp_path / "last.pt"
+    save_checkpoint(
+        path, config=smoke_cfg.to_dict(), model=model.state_dict(), objective=objective, epoch=1
+    )
+    return path
+
+
+def test_literal_choices_match_the_library():
+    from owslib.data.cli import DATASETS
+
+    assert evaluation_cli.SCORERS == SCORERS
+    assert set(evaluation_cli.DATASETS) == set(DATASETS)
+
+
+def test_evaluate_command_writes_every_output(checkpoint, smoke_root, tmp_path, capsys):
+    out = tmp_path / "eval"
+    argv = ["evaluate", "--checkpoint", str(checkpoint), "--dataset", "embedded"]
+    argv += ["--split", "test", "--root", str(smoke_root), "--out", str(out), "--device", "cpu"]
+    assert main([*argv, "--set", "n_maps=2", "--set", "eval__delta=0.5"]) == 0
+    metrics = json.loads((out / "metrics.json").read_text())
+    p = metrics["protocol"]
+    assert (p["dataset"], p["split"], p["split_preset"]) == (
+        "embedded",
+        "test",
+        "cityscapes_heldout",
+    )
+    assert p["resolution"].startswith("native") and p["image_sizes"] == ["64x128"]
+    assert p["options"]["delta"] == 0.5 and p["epoch"] == 1
+    assert set(metrics["anomaly"]) == set(SCORERS)
+    for scorer in SCORERS:
+        for agg in ("pooled", "per_image"):
+            assert metrics["anomaly"][scorer][agg]["convention"].startswith(agg)
+    assert {"components", "discovery", "similarity", "miou"} <= set(metrics)
+    per_image = pd.read_csv(out / "per_image.csv")
+    assert len(per_image) == metrics["n_images"] == 6
+    assert {"image", "n_pixels", "fused_aupr", "max_logit_fpr95"} <= set(per_image.columns)
+    assert len(pd.read_csv(out / "anomaly.csv")) == 2 * len(SCORERS)
+    for name in ("summary.csv", "metrics.md", "curves.csv", "pr_curves.png", "roc_curves.png"):
+        assert (out / name).is_file(), name
+    assert len(list((out / "anomaly_maps").glob("*.png"))) == 2 * (1 + len(SCORERS))
+    assert json.loads((out / "config.json").read_text())["eval"]["delta"] == 0.5
+    printed = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert "aupr_pooled" in printed and "aupr_per_image" in printed
+
+
+def _smiyc_track(root, n=2, h=48, w=64):
+    track = root / "dataset_AnomalyTrack"
+    (track / "images").mkdir(parents=True)
+    (track / "labels_masks").mkdir()
+    rng = np.random.default_rng(0)
+    for i in range(n):
+        Image.fromarray(rng.integers(0, 255, (h, w, 3), dtype=np.uint8)).save(
+            track / "images" / f"frame{i}.png"
+        )
+        label = np.zeros((h, w), dtype=np.uint8)
+        label[10:30, 20:44] = 1
+        label[:4] = 255
+        Image.fromarray(label).save(track / "labels_masks" / f"frame{i}_labels_semantic.png")
+    return root
+
+
+def test_smiyc_dataset_gives_anomaly_and_component_metrics(checkpoint, tmp_path):
+    root = _smiyc_track(tmp_path / "smiyc")
+    out = tmp_path / "eval"
+    metrics = evaluation_cli.evaluate_checkpoint(
+        checkpoint,
+        out,
+        dataset="road_anomaly21",
+        root=root,
+        device="cpu",
+        scorers=("max_logit", "fused"),
+        overrides={"open_world": False},
+    )
+    assert metrics["protocol"]["target_kind"] == "anomaly"
+    assert "miou" not in metrics and "discovery" not in metrics
+    assert metrics["components"]["fused"]["track"] == "anomaly"
+    assert metrics["components"]["fused"]["min_gt_size"] == 100
+    assert metrics["n_images"] == 2
+    summary = pd.read_csv(out / "summary.csv")
+    assert summary["metric"].str.startswith("sIoU").any()
+
+
+def test_missing_checkpoint_is_named(tmp_path, caplog):
+    code = main(["evaluate", "--checkpoint", str(tmp_path / "nope.pt"), "--out", str(tmp_path)])
+    assert code == 2
+    assert "nope.pt" in caplog.text
