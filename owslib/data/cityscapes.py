@@ -22,9 +22,9 @@ from typing import Any
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
 
 from owslib.config import DataConfig
+from owslib.data.pairs import ImageLabelPairs
 from owslib.data.transforms import (
     IMAGENET_MEAN,
     IMAGENET_STD,
@@ -38,7 +38,6 @@ from owslib.data.validation import (
     open_image,
     read_label_ids,
     read_train_ids,
-    size_mismatch,
     validate_pair,
     write_bad_report,
 )
@@ -167,7 +166,7 @@ def release_warning(split: str, count: int, cities: set[str]) -> str | None:
     return None
 
 
-class CityscapesDataset(Dataset):
+class CityscapesDataset(ImageLabelPairs):
     """Images and class-index targets of one split of a Cityscapes-layout folder.
 
     ``dataset[i]`` is ``transforms(image, target)``: by default the eval transforms, giving a float
@@ -287,9 +286,6 @@ class CityscapesDataset(Dataset):
                    require_labels=require_labels, label_format=FLAVOURS[cfg.dataset],
                    skip_bad=skip_bad, report_dir=report_dir)  # fmt: skip
 
-    def __len__(self) -> int:
-        return len(self.samples)
-
     def load_train_ids(self, index: int) -> np.ndarray | None:
         """The uint8 trainId map of sample ``index`` (``None`` if it has no label)."""
         label_path = self.samples[index][1]
@@ -302,19 +298,6 @@ class CityscapesDataset(Dataset):
             width, height = open_image(self.samples[index][0]).size
             return np.full((height, width), IGNORE_INDEX, dtype=np.uint8)
         return self._lut[train_ids]
-
-    def load(self, index: int) -> tuple[Image.Image, np.ndarray]:
-        """The raw pair: an RGB PIL image and its uint8 class-index map, checked to be the same size."""
-        image_path, label_path = self.samples[index]
-        image = open_image(image_path).convert("RGB")
-        target = self.load_target(index)
-        if target.shape != (image.height, image.width):
-            raise DatasetError(size_mismatch(label_path, image_path, target, image))
-        return image, target
-
-    def __getitem__(self, index: int) -> Any:
-        image, target = self.load(index)
-        return self.transforms(image, target)
 
 
 def denormalize(image: torch.Tensor) -> np.ndarray:

@@ -19,13 +19,11 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
-from PIL import Image
-from torch.utils.data import Dataset
 
 from owslib.data.cityscapes import Transform
+from owslib.data.pairs import ImageLabelPairs
 from owslib.data.transforms import build_eval_transforms
 from owslib.data.validation import (
     BadFile,
@@ -33,7 +31,6 @@ from owslib.data.validation import (
     names,
     open_image,
     read_train_ids,
-    size_mismatch,
     validate_pair,
     write_bad_report,
 )
@@ -90,7 +87,7 @@ def pair_track(folder: Path) -> tuple[list[tuple[Path, Path | None]], list[BadFi
     return [(images[f], labels.get(f)) for f in sorted(images)], problems
 
 
-class SMIYCDataset(Dataset):
+class SMIYCDataset(ImageLabelPairs):
     """One SegmentMeIfYouCan track; targets are anomaly labels (0 known, 1 anomaly, 255 ignore).
 
     ``skip_bad`` decodes every pair up front and drops bad ones into :attr:`skipped` (and
@@ -159,9 +156,6 @@ class SMIYCDataset(Dataset):
                             names([Path(b.path) for b in self.skipped]))  # fmt: skip
         return good
 
-    def __len__(self) -> int:
-        return len(self.samples)
-
     def load_target(self, index: int) -> np.ndarray:
         """The uint8 anomaly label map (0 known, 1 anomaly, 255 ignore) of sample ``index``."""
         image_path, label_path = self.samples[index]
@@ -169,16 +163,3 @@ class SMIYCDataset(Dataset):
             width, height = open_image(image_path).size
             return np.full((height, width), IGNORE_INDEX, dtype=np.uint8)
         return read_train_ids(label_path, "anomaly")
-
-    def load(self, index: int) -> tuple[Image.Image, np.ndarray]:
-        """The raw pair: an RGB PIL image and its anomaly label map, checked to be the same size."""
-        image_path, label_path = self.samples[index]
-        image = open_image(image_path).convert("RGB")
-        target = self.load_target(index)
-        if target.shape != (image.height, image.width):
-            raise DatasetError(size_mismatch(label_path, image_path, target, image))
-        return image, target
-
-    def __getitem__(self, index: int) -> Any:
-        image, target = self.load(index)
-        return self.transforms(image, target)
