@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from owslib.inference import anomaly_scores
+from owslib.inference import SCORERS, anomaly_scores
 from owslib.io import atomic_path, atomic_write_json, atomic_write_text
 
 if TYPE_CHECKING:
@@ -291,26 +291,47 @@ def save_anomaly_maps(
     plt.close(fig)
 
 
+def pick_examples(dataset, num_known: int, n: int) -> list[int]:
+    """``n`` image indices showing unknown objects, taken in turn from each unknown class (the
+    image where that class covers the most pixels first), from labels only; then the rest."""
+    targets = [dataset.load_target(i) for i in range(len(dataset))]
+    unknown_ids = sorted({int(v) for t in targets for v in np.unique(t) if num_known <= v < 255})
+    rankings = [
+        sorted(
+            (i for i in range(len(targets)) if (targets[i] == c).any()),
+            key=lambda i, c=c: -int((targets[i] == c).sum()),
+        )  # fmt: skip
+        for c in unknown_ids
+    ]
+    chosen: list[int] = []
+    while len(chosen) < min(n, len(targets)) and any(rankings):
+        for ranking in rankings:
+            while ranking and ranking[0] in chosen:
+                ranking.pop(0)
+            if ranking and len(chosen) < n:
+                chosen.append(ranking.pop(0))
+    rest = [i for i in range(len(targets)) if i not in chosen]
+    return chosen + rest[: max(0, n - len(chosen))]
+
+
 @torch.no_grad()
 def collect_examples(
-    exp: Experiment, dataset, n: int, *, score: str = "fused"
+    exp: Experiment, dataset, n: int, *, score: str = "fused", scorers: tuple[str, ...] = SCORERS
 ) -> list[dict[str, Any]]:
-    """Predictions and anomaly maps for ``n`` images, preferring images with unknown objects."""
+    """Predictions and anomaly maps (``score`` and every one of ``scorers``) for ``n`` images chosen
+    by :func:`pick_examples`."""
     from owslib.data import denormalize
 
     k = exp.split.num_known
-    order = list(range(len(dataset)))
-    if len(dataset) <= 2000:  # images with the most unknown pixels first (labels only, no decoding)
-        unknown = [int(((t >= k) & (t != 255)).sum()) for t in map(dataset.load_target, order)]
-        order.sort(key=lambda i: -unknown[i])
     exp.bare_model.eval()
     out = []
-    for i in sorted(order[:n]):
+    for i in pick_examples(dataset, k, n):
         image, target = dataset[i]
         outputs = exp.bare_model(image.unsqueeze(0).to(exp.device))
         maps = anomaly_scores(
-            outputs, exp.stats, xi=exp.cfg.loss.xi, min_std=exp.cfg.loss.min_std, scorers=(score,)
-        )
+            outputs, exp.stats, xi=exp.cfg.loss.xi, min_std=exp.cfg.loss.min_std,
+            scorers=tuple(dict.fromkeys((score, *scorers))),
+        )  # fmt: skip
         t = target.numpy()
         out.append(
             {
@@ -319,6 +340,7 @@ def collect_examples(
                 "target": t,
                 "pred": outputs["sem_logits"].argmax(1)[0].cpu().numpy(),
                 "score": maps[score][0].cpu().numpy(),
+                "maps": {name: m[0].cpu().numpy() for name, m in maps.items()},
                 "unknown_mask": (t >= k) & (t != 255),
             }
         )

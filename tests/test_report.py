@@ -76,3 +76,29 @@ def test_figures_build():
     maps = {"fused": np.random.rand(8, 8), "max_logit": np.random.rand(8, 8)}
     fig = side_by_side(np.zeros((8, 8, 3), np.uint8), maps, unknown_mask=np.eye(8, dtype=bool))
     assert len(fig.axes) == 3
+
+
+class _Labels:
+    """A dataset stand-in exposing only labels (K = 2 known; 2 and 3 are unknown classes)."""
+
+    def __init__(self, targets):
+        self.targets = targets
+
+    def __len__(self):
+        return len(self.targets)
+
+    def load_target(self, i):
+        return self.targets[i]
+
+
+def test_pick_examples_takes_unknown_classes_in_turn():
+    from owslib.report import pick_examples
+
+    z = np.zeros((4, 4), np.uint8)
+    big2, small2, only3, none = z.copy(), z.copy(), z.copy(), z.copy()
+    big2[:3] = 2
+    small2[0, 0] = 2
+    only3[:1] = 3
+    picked = pick_examples(_Labels([none, small2, big2, only3]), num_known=2, n=3)
+    assert picked[:2] == [2, 3]  # the largest class-2 image, then the class-3 image
+    assert picked[2] == 1 and len(picked) == 3
