@@ -1,2 +1,3 @@
 """owslib: open-world semantic segmentation study toolkit."""
+
 __version__ = "0.1.0"

@@ -55,8 +55,6 @@ def cmd_train(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     exp = build_experiment(cfg)
     out = Path(args.out)
-    if exp.dist.is_main:
-        cfg.to_json(out / "config.json")
     fit(exp, out, resume=not args.no_resume)
     metrics = evaluate(exp, exp.test_loader)  # every rank evaluates its shard; counts are summed
     if exp.dist.is_main:

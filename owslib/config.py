@@ -29,7 +29,9 @@ class DataConfig:
     split_preset: str = "cityscapes"  # owslib.labels.SPLITS: which trainIds are known / unknown
     train_split: str = "train"
     val_split: str = "val"
-    test_split: str = "test"
+    test_split: str = (
+        "val"  # split evaluated after training: Cityscapes' test labels are placeholders
+    )
     crop_height: int = 512
     crop_width: int = 1024
     scale_min: float = 0.5
@@ -185,6 +187,7 @@ _SMALL_MODEL = dict(
 _EMBEDDED_DATA = dict(
     data__dataset="embedded",
     data__root="data/embedded",
+    data__test_split="test",  # the embedded test split is labelled
     data__split_preset="cityscapes_heldout",
     data__crop_height=128,
     data__crop_width=256,

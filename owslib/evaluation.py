@@ -451,8 +451,13 @@ def evaluate(
     **overrides: Any,
 ) -> dict[str, Any]:
     """:func:`evaluate_model` with everything taken from an :class:`~owslib.experiment.Experiment`."""
+    ds = loader.dataset
+    if not getattr(ds, "evaluable", True):
+        raise ValueError(
+            f"{getattr(ds, 'root', '')} [{getattr(ds, 'split', '?')}]: this split's labels are "
+            "placeholders (the official Cityscapes test split); evaluate on val instead"
+        )
     cfg = exp.cfg
-    ds = getattr(loader, "dataset", None)
     protocol = {
         "dataset": cfg.data.dataset,
         "split": getattr(ds, "split", None),

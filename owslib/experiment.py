@@ -93,8 +93,11 @@ def build_datasets(
     }
 
 
-def _loader(ds: Dataset, batch: int, workers: int, *, train: bool, dist: DistInfo) -> DataLoader:
-    sampler = DistributedSampler(ds, shuffle=train) if dist.enabled else None
+def _loader(
+    ds: Dataset, batch: int, workers: int, *, train: bool, dist: DistInfo, seed: int = 0
+) -> DataLoader:
+    sampler = DistributedSampler(ds, shuffle=train, seed=seed) if dist.enabled else None
+    per_rank = len(sampler) if sampler is not None else len(ds)
     return DataLoader(
         ds,
         batch_size=batch,
@@ -102,8 +105,10 @@ def _loader(ds: Dataset, batch: int, workers: int, *, train: bool, dist: DistInf
         sampler=sampler,
         num_workers=workers,
         pin_memory=torch.cuda.is_available(),
-        drop_last=train and len(ds) > batch,
-        persistent_workers=workers > 0,
+        drop_last=train and per_rank > batch,
+        # Workers are re-created every epoch, so they inherit the per-epoch seeding (seed_epoch):
+        # persistent workers would keep the RNG of the first epoch and break exact resume.
+        persistent_workers=False,
     )
 
 
@@ -132,7 +137,14 @@ def build_experiment(cfg: ExperimentConfig, device: str | torch.device | None = 
     objective = ContMAVObjective(cfg.loss, k, bare.embedding_dim, weights).to(dev)
     t = cfg.train
     optimizer = torch.optim.Adam(bare.parameters(), lr=t.lr, weight_decay=t.weight_decay)
-    train_loader = _loader(data["train"], t.batch_size, cfg.data.num_workers, train=True, dist=info)
+    if t.batch_size < 2 and cfg.model.context == "ppm":
+        raise ValueError(
+            "train__batch_size must be >= 2 with model__context=ppm: BatchNorm of the 1x1 pooling "
+            "branch needs more than one value per channel"
+        )
+    train_loader = _loader(
+        data["train"], t.batch_size, cfg.data.num_workers, train=True, dist=info, seed=t.seed
+    )
     steps = t.epochs * math.ceil(len(train_loader) / t.accumulate)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer,

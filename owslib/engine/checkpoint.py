@@ -34,7 +34,9 @@ def set_rng_state(state: dict[str, Any]) -> None:
     np.random.set_state(("MT19937", keys, state["numpy_pos"], 0, 0.0))
     random.setstate(_to_tuples(state["python"]))
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda"])
+        # a run may resume on a machine with fewer GPUs than it was saved on
+        for device, gpu_state in enumerate(state["cuda"][: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(gpu_state, device)
 
 
 def save_checkpoint(path: str | Path, **state: Any) -> None:

@@ -26,6 +26,15 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoints/last.pt"
+#: Config keys that may change between an interrupted run and its resumption (they do not change
+#: what is trained): evaluation options, devices, workers, logging cadence.
+RESUMABLE_CHANGES = (
+    "eval__",
+    "train__device",
+    "data__num_workers",
+    "train__log_every",
+    "train__eval_every",
+)
 
 
 def autocast(device: torch.device, enabled: bool):
@@ -36,10 +45,11 @@ def autocast(device: torch.device, enabled: bool):
     return torch.autocast(device_type=device.type, dtype=dtype)
 
 
-def seed_epoch(seed: int, epoch: int) -> None:
-    """Seed every generator from (seed, epoch): an epoch's shuffling and augmentation then do not
-    depend on what ran before it, which is what makes a resumed run match an uninterrupted one."""
-    s = (seed * 1_000_003 + epoch) % 2**31
+def seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
+    """Seed every generator from (seed, epoch, rank): an epoch's shuffling and augmentation then do
+    not depend on what ran before it, which is what makes a resumed run match an uninterrupted one;
+    the rank gives each DDP process its own augmentation stream."""
+    s = (seed * 1_000_003 + epoch * 1_009 + rank) % 2**31
     torch.manual_seed(s)
     np.random.seed(s)
     random.seed(s)
@@ -67,7 +77,9 @@ def train_one_epoch(
         # Losses run in float32 outside autocast: norms, exp and statistics are precision-sensitive.
         outputs = {k: v.float() for k, v in outputs.items()}
         terms = exp.objective(outputs, target)
-        exp.scaler.scale(terms["loss"] / cfg.accumulate).backward()
+        # the last group of an epoch may be shorter than `accumulate`: average over its real size
+        group = min(cfg.accumulate, n_batches - (i // cfg.accumulate) * cfg.accumulate)
+        exp.scaler.scale(terms["loss"] / group).backward()
         if (i + 1) % cfg.accumulate == 0 or i + 1 == n_batches:
             if cfg.grad_clip > 0:
                 exp.scaler.unscale_(exp.optimizer)  # clip the true gradients, not scaled ones
@@ -86,6 +98,13 @@ def train_one_epoch(
                 )
         for k, v in terms.items():
             sums[k] = sums.get(k, torch.zeros((), device=exp.device)) + v.detach()
+    if exp.dist.enabled:  # every rank sees the same epoch means (and the same finiteness verdict)
+        keys = sorted(sums)
+        packed = torch.stack(
+            [sums[k] for k in keys] + [torch.tensor(float(n_batches), device=exp.device)]
+        )
+        all_reduce_sum(packed)
+        sums, n_batches = dict(zip(keys, packed[:-1], strict=True)), int(packed[-1])
     means = {f"train_{k}": float(v) / max(n_batches, 1) for k, v in sums.items()}
     if not all(math.isfinite(v) for v in means.values()):
         raise FloatingPointError(f"epoch {epoch}: non-finite training loss {means}")
@@ -114,10 +133,12 @@ def fit(
         start = restore(exp, ckpt_path)
         logger.set_history(exp.history)
         log.info("resuming %s after epoch %d", run_dir, start - 1)
+    if exp.dist.is_main:  # after restore() accepted the checkpoint: never overwrite its record
+        cfg.to_json(run_dir / "config.json")
     from owslib.evaluation import evaluate  # evaluation imports the engine's autocast
 
     for epoch in range(start, cfg.train.epochs):
-        seed_epoch(cfg.train.seed, epoch)
+        seed_epoch(cfg.train.seed, epoch, exp.dist.rank)
         t0 = time.perf_counter()
         row: dict[str, Any] = {"epoch": epoch, "lr": exp.scheduler.get_last_lr()[0]}
         row |= train_one_epoch(exp, epoch, logger)
@@ -159,10 +180,9 @@ def checkpoint_state(exp: Experiment, epoch: int) -> dict[str, Any]:
 def restore(exp: Experiment, path: Path) -> int:
     """Load a training checkpoint into ``exp``; returns the next epoch to run."""
     ckpt = load_checkpoint(path, map_location=exp.device)
-    saved = ExperimentConfig.from_dict(ckpt["config"])
-    if saved != exp.cfg:
-        a, b = saved.to_flat(), exp.cfg.to_flat()
-        diff = sorted(k for k in a if a[k] != b.get(k))
+    a, b = ExperimentConfig.from_dict(ckpt["config"]).to_flat(), exp.cfg.to_flat()
+    diff = sorted(k for k in a if a[k] != b.get(k) and not k.startswith(RESUMABLE_CHANGES))
+    if diff:
         raise ValueError(
             f"{path} was written with another config (differs in {diff}); "
             "use a new output folder or resume=False"

@@ -127,3 +127,27 @@ def test_gradient_clipping_bounds_the_update(smoke_cfg, tmp_path, monkeypatch):
     fit(exp, tmp_path)
     assert seen, "clipping was not applied"
     assert all(after <= max_norm * 1.001 for _, after, max_norm in seen)
+
+
+def test_resume_accepts_changes_that_do_not_touch_training(smoke_cfg, tmp_path):
+    fit(build_experiment(smoke_cfg.override(train__epochs=1)), tmp_path)
+    cfg = smoke_cfg.override(train__epochs=1, eval__delta=0.5, train__log_every=5)
+    history = fit(build_experiment(cfg), tmp_path)  # resumes (finished) instead of refusing
+    assert len(history) == 1
+
+
+def test_batch_of_one_is_refused_with_pyramid_pooling(smoke_cfg):
+    with pytest.raises(ValueError, match="train__batch_size"):
+        build_experiment(smoke_cfg.override(train__batch_size=1))
+
+
+def test_epoch_seeds_differ_by_rank_and_repeat_by_epoch():
+    from owslib.engine.loop import seed_epoch
+
+    draws = {}
+    for rank in (0, 1):
+        seed_epoch(3, 2, rank)
+        draws[rank] = torch.rand(4)
+    seed_epoch(3, 2, 0)
+    assert torch.equal(torch.rand(4), draws[0])
+    assert not torch.equal(draws[0], draws[1])
