@@ -32,7 +32,7 @@ def cmd_study(args: argparse.Namespace) -> int:
                 raise ValueError(f"--index {i}: the grid has {len(jobs)} jobs (0..{len(jobs) - 1})")
             nb, _, job = jobs[i]
             job = {"profile": args.profile, **job, **params}
-            print(f"executed: {execute(nb, job, results_dir=args.results, force=args.force)}")
+            print(f"results: {execute(nb, job, results_dir=args.results, force=args.force)}")
         return 0
     done = run_study(
         args.profile,
@@ -42,7 +42,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         force=args.force,
     )
     for nb in done:
-        print(f"executed: {nb}")
+        print(f"results: {nb}")
     return 0
 
 
