@@ -39,7 +39,7 @@ from owslib.discovery import (
 )
 from owslib.engine.loop import autocast
 from owslib.inference import SCORER_DESCRIPTIONS, SCORERS, anomaly_scores, nearest_class
-from owslib.labels import IGNORE_INDEX
+from owslib.labels import IGNORE_INDEX, unknown_mask
 from owslib.losses.class_stats import ClassStatistics
 from owslib.metrics import AnomalyMetric, ConfusionMatrix
 from owslib.metrics.components import TRACKS, ComponentMetric
@@ -253,7 +253,7 @@ class _Pass:
 
     def _open_world(self, outputs, target, fused, similar) -> None:
         unknown_pred = fused > self.opts.delta
-        unknown_gt = (target >= self.k) & (target != IGNORE_INDEX)
+        unknown_gt = unknown_mask(target, self.k)
         self.similarity.update(similar, target, unknown_pred)
         if _distributed():
             return  # discovery is sequential over the whole set: not split across ranks

@@ -129,6 +129,11 @@ def label_ids_to_train_ids(label_ids: np.ndarray, source: str = "<array>") -> np
     return _LABEL_LUT[arr]
 
 
+def unknown_mask(target, num_known: int):
+    """Pixels of unknown classes (class index ``K ≤ t < IGNORE_INDEX``); numpy arrays or tensors."""
+    return (target >= num_known) & (target != IGNORE_INDEX)
+
+
 @dataclass(frozen=True)
 class SplitDefinition:
     """Which trainIds a model learns (known) and which are held out as anomalies (unknown).

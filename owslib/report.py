@@ -14,6 +14,7 @@ import torch
 
 from owslib.inference import SCORERS, anomaly_scores
 from owslib.io import atomic_path, atomic_write_json, atomic_write_text
+from owslib.labels import unknown_mask
 
 if TYPE_CHECKING:
     from owslib.experiment import Experiment
@@ -315,33 +316,37 @@ def pick_examples(dataset, num_known: int, n: int) -> list[int]:
 
 
 @torch.no_grad()
+def predict_example(
+    exp: Experiment, dataset, index: int, *, scorers: tuple[str, ...] = SCORERS
+) -> dict[str, Any]:
+    """One image through the model: ``name``, ``image`` (uint8 HWC), ``target``, ``pred``,
+    ``maps`` (one anomaly map per scorer) and ``unknown_mask``, as numpy arrays."""
+    from owslib.data import denormalize
+
+    image, target = dataset[index]
+    exp.bare_model.eval()
+    outputs = exp.bare_model(image.unsqueeze(0).to(exp.device))
+    cfg = exp.cfg.loss
+    maps = anomaly_scores(outputs, exp.stats, xi=cfg.xi, min_std=cfg.min_std, scorers=scorers)
+    t = target.numpy()
+    return {
+        "name": dataset.names[index] if hasattr(dataset, "names") else str(index),
+        "image": denormalize(image),
+        "target": t,
+        "pred": outputs["sem_logits"].argmax(1)[0].cpu().numpy(),
+        "maps": {name: m[0].cpu().numpy() for name, m in maps.items()},
+        "unknown_mask": unknown_mask(t, exp.split.num_known),
+    }
+
+
 def collect_examples(
     exp: Experiment, dataset, n: int, *, score: str = "fused", scorers: tuple[str, ...] = SCORERS
 ) -> list[dict[str, Any]]:
-    """Predictions and anomaly maps (``score`` and every one of ``scorers``) for ``n`` images chosen
-    by :func:`pick_examples`."""
-    from owslib.data import denormalize
-
-    k = exp.split.num_known
-    exp.bare_model.eval()
-    out = []
-    for i in pick_examples(dataset, k, n):
-        image, target = dataset[i]
-        outputs = exp.bare_model(image.unsqueeze(0).to(exp.device))
-        maps = anomaly_scores(
-            outputs, exp.stats, xi=exp.cfg.loss.xi, min_std=exp.cfg.loss.min_std,
-            scorers=tuple(dict.fromkeys((score, *scorers))),
-        )  # fmt: skip
-        t = target.numpy()
-        out.append(
-            {
-                "name": dataset.names[i] if hasattr(dataset, "names") else str(i),
-                "image": denormalize(image),
-                "target": t,
-                "pred": outputs["sem_logits"].argmax(1)[0].cpu().numpy(),
-                "score": maps[score][0].cpu().numpy(),
-                "maps": {name: m[0].cpu().numpy() for name, m in maps.items()},
-                "unknown_mask": (t >= k) & (t != 255),
-            }
-        )
-    return out
+    """:func:`predict_example` for ``n`` images chosen by :func:`pick_examples`; ``score`` holds the
+    map of the scorer the qualitative panel shows."""
+    wanted = tuple(dict.fromkeys((score, *scorers)))
+    examples = [
+        predict_example(exp, dataset, i, scorers=wanted)
+        for i in pick_examples(dataset, exp.split.num_known, n)
+    ]
+    return [ex | {"score": ex["maps"][score]} for ex in examples]

@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from IPython.display import display
 
-from owslib.inference import SCORERS, anomaly_scores
+from owslib.inference import SCORERS
 from owslib.plots.training import colorize
+from owslib.report import predict_example
 
 if TYPE_CHECKING:
     from owslib.experiment import Experiment
@@ -40,28 +40,13 @@ class AnomalyExplorer:
         self._predict = lru_cache(maxsize=32)(self._predict_uncached)
         self._redraw()
 
-    @torch.no_grad()
     def _predict_uncached(self, index: int) -> dict[str, Any]:
-        from owslib.data import denormalize
-
-        image, target = self.dataset[index]
-        self.exp.bare_model.eval()
-        outputs = self.exp.bare_model(image.unsqueeze(0).to(self.exp.device))
-        cfg = self.exp.cfg.loss
-        maps = anomaly_scores(
-            outputs, self.exp.stats, xi=cfg.xi, min_std=cfg.min_std, scorers=self.scorers
-        )
-        return {
-            "image": denormalize(image),
-            "target": target.numpy(),
-            "maps": {k: v[0].cpu().numpy() for k, v in maps.items()},
-        }
+        return predict_example(self.exp, self.dataset, index, scorers=self.scorers)
 
     def render(self, index: int, scorer: str, delta: float) -> plt.Figure:
         p = self._predict(index)
-        k = self.exp.split.num_known
         t = p["target"]
-        unknown = (t >= k) & (t != 255)
+        unknown = p["unknown_mask"]
         score = p["maps"][scorer]
         fig, axes = plt.subplots(1, 4, figsize=(14, 2.6))
         axes[0].imshow(p["image"])
