@@ -6,7 +6,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
 export UV_COMPILE_BYTECODE := 1
-export MPLBACKEND := Agg
+# Notebook kernels get the inline backend from owslib.study; other plotting is headless by default.
 
 .PHONY: install study test lint lab lock clean-results
 

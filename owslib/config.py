@@ -1,6 +1,6 @@
 """Experiment configuration: frozen dataclasses per concern, JSON I/O, flat form, profiles.
 
-Defaults are the paper's recipe (ContMAV, CVPR 2024, §4 and REFERENCE.md §5). Profiles shrink it:
+Defaults are the paper's recipe (ContMAV, CVPR 2024, §4; the README lists every departure). Profiles shrink it:
 ``quick`` (the embedded study on a laptop CPU), ``smoke`` (tests), ``overfit`` (a handful of images).
 The flat form ``section__field`` (e.g. ``train__lr``) is what notebooks take as papermill parameters.
 """
@@ -41,6 +41,9 @@ class DataConfig:
     class_weighting: str = "inverse_frequency"  # Eq. 2; or median_frequency, log, none
     max_images: int = 0  # 0 = all; the overfit profile uses a handful
     num_workers: int = 4
+    # Training images holding an unknown class of the split: drop them (the BDD-Anomaly protocol),
+    # or ignore those pixels (ignore), so test-time anomalies never reach training.
+    heldout_in_train: str = "drop"
     skip_bad: bool = False  # drop unreadable/inconsistent files, listing each in a report
     bad_file_report: str = ""  # folder for bad_files_<split>.json ("" = logged only)
 
@@ -64,6 +67,11 @@ class ModelConfig:
     pretrained_path: str = ""  # local ImageNet weights (torchvision resnet or r34_NBt1D.pth)
     context: str = "ppm"  # ppm | none
     context_bins: tuple[int, ...] = (1, 2, 4, 8)
+    # (code) the crop size (H, W) in pixels the pooling bins refer to: bins scale with the feature
+    # size, so 1024x2048 images pool at 2-4-8-16 with a model built for 512x1024 crops.
+    context_input_size: tuple[int, int] = (512, 1024)
+    context_upsampling: str = "nearest"  # (code) with learned decoder upsampling; or bilinear
+    context_bin_scaling: str = "scaled"  # (code) bins x int(h / h_crop + 0.5); or fixed
     decoder_channels: tuple[int, ...] = (512, 256, 128)
     decoder_blocks: tuple[int, ...] = (3, 3, 3)
     embedding_dim: int = 0  # contrastive embedding size; 0 = number of known classes (code)
@@ -85,6 +93,10 @@ class LossConfig:
     stats_warmup_epochs: int = (
         1  # feature/contrastive terms start after this many epochs (paper: 1)
     )
+    # A class without true positives in the last epoch: keep its older statistics, or (code) drop it.
+    stale_class_stats: str = "keep"
+    # Classes without statistics in Eq. 8: drop them, or (code) keep them with a zero mean.
+    contrastive_missing_classes: str = "drop"
 
 
 @dataclass(frozen=True)
@@ -123,6 +135,9 @@ class EvalConfig:
         "semantic_normalized"  # features clustered: semantic[_normalized] | embedding[_normalized]
     )
     discovery_pixels: int = 20_000  # unknown-pixel subsample per image for discovery
+    # Class similarity where every Gaussian score exp(-d/2) underflows in float32: the nearest
+    # class (argmin d), or (code) class 0, which the reference's argmax over zeros returns.
+    similarity_underflow: str = "nearest"
     similarity_lookup: str = (
         "motorcycle:car,train:truck"  # unknown:known[|known] pairs (BDD-Anomaly*)
     )
@@ -191,6 +206,7 @@ _EMBEDDED_DATA = dict(
     data__split_preset="cityscapes_heldout",
     data__crop_height=128,
     data__crop_width=256,
+    model__context_input_size=(128, 256),  # the crop the pooling bins refer to
     data__scale_min=1.0,  # crops equal the image size: scaling down would pad with void
     data__scale_max=1.5,
     data__num_workers=0,
@@ -220,6 +236,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "data__root": "data/smoke",
         "data__crop_height": 64,
         "data__crop_width": 128,
+        "model__context_input_size": (64, 128),
         "synthetic__n_train": 12,
         "synthetic__n_val": 4,
         "synthetic__n_test": 6,
@@ -313,9 +330,13 @@ def _build(cls: type, d: dict[str, Any], prefix: str) -> Any:
 def _coerce(v: Any, tp: Any, key: str) -> Any:
     origin = typing.get_origin(tp)
     if origin is tuple:
-        (elem, *_) = typing.get_args(tp)
+        (elem, *rest) = typing.get_args(tp)
         if not isinstance(v, (list, tuple)):
             raise ConfigError(f"config key {key!r}: expected a list of {elem.__name__}, got {v!r}")
+        if rest and rest != [Ellipsis] and len(v) != 1 + len(rest):
+            raise ConfigError(
+                f"config key {key!r}: expected {1 + len(rest)} values, got {len(v)} ({v!r})"
+            )
         return tuple(_coerce(x, elem, key) for x in v)
     if origin in (typing.Union, types.UnionType):
         raise ConfigError(f"config key {key!r}: union types are not supported")

@@ -1,6 +1,6 @@
 """Open-world post-processing: novel-class discovery on unknown pixels and class similarity, with metrics.
 
-Reference: Sodano et al., CVPR 2024, §3.4 (REFERENCE.md §4). The paper keeps "mean vectors of the
+Reference: Sodano et al., CVPR 2024, §3.4. The paper keeps "mean vectors of the
 discovered classes": each unknown pixel joins the nearest one if its distance is below η (updating
 that mean), else it opens a new class. It says nothing more; the choices owslib makes are
 parameters, stated in every result:

@@ -1,4 +1,4 @@
-"""Evaluation of a trained model under one stated protocol (REFERENCE.md §7): closed-set mIoU,
+"""Evaluation of a trained model under one stated protocol: closed-set mIoU,
 anomaly metrics of every scorer in both aggregations, SegmentMeIfYouCan component metrics,
 novel-class discovery and class similarity.
 
@@ -37,9 +37,16 @@ from owslib.discovery import (
     feature_source,
     parse_similarity_lookup,
 )
+from owslib.engine.distributed import ShardSampler
 from owslib.engine.loop import autocast
-from owslib.inference import SCORER_DESCRIPTIONS, SCORERS, anomaly_scores, nearest_class
-from owslib.labels import IGNORE_INDEX, unknown_mask
+from owslib.inference import (
+    SCORER_DESCRIPTIONS,
+    SCORERS,
+    anomaly_scores,
+    nearest_class,
+    similar_class,
+)
+from owslib.labels import IGNORE_INDEX, PAD_INDEX, unknown_mask
 from owslib.losses.class_stats import ClassStatistics
 from owslib.metrics import AnomalyMetric, ConfusionMatrix
 from owslib.metrics.components import TRACKS, ComponentMetric
@@ -99,6 +106,7 @@ class EvalOptions:
     discovery_chunk: int = 256
     discovery_max_classes: int = 256
     similarity_lookup: str = DEFAULT_SIMILARITY_LOOKUP
+    similarity_underflow: str = "nearest"  # all s_k underflow: nearest class | first (code)
     components: bool = True  # SegmentMeIfYouCan component metrics (second pass)
     component_scorers: tuple[str, ...] = ("fused",)
     component_track: str = "anomaly"  # anomaly (500/100 px) | obstacle (50/10 px)
@@ -130,16 +138,17 @@ def options_from_config(cfg: Any, **overrides: Any) -> EvalOptions:
         "n_maps": ev.n_examples,
         "seed": cfg.train.seed,
     }
-    for name in ("similarity_lookup", "discovery_space", "discovery_pixels", "component_track",
+    for name in ("similarity_lookup", "similarity_underflow", "discovery_space", "discovery_pixels", "component_track",
                  "components", "open_world"):  # fmt: skip
         base[name] = getattr(ev, name)
     return EvalOptions(**(base | overrides))
 
 
 def anomaly_labels(target: torch.Tensor, num_classes: int) -> torch.Tensor:
-    """1 for unknown-class pixels (``K ≤ t < 255``), 0 for known ones, ``IGNORE_INDEX`` for void."""
-    lab = (target >= num_classes).to(torch.uint8)
-    return lab.masked_fill(target == IGNORE_INDEX, IGNORE_INDEX)
+    """1 for unknown-class pixels (``K ≤ t < PAD_INDEX``), 0 for known ones, ``IGNORE_INDEX`` for
+    void and padding."""
+    lab = unknown_mask(target, num_classes).to(torch.uint8)
+    return lab.masked_fill(target >= PAD_INDEX, IGNORE_INDEX)
 
 
 def score_range(scorer: str, num_classes: int) -> tuple[float, float] | None:
@@ -156,12 +165,14 @@ def _distributed() -> bool:
 
 
 def image_names(loader: Iterable) -> list[str] | None:
-    """The dataset's image names when ``loader`` visits it in order (else None)."""
+    """The names of the images ``loader`` visits, in its order, when known (else None): the
+    dataset's names under a sequential sampler or a :class:`ShardSampler` (DDP evaluation)."""
     ds = getattr(loader, "dataset", None)
     names = getattr(ds, "names", None)
-    if names is None or not isinstance(getattr(loader, "sampler", None), SequentialSampler):
+    sampler = getattr(loader, "sampler", None)
+    if names is None or not isinstance(sampler, (SequentialSampler, ShardSampler)):
         return None
-    return list(names)
+    return [names[i] for i in sampler]
 
 
 class _Pass:
@@ -230,7 +241,8 @@ class _Pass:
         for i in range(target.shape[0]):
             self._image_row(i, maps, labels)
         if self.open_world:
-            self._open_world(outputs, target, maps["fused"], nearest[1])
+            similar = similar_class(*nearest, underflow=opts.similarity_underflow)
+            self._open_world(outputs, target, maps["fused"], similar)
         if self.map_at:
             self._write_maps(image, target, labels, maps)
         self.n_images += target.shape[0]
@@ -284,12 +296,18 @@ def _forward(model: nn.Module, image: torch.Tensor, device: torch.device, amp: b
     return {key: v.float() for key, v in outputs.items()}
 
 
-def _gather_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _gather_rows(rows: list[dict[str, Any]], loader: Iterable) -> list[dict[str, Any]]:
+    """Every rank's per-image rows, in the dataset's order where the names give it."""
     if not _distributed():
         return rows
     everyone: list[Any] = [None] * dist.get_world_size()
     dist.all_gather_object(everyone, rows)
-    return [r for part in everyone for r in part]
+    rows = [r for part in everyone for r in part]
+    names = getattr(getattr(loader, "dataset", None), "names", None)
+    if names is not None:
+        order = {n: i for i, n in enumerate(names)}
+        rows.sort(key=lambda r: order.get(r["image"], len(order)))
+    return rows
 
 
 def _sync_device(metric: AnomalyMetric, device: torch.device) -> None:
@@ -367,7 +385,7 @@ def evaluate_model(
         _sync_device(m, device)
     if run.open_world:
         run.similarity.sync(device=device)
-    rows = _gather_rows(run.rows)
+    rows = _gather_rows(run.rows, loader)
     result = _result(run, opts, protocol, len(rows))
     pooled = {s: r["pooled"] for s, r in result.get("anomaly", {}).items()}
     if out_dir is not None and (not _distributed() or dist.get_rank() == 0):
@@ -431,7 +449,12 @@ def _result(run: _Pass, opts: EvalOptions, protocol, n_rows: int) -> dict[str, A
             "lookup": opts.similarity_lookup,
             "convention": CONVENTIONS["similarity"],
         }
-        if not _distributed():
+        if _distributed():
+            result["discovery"] = {
+                "skipped": "not run under DDP: discovery is sequential over the whole set; "
+                "evaluate the checkpoint in one process (python -m owslib evaluate) to run it"
+            }
+        else:
             result["discovery"] = {
                 "pipeline": run.discovery.compute(run.gt_names, run.k),
                 "oracle": run.oracle.compute(run.gt_names, run.k),
@@ -464,6 +487,10 @@ def evaluate(
         "split_preset": exp.split.name,
         "known_classes": list(exp.split.known_names),
         "unknown_classes": list(exp.split.unknown_names),
+        "train_heldout": {
+            "mode": cfg.data.heldout_in_train,
+            "images_dropped": list(getattr(exp.train_loader.dataset, "heldout_dropped", [])),
+        },
     }
     return evaluate_model(
         exp.bare_model,

@@ -23,7 +23,13 @@ from owslib.data import (
     ensure_embedded_dataset,
 )
 from owslib.data.cityscapes import FLAVOURS
-from owslib.engine.distributed import DistInfo, barrier, init_distributed, resolve_device
+from owslib.engine.distributed import (
+    DistInfo,
+    ShardSampler,
+    barrier,
+    init_distributed,
+    resolve_device,
+)
 from owslib.labels import SplitDefinition, get_split
 from owslib.losses import ContMAVObjective
 from owslib.models import build_model
@@ -86,7 +92,13 @@ def build_datasets(
     )
     return {
         "train": CityscapesDataset(
-            root, d.train_split, split, build_train_transforms(d), max_images=d.max_images, **common
+            root,
+            d.train_split,
+            split,
+            build_train_transforms(d),
+            max_images=d.max_images,
+            heldout=d.heldout_in_train,
+            **common,
         ),
         "val": CityscapesDataset(root, d.val_split, split, build_eval_transforms(d), **common),
         "test": CityscapesDataset(root, d.test_split, split, build_eval_transforms(d), **common),
@@ -96,7 +108,13 @@ def build_datasets(
 def _loader(
     ds: Dataset, batch: int, workers: int, *, train: bool, dist: DistInfo, seed: int = 0
 ) -> DataLoader:
-    sampler = DistributedSampler(ds, shuffle=train, seed=seed) if dist.enabled else None
+    sampler = None
+    if dist.enabled:  # evaluation shards without padding: every image counted exactly once
+        sampler = (
+            DistributedSampler(ds, shuffle=True, seed=seed)
+            if train
+            else ShardSampler(ds, dist.rank, dist.world_size)
+        )
     per_rank = len(sampler) if sampler is not None else len(ds)
     return DataLoader(
         ds,

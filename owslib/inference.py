@@ -158,11 +158,33 @@ def anomaly_scores(
     return {name: out[name] for name in scorers}
 
 
+#: Class similarity where every s_k underflows: the nearest class, or class 0 (reference code).
+SIMILARITY_UNDERFLOW = ("nearest", "first")
+
+
+def similar_class(
+    dmin: torch.Tensor, nearest: torch.Tensor, underflow: str = "nearest"
+) -> torch.Tensor:
+    """``argmax_k s_k`` from :func:`nearest_class`'s ``(min_k d_k, argmin_k d_k)``.
+
+    Where every ``s_k = exp(−d_k/2)`` underflows to 0 in float32 (d > ~208), ``"nearest"`` keeps
+    the nearest class; ``"first"`` returns class 0, as the reference code's argmax over all-zero
+    scores does.
+    """
+    if underflow not in SIMILARITY_UNDERFLOW:
+        raise ValueError(
+            f"eval__similarity_underflow={underflow!r}; choose one of {SIMILARITY_UNDERFLOW}"
+        )
+    if underflow == "nearest":
+        return nearest
+    return nearest.masked_fill(torch.exp(-0.5 * dmin.float()) == 0, 0)
+
+
 def class_similarity(
-    logits: torch.Tensor, stats: ClassStatistics, min_std: float = 1e-3
+    logits: torch.Tensor, stats: ClassStatistics, min_std: float = 1e-3, underflow: str = "nearest"
 ) -> torch.Tensor:
     """The known class most similar to each pixel: ``argmax_k s_k`` (§3.4). Shape → (B, H, W)."""
-    return nearest_class(logits, stats, min_std)[1]
+    return similar_class(*nearest_class(logits, stats, min_std), underflow=underflow)
 
 
 def open_world_prediction(

@@ -5,7 +5,10 @@ Conventions (used everywhere in owslib):
 * ``labelId``  – the id stored in Cityscapes ``*_gtFine_labelIds.png`` (0..33, -1 license plate).
 * ``trainId``  – the Cityscapes evaluation id (0..18), 255 for everything else.
 * ``class index`` – what a model predicts: known classes ``0..K-1`` of a :class:`SplitDefinition`;
-  unknown classes are encoded ``K..K+U-1`` in targets (never predicted), ignore is ``IGNORE_INDEX``.
+  unknown classes are encoded ``K..K+U-1`` in targets (never predicted), void is ``IGNORE_INDEX``.
+* ``PAD_INDEX`` – pixels no term sees at all: training-crop padding, and held-out-class pixels of
+  training images when ``data__heldout_in_train="ignore"``. Void (``IGNORE_INDEX``) is different:
+  it is ignored by the closed-set terms but is the *unknown* training signal of the objectosphere.
 
 The conversion labelId → trainId → class index happens once, in the dataset.
 """
@@ -17,6 +20,8 @@ from dataclasses import dataclass
 import numpy as np
 
 IGNORE_INDEX = 255
+#: Pixels that carry no label at all (crop padding; ignored held-out pixels): never void, never unknown.
+PAD_INDEX = 254
 
 
 @dataclass(frozen=True)
@@ -130,8 +135,8 @@ def label_ids_to_train_ids(label_ids: np.ndarray, source: str = "<array>") -> np
 
 
 def unknown_mask(target, num_known: int):
-    """Pixels of unknown classes (class index ``K ≤ t < IGNORE_INDEX``); numpy arrays or tensors."""
-    return (target >= num_known) & (target != IGNORE_INDEX)
+    """Pixels of unknown classes (class index ``K ≤ t < PAD_INDEX``); numpy arrays or tensors."""
+    return (target >= num_known) & (target < PAD_INDEX)
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ copy atomically beside the run's outputs.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -81,20 +82,17 @@ def execute(
     out_dir = run_dir_for(name, params, results_dir)
     out_nb = out_dir / f"{name}.ipynb"
     stamp = out_dir / "parameters.json"
-    cfg = resolve_config(params).to_dict()
-    saved = _read_json(out_dir / "config.json")
-    if not force and out_nb.exists() and _read_json(stamp) == _jsonable(params) and saved == cfg:
+    cfg = resolve_config(params)
+    changed = stale_keys(_read_json(out_dir / "config.json"), cfg)
+    if not force and not changed and out_nb.exists() and _read_json(stamp) == _jsonable(params):
         log.info("%s: already executed with these parameters (%s); skipping", name, out_nb)
         return out_nb
-    ckpts = out_dir / "checkpoints"
-    if ckpts.exists() and (force or (saved is not None and saved != cfg)):
-        # Checkpoints of another config (or a forced redo) must not be resumed from.
-        log.warning("%s: discarding checkpoints in %s (%s)", name, ckpts,
-                    "forced" if force else "the config changed")  # fmt: skip
-        shutil.rmtree(ckpts)
+    if out_dir.exists() and (force or changed):
+        # Work of another training config (or a forced redo) is neither resumed from nor deleted.
+        move_aside(out_dir, Path(results_dir), "forced re-run" if force else changed)
     out_dir.mkdir(parents=True, exist_ok=True)
     log.info("%s: executing into %s", name, out_nb)
-    with atomic_path(out_nb) as tmp:
+    with atomic_path(out_nb) as tmp, _inline_figures():
         papermill.execute_notebook(
             str(src),
             str(tmp),
@@ -106,6 +104,66 @@ def execute(
         )
     atomic_write_json(stamp, _jsonable(params))
     return out_nb
+
+
+#: The kernel's matplotlib backend: figures inline in the executed copy, whatever the caller's
+#: ``MPLBACKEND`` (a headless shell or a cluster job often sets ``Agg``, which shows none).
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+#: Where superseded runs are moved (never deleted), under the results folder.
+SUPERSEDED_DIR = "_superseded"
+
+
+@contextlib.contextmanager
+def _inline_figures():
+    old = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop("MPLBACKEND", None)
+        else:
+            os.environ["MPLBACKEND"] = old
+
+
+def stale_keys(saved: dict[str, Any] | None, cfg: ExperimentConfig) -> list[str]:
+    """The training-config keys in which a run's saved ``config.json`` differs from ``cfg``.
+
+    Both sides are normalised first (the saved one read back with today's defaults filled in) and
+    the keys that may change on resume (evaluation options, device, workers, logging) are ignored,
+    exactly as resuming decides. No saved config: nothing is stale. An unreadable one, or one
+    with keys owslib no longer has, is stale as a whole (``["<config>"]``).
+    """
+    from owslib.config import ConfigError
+    from owslib.engine.loop import RESUMABLE_CHANGES
+
+    if saved is None:
+        return []
+    try:
+        old = ExperimentConfig.from_dict(saved).to_flat()
+    except ConfigError:
+        return ["<config>"]
+    new = cfg.to_flat()
+    return [
+        k
+        for k in sorted(set(old) | set(new))
+        if old.get(k) != new.get(k) and not k.startswith(RESUMABLE_CHANGES)
+    ]
+
+
+def move_aside(run_dir: Path, results_dir: Path, why: str | list[str]) -> Path:
+    """Move a run folder to ``results_dir/_superseded/<notebook>/<run>-<UTC time>/`` with a
+    ``SUPERSEDED.txt`` saying why; nothing is deleted."""
+    import datetime
+
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    dest = results_dir / SUPERSEDED_DIR / run_dir.parent.name / f"{run_dir.name}-{stamp}"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(run_dir), str(dest))
+    reason = why if isinstance(why, str) else "training config changed: " + ", ".join(why)
+    (dest / "SUPERSEDED.txt").write_text(f"moved from {run_dir} at {stamp}: {reason}\n")
+    log.warning("%s: moved aside to %s (%s)", run_dir, dest, reason)
+    return dest
 
 
 def run_study(

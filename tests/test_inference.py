@@ -223,3 +223,19 @@ def test_open_world_prediction_marks_fused_above_delta():
     assert above.sum() == 5
     pred = open_world_prediction(logits, fused)
     assert (pred[above] == -1).all()
+
+
+def test_similarity_underflow_nearest_or_first_class():
+    from owslib.inference import class_similarity
+
+    stats = ClassStatistics(3)
+    stats.mean.copy_(torch.tensor([[0.0, 0, 0], [10.0, 0, 0], [0.0, 30, 0]]))
+    stats.var.fill_(1.0)
+    stats.valid.fill_(True)
+    # pixel 0 near class 1 (d = 1); pixel 1 far from all, nearest class 2 (d_2 = 400 > 208)
+    logits = torch.tensor([[9.0, 0, 0], [0.0, 50, 0]]).T.reshape(1, 3, 1, 2)
+    assert class_similarity(logits, stats).tolist() == [[[1, 2]]]
+    # the reference code's argmax over all-zero float32 scores returns class 0
+    assert class_similarity(logits, stats, underflow="first").tolist() == [[[1, 0]]]
+    with pytest.raises(ValueError, match="similarity_underflow"):
+        class_similarity(logits, stats, underflow="zero")

@@ -17,7 +17,7 @@ from owslib.labels import (
     label_ids_to_train_ids,
 )
 
-# The official cityscapesScripts mapping of the 19 evaluation classes (REFERENCE.md §6).
+# The official cityscapesScripts mapping of the 19 evaluation classes.
 OFFICIAL = {
     7: (0, "road"),
     8: (1, "sidewalk"),

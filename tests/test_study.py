@@ -1,10 +1,19 @@
 import json
+import os
 
 import nbformat
 import pytest
 
 from owslib.__main__ import main
-from owslib.study import ParameterError, check_parameters, execute, notebook_path, run_dir_for
+from owslib.config import load_profile
+from owslib.study import (
+    ParameterError,
+    check_parameters,
+    execute,
+    notebook_path,
+    run_dir_for,
+    stale_keys,
+)
 
 
 def test_unknown_parameter_is_refused_by_name():
@@ -70,3 +79,49 @@ def test_baseline_notebook_executes_with_smoke_parameters(smoke_root, tmp_path):
     execute("01_baseline_contmav", params, results_dir=tmp_path)
     assert out.stat().st_mtime_ns != mtime
     assert json.loads((run / "config.json").read_text())["train"]["lr"] != 0.123
+    # ... and the superseded run is moved aside with a note, never deleted
+    (old,) = (tmp_path / "_superseded" / "01_baseline_contmav").iterdir()
+    assert old.name.startswith("smoke-") and (old / "01_baseline_contmav.ipynb").is_file()
+    assert "train__lr" in (old / "SUPERSEDED.txt").read_text()
+
+
+def figure_cells_without_image(nb) -> list[str]:
+    """Code cells that make a figure (save it, plot, or display an image) but show no image."""
+    lost = []
+    for c in nb.cells:
+        if c.cell_type != "code":
+            continue
+        makes = any(m in c.source for m in ("save_figure", ".plot", "plt.", "display(Image"))
+        shown = any("image/png" in o.get("data", {}) for o in c.get("outputs", []))
+        if makes and not shown:
+            lost.append(c.source[:80])
+    return lost
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", ["00_data_prep", "01_baseline_contmav"])
+def test_every_figure_is_inline_as_make_study_runs_it(smoke_root, tmp_path, monkeypatch, name):
+    # make study's environment: a headless MPLBACKEND must not keep figures out of the notebook
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    params = {"profile": "smoke", "data__root": str(smoke_root)}
+    if name == "00_data_prep":
+        params["n_samples"] = 1
+    out = execute(name, params, results_dir=tmp_path)
+    assert figure_cells_without_image(nbformat.read(out, as_version=4)) == []
+    assert os.environ["MPLBACKEND"] == "Agg"  # restored for the caller
+
+
+def test_staleness_normalises_and_ignores_evaluation_keys():
+    cfg = load_profile("smoke")
+    saved = cfg.to_dict()
+    assert stale_keys(saved, cfg) == []
+    del saved["loss"]["stale_class_stats"]  # an older run, before a field whose default is old
+    assert stale_keys(saved, cfg) == []
+    saved["eval"]["delta"] = 0.9  # evaluation-only: resumable, not stale
+    saved["train"]["device"] = "cuda"
+    assert stale_keys(saved, cfg) == []
+    saved["train"]["lr"] = 0.5
+    assert stale_keys(saved, cfg) == ["train__lr"]
+    saved["loss"]["no_such_key"] = 1
+    assert stale_keys(saved, cfg) == ["<config>"]
+    assert stale_keys(None, cfg) == []

@@ -41,7 +41,7 @@ from owslib.data.validation import (
     validate_pair,
     write_bad_report,
 )
-from owslib.labels import IGNORE_INDEX, SplitDefinition, get_split
+from owslib.labels import IGNORE_INDEX, PAD_INDEX, SplitDefinition, get_split
 
 __all__ = ["CityscapesDataset", "DatasetError", "denormalize", "list_samples", "read_label_ids"]
 
@@ -64,6 +64,9 @@ OFFICIAL_CITIES = {
     "test": frozenset({"berlin", "bielefeld", "bonn", "leverkusen", "mainz", "munich"}),
 }
 Transform = Callable[[Image.Image, np.ndarray], Any]
+#: What a training split does with images holding an unknown (held-out) class: keep them as they
+#: are, drop them (the BDD-Anomaly protocol, applied to any dataset), or ignore those pixels.
+HELDOUT_MODES = ("keep", "drop", "ignore")
 
 
 def _label_suffix(label_format: str) -> str:
@@ -178,6 +181,11 @@ class CityscapesDataset(ImageLabelPairs):
     ids outside the table) and list them in :attr:`skipped` and, with ``report_dir``, in
     ``report_dir/bad_files_<split>.json``. By default any such file raises, naming it.
     :attr:`evaluable` is False for the official test split, whose labels are placeholders.
+
+    ``heldout`` (for training splits): images holding an unknown class of ``split_def`` are kept
+    (``"keep"``, the evaluation splits), dropped (``"drop"``: listed in :attr:`heldout_dropped`
+    and logged) or have those pixels set to :data:`~owslib.labels.PAD_INDEX` (``"ignore"``), so
+    that test-time anomalies never reach training as void or as anything else.
     """
 
     def __init__(
@@ -192,7 +200,10 @@ class CityscapesDataset(ImageLabelPairs):
         label_format: str = "label_ids",
         skip_bad: bool = False,
         report_dir: str | Path | None = None,
+        heldout: str = "keep",
     ) -> None:
+        if heldout not in HELDOUT_MODES:
+            raise ValueError(f"data__heldout_in_train={heldout!r}; choose one of {HELDOUT_MODES}")
         if max_images < 0:
             raise ValueError(f"max_images must be >= 0 (0 = all), got {max_images}")
         self.root, self.split, self.split_def = Path(root), split, split_def
@@ -221,17 +232,47 @@ class CityscapesDataset(ImageLabelPairs):
                 "this split can be predicted, not evaluated",
                 self.root,
             )
+        self._lut = split_def.train_id_lut()
+        self.heldout_dropped: list[str] = []
+        if split_def.unknown and heldout == "drop":
+            samples = self._drop_heldout(samples)
+        elif split_def.unknown and heldout == "ignore":
+            self._lut[list(split_def.unknown)] = PAD_INDEX
         self.samples: list[tuple[Path, Path | None]] = (
             samples[:max_images] if max_images else samples
         )
         self.names = [_stem(p, IMAGE_SUFFIXES)[1] for p, _ in self.samples]
-        self._lut = split_def.train_id_lut()
         n_labelled = sum(lab is not None for _, lab in self.samples)
         log.info(
             "%s [%s]: %d images from %d cities (%d labelled), split %r (%d known, %d unknown classes)",
             self.root, split, len(self.samples), len(cities), n_labelled,
             split_def.name, split_def.num_known, split_def.num_unknown,
         )  # fmt: skip
+
+    def _drop_heldout(
+        self, samples: list[tuple[Path, Path | None]]
+    ) -> list[tuple[Path, Path | None]]:
+        """``samples`` without the images whose label holds an unknown class (one pass)."""
+        unknown = np.zeros(256, dtype=bool)
+        unknown[list(self.split_def.unknown)] = True
+        kept = []
+        for image, label in samples:
+            if label is not None and unknown[read_train_ids(label, self.label_format)].any():
+                self.heldout_dropped.append(_stem(image, IMAGE_SUFFIXES)[1])
+            else:
+                kept.append((image, label))
+        if self.heldout_dropped:
+            log.warning(
+                "%s [%s]: dropped %d of %d images that hold an unknown class of split %r (%s)",
+                self.root, self.split, len(self.heldout_dropped), len(samples),
+                self.split_def.name, ", ".join(self.split_def.unknown_names),
+            )  # fmt: skip
+        if not kept:
+            raise DatasetError(
+                f"{self.root / 'leftImg8bit' / self.split}: every image holds an unknown class of "
+                f"split {self.split_def.name!r}; nothing is left to train on"
+            )
+        return kept
 
     def _valid_samples(
         self, require_labels: bool, report_dir: str | Path | None

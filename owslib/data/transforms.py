@@ -2,8 +2,9 @@
 
 Both pipelines are callables ``(PIL image, uint8 H×W target) -> (float 3×H×W, int64 H×W)``. The target
 travels as a :class:`torchvision.tv_tensors.Mask`, so v2 resizes it with nearest neighbour, pads it
-with :data:`~owslib.labels.IGNORE_INDEX` and never colour-jitters or normalises it: label values are
-never interpolated. Randomness comes from torch's generator (seeded per DataLoader worker).
+with :data:`~owslib.labels.PAD_INDEX` (not void: padding is neither a class nor an unknown object,
+so no loss term sees it) and never colour-jitters or normalises it: label values are never
+interpolated. Randomness comes from torch's generator (seeded per DataLoader worker).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from torchvision.transforms import v2
 from torchvision.transforms.v2 import functional as F
 
 from owslib.config import DataConfig
-from owslib.labels import IGNORE_INDEX
+from owslib.labels import PAD_INDEX
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -102,13 +103,14 @@ def _to_normalised_float() -> list[v2.Transform]:
 
 
 def build_train_transforms(cfg: DataConfig) -> JointTransform:
-    """Random scale, pad (image 0, label 255) and random crop to the crop size, flip, colour jitter."""
+    """Random scale, pad (image 0, label ``PAD_INDEX``) and random crop to the crop size, flip,
+    colour jitter."""
     ops: list[v2.Transform] = [
         RandomScale(cfg.scale_min, cfg.scale_max),
         v2.RandomCrop(
             (cfg.crop_height, cfg.crop_width),
             pad_if_needed=True,
-            fill={tv_tensors.Image: 0, tv_tensors.Mask: IGNORE_INDEX},
+            fill={tv_tensors.Image: 0, tv_tensors.Mask: PAD_INDEX},
         ),
     ]
     if cfg.hflip:

@@ -65,3 +65,23 @@ def resolve_device(name: str, info: DistInfo | None = None) -> torch.device:
     if device.type == "cuda" and info is not None and info.enabled:
         device = torch.device("cuda", info.local_rank)
     return device
+
+
+class ShardSampler(torch.utils.data.Sampler[int]):
+    """Indices ``rank, rank + world, …`` of a dataset: every item on exactly one process.
+
+    For evaluation under DDP. ``DistributedSampler`` pads the last round with repeated items so
+    every rank gets as many, which counts those images twice in every metric; this sampler does
+    not pad (ranks may differ by one item; the metrics are summed across ranks, not averaged).
+    """
+
+    def __init__(self, data_source, rank: int, world_size: int) -> None:
+        if not 0 <= rank < world_size:
+            raise ValueError(f"rank {rank} outside 0..{world_size - 1}")
+        self.n, self.rank, self.world_size = len(data_source), rank, world_size
+
+    def __iter__(self):
+        return iter(range(self.rank, self.n, self.world_size))
+
+    def __len__(self) -> int:
+        return len(range(self.rank, self.n, self.world_size))

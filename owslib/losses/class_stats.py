@@ -20,15 +20,18 @@ class ClassStatistics(nn.Module):
 
     Buffers: ``mean`` (K, D), ``var`` (K, D), ``count`` (K) and ``valid`` (K, bool) hold the
     previous epoch's statistics; ``acc_sum``, ``acc_sqsum`` (float64) and ``acc_count`` accumulate
-    the current epoch. A class without true positives in an epoch keeps its previous statistics.
+    the current epoch. A class without true positives in an epoch keeps its previous statistics
+    (``keep_stale=True``); the reference code instead drops it until it has true positives again
+    (``keep_stale=False``, option ``loss__stale_class_stats="drop"``).
 
     Reference: Sodano et al., CVPR 2024, Eqs. 3–4.
     """
 
-    def __init__(self, num_classes: int, dim: int | None = None) -> None:
+    def __init__(self, num_classes: int, dim: int | None = None, keep_stale: bool = True) -> None:
         super().__init__()
         d = num_classes if dim is None else dim
         self.num_classes = num_classes
+        self.keep_stale = keep_stale
         self.register_buffer("mean", torch.zeros(num_classes, d))
         self.register_buffer("var", torch.ones(num_classes, d))
         self.register_buffer("count", torch.zeros(num_classes, dtype=torch.float64))
@@ -70,7 +73,13 @@ class ClassStatistics(nn.Module):
         self.mean[seen] = mean[seen].to(self.mean.dtype)
         self.var[seen] = var[seen].to(self.var.dtype)
         self.count[seen] = self.acc_count[seen]
-        self.valid |= seen
+        if self.keep_stale:
+            self.valid |= seen
+        else:  # the reference: a class without true positives this epoch has no statistics
+            self.valid.copy_(seen)
+            self.mean[~seen] = 0.0
+            self.var[~seen] = 1.0
+            self.count[~seen] = 0.0
         self.acc_sum.zero_()
         self.acc_sqsum.zero_()
         self.acc_count.zero_()

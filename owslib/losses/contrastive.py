@@ -9,6 +9,9 @@ from torch import nn
 from owslib.losses._common import attached_zero, known_mask, pixels_last
 from owslib.losses.class_stats import ClassStatistics
 
+#: How classes without statistics enter Eq. 8: left out, or (reference code) with a zero mean.
+MISSING_CLASSES = ("drop", "zero_mean")
+
 
 class ContrastiveLoss(nn.Module):
     """``L_cont = −Σ_k log exp(f̄_kᵀ μ̄_k / τ) / Σ_i exp(f̄_kᵀ μ̄_i / τ)``.
@@ -17,15 +20,29 @@ class ContrastiveLoss(nn.Module):
     L2-normalised contrastive embeddings over the pixels of class k (the reference code normalises
     per pixel before averaging); ``μ̄_i`` are the L2-normalised class means of the semantic logits
     from the previous epoch (:class:`ClassStatistics`). Classes without statistics are left out of
-    both anchors and candidates. The per-anchor terms are averaged within each image, then over
-    images. Zero in the first epoch.
+    both anchors and candidates (``missing_classes="drop"``); the reference code keeps them with a
+    zero mean (``"zero_mean"``: a candidate of logit 0 in every softmax, and an anchor whose
+    target logit is 0). The per-anchor terms are averaged within each image, then over images.
+    Zero in the first epoch.
+
+    The reference code gathers its (dimensions × classes) matrix of class means with
+    ``.view(-1, n_classes)`` instead of a transpose, which mixes classes and dimensions whenever an
+    image holds more than one class; this is the loss it means (equal to it with the transpose).
 
     Shape: ``embedding`` (B, D, H, W) with D = K, ``target`` (B, H, W) → scalar.
     Reference: Sodano et al., CVPR 2024, Eqs. 7–8.
     """
 
-    def __init__(self, stats: ClassStatistics, tau: float = 0.1) -> None:
+    def __init__(
+        self, stats: ClassStatistics, tau: float = 0.1, missing_classes: str = "drop"
+    ) -> None:
         super().__init__()
+        if missing_classes not in MISSING_CLASSES:
+            raise ValueError(
+                f"loss__contrastive_missing_classes={missing_classes!r}; "
+                f"choose one of {MISSING_CLASSES}"
+            )
+        self.missing_classes = missing_classes
         # Shared with the objective, which owns (and checkpoints) it: not registered here, so the
         # statistics appear once in a state dict and checkpoints load across loss settings.
         object.__setattr__(self, "stats", stats)
@@ -48,13 +65,16 @@ class ContrastiveLoss(nn.Module):
         sums = emb.new_zeros(b * k, emb.shape[1]).index_add_(0, slot, emb)
         counts = torch.bincount(slot, minlength=b * k)
         classes = torch.arange(k, device=target.device).repeat(b)
-        anchors = (counts > 0) & self.stats.valid[classes]
+        drop = self.missing_classes == "drop"
+        anchors = (counts > 0) & self.stats.valid[classes] if drop else counts > 0
         if not anchors.any():
             return attached_zero(embedding)
         fbar = sums[anchors] / counts[anchors].unsqueeze(1)
-        mu = F.normalize(self.stats.mean.float(), dim=1)
+        valid = self.stats.valid.unsqueeze(1)
+        mu = F.normalize(self.stats.mean.float() * valid, dim=1)  # a missing class: zero vector
         logits = fbar @ mu.T / self.tau
-        logits = logits.masked_fill(~self.stats.valid, float("-inf"))
+        if drop:
+            logits = logits.masked_fill(~self.stats.valid, float("-inf"))
         per_anchor = F.cross_entropy(logits, classes[anchors], reduction="none")
         owner = torch.arange(b, device=target.device).repeat_interleave(k)[anchors]
         per_image = per_anchor.new_zeros(b).index_add_(0, owner, per_anchor)

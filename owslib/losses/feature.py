@@ -16,10 +16,12 @@ class FeatureLoss(nn.Module):
 
     ``distance="norm_over_std"`` reads Eq. 5 with element-wise division by the per-dimension
     standard deviation, then the L2 norm (a diagonal Mahalanobis distance, consistent with the
-    Gaussian of Eq. 11). ``"l1_over_var"`` is the reference code's form (element-wise
-    ``|f − μ| / σ²``, averaged over dimensions). Ω are the labelled known pixels of classes that
-    have statistics; unlike the reference code, every present class counts (it skipped the last
-    class of a crop without void).
+    Gaussian of Eq. 11), averaged over all pixels (1/|Ω|). ``"l1_over_var"`` is the reference
+    code's form and reduction: element-wise ``|f − μ_k| / σ_k²``, averaged over the pixels of each
+    class and the dimensions, then *summed* over the classes present in the batch
+    (``Σ_k mean_{Ω_k, j} |f_j − μ_kj| / σ_kj²``; σ² floored at ``min_std²``, the code adds 1e-8).
+    Ω are the labelled known pixels of classes that have statistics; unlike the reference code,
+    every present class counts (it skipped the last class of a crop without void).
 
     Shape: ``logits`` (B, K, H, W), ``target`` (B, H, W) → scalar.
     Reference: Sodano et al., CVPR 2024, Eq. 5.
@@ -52,7 +54,10 @@ class FeatureLoss(nn.Module):
         diff = feats - self.stats.mean[labels]
         if self.distance == "norm_over_std":
             dist = (diff / self.stats.std(self.min_std)[labels]).norm(dim=1)
-        else:
-            var = self.stats.var[labels].clamp(min=self.min_std**2)
-            dist = (diff.abs() / var).mean(dim=1)
-        return dist.mean()
+            return dist.mean()
+        var = self.stats.var[labels].clamp(min=self.min_std**2)
+        per_pixel = (diff.abs() / var).mean(dim=1)
+        sums = per_pixel.new_zeros(k).index_add_(0, labels, per_pixel)
+        counts = torch.bincount(labels, minlength=k)
+        present = counts > 0
+        return (sums[present] / counts[present]).sum()

@@ -18,6 +18,8 @@ from owslib.losses.segmentation import WeightedCrossEntropy
 SEMANTIC_LOSSES = ("ce",)
 #: Terms that read the previous epoch's class statistics.
 STATS_TERMS = ("feat", "cont")
+#: What the class statistics do with a class that had no true positives in the last epoch.
+STALE_CLASS_STATS = ("keep", "drop")
 
 
 def build_semantic_loss(
@@ -52,7 +54,12 @@ class ContMAVObjective(nn.Module):
         super().__init__()
         self.cfg = cfg
         self.num_classes = num_classes
-        self.stats = ClassStatistics(num_classes)
+        if cfg.stale_class_stats not in STALE_CLASS_STATS:
+            raise ValueError(
+                f"loss__stale_class_stats={cfg.stale_class_stats!r}; "
+                f"choose one of {STALE_CLASS_STATS}"
+            )
+        self.stats = ClassStatistics(num_classes, keep_stale=cfg.stale_class_stats == "keep")
         self.weights: dict[str, float] = {}
         terms: dict[str, nn.Module] = {}
         candidates: dict[str, tuple[float, Callable[[], nn.Module]]] = {
@@ -61,7 +68,10 @@ class ContMAVObjective(nn.Module):
                 cfg.w_feat,
                 lambda: FeatureLoss(self.stats, cfg.feature_distance, cfg.min_std),
             ),
-            "cont": (cfg.w_cont, lambda: ContrastiveLoss(self.stats, cfg.tau)),
+            "cont": (
+                cfg.w_cont,
+                lambda: ContrastiveLoss(self.stats, cfg.tau, cfg.contrastive_missing_classes),
+            ),
             "obj": (
                 cfg.w_obj,
                 lambda: ObjectosphereLoss(num_classes, cfg.xi, cfg.objectosphere_unknown_scale),

@@ -1,6 +1,6 @@
 """Pixel anomaly metrics: AUPR, FPR95, AUROC, best F1 — exact, and streamed through score histograms.
 
-Conventions (REFERENCE.md §7). Label 1 = anomaly = the *positive* class, 0 = known, ``ignore_index``
+Conventions. Label 1 = anomaly = the *positive* class, 0 = known, ``ignore_index``
 skipped; a higher score means "more anomalous" (pass ``-score`` for confidences).
 
 * **AUPR** = average precision, step-wise like ``sklearn.metrics.average_precision_score``:

@@ -1,7 +1,7 @@
 """SegmentMeIfYouCan component metrics: sIoU (gt), PPV and F1 over sIoU thresholds, streamed per image.
 
 Conventions of the benchmark (Chan et al., NeurIPS 2021 Datasets track; code
-``SegmentMeIfYouCan/road-anomaly-benchmark``, ``metrics/instance_segmentation.py``), REFERENCE.md §7:
+``SegmentMeIfYouCan/road-anomaly-benchmark``, ``metrics/instance_segmentation.py``):
 
 * The anomaly map is **binarised** at one threshold for the whole set: the one of the best pooled
   pixel F1. As in the benchmark a pixel is predicted anomalous when ``score > threshold``

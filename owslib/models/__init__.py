@@ -5,7 +5,7 @@ from __future__ import annotations
 from torch import nn
 
 from owslib.config import ModelConfig
-from owslib.models.context import CONTEXT_MODULES
+from owslib.models.context import CONTEXT_BIN_SCALING, CONTEXT_MODULES, CONTEXT_UPSAMPLING
 from owslib.models.contmav import ContMAV
 from owslib.models.layers import UPSAMPLING_MODES
 from owslib.models.pretrained import load_encoder_weights
@@ -17,6 +17,8 @@ _CHOICES: dict[str, tuple[str, ...]] = {
     "encoder": tuple(ENCODER_LAYERS),
     "encoder_block": tuple(BLOCKS),
     "context": CONTEXT_MODULES,
+    "context_upsampling": CONTEXT_UPSAMPLING,
+    "context_bin_scaling": CONTEXT_BIN_SCALING,
     "upsampling": UPSAMPLING_MODES,
 }
 
@@ -44,6 +46,9 @@ def build_model(cfg: ModelConfig, num_classes: int) -> ContMAV:
         encoder_block=cfg.encoder_block,
         context=cfg.context,
         context_bins=tuple(cfg.context_bins),
+        context_input_size=tuple(cfg.context_input_size),
+        context_upsampling=cfg.context_upsampling,
+        context_bin_scaling=cfg.context_bin_scaling,
         decoder_channels=tuple(cfg.decoder_channels),
         decoder_blocks=tuple(cfg.decoder_blocks),
         upsampling=cfg.upsampling,

@@ -43,6 +43,9 @@ class ContMAV(nn.Module):
         encoder_block: str = "nonbottleneck1d",
         context: str = "ppm",
         context_bins: tuple[int, ...] = (1, 2, 4, 8),
+        context_input_size: tuple[int, int] = (512, 1024),
+        context_upsampling: str = "nearest",
+        context_bin_scaling: str = "scaled",
         decoder_channels: Sequence[int] = (512, 256, 128),
         decoder_blocks: Sequence[int] = (3, 3, 3),
         upsampling: str = "learned-3x3-zeropad",
@@ -61,7 +64,15 @@ class ContMAV(nn.Module):
         self.pad_mode = pad_mode
         self.encoder = ResNetEncoder(encoder_layers, encoder_block, act_layer=act_layer)
         c1, c2, c3, c4 = self.encoder.out_channels
-        self.context = build_context(context, c4, context_bins, act_layer=act_layer)
+        self.context = build_context(
+            context,
+            c4,
+            context_bins,
+            act_layer=act_layer,
+            input_size=tuple(context_input_size),
+            upsampling=context_upsampling,
+            bin_scaling=context_bin_scaling,
+        )
         dec = tuple(decoder_channels)
         self.skips = nn.ModuleList(
             _projection(c_enc, c_dec, act_layer)

@@ -167,3 +167,37 @@ def test_colour_label_rejected(
     ds = CityscapesDataset(tmp_path, "train", get_split("cityscapes"))
     with pytest.raises(DatasetError, match="single-channel"):
         ds[0]
+
+
+def test_heldout_classes_in_training_images_drop_or_ignore(tmp_path: Path, add_pair, caplog) -> None:
+    # A generated Cityscapes tree whose train split holds one image with a motorcycle (labelId 32)
+    # and two without: with cityscapes_heldout, motorcycle is a test-time anomaly.
+    from owslib.labels import PAD_INDEX
+
+    root = tmp_path / "cs"
+    clean = np.array([[7, 7, 26], [0, 8, 11]], dtype=np.uint8)
+    moto = np.array([[7, 32, 26], [0, 8, 11]], dtype=np.uint8)
+    add_pair(root, "train", "alpha_000000_000019", clean)
+    add_pair(root, "train", "alpha_000001_000019", moto)
+    add_pair(root, "train", "beta_000002_000019", clean)
+    split = get_split("cityscapes_heldout")
+    kept = CityscapesDataset(root, "train", split)
+    assert len(kept) == 3 and kept.heldout_dropped == []
+    assert kept.load_target(1)[0, 1] == split.num_known + 1  # motorcycle as unknown class K+1
+    with caplog.at_level("WARNING"):
+        dropped = CityscapesDataset(root, "train", split, heldout="drop")
+    assert dropped.names == ["alpha_000000_000019", "beta_000002_000019"]
+    assert dropped.heldout_dropped == ["alpha_000001_000019"]
+    assert "dropped 1 of 3 images" in caplog.text
+    ignored = CityscapesDataset(root, "train", split, heldout="ignore")
+    assert len(ignored) == 3
+    target = ignored.load_target(1)
+    assert target[0, 1] == PAD_INDEX and target[1, 0] == IGNORE_INDEX  # void stays void
+    # a split without unknowns drops nothing
+    assert len(CityscapesDataset(root, "train", get_split("cityscapes"), heldout="drop")) == 3
+    with pytest.raises(ValueError, match="heldout_in_train"):
+        CityscapesDataset(root, "train", split, heldout="maybe")
+    only = tmp_path / "only"
+    add_pair(only, "train", "alpha_000001_000019", moto)
+    with pytest.raises(DatasetError, match="every image holds an unknown class"):
+        CityscapesDataset(only, "train", split, heldout="drop")

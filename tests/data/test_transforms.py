@@ -17,7 +17,7 @@ from owslib.data.transforms import (
     build_eval_transforms,
     build_train_transforms,
 )
-from owslib.labels import IGNORE_INDEX
+from owslib.labels import IGNORE_INDEX, PAD_INDEX
 
 CFG = DataConfig(crop_height=32, crop_width=48, scale_min=0.5, scale_max=2.0)
 
@@ -66,16 +66,19 @@ def test_label_values_are_never_interpolated() -> None:
             np.random.default_rng(seed).integers(0, 256, (37, 53, 3), dtype=np.uint8)
         )
         _, y = transform(image, target)
-        assert set(y.unique().tolist()) <= set(values) | {IGNORE_INDEX}
+        assert set(y.unique().tolist()) <= set(values) | {PAD_INDEX}
 
 
-def test_pads_image_with_zero_and_label_with_ignore() -> None:
+def test_pads_image_with_zero_and_label_with_pad_not_void() -> None:
     cfg = dataclasses.replace(CFG, scale_min=1.0, scale_max=1.0, hflip=False, color_jitter=False)
     image = Image.fromarray(np.full((20, 30, 3), 128, np.uint8))
-    x, y = build_train_transforms(cfg)(image, np.full((20, 30), 4, np.uint8))
+    target = np.full((20, 30), 4, np.uint8)
+    target[:5] = IGNORE_INDEX  # void stays void; padding gets a label of its own
+    x, y = build_train_transforms(cfg)(image, target)
     assert x.shape == (3, 32, 48)
-    padded = y == IGNORE_INDEX
-    assert padded.sum() == 32 * 48 - 20 * 30 and (y[~padded] == 4).all()
+    assert int((y == IGNORE_INDEX).sum()) == 5 * 30
+    padded = y == PAD_INDEX
+    assert padded.sum() == 32 * 48 - 20 * 30 and (y[~padded] != PAD_INDEX).all()
     zero = (-torch.tensor(IMAGENET_MEAN) / torch.tensor(IMAGENET_STD))[:, None]
     assert torch.allclose(x[:, padded], zero.expand(3, int(padded.sum())))
 

@@ -218,3 +218,18 @@ def test_update_accepts_other_logit_dtypes(dtype):
     stats.update(torch.tensor(logits).to(dtype), torch.tensor(target))
     stats.end_epoch()
     assert stats.ready and stats.mean.dtype == torch.float32
+
+
+def test_drop_stale_classes_as_the_reference_code():
+    # keep_stale=False: a class without true positives in the last epoch has no statistics.
+    stats = ClassStatistics(K, keep_stale=False)
+    logits = torch.tensor([[4.0, 0.0, 1.0], [0.0, 0.0, 3.0]]).T.reshape(1, K, 1, 2)
+    stats.update(logits, torch.tensor([[[0, 2]]]))
+    stats.end_epoch()
+    assert stats.valid.tolist() == [True, False, True]
+    logits = torch.tensor([[6.0, 1.0, 1.0], [8.0, 1.0, 3.0]]).T.reshape(1, K, 1, 2)
+    stats.update(logits, torch.tensor([[[0, 0]]]))
+    stats.end_epoch()
+    assert stats.valid.tolist() == [True, False, False]
+    assert stats.mean[0].tolist() == [7.0, 1.0, 2.0]
+    assert stats.mean[2].tolist() == [0.0, 0.0, 0.0] and stats.count[2].item() == 0

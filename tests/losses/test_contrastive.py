@@ -168,3 +168,40 @@ def test_channel_mismatch_raises():
     loss = ContrastiveLoss(_stats())
     with pytest.raises(ValueError, match="embedding_dim"):
         loss(torch.randn(2, K + 2, 2, 3), torch.tensor(TARGET))
+
+
+def _reference_code_with_transpose(emb, target, valid, tau=TAU):
+    """The reference code's per-image loop (class means of normalised pixel embeddings, void
+    dropped, zero means for classes without statistics), with its ``.view`` read as a transpose."""
+    means = np.where(np.array(valid)[:, None], MEAN, 0.0)
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    mu = np.divide(means, norms, out=np.zeros_like(means), where=norms > 0)
+    total = 0.0
+    for i in range(emb.shape[0]):
+        e = emb[i] / np.linalg.norm(emb[i], axis=0, keepdims=True)
+        classes = [c for c in np.unique(target[i]) if c != 255]
+        ces = []
+        for c in classes:
+            fbar = e[:, target[i] == c].mean(axis=1)
+            z = fbar @ mu.T / tau
+            ces.append(np.log(np.exp(z).sum()) - z[c])
+        total += np.mean(ces)
+    return total / emb.shape[0]
+
+
+def test_zero_mean_missing_classes_as_the_reference_code():
+    valid = (True, False, True)
+    target = np.array([[[0, 1, 255], [2, 1, 1]], [[2, 2, 0], [255, 1, 0]]])
+    emb = _emb(5)
+    stats = _stats(valid)
+    loss = ContrastiveLoss(stats, TAU, missing_classes="zero_mean")(
+        torch.tensor(emb, dtype=torch.float32), torch.tensor(target)
+    )
+    assert loss.item() == pytest.approx(_reference_code_with_transpose(emb, target, valid), rel=1e-5)
+    dropped = ContrastiveLoss(stats, TAU)(torch.tensor(emb, dtype=torch.float32), torch.tensor(target))
+    assert dropped.item() != pytest.approx(loss.item(), rel=1e-3)
+
+
+def test_unknown_missing_classes_option_raises():
+    with pytest.raises(ValueError, match="contrastive_missing_classes"):
+        ContrastiveLoss(_stats(), TAU, missing_classes="zeros")

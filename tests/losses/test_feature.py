@@ -27,7 +27,8 @@ def _logits(seed: int = 0, b: int = 2, h: int = 2, w: int = 3) -> np.ndarray:
 
 
 def _ref(logits, target, distance, valid=(True, True, True), min_std=MIN_STD):
-    dists = []
+    """Eq. 5 (mean over pixels) or the reference code (per-class means, summed over classes)."""
+    dists, per_class = [], {}
     b, _, h, w = logits.shape
     for i in range(b):
         for y in range(h):
@@ -40,7 +41,10 @@ def _ref(logits, target, distance, valid=(True, True, True), min_std=MIN_STD):
                     sigma = np.maximum(np.sqrt(var), min_std)
                     dists.append(np.sqrt((((f - mu) / sigma) ** 2).sum()))
                 else:
-                    dists.append((np.abs(f - mu) / np.maximum(var, min_std**2)).mean())
+                    d = (np.abs(f - mu) / np.maximum(var, min_std**2)).mean()
+                    per_class.setdefault(int(t), []).append(d)
+    if distance == "l1_over_var":
+        return float(sum(np.mean(v) for v in per_class.values()))
     return float(np.mean(dists))
 
 
@@ -72,6 +76,28 @@ def test_norm_over_std_single_pixel():
         torch.tensor([1.0, 2.0, 2.0]).view(1, K, 1, 1), torch.tensor([[[1]]])
     )
     assert loss.item() == pytest.approx(6.5 / 3, rel=1e-6)
+
+
+def test_code_form_sums_class_means_with_unequal_class_sizes():
+    # The reference code: for each class in the batch, mean over its pixels and the dimensions of
+    # |f - mu| / var, then the sum over classes. Class 0 has 1 pixel, class 1 has 5, class 2 has 2.
+    rng = np.random.default_rng(3)
+    logits = rng.normal(size=(1, K, 2, 4)) * 2.0
+    target = np.array([[[0, 1, 1, 1], [1, 1, 2, 2]]])
+    var = np.maximum(VAR, MIN_STD**2)
+    expected = 0.0
+    for c in range(K):
+        feats = logits[0].transpose(1, 2, 0)[target[0] == c]  # (n_c, K)
+        expected += (np.abs(feats - MEAN[c]) / var[c]).mean()
+    loss = FeatureLoss(_stats(), "l1_over_var", MIN_STD)(
+        torch.tensor(logits, dtype=torch.float32), torch.tensor(target)
+    )
+    assert loss.item() == pytest.approx(expected, rel=1e-5)
+    # ... which differs from one mean over all pixels (what Eq. 5's 1/|Omega| gives)
+    pooled = np.mean(
+        [(np.abs(logits[0, :, y, x] - MEAN[t]) / var[t]).mean() for (y, x), t in np.ndenumerate(target[0])]
+    )
+    assert abs(loss.item() - pooled) > 0.1 * pooled
 
 
 def test_min_std_floor_is_used():

@@ -33,8 +33,8 @@ def _ref_ce(logits, target, weight):
 
 def _ref_obj(emb, target, xi=1.0):
     sq = (emb**2).sum(axis=1)
-    known = target < K
-    return np.maximum(xi - sq[known], 0).mean() + sq[~known].mean()
+    known, void = target < K, target == 255
+    return np.maximum(xi - sq[known], 0).mean() + sq[void].mean()
 
 
 def _n_true_positives(logits, target):
@@ -225,3 +225,32 @@ def test_statistics_terms_wait_for_the_warmup():
     fresh = ContMAVObjective(LossConfig(stats_warmup_epochs=2), k)
     fresh.load_state_dict(obj.state_dict())
     assert int(fresh.epochs_done) == 2, "the warm-up counter travels in checkpoints"
+
+
+def test_padding_takes_no_part_in_any_term():
+    # Crop padding (PAD_INDEX) is neither a class nor void: changing the outputs there changes no
+    # term, and no gradient reaches those pixels, in the first epoch and once statistics exist.
+    from owslib.labels import PAD_INDEX
+
+    target = torch.tensor(TARGET)
+    padded = target.clone()
+    padded[:, :, -1] = PAD_INDEX
+    obj = ContMAVObjective(LossConfig(), K).train()
+    for epoch in range(3):
+        for seed in range(2):
+            out = _outputs(seed + 10 * epoch, grad=True)
+            res = obj(out, padded)
+            res["loss"].backward()
+            for key in ("sem_logits", "embedding"):
+                assert (out[key].grad[:, :, :, -1] == 0).all(), (epoch, key)
+            moved = {k: v.detach().clone() for k, v in out.items()}
+            for v in moved.values():
+                v[:, :, :, -1] += 5.0
+            obj.eval()
+            again = obj(moved, padded)
+            obj.train()
+            for name in res:
+                assert again[name].item() == pytest.approx(res[name].item(), rel=1e-6), name
+        obj.end_epoch()
+    assert set(res) == {"loss", "sem", "feat", "cont", "obj"}
+    assert res["feat"].item() > 0 and res["cont"].item() > 0  # the statistics terms were active

@@ -25,7 +25,7 @@ def _ref(emb, target, xi=1.0, unknown_scale=1.0):
                 sq = float((emb[i, :, y, x] ** 2).sum())
                 if target[i, y, x] < K:
                     known.append(max(xi - sq, 0.0))
-                else:  # void (255) and unknown classes (≥ K)
+                elif target[i, y, x] == 255:  # void only: unknown classes and padding take no part
                     unknown.append(sq)
     total = 0.0
     if known:
@@ -80,10 +80,11 @@ def test_no_void_batch_is_known_term_only():
 
 def test_no_known_pixel_is_unknown_term_only():
     target = np.full((2, 2, 3), 255)
-    target[0, 0, 0] = K  # an unknown class counts as unknown too
+    target[0, 0, 0] = K  # an unknown class is not void: it takes no part
     emb = _emb(2)
     loss, _ = _loss(emb, target, unknown_scale=2.0)
-    assert loss.item() == pytest.approx(2.0 * (emb**2).sum(axis=1).mean(), rel=1e-5)
+    void = target == 255
+    assert loss.item() == pytest.approx(2.0 * (emb**2).sum(axis=1)[void].mean(), rel=1e-5)
 
 
 def test_known_pixels_outside_the_sphere_give_attached_zero():
@@ -110,4 +111,6 @@ def test_gradient_directions():
     radial = (e.grad * e.detach()).sum(dim=1)  # d loss / d scale along f
     known = torch.tensor(TARGET < K)
     assert (radial[known] < 0).all()
-    assert (radial[~known] > 0).all()
+    void = torch.tensor(TARGET == 255)
+    assert (radial[void] > 0).all()
+    assert (radial[~known & ~void] == 0).all()  # an unknown class in a training target: no part
