@@ -19,7 +19,7 @@ import time
 import torch
 
 from owslib.config import LossConfig, load_profile
-from owslib.engine.loop import autocast
+from owslib.engine.autocast import autocast
 from owslib.losses import ContMAVObjective
 from owslib.models import build_model, count_parameters
 
@@ -59,6 +59,7 @@ def main() -> None:
     p.add_argument("--classes", type=int, default=19)
     p.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     p.add_argument("--amp", action="store_true")
+    p.add_argument("--channels-last", action="store_true", help="channels-last model and input")
     p.add_argument("--steps", type=int, default=5)
     p.add_argument("--warmup", type=int, default=3)
     args = p.parse_args()
@@ -69,6 +70,9 @@ def main() -> None:
     k = args.classes
     model = build_model(cfg.model, num_classes=k).to(device).train()
     image = torch.randn(args.batch, 3, args.height, args.width, device=device)
+    if args.channels_last:
+        model = model.to(memory_format=torch.channels_last)
+        image = image.contiguous(memory_format=torch.channels_last)
     target = torch.randint(0, k, (args.batch, args.height, args.width), device=device)
     target[:, : args.height // 8] = 255  # some void, as in real labels
     ce_only = ContMAVObjective(LossConfig(w_feat=0.0, w_cont=0.0, w_obj=0.0), k).to(device)
@@ -92,6 +96,7 @@ def main() -> None:
         "height": args.height,
         "width": args.width,
         "amp": args.amp,
+        "channels_last": args.channels_last,
         "profile": args.profile,
         "parameters": count_parameters(model),
         "torch": torch.__version__,

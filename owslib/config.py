@@ -65,6 +65,9 @@ class ModelConfig:
     encoder: str = "resnet34"  # resnet18 | resnet34
     encoder_block: str = "nonbottleneck1d"  # nonbottleneck1d | basicblock
     pretrained_path: str = ""  # local ImageNet weights (torchvision resnet or r34_NBt1D.pth)
+    # > 0: start from the encoder of a closed-set segmenter trained this many epochs on the
+    # training split, once per profile and dataset (owslib.pretrain), in place of ImageNet weights
+    pretrain_epochs: int = 0
     context: str = "ppm"  # ppm | none
     context_bins: tuple[int, ...] = (1, 2, 4, 8)
     # (code) the crop size (H, W) in pixels the pooling bins refer to: bins scale with the feature
@@ -76,11 +79,39 @@ class ModelConfig:
     decoder_blocks: tuple[int, ...] = (3, 3, 3)
     embedding_dim: int = 0  # contrastive embedding size; 0 = number of known classes (code)
     upsampling: str = "learned-3x3-zeropad"  # or bilinear
+    # A second decoder beside ContMAV's two (owslib.models.heads): none | mlp (TruFor's all-MLP
+    # head) | a registered name; E channels of its projections (TruFor's configs: 512)
+    extra_decoder: str = "none"
+    mlp_dim: int = 512
+    # How the MLP head meets the model (owslib.models.fusion): sum | normalized_sum |
+    # concat_conv | separate | confidence; into the embedding or the semantic logits
+    fusion: str = "sum"
+    fusion_target: str = "embedding"
 
 
 @dataclass(frozen=True)
 class LossConfig:
-    semantic: str = "ce"  # L_sem: class-weighted cross-entropy (Eq. 2)
+    semantic: str = "ce"  # L_sem: ce (Eq. 2) | focal | dice | focal+dice | ce+dice
+    focal_gamma: float = 2.0  # focusing parameter γ (Lin et al. 2017)
+    focal_weighted: bool = True  # the class weights of Eq. 2 as focal α
+    dice_smooth: float = 1.0  # s in (2Σpy + s) / (Σp + Σy + s)
+    dice_weight: float = 1.0  # weight of the Dice part of a sum (focal+dice, ce+dice)
+    w_conf: float = 1.0  # confidence head (model__fusion=confidence) vs true-class probability
+    extra_terms: str = ""  # registered terms to add, "name:weight,…" (owslib.losses.register_term)
+    # InfoNCE between known and unknown regions (owslib.losses.infonce_term); 0 = off
+    w_infonce: float = 0.0
+    infonce_level: str = "pixel"  # pixel | region (connected regions of one class or of void)
+    infonce_form: str = "prototype"  # prototype (anchors known, unknowns as negatives) | seed
+    infonce_space: str = "embedding"  # embedding (contrastive decoder) | semantic (logits)
+    infonce_tau: float = 0.1
+    infonce_samples: int = 64  # anchors per class (and unknown samples) per batch, seeded
+    infonce_min_region: int = 16  # pixels: smaller regions are not samples
+    infonce_momentum: float = 0.9  # EMA of the class prototypes (and the unknown prototype)
+    # SynCo hard negatives (owslib.losses.synco): none | known_anchors | unknown_anchors | both
+    synco_direction: str = "none"
+    synco_counts: str = "interpolated:2,extrapolated:2,mixup:2,noise:2,perturbed:2,adversarial:2"
+    synco_n_hard: int = 16
+    synco_warmup_epochs: int = 1  # epochs (after the statistics warm-up) before synthetic negatives
     w_sem: float = 0.9
     w_feat: float = 0.1
     w_cont: float = 0.5
@@ -109,6 +140,9 @@ class TrainConfig:
     div_factor: float = 25.0
     final_div_factor: float = 1e4
     amp: bool = False
+    # channels-last memory format for model and inputs (faster convolutions on CPU and on tensor
+    # cores; outputs equal the default layout's to float tolerance)
+    channels_last: bool = False
     grad_clip: float = 0.0  # 0 = off; max gradient norm otherwise
     accumulate: int = 1
     seed: int = 0
@@ -125,6 +159,9 @@ class EvalConfig:
     batch_size: int = 1
     amp: bool = False
     histogram_bins: int = 100_000  # streaming anomaly metrics
+    # histogram (pooled + per-image, streamed) | smiyc (adds the SegmentMeIfYouCan leaderboard's
+    # binned pixel curve, to put a number next to the leaderboard's)
+    curve: str = "histogram"
     n_examples: int = 4  # qualitative examples in figures and anomaly maps written
     components: bool = True  # SegmentMeIfYouCan component metrics (a second pass)
     component_track: str = (
@@ -187,7 +224,7 @@ class ExperimentConfig:
         merged = self.to_flat()
         for k in flat:
             if k not in merged:
-                raise ConfigError(f"unknown config key {k!r}")
+                raise ConfigError(f"unknown config key {k!r}{did_you_mean(k, merged)}")
         merged.update(flat)
         return ExperimentConfig.from_flat(merged)
 
@@ -219,15 +256,25 @@ PROFILES: dict[str, dict[str, Any]] = {
     "quick": {
         **_SMALL_MODEL,
         **_EMBEDDED_DATA,
-        # From scratch, early statistics come from a near-uniform model: their tiny σ makes Eq. 5
-        # pin the logits where they are. Start the statistics-based terms once the model classifies.
-        "loss__stats_warmup_epochs": 5,
-        "train__epochs": 30,
+        # In place of ImageNet weights: the encoder of a closed-set segmenter trained once (30
+        # epochs, CE) on the embedded train split (owslib.pretrain); every variant and seed starts
+        # from it. Measured on 2 CPU cores: 10 epochs then reach mIoU 0.57, fused AUROC 0.96.
+        "model__pretrain_epochs": 30,
+        # Statistics of a model that does not classify yet have tiny σ and Eq. 5 then pins the
+        # logits where they are: the statistics-based terms start after 2 epochs.
+        "loss__stats_warmup_epochs": 2,
+        "train__epochs": 10,
+        # bfloat16 autocast and channels-last: 0.61 -> 0.31 s per step on 2 CPU cores (measured)
+        "train__amp": True,
+        "train__channels_last": True,
+        # the second decoder's width in proportion to the small decoders (TruFor: 512 beside
+        # 512-channel decoders; here 128 beside 128/96/64)
+        "model__mlp_dim": 128,
         "train__batch_size": 8,
         "train__lr": 0.004,
         "train__pct_start": 0.1,
         "train__device": "auto",
-        "eval__n_examples": 6,
+        "eval__n_examples": 4,
     },
     "smoke": {
         **_SMALL_MODEL,
@@ -242,6 +289,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         "synthetic__n_test": 6,
         "synthetic__height": 64,
         "synthetic__width": 128,
+        "model__pretrain_epochs": 1,
         "train__epochs": 2,
         "train__batch_size": 4,
         "train__log_every": 1,
@@ -297,6 +345,14 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
     return nested
 
 
+def did_you_mean(name: str, choices) -> str:
+    """``"; did you mean 'train__lr'?"`` for the closest of ``choices``, or ``""``."""
+    import difflib
+
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.6)
+    return f"; did you mean {close[0]!r}?" if close else ""
+
+
 def _to_jsonable(v: Any) -> Any:
     if isinstance(v, dict):
         return {k: _to_jsonable(x) for k, x in v.items()}
@@ -313,7 +369,9 @@ def _build(cls: type, d: dict[str, Any], prefix: str) -> Any:
     for k in d:
         if k not in known:
             where = f"{prefix}{k}".replace(".", SEP)
-            raise ConfigError(f"unknown config key {where!r} (valid: {sorted(known)})")
+            raise ConfigError(
+                f"unknown config key {where!r}{did_you_mean(k, known)} (valid: {sorted(known)})"
+            )
     kwargs = {}
     for f in fields(cls):
         if f.name not in d:

@@ -35,8 +35,6 @@ log = logging.getLogger(__name__)
 CLASS_DATASETS = ("cityscapes", "embedded", "bdd_anomaly")
 SMIYC_DATASETS = {"road_anomaly21": "anomaly", "road_obstacle21": "obstacle"}
 DATASETS = (*CLASS_DATASETS, *SMIYC_DATASETS)
-#: A literal copy of :data:`owslib.inference.SCORERS` (checked by the tests).
-SCORERS = ("max_softmax", "max_logit", "entropy", "gaussian", "contrastive", "fused")
 
 
 def build_eval_dataset(
@@ -91,7 +89,7 @@ def evaluate_checkpoint(
     split: str | None = None,
     root: str | Path | None = None,
     device: str | torch.device | None = None,
-    scorers: tuple[str, ...] = SCORERS,
+    scorers: tuple[str, ...] = (),
     num_workers: int = 0,
     max_images: int = 0,
     overrides: dict[str, Any] | None = None,
@@ -110,7 +108,7 @@ def evaluate_checkpoint(
     from owslib.engine.checkpoint import load_checkpoint
     from owslib.evaluation import evaluate_model, options_from_config
     from owslib.labels import get_split
-    from owslib.report import write_metrics
+    from owslib.report import write_evaluation
 
     ckpt = load_checkpoint(checkpoint, map_location="cpu")
     flat = dict(overrides or {})
@@ -155,11 +153,10 @@ def evaluate_checkpoint(
         unknown_names=split_def.unknown_names if kind == "classes" else (),
         device=dev,
         options=opts,
-        out_dir=out_dir,
         protocol=protocol,
     )
     cfg.to_json(Path(out_dir) / "config.json")
-    write_metrics(out_dir, metrics, name, split_def.name)
+    write_evaluation(out_dir, metrics, name, split_def.name)
     return metrics
 
 
@@ -173,7 +170,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
         split=args.split,
         root=args.root,
         device=args.device,
-        scorers=tuple(args.scorer or SCORERS),
+        scorers=tuple(args.scorer or ()),
         num_workers=args.workers,
         max_images=args.max_images,
         overrides=parse_assignments(args.set, "--set"),
@@ -197,7 +194,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--root", help="dataset root (default: the config's data root)")
     e.add_argument("--out", required=True, help="output folder")
     e.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda if available)")
-    e.add_argument("--scorer", action="append", choices=SCORERS, help="repeatable; default: all")
+    from owslib.scorers import SCORER_REGISTRY
+
+    e.add_argument("--scorer", action="append", choices=list(SCORER_REGISTRY),
+                   help="repeatable; default: every scorer the model's outputs can feed")  # fmt: skip
     e.add_argument("--workers", type=int, default=0, help="data loader workers")
     e.add_argument("--max-images", type=int, default=0, help="evaluate the first N images only")
     e.add_argument(

@@ -70,8 +70,20 @@ class Experiment:
 def prepare_data(cfg: ExperimentConfig, dist: DistInfo | None = None) -> Path:
     """The dataset root; for ``data__dataset="embedded"`` the embedded dataset is generated first
     (by the main process only under DDP; the others wait for it)."""
-    root = Path(cfg.data.root)
+    from owslib.config import PROFILES
+    from owslib.data.validation import DatasetError
+    from owslib.paths import resolve
+
+    root = resolve(cfg.data.root)
     if cfg.data.dataset == "embedded":
+        default = PROFILES.get(cfg.profile, {}).get("data__root")
+        if not root.exists() and cfg.data.root != default:
+            # only the profile's own embedded root is generated on first use: a typo is an error
+            raise DatasetError(
+                f"data__root={cfg.data.root!r}: {root} does not exist; generate it with "
+                f"`python -m owslib data generate --out {cfg.data.root}` (or use the profile's "
+                f"default {default!r})"
+            )
         if dist is None or dist.is_main:
             ensure_embedded_dataset(root, cfg.synthetic)
         barrier()
@@ -146,15 +158,30 @@ def build_experiment(cfg: ExperimentConfig, device: str | torch.device | None = 
         ),
         dtype=torch.float32,
     )
-    bare = build_model(cfg.model, num_classes=k).to(dev)
+    bare = build_model(cfg.model, num_classes=k)
+    if cfg.model.pretrain_epochs > 0:
+        if cfg.model.pretrained_path:
+            raise ValueError("model__pretrain_epochs and model__pretrained_path exclude each other")
+        from owslib.models import load_encoder_weights
+        from owslib.pretrain import ensure_pretrained_encoder
+
+        load_encoder_weights(bare.encoder, ensure_pretrained_encoder(cfg, cache_dir()))
+        torch.manual_seed(cfg.train.seed)  # this run's own seed, whatever the pretraining drew
+    bare = bare.to(dev)
+    if cfg.train.channels_last:
+        bare = bare.to(memory_format=torch.channels_last)
     model: nn.Module = bare
     if info.enabled:
         model = nn.parallel.DistributedDataParallel(
             bare, device_ids=[dev.index] if dev.type == "cuda" else None
         )
-    objective = ContMAVObjective(cfg.loss, k, bare.embedding_dim, weights).to(dev)
+    objective = ContMAVObjective(
+        cfg.loss, k, bare.embedding_dim, weights, output_keys=bare.output_keys
+    ).to(dev)
     t = cfg.train
-    optimizer = torch.optim.Adam(bare.parameters(), lr=t.lr, weight_decay=t.weight_decay)
+    # the objective's own parameters (a temperature, a prototype) are trained with the model
+    params = [*bare.parameters(), *objective.parameters()]
+    optimizer = torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
     if t.batch_size < 2 and cfg.model.context == "ppm":
         raise ValueError(
             "train__batch_size must be >= 2 with model__context=ppm: BatchNorm of the 1x1 pooling "

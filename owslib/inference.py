@@ -1,28 +1,16 @@
-"""Open-world inference: anomaly scores (ContMAV Eqs. 11–14, plus classic baselines) and predictions.
+"""Open-world inference math: class Gaussians and distances (ContMAV Eqs. 11–14), class similarity
+and the open-world prediction. The scorers built from them are declared in :mod:`owslib.scorers`.
 
-Every scorer returns a per-pixel map where HIGHER means MORE anomalous, so all of them feed the
-same metrics. Scores are computed from the model's output dict and the class statistics of the
-last training epoch (:class:`owslib.losses.ClassStatistics`).
+Every score is a per-pixel map where HIGHER means MORE anomalous, computed from the model's
+output dict and the class statistics of the last training epoch
+(:class:`owslib.losses.ClassStatistics`).
 """
 
 from __future__ import annotations
 
 import torch
-import torch.nn.functional as F
 
 from owslib.losses.class_stats import ClassStatistics
-
-#: Scorer names, in the order results tables list them.
-SCORERS = ("max_softmax", "max_logit", "entropy", "gaussian", "contrastive", "fused")
-#: What each scorer computes (stated beside every result).
-SCORER_DESCRIPTIONS = {
-    "max_softmax": "MaxSoftmax: 1 - max_k softmax_k (Hendrycks & Gimpel 2017)",
-    "max_logit": "MaxLogit: -max_k logit_k (Hendrycks et al. 2022)",
-    "entropy": "softmax entropy (nats)",
-    "gaussian": "ContMAV semantic: 1 - max_k s_k, class Gaussians of the last epoch (Eqs. 11-12)",
-    "contrastive": "ContMAV contrastive: max(0, 1 - |f^d|^2 / xi) (Eq. 13)",
-    "fused": "ContMAV fused: mean of the semantic and contrastive scores (Eq. 14)",
-}
 
 
 def mahalanobis_sq(logits: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
@@ -114,50 +102,6 @@ def fused_unknown_score(semantic: torch.Tensor, contrastive: torch.Tensor) -> to
     return 0.5 * (semantic + contrastive)
 
 
-def anomaly_scores(
-    outputs: dict[str, torch.Tensor],
-    stats: ClassStatistics,
-    *,
-    xi: float = 1.0,
-    min_std: float = 1e-3,
-    scorers: tuple[str, ...] = SCORERS,
-    nearest: tuple[torch.Tensor, torch.Tensor] | None = None,
-) -> dict[str, torch.Tensor]:
-    """Per-pixel anomaly maps (B, H, W) for each requested scorer (higher = more anomalous).
-
-    ``max_softmax`` = 1 − max softmax probability (Hendrycks & Gimpel 2017), ``max_logit`` =
-    −max logit (Hendrycks et al. 2022), ``entropy`` = softmax entropy, ``gaussian`` = Eq. 12,
-    ``contrastive`` = Eq. 13, ``fused`` = Eq. 14. ``nearest`` reuses a :func:`nearest_class`
-    result of the same logits (evaluation needs it for class similarity too).
-    """
-    unknown = set(scorers) - set(SCORERS)
-    if unknown:
-        raise ValueError(f"unknown scorers {sorted(unknown)}; choose from {SCORERS}")
-    logits = outputs["sem_logits"].float()
-    out: dict[str, torch.Tensor] = {}
-    if {"max_softmax", "entropy"} & set(scorers):
-        logp = F.log_softmax(logits, dim=1)
-        if "max_softmax" in scorers:
-            out["max_softmax"] = 1.0 - logp.max(dim=1).values.exp()
-        if "entropy" in scorers:
-            out["entropy"] = -logp.exp().mul_(logp).sum(dim=1)  # in place: one (B, K, H, W) less
-    if "max_logit" in scorers:
-        out["max_logit"] = -logits.max(dim=1).values
-    sem = con = None
-    if {"gaussian", "fused"} & set(scorers):
-        dmin = (nearest if nearest is not None else nearest_class(logits, stats, min_std))[0]
-        sem = 1.0 - torch.exp(-0.5 * dmin)
-    if {"contrastive", "fused"} & set(scorers):
-        con = contrastive_unknown_score(outputs["embedding"], xi)
-    if "gaussian" in scorers:
-        out["gaussian"] = sem
-    if "contrastive" in scorers:
-        out["contrastive"] = con
-    if "fused" in scorers:
-        out["fused"] = fused_unknown_score(sem, con)
-    return {name: out[name] for name in scorers}
-
-
 #: Class similarity where every s_k underflows: the nearest class, or class 0 (reference code).
 SIMILARITY_UNDERFLOW = ("nearest", "first")
 
@@ -191,5 +135,18 @@ def open_world_prediction(
     logits: torch.Tensor, fused: torch.Tensor, delta: float = 0.6, unknown_index: int = -1
 ) -> torch.Tensor:
     """Closed-set argmax, with pixels whose fused score exceeds δ set to ``unknown_index``."""
-    pred = logits.argmax(dim=1)
+    pred = logits.max(dim=1).indices  # = argmax (first maximum); ~7x faster on CPU for NCHW
     return pred.masked_fill(fused > delta, unknown_index)
+
+
+def __getattr__(name: str):
+    # The scorer registry moved to owslib.scorers; these names keep working from here.
+    if name in ("SCORERS", "anomaly_scores"):
+        import owslib.scorers as scorers
+
+        return getattr(scorers, name)
+    if name == "SCORER_DESCRIPTIONS":
+        from owslib.scorers import scorer_descriptions
+
+        return scorer_descriptions()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -230,9 +230,18 @@ SPLITS: dict[str, SplitDefinition] = {
 }
 
 
+class UnknownSplitError(KeyError, ValueError):
+    """An unknown split preset (a ``KeyError`` for lookups, a ``ValueError`` for user input)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
 def get_split(name: str) -> SplitDefinition:
-    """The split preset called ``name``; raises ``KeyError`` listing the presets."""
+    """The split preset called ``name``; raises :class:`UnknownSplitError` listing the presets."""
     try:
         return SPLITS[name]
     except KeyError:
-        raise KeyError(f"unknown split preset {name!r}; choose one of {sorted(SPLITS)}") from None
+        raise UnknownSplitError(
+            f"data__split_preset: unknown split preset {name!r}; choose one of {sorted(SPLITS)}"
+        ) from None

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from owslib.config import SEP, ExperimentConfig, load_profile
+from owslib.config import SEP, ConfigError, ExperimentConfig, load_profile
 from owslib.io import atomic_path, atomic_write_json
 
 log = logging.getLogger(__name__)
@@ -215,12 +215,16 @@ def load_grid(path: str | Path) -> list[tuple[str, str, dict[str, Any]]]:
         if not isinstance(values, list) or not values:
             raise ParameterError(f"{path}: grid entry {key!r} must be a non-empty list")
     fixed = spec.get("parameters", {})
+    if "run_name" in grid:
+        raise ParameterError(f"{path}: run_name cannot be a grid entry (names are derived)")
     keys = sorted(grid)
     jobs = []
     for combo in itertools.product(*(grid[k] for k in keys)):
         params = {**fixed, **dict(zip(keys, combo, strict=True))}
         name = "_".join(f"{k.split(SEP)[-1]}-{v}" for k, v in zip(keys, combo, strict=True))
-        params.setdefault("run_name", name or fixed.get("run_name", "grid"))
+        # a fixed run_name is a prefix: every combination still gets a folder of its own
+        prefix = fixed.get("run_name", "")
+        params["run_name"] = "_".join(p for p in (prefix, name) if p) or "grid"
         jobs.append((spec["notebook"], params["run_name"], params))
     return jobs
 
@@ -256,6 +260,13 @@ def resolve_config(namespace: dict[str, Any]) -> ExperimentConfig:
     """The config a notebook's parameters describe: ``profile`` (default ``quick``), then every flat
     config key whose value is not ``None``, then ``config_overrides``."""
     valid = set(ExperimentConfig().to_flat())
+    strangers = sorted(
+        k for k in namespace if SEP in k and not k.startswith("_") and k not in valid
+    )
+    if strangers:  # a misspelt config key must not train the default silently
+        from owslib.config import did_you_mean
+
+        raise ConfigError(f"unknown config key(s) {strangers}{did_you_mean(strangers[0], valid)}")
     overrides = {k: v for k, v in namespace.items() if SEP in k and k in valid and v is not None}
     overrides.update(namespace.get("config_overrides") or {})
     return load_profile(namespace.get("profile", "quick"), **_tuples(overrides))
@@ -276,12 +287,14 @@ def _jsonable(d: dict[str, Any]) -> Any:
     return json.loads(json.dumps(d, sort_keys=True, default=str))
 
 
-def _configure_logging() -> None:
+def _configure_logging(human: bool = True) -> None:
+    """Log owslib's progress to stdout once: plain messages for humans (notebooks), or with time
+    and source (``human=False``). A handler already installed (the CLI's) is kept as it is."""
     level = os.environ.get("OWSLIB_LOG", "INFO").upper()
     root = logging.getLogger()
-    if not any(getattr(h, "_owslib", False) for h in root.handlers):
+    if not root.handlers:
         handler = logging.StreamHandler(sys.stdout)
-        handler.setFormatter(logging.Formatter("%(asctime)s %(name)s %(levelname)s %(message)s"))
-        handler._owslib = True  # type: ignore[attr-defined]
+        fmt = "%(message)s" if human else "%(asctime)s %(name)s %(levelname)s %(message)s"
+        handler.setFormatter(logging.Formatter(fmt))
         root.addHandler(handler)
     root.setLevel(level)

@@ -10,9 +10,9 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
-from owslib.inference import SCORERS
 from owslib.plots.training import colorize
 from owslib.report import predict_example
+from owslib.scorers import available_scorers, main_scorer
 
 if TYPE_CHECKING:
     from owslib.experiment import Experiment
@@ -25,12 +25,13 @@ class AnomalyExplorer:
     per image. :meth:`render` draws one state without a frontend (used by tests and batch runs).
     """
 
-    def __init__(
-        self, exp: Experiment, dataset: Any, *, scorers: tuple[str, ...] = SCORERS
-    ) -> None:
+    def __init__(self, exp: Experiment, dataset: Any, *, scorers: tuple[str, ...] = ()) -> None:
+        scorers = scorers or available_scorers(exp.bare_model.output_keys)
         self.exp, self.dataset, self.scorers = exp, dataset, scorers
         self.index = W.IntSlider(0, 0, max(len(dataset) - 1, 0), description="image")
-        self.scorer = W.Dropdown(options=list(scorers), value="fused", description="scorer")
+        self.scorer = W.Dropdown(
+            options=list(scorers), value=main_scorer(scorers), description="scorer"
+        )
         self.delta = W.FloatSlider(exp.cfg.eval.delta, min=0.0, max=1.0, step=0.01, description="δ")
         self.out = W.Output()
         self.scorer.observe(lambda _change: self._rescale(), names="value")

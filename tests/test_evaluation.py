@@ -19,7 +19,8 @@ from owslib.inference import SCORERS, anomaly_scores, class_distances, nearest_c
 from owslib.losses import ClassStatistics
 from owslib.metrics import AnomalyMetric, anomaly_metrics
 from owslib.plots import curve_points
-from owslib.report import metrics_tables
+from owslib.report import metrics_tables, write_evaluation
+from owslib.scorers import available_scorers
 
 K = 3
 CPU = torch.device("cpu")
@@ -121,7 +122,8 @@ def test_oracle_model_gets_perfect_scores_in_both_aggregations():
     assert m["miou"] == pytest.approx(1.0)
     assert set(m["iou"]) == set(NAMES)
     assert m["n_images"] == 6
-    assert set(m["anomaly"]) == set(SCORERS)
+    assert set(m["anomaly"]) == set(available_scorers(("sem_logits", "embedding")))
+    assert set(SCORERS) <= set(m["anomaly"])
     for scorer in ("contrastive", "fused", "gaussian"):
         for agg in ("pooled", "per_image"):
             r = m["anomaly"][scorer][agg]
@@ -130,7 +132,9 @@ def test_oracle_model_gets_perfect_scores_in_both_aggregations():
     assert m["anomaly"]["fused"]["per_image"]["n_images"] == 6
     assert m["protocol"]["resolution"].startswith("native")
     assert m["protocol"]["image_sizes"] == ["8x8"]
-    assert tuple(m["protocol"]["options"]["scorers"]) == SCORERS
+    assert tuple(m["protocol"]["options"]["scorers"]) == available_scorers(
+        ("sem_logits", "embedding")
+    )
     for key in ("pooled", "per_image", "anomaly", "components", "discovery", "similarity"):
         assert len(m["conventions"][key]) > 40
     json.dumps(m)  # JSON-able as it is
@@ -159,9 +163,13 @@ def test_streamed_metrics_match_the_exact_reference(aggregation):
 
 def test_per_image_rows_match_exact_per_image_metrics(tmp_path):
     batches = _random_batches(n=2)
-    m = _evaluate(batches, Passthrough(), bins=100_000, components=False, out_dir=tmp_path)
+    m = _evaluate(batches, Passthrough(), bins=100_000, components=False)
+    write_evaluation(tmp_path, m, "embedded", "cityscapes_heldout")
     rows = pd.read_csv(tmp_path / "per_image.csv")
-    assert len(rows) == 4 and m["files"]["per_image"] == "per_image.csv"
+    assert len(rows) == 4 and len(m.rows) == 4
+    assert (
+        json.loads((tmp_path / "metrics.json").read_text())["files"]["per_image"] == "per_image.csv"
+    )
     images = [(im[i : i + 1], t[i : i + 1]) for im, t in batches for i in range(len(t))]
     for (image, target), (_, row) in zip(images, rows.iterrows(), strict=True):
         fused = anomaly_scores(Passthrough()(image), _stats(), scorers=("fused",))["fused"]
@@ -227,14 +235,26 @@ class _Named(torch.utils.data.Dataset):
         return self.items[i]
 
 
-def test_output_files_and_anomaly_maps(tmp_path):
+def test_evaluation_writes_nothing_and_the_report_writes_everything(tmp_path, monkeypatch):
     loader = torch.utils.data.DataLoader(_Named(_batches()), batch_size=4)
-    m = _evaluate(loader, out_dir=tmp_path, n_maps=2, scorers=("max_logit", "fused"))
+    monkeypatch.chdir(tmp_path)
+    m = _evaluate(
+        loader, n_maps=2, scorers=("max_logit", "fused"), map_scorers=("fused", "max_logit")
+    )
+    assert list(tmp_path.iterdir()) == []  # evaluation computes; it writes no file
+    assert [x["name"] for x in m.maps] == ["img0", "img5"] and set(m.curves) == {
+        "max_logit",
+        "fused",
+    }
+    json.dumps(m)  # the metrics part is plain JSON
+    write_evaluation(tmp_path, _evaluate(loader, n_maps=2, scorers=("max_logit", "fused"), map_scorers=("fused", "max_logit")),
+                     "embedded", "cityscapes_heldout")  # fmt: skip
+    m = json.loads((tmp_path / "metrics.json").read_text())
     for name in ("per_image.csv", "curves.csv", "pr_curves.png", "roc_curves.png"):
         assert (tmp_path / name).is_file(), name
     maps = sorted(p.name for p in (tmp_path / "anomaly_maps").iterdir())
     # evenly spaced over the dataset: its first and last image, named as the dataset names them
-    assert maps == [f"img{i}{s}.png" for i in (0, 5) for s in ("", "_fused", "_max_logit")]
+    assert maps == [f"img{i}{s}.png" for i in (0, 5) for s in ("_fused", "_image", "_max_logit")]
     assert list(pd.read_csv(tmp_path / "per_image.csv")["image"]) == loader.dataset.names
     curves = pd.read_csv(tmp_path / "curves.csv")
     assert set(curves["scorer"]) == {"max_logit", "fused"}
@@ -272,3 +292,51 @@ def test_options_are_validated():
         EvalOptions(target_kind="masks")
     with pytest.raises(ValueError, match="energy"):
         EvalOptions(component_scorers=("energy",))
+
+
+def test_smiyc_curve_convention_is_reported_per_frame():
+    from owslib.inference import anomaly_scores
+    from owslib.metrics.smiyc_curve import smiyc_curve_metrics
+
+    batches = _random_batches(n=3, b=2)
+    model, stats = Passthrough(), _spread_stats()
+    m = _evaluate(batches, model=model, stats=stats, curve="smiyc", scorers=("max_logit", "fused"))
+    frames = []
+    for image, target in batches:
+        maps = anomaly_scores(model(image), stats, scorers=("max_logit",))
+        labels = anomaly_labels(target, K)
+        frames += [(maps["max_logit"][i], labels[i]) for i in range(image.shape[0])]
+    expected = smiyc_curve_metrics(frames)
+    got = m["anomaly"]["max_logit"]["smiyc"]
+    assert got["n_frames"] == 6
+    for key in ("aupr", "fpr95", "auroc"):
+        assert got[key] == pytest.approx(expected[key], abs=1e-12), key
+    assert "768 percentile" in got["convention"]
+    assert "smiyc" not in _evaluate(batches, model=model, stats=stats)["anomaly"]["fused"]
+    with pytest.raises(ValueError, match="curve"):
+        EvalOptions(curve="binned")
+
+
+def test_gaussian_ranks_exactly_where_eq12_saturates():
+    # Far-away logits: s_k = exp(-d/2) underflows, 1 - max s_k is 1.0 for every pixel, yet the
+    # ranking metrics of "gaussian" stay exact, ranked by 1/2 min d (the same order).
+    g = torch.Generator().manual_seed(3)
+    stats = _stats(scale=10.0, var=1e-2)
+    batches = []
+    for _ in range(2):
+        target = torch.randint(0, K, (2, 8, 8), generator=g)
+        target[:, :3, :3] = K
+        image = torch.randn(2, K + 2, 8, 8, generator=g) * 3 + 20.0 * (target >= K).unsqueeze(1)
+        batches.append((image, target))
+    m = _evaluate(batches, Passthrough(), stats, scorers=("gaussian",), components=False)
+    value = anomaly_scores(Passthrough()(batches[0][0]), stats, scorers=("gaussian",))["gaussian"]
+    assert (value == 1.0).float().mean() > 0.9  # Eq. 12 saturated
+    d = torch.cat(
+        [0.5 * nearest_class(Passthrough()(im)["sem_logits"], stats)[0] for im, _ in batches]
+    )
+    labels = torch.cat([anomaly_labels(t, K) for _, t in batches])
+    ref = anomaly_metrics(d, labels, mode="exact")
+    got = m["anomaly"]["gaussian"]["pooled"]
+    for key in ("aupr", "auroc", "fpr95"):
+        assert got[key] == pytest.approx(ref[key], abs=1e-3), key
+        assert got[f"{key}_max_error"] < 1e-3, key

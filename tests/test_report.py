@@ -72,10 +72,21 @@ def test_figures_build():
         {"epoch": e, "lr": 0.1, "train_loss": 1.0 / (e + 1), "train_sem": 0.5, "train_obj": 0.2}
         for e in range(3)
     ]
-    assert len(training_curves(history).axes) == 2
+    fig = training_curves(history, warmup_epochs=1)
+    assert len(fig.axes) == 2
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert labels[0] == "total (weighted sum)" and "L_obj (Eq. 9)" in labels  # every logged term
+    assert "statistics warm-up" in labels
+    assert fig.axes[0].get_xlabel() == "epoch" and fig.axes[0].get_yscale() == "log"
     maps = {"fused": np.random.rand(8, 8), "max_logit": np.random.rand(8, 8)}
-    fig = side_by_side(np.zeros((8, 8, 3), np.uint8), maps, unknown_mask=np.eye(8, dtype=bool))
-    assert len(fig.axes) == 3
+    fig = side_by_side(
+        np.zeros((8, 8, 3), np.uint8), maps, unknown_mask=np.eye(8, dtype=bool),
+        ranges={"fused": (0.0, 1.0), "max_logit": None},
+    )  # fmt: skip
+    titled = [a for a in fig.axes if a.get_title()]
+    assert [a.get_title() for a in titled] == ["image", "fused", "max_logit"]
+    assert len(fig.axes) == 5  # a colourbar per map
+    assert titled[1].images[0].get_clim() == (0.0, 1.0)  # the fixed scale of a bounded scorer
 
 
 class _Labels:

@@ -18,9 +18,9 @@ from owslib.study import (
 
 def test_unknown_parameter_is_refused_by_name():
     nb = notebook_path("01_baseline_contmav")
-    with pytest.raises(ParameterError, match="train__lrr"):
-        check_parameters(nb, {"profile": "smoke", "train__lrr": 0.1})
-    check_parameters(nb, {"profile": "smoke", "train__lr": 0.1})  # declared: accepted
+    with pytest.raises(ParameterError, match="seedd"):
+        check_parameters(nb, {"profile": "smoke", "seedd": 1})
+    check_parameters(nb, {"profile": "smoke", "seed": 0})  # declared: accepted
 
 
 def test_cli_reports_unknown_parameter(capsys, tmp_path):
@@ -38,50 +38,34 @@ def test_run_dir_naming():
 
 @pytest.mark.slow
 def test_baseline_notebook_executes_with_smoke_parameters(smoke_root, tmp_path):
-    params = {"profile": "smoke", "data__root": str(smoke_root), "train__epochs": 2}
+    params = {"profile": "smoke", "config_overrides": {"data__root": str(smoke_root)}}
     out = execute("01_baseline_contmav", params, results_dir=tmp_path)
-    run = tmp_path / "01_baseline_contmav" / "smoke"
-    assert out == run / "01_baseline_contmav.ipynb"
-    for name in (
-        "config.json",
-        "metrics.json",
-        "summary.csv",
-        "anomaly.csv",
-        "per_class.csv",
-        "metrics.md",
-        "history.csv",
-        "training_curves.png",
-        "qualitative.png",
-    ):
+    assert out == tmp_path / "01_baseline_contmav" / "smoke" / "01_baseline_contmav.ipynb"
+    run = tmp_path / "runs" / "smoke" / "baseline" / "seed0"
+    for name in ("config.json", "metrics.json", "summary.csv", "anomaly.csv", "per_class.csv",
+                 "metrics.md", "history.csv", "run.json", "training_curves.png", "qualitative.png",
+                 "per_class_iou.png", "scorers_side_by_side.png"):  # fmt: skip
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
-    assert 0.0 <= metrics["miou"] <= 1.0
-    assert "fused" in metrics["anomaly"]
+    assert 0.0 <= metrics["miou"] <= 1.0 and "fused" in metrics["anomaly"]
     config = json.loads((run / "config.json").read_text())
-    assert config["profile"] == "smoke" and config["train"]["epochs"] == 2
+    assert config["profile"] == "smoke" and config["data"]["root"] == str(smoke_root)
     nb = nbformat.read(out, as_version=4)
-    errors = [
-        o
-        for c in nb.cells
-        if c.cell_type == "code"
-        for o in c.get("outputs", [])
-        if o.output_type == "error"
-    ]
+    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+              if o.output_type == "error"]  # fmt: skip
     assert not errors
-    # a second run with the same parameters is reused, not redone
+    # a second execution with the same parameters is reused, not redone
     mtime = out.stat().st_mtime_ns
     execute("01_baseline_contmav", params, results_dir=tmp_path)
     assert out.stat().st_mtime_ns == mtime
-    # results of another config (e.g. a profile changed by an upgrade) are redone from scratch,
-    # not skipped and not resumed from the stale checkpoint
+    # a run of another training config (e.g. a profile changed by an upgrade) is redone from
+    # scratch, and the superseded run is moved aside with a note, never deleted
     config["train"]["lr"] = 0.123
     (run / "config.json").write_text(json.dumps(config))
-    execute("01_baseline_contmav", params, results_dir=tmp_path)
-    assert out.stat().st_mtime_ns != mtime
+    execute("01_baseline_contmav", params, results_dir=tmp_path, force=True)
     assert json.loads((run / "config.json").read_text())["train"]["lr"] != 0.123
-    # ... and the superseded run is moved aside with a note, never deleted
-    (old,) = (tmp_path / "_superseded" / "01_baseline_contmav").iterdir()
-    assert old.name.startswith("smoke-") and (old / "01_baseline_contmav.ipynb").is_file()
+    (old,) = (tmp_path / "_superseded" / "baseline").iterdir()
+    assert old.name.startswith("seed0-") and (old / "metrics.json").is_file()
     assert "train__lr" in (old / "SUPERSEDED.txt").read_text()
 
 
@@ -103,9 +87,9 @@ def figure_cells_without_image(nb) -> list[str]:
 def test_every_figure_is_inline_as_make_study_runs_it(smoke_root, tmp_path, monkeypatch, name):
     # make study's environment: a headless MPLBACKEND must not keep figures out of the notebook
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    params = {"profile": "smoke", "data__root": str(smoke_root)}
+    params = {"profile": "smoke", "config_overrides": {"data__root": str(smoke_root)}}
     if name == "00_data_prep":
-        params["n_samples"] = 1
+        params = {"profile": "smoke", "data__root": str(smoke_root), "n_samples": 1}
     out = execute(name, params, results_dir=tmp_path)
     assert figure_cells_without_image(nbformat.read(out, as_version=4)) == []
     assert os.environ["MPLBACKEND"] == "Agg"  # restored for the caller

@@ -87,8 +87,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     dsub = d.add_subparsers(dest="data_command", required=True)
     g = dsub.add_parser("generate", help="generate the embedded dataset (Cityscapes layout)")
     add_config_args(g)
-    g.add_argument("--out", default="data/embedded")
-    g.add_argument("--force", action="store_true")
+    g.add_argument(
+        "--out", default="data/embedded", help="dataset root to write (default: %(default)s)"
+    )
+    g.add_argument("--force", action="store_true", help="regenerate a dataset that exists")
     g.set_defaults(func=cmd_generate)
 
     c = dsub.add_parser(

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from owslib.losses._common import attached_zero, known_mask, pixels_last
+from owslib.losses._common import attached_zero, known_mask
 from owslib.losses.class_stats import ClassStatistics
 
 #: How classes without statistics enter Eq. 8: left out, or (reference code) with a zero mean.
@@ -58,12 +58,18 @@ class ContrastiveLoss(nn.Module):
         mask = known_mask(target, k)
         if not self.stats.ready or not mask.any():
             return attached_zero(embedding)
-        b = embedding.shape[0]
-        emb = pixels_last(F.normalize(embedding.float(), dim=1))[mask]  # (N, D)
-        image = torch.arange(b, device=target.device).view(b, 1, 1).expand_as(target)[mask]
-        slot = image * k + target[mask]  # one slot per (image, class)
-        sums = emb.new_zeros(b * k, emb.shape[1]).index_add_(0, slot, emb)
-        counts = torch.bincount(slot, minlength=b * k)
+        b, d = embedding.shape[:2]
+        emb = embedding.float().flatten(2)  # (B, D, P)
+        # Sums of the L2-normalised pixel embeddings per (image, class) as one batched matmul with
+        # a one-hot map scaled by 1/‖f_p‖ (index K collects every other pixel): dense, with a
+        # matmul backward, and ~30x faster on CPU than F.normalize + a masked gather (a strided
+        # norm over dim 1 is slow there). 1e-24 = F.normalize's eps of 1e-12 on the norm.
+        inv_norm = emb.square().sum(dim=1).clamp_min(1e-24).rsqrt()  # (B, P)
+        slot = torch.where(mask, target, k).flatten(1)  # (B, P)
+        onehot = F.one_hot(slot, k + 1)[..., :k].to(emb.dtype)  # (B, P, K)
+        sums = torch.bmm(emb, onehot * inv_norm.unsqueeze(-1))  # (B, D, K)
+        sums = sums.transpose(1, 2).reshape(b * k, d)  # (B·K, D)
+        counts = onehot.sum(dim=1).reshape(b * k)
         classes = torch.arange(k, device=target.device).repeat(b)
         drop = self.missing_classes == "drop"
         anchors = (counts > 0) & self.stats.valid[classes] if drop else counts > 0

@@ -224,6 +224,10 @@ class AnomalyMetric:
         self.image_sums += sums
         self.image_counts += n
 
+    def edges(self) -> torch.Tensor:
+        """The lower edge of every bin (the thresholds the metrics use), low to high."""
+        return self._edges()
+
     def _edges(self) -> Tensor:
         i = torch.arange(self.bins, device=self.hist.device, dtype=torch.float64)
         if self.range is not None:

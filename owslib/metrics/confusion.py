@@ -68,7 +68,7 @@ class ConfusionMatrix:
         pred, target = torch.as_tensor(pred), torch.as_tensor(target)
         target = target.to(pred.device)
         if pred.is_floating_point() and pred.dim() == target.dim() + 1:
-            pred = pred.argmax(1)
+            pred = pred.max(dim=1).indices
         if pred.shape != target.shape:
             raise ValueError(
                 f"ConfusionMatrix: pred {tuple(pred.shape)} vs target {tuple(target.shape)}"

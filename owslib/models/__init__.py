@@ -7,11 +7,20 @@ from torch import nn
 from owslib.config import ModelConfig
 from owslib.models.context import CONTEXT_BIN_SCALING, CONTEXT_MODULES, CONTEXT_UPSAMPLING
 from owslib.models.contmav import ContMAV
+from owslib.models.heads import EXTRA_DECODERS, register_extra_decoder
 from owslib.models.layers import UPSAMPLING_MODES
 from owslib.models.pretrained import load_encoder_weights
 from owslib.models.resnet import BLOCKS, ENCODER_LAYERS, ResNetEncoder
 
-__all__ = ["ContMAV", "ResNetEncoder", "build_model", "count_parameters", "load_encoder_weights"]
+__all__ = [
+    "EXTRA_DECODERS",
+    "ContMAV",
+    "ResNetEncoder",
+    "build_model",
+    "count_parameters",
+    "load_encoder_weights",
+    "register_extra_decoder",
+]
 
 _CHOICES: dict[str, tuple[str, ...]] = {
     "encoder": tuple(ENCODER_LAYERS),
@@ -53,6 +62,14 @@ def build_model(cfg: ModelConfig, num_classes: int) -> ContMAV:
         decoder_blocks=tuple(cfg.decoder_blocks),
         upsampling=cfg.upsampling,
     )
+    if cfg.extra_decoder not in EXTRA_DECODERS:
+        raise ValueError(
+            f"model__extra_decoder: unknown value {cfg.extra_decoder!r}; "
+            f"valid: {list(EXTRA_DECODERS)}"
+        )
+    builder = EXTRA_DECODERS[cfg.extra_decoder]
+    if builder is not None:
+        model.extra_head = builder(model, cfg)
     if cfg.pretrained_path:
         load_encoder_weights(model.encoder, cfg.pretrained_path)
     return model

@@ -11,6 +11,7 @@ from torch import nn
 from owslib.models.context import build_context
 from owslib.models.decoder import Decoder
 from owslib.models.layers import ConvBNAct, init_weights
+from owslib.models.outputs import EMBEDDING, SEM_LOGITS
 from owslib.models.resnet import ENCODER_LAYERS, ResNetEncoder
 
 PAD_MODES = ("replicate", "constant")
@@ -28,9 +29,10 @@ class ContMAV(nn.Module):
     Inputs whose sides are not multiples of 32 are padded at the bottom/right (``pad_mode``:
     ``"replicate"`` or ``"constant"`` zeros) before the encoder; outputs are cropped back.
 
-    ``forward(x)`` returns ``{"sem_logits": (B, K, H, W), "embedding": (B, D, H, W)}``.
-    Extra heads can reuse :meth:`features` (encoder stages of the padded input) and
-    :meth:`forward_heads` (outputs at the padded size).
+    ``forward(x)`` returns ``{SEM_LOGITS: (B, K, H, W), EMBEDDING: (B, D, H, W)}``
+    (:mod:`owslib.models.outputs`), plus what an extra head adds (``extra_head``, see
+    :mod:`owslib.models.heads`: built from the model and its config, it reads the encoder stages
+    and the outputs so far and adds or replaces outputs). :attr:`output_keys` lists the keys.
     """
 
     output_stride = 32
@@ -83,6 +85,13 @@ class ContMAV(nn.Module):
         self.cont_decoder = Decoder(c4, self.embedding_dim, act_layer=act_layer, **kwargs)
         init_weights(self.context)
         init_weights(self.skips)
+        self.extra_head: nn.Module | None = None
+
+    @property
+    def output_keys(self) -> tuple[str, ...]:
+        """The keys of :meth:`forward`'s dict."""
+        extra = tuple(getattr(self.extra_head, "output_keys", ()))
+        return tuple(dict.fromkeys((SEM_LOGITS, EMBEDDING, *extra)))
 
     def pad(self, x: torch.Tensor) -> torch.Tensor:
         """``x`` padded at the bottom/right so that both sides are multiples of 32."""
@@ -97,14 +106,17 @@ class ContMAV(nn.Module):
         return self.encoder(self.pad(x))
 
     def forward_heads(self, feats: Sequence[torch.Tensor]) -> dict[str, torch.Tensor]:
-        """Both decoders on encoder features; outputs at the padded input size."""
+        """Both decoders (and the extra head) on encoder features; outputs at the padded size."""
         c1, c2, c3, c4 = feats
         ctx = self.context(c4)
         skips = [proj(c) for proj, c in zip(self.skips, (c1, c2, c3), strict=True)][::-1]
-        return {
-            "sem_logits": self.sem_decoder(ctx, skips),
-            "embedding": self.cont_decoder(ctx, skips),
+        out = {
+            SEM_LOGITS: self.sem_decoder(ctx, skips),
+            EMBEDDING: self.cont_decoder(ctx, skips),
         }
+        if self.extra_head is not None:
+            out |= self.extra_head(feats, out, tuple(out[SEM_LOGITS].shape[-2:]))
+        return out
 
     def forward(self, x: torch.Tensor) -> dict[str, torch.Tensor]:
         h, w = x.shape[-2:]

@@ -2,10 +2,13 @@
 ``curves`` (PR / ROC curves, colourised anomaly maps), ``data`` (class histograms, composition,
 sample grids)."""
 
+from owslib.plots.comparison import curves_figure, delta_figure, variant_map_figure
 from owslib.plots.curves import anomaly_map_rgb, curve_points, pr_curves, roc_curves
 from owslib.plots.data import class_histogram, composition, sample_grid
 from owslib.plots.training import (
     colorize,
+    map_grid,
+    per_class_iou,
     qualitative_panel,
     save_figure,
     side_by_side,
@@ -18,6 +21,10 @@ __all__ = [
     "colorize",
     "composition",
     "curve_points",
+    "curves_figure",
+    "delta_figure",
+    "map_grid",
+    "per_class_iou",
     "pr_curves",
     "qualitative_panel",
     "roc_curves",
@@ -25,4 +32,5 @@ __all__ = [
     "save_figure",
     "side_by_side",
     "training_curves",
+    "variant_map_figure",
 ]

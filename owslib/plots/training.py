@@ -1,27 +1,42 @@
-"""Training and prediction figures: loss curves, qualitative panels, side-by-side anomaly maps."""
+"""Training and prediction figures: loss curves, per-class IoU, qualitative panels, anomaly-map grids."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
+from matplotlib.patches import Patch
 
 from owslib.io import atomic_path
-from owslib.labels import IGNORE_INDEX
+from owslib.labels import IGNORE_INDEX, PAD_INDEX
 
-LOSS_TERMS = ("loss", "sem", "feat", "cont", "obj")
+#: Full names of the logged loss terms (others are shown by their key).
+TERM_NAMES = {
+    "loss": "total (weighted sum)",
+    "sem": "L_sem (Eq. 2)",
+    "sem_ce": "CE part",
+    "sem_focal": "focal part",
+    "sem_dice": "Dice part",
+    "feat": "L_feat (Eq. 5)",
+    "cont": "L_cont (Eq. 8)",
+    "obj": "L_obj (Eq. 9)",
+    "cont_mlp": "L_cont, second decoder",
+    "obj_mlp": "L_obj, second decoder",
+    "conf": "confidence MSE",
+    "infonce": "InfoNCE",
+}
 
 
 def colorize(mask: np.ndarray, palette: np.ndarray) -> np.ndarray:
     """Class-index mask (H, W) → RGB (H, W, 3) with ``palette[i]``; ignore and out-of-range → black."""
     lut = np.zeros((256, 3), dtype=np.uint8)
     lut[: len(palette)] = palette
-    lut[IGNORE_INDEX] = 0
+    lut[IGNORE_INDEX] = lut[PAD_INDEX] = 0
     return lut[np.asarray(mask, dtype=np.uint8)]
 
 
@@ -33,79 +48,137 @@ def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 120) -> Path:
     return path
 
 
-def training_curves(history: Sequence[dict[str, Any]]) -> plt.Figure:
-    """Per-epoch means of every loss term (log scale) and the learning rate."""
+def logged_terms(df: pd.DataFrame) -> list[str]:
+    """The loss terms a history logged (``train_<term>`` columns), the total first."""
+    terms = [c.removeprefix("train_") for c in df.columns if c.startswith("train_")]
+    return sorted(terms, key=lambda t: (t != "loss", t))
+
+
+def training_curves(
+    history: Sequence[dict[str, Any]], *, warmup_epochs: int | None = None
+) -> plt.Figure:
+    """Per-epoch means of every logged loss term (log axis, zero-valued epochs left out), the
+    learning rate, and validation metrics when evaluated; the warm-up of the statistics-based
+    terms is marked."""
     df = pd.DataFrame(list(history))
-    terms = [f"train_{t}" for t in LOSS_TERMS if f"train_{t}" in df]
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.6))
-    long = df.melt(id_vars="epoch", value_vars=terms, var_name="term", value_name="value")
-    long["term"] = long["term"].str.removeprefix("train_")
-    sns.lineplot(data=long, x="epoch", y="value", hue="term", ax=axes[0], marker="o", markersize=3)
-    axes[0].set_yscale("symlog", linthresh=1e-2)  # terms are 0 in the first epoch (no statistics)
-    axes[0].set_ylim(bottom=0)
-    axes[0].set_title("training loss terms (epoch means)")
-    axes[1].plot(df["epoch"], df["lr"], color="tab:gray")
-    axes[1].set_title("learning rate (start of epoch)")
-    axes[1].set_xlabel("epoch")
+    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    ax = axes[0]
+    for t in logged_terms(df):
+        y = df[f"train_{t}"].where(df[f"train_{t}"] > 0)  # 0 during warm-up: no point on a log axis
+        style = {"color": "black", "linewidth": 2.2} if t == "loss" else {"linewidth": 1.2}
+        ax.plot(df["epoch"], y, marker="o", markersize=2.5, label=TERM_NAMES.get(t, t), **style)
+    ax.set_yscale("log")
+    ax.set(xlabel="epoch", ylabel="epoch mean", title="training loss terms")
+    if warmup_epochs:
+        ax.axvspan(-0.5, warmup_epochs - 0.5, color="0.9", zorder=0, label="statistics warm-up")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    axes[1].plot(df["epoch"], df["lr"], color="tab:gray", label="learning rate")
+    axes[1].set(xlabel="epoch", ylabel="learning rate", title="schedule and validation")
     extra = [c for c in ("val_miou", "val_auroc") if c in df]
     if extra:
         ax2 = axes[1].twinx()
         for c in extra:
-            ax2.plot(df["epoch"], df[c], marker="o", label=c)
-        ax2.legend(loc="center right")
-        ax2.set_ylim(0, 1)
+            ax2.plot(df["epoch"], df[c], marker="o", label=c.replace("val_", "validation "))
+        ax2.set(ylim=(0, 1), ylabel="validation metric")
+        ax2.legend(loc="lower right", fontsize=8)
     fig.tight_layout()
     return fig
 
 
+def per_class_iou(table: pd.DataFrame) -> plt.Figure:
+    """Horizontal bars of the known-class IoU (a ``per_class`` table: ``class``, ``iou``)."""
+    fig, ax = plt.subplots(figsize=(6, 0.28 * len(table) + 1.0))
+    ax.barh(table["class"], table["iou"], color="tab:blue")
+    ax.invert_yaxis()
+    ax.set(xlim=(0, 1), xlabel="IoU (test split)", title="per-class IoU, known classes")
+    fig.tight_layout()
+    return fig
+
+
+def _legend_handles(names: Sequence[str], palette: np.ndarray) -> list[Patch]:
+    return [Patch(color=np.asarray(c) / 255, label=n) for n, c in zip(names, palette, strict=False)]
+
+
 def qualitative_panel(
-    examples: Sequence[dict[str, Any]], palette: np.ndarray, *, score_name: str = "fused"
+    examples: Sequence[dict[str, Any]],
+    palette: np.ndarray,
+    *,
+    score_name: str = "",
+    class_names: Sequence[str] = (),
+    value_range: tuple[float, float] = (0.0, 1.0),
 ) -> plt.Figure:
-    """One row per example: image, ground truth, closed-set prediction, anomaly map.
+    """One row per example: image, ground truth (unknown objects outlined), closed-set prediction,
+    anomaly map (one colour scale, with a labelled colourbar); a class-colour legend below.
 
     Each example holds ``image`` (H, W, 3 uint8), ``target`` and ``pred`` (class indices; unknown
     classes ≥ K keep their own colours in the ground truth), ``score`` (H, W float) and ``name``.
     """
     n = len(examples)
-    fig, axes = plt.subplots(n, 4, figsize=(13, 2.1 * n + 0.4), squeeze=False)
-    titles = (
-        "image",
-        "ground truth (unknowns outlined)",
-        "prediction",
-        f"anomaly score: {score_name}",
-    )
+    score_name = score_name or examples[0].get("score_name", "anomaly score")
+    fig, axes = plt.subplots(n, 4, figsize=(13, 2.0 * n + 1.2), squeeze=False)
+    titles = ("image", "ground truth (unknowns outlined)", "prediction", f"anomaly: {score_name}")
     for r, ex in enumerate(examples):
         panels = (ex["image"], colorize(ex["target"], palette), colorize(ex["pred"], palette))
         for c, img in enumerate(panels):
             axes[r, c].imshow(img)
         if ex.get("unknown_mask") is not None and ex["unknown_mask"].any():
-            axes[r, 1].contour(ex["unknown_mask"], levels=[0.5], colors="yellow", linewidths=0.8)
-        im = axes[r, 3].imshow(ex["score"], cmap="magma", vmin=0.0, vmax=1.0)
-        axes[r, 0].set_ylabel(ex.get("name", ""), fontsize=7)
+            for c in (1, 3):
+                axes[r, c].contour(ex["unknown_mask"], levels=[0.5], colors="yellow", linewidths=0.8)
+        im = axes[r, 3].imshow(ex["score"], cmap="magma", vmin=value_range[0], vmax=value_range[1])
+        axes[r, 0].set_ylabel(ex.get("name", "")[-24:], fontsize=8)
         for c in range(4):
             axes[r, c].set_xticks([])
             axes[r, c].set_yticks([])
             if r == 0:
                 axes[r, c].set_title(titles[c], fontsize=9)
-    fig.colorbar(im, ax=axes[:, 3].tolist(), fraction=0.03)
+    bar = fig.colorbar(im, ax=axes[:, 3].tolist(), fraction=0.03)
+    bar.set_label(f"{score_name} (higher = more anomalous)", fontsize=8)
+    if class_names:
+        fig.legend(handles=_legend_handles(class_names, palette), loc="lower center",
+                   ncol=min(10, len(class_names)), fontsize=7, frameon=False)  # fmt: skip
+    return fig
+
+
+def map_grid(
+    image: np.ndarray,
+    maps: Mapping[str, np.ndarray],
+    *,
+    unknown_mask: np.ndarray | None = None,
+    ranges: Mapping[str, tuple[float, float] | None] | None = None,
+    columns: int = 4,
+) -> plt.Figure:
+    """An image and several anomaly maps of it in a grid (readable at print width), each map with
+    its own colourbar: the fixed range in ``ranges`` (e.g. one per scorer, shared across variants)
+    or the map's 1st-99th percentiles; unknown objects outlined."""
+    cells = 1 + len(maps)
+    cols = min(columns, cells)
+    rows = math.ceil(cells / cols)
+    h, w = np.asarray(image).shape[:2]
+    size = (3.4 * cols, rows * (3.4 * h / w + 0.5))
+    fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False)
+    flat = axes.ravel()
+    flat[0].imshow(image)
+    flat[0].set_title("image", fontsize=9)
+    for ax, (name, m) in zip(flat[1:], maps.items(), strict=False):
+        lo, hi = (ranges or {}).get(name) or tuple(np.nanpercentile(m, [1, 99]))
+        im = ax.imshow(m, cmap="magma", vmin=lo, vmax=hi if hi > lo else lo + 1e-6)
+        ax.set_title(name, fontsize=9)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=7)
+    for ax in flat[: cells]:
+        if unknown_mask is not None and unknown_mask.any():
+            ax.contour(unknown_mask, levels=[0.5], colors="yellow", linewidths=0.7)
+    for ax in flat:
+        ax.set_xticks([])
+        ax.set_yticks([])
+    for ax in flat[cells:]:
+        ax.axis("off")
+    fig.tight_layout()
     return fig
 
 
 def side_by_side(
-    image: np.ndarray, maps: dict[str, np.ndarray], *, unknown_mask: np.ndarray | None = None
+    image: np.ndarray, maps: dict[str, np.ndarray], *, unknown_mask: np.ndarray | None = None,
+    ranges: Mapping[str, tuple[float, float] | None] | None = None,
 ) -> plt.Figure:
-    """One image and several anomaly maps of it next to each other (e.g. one per scorer or model)."""
-    fig, axes = plt.subplots(1, len(maps) + 1, figsize=(3.2 * (len(maps) + 1), 2.2))
-    axes[0].imshow(image)
-    if unknown_mask is not None and unknown_mask.any():
-        axes[0].contour(unknown_mask, levels=[0.5], colors="yellow", linewidths=0.8)
-    axes[0].set_title("image", fontsize=9)
-    for ax, (name, m) in zip(axes[1:], maps.items(), strict=True):
-        lo, hi = np.nanpercentile(m, [1, 99])
-        ax.imshow(m, cmap="magma", vmin=lo, vmax=hi if hi > lo else lo + 1e-6)
-        ax.set_title(name, fontsize=9)
-    for ax in axes:
-        ax.set_xticks([])
-        ax.set_yticks([])
-    fig.tight_layout()
-    return fig
+    """One image and several anomaly maps of it (e.g. one per scorer), as :func:`map_grid`."""
+    return map_grid(image, maps, unknown_mask=unknown_mask, ranges=ranges)

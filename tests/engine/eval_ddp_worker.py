@@ -31,7 +31,9 @@ def evaluate_once(root: str, out_dir: str, rank: int = 0, world_size: int = 1) -
     ds = CityscapesDataset(root, "test", split, max_images=5)
     sampler = ShardSampler(ds, rank, world_size) if world_size > 1 else None
     loader = DataLoader(ds, batch_size=1, sampler=sampler)
-    return evaluate_model(
+    from owslib.report import write_evaluation
+
+    result = evaluate_model(
         model,
         stats,
         loader,
@@ -40,8 +42,10 @@ def evaluate_once(root: str, out_dir: str, rank: int = 0, world_size: int = 1) -
         unknown_names=split.unknown_names,
         device=torch.device("cpu"),
         options=options_from_config(cfg, n_maps=0),
-        out_dir=out_dir,
     )
+    if rank == 0:
+        write_evaluation(out_dir, result, "embedded", split.name)
+    return dict(result)
 
 
 def run(rank: int, store: str, root: str, out_dir: str, queue) -> None:

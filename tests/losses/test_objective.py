@@ -104,9 +104,9 @@ def test_negative_weight_raises(name):
 
 def test_unknown_semantic_loss_raises():
     with pytest.raises(ValueError, match="loss__semantic"):
-        build_semantic_loss(LossConfig(semantic="focal"), K, None)
+        build_semantic_loss(LossConfig(semantic="focal+ce"), K, None)
     with pytest.raises(ValueError, match="loss__semantic"):
-        ContMAVObjective(LossConfig(semantic="focal"), K)
+        ContMAVObjective(LossConfig(semantic="focal+ce"), K)
 
 
 def test_embedding_dim_mismatch_raises_unless_contrastive_is_off():
@@ -139,8 +139,8 @@ def test_statistics_update_only_in_train_mode():
 
 def test_terms_share_the_objective_statistics():
     obj = ContMAVObjective(LossConfig(), K)
-    assert obj.terms["feat"].stats is obj.stats
-    assert obj.terms["cont"].stats is obj.stats
+    assert obj.terms["feat"].loss.stats is obj.stats
+    assert obj.terms["cont"].loss.stats is obj.stats
 
 
 def test_gradients_reach_logits_and_embedding():

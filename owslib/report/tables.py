@@ -1,23 +1,16 @@
-"""Run reports: metrics tables (CSV + markdown) with conventions and paper numbers, per-image metrics,
-PR/ROC curves, anomaly maps and qualitative examples. Every file is written atomically."""
+"""Metrics tables of one run (CSV + markdown), each number with its convention and the paper's value
+where dataset, split and convention match. Every file is written atomically."""
 
 from __future__ import annotations
 
-import re
-from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import pandas as pd
-import torch
 
-from owslib.inference import SCORERS, anomaly_scores
-from owslib.io import atomic_path, atomic_write_json, atomic_write_text
-from owslib.labels import unknown_mask
-
-if TYPE_CHECKING:
-    from owslib.experiment import Experiment
+from owslib.io import atomic_write_json, atomic_write_text
+from owslib.scorers import main_scorer
 
 _SMIYC = "paper, SMIYC RoadAnomaly21 hidden test set (ours: public validation frames)"
 #: The paper's numbers (Sodano et al., CVPR 2024), keyed by (dataset, split preset, summary key).
@@ -67,8 +60,6 @@ PAPER_RESULTS: dict[tuple[str, str, str], tuple[float, str]] = {
 }
 
 ANOMALY_COLUMNS = ("aupr", "fpr95", "auroc", "best_f1")
-#: The scorer whose numbers the summary table lists (the paper's, Eq. 14), if evaluated.
-MAIN_SCORER = "fused"
 
 
 def _row(label: str, key: str, value: Any, convention: str) -> dict[str, Any]:
@@ -82,7 +73,7 @@ def _summary_rows(metrics: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(_row("mIoU (known classes)", "miou", metrics["miou"], conv["miou"]))
         rows.append(_row("pixel accuracy", "pixel_acc", metrics["pixel_acc"], conv["miou"]))
     anomaly = metrics.get("anomaly", {})
-    main = MAIN_SCORER if MAIN_SCORER in anomaly else next(iter(anomaly), None)
+    main = main_scorer(tuple(anomaly)) if anomaly else None
     for agg, res in (anomaly.get(main) or {}).items():
         for k in ("aupr", "fpr95", "auroc"):
             label = f"{k.upper()} ({main}, {agg})"
@@ -233,120 +224,3 @@ def write_metrics(
     return tables
 
 
-def write_per_image(path: str | Path, rows: list[dict[str, Any]]) -> None:
-    """The per-image metrics (one row per image) as CSV."""
-    atomic_write_text(Path(path), pd.DataFrame(rows).to_csv(index=False))
-
-
-def write_curves(
-    out_dir: str | Path,
-    curves: Mapping[str, Mapping[str, np.ndarray]],
-    summary: Mapping[str, Mapping[str, float]] | None = None,
-) -> dict[str, str]:
-    """``curves.csv`` (long format: scorer, threshold, tpr, fpr, precision) and the PR and ROC
-    figures ``pr_curves.png`` / ``roc_curves.png``; returns the file names written."""
-    import matplotlib.pyplot as plt
-
-    from owslib.plots import pr_curves, roc_curves, save_figure
-
-    out_dir = Path(out_dir)
-    if not curves:
-        return {}
-    frames = [pd.DataFrame(dict(c)).assign(scorer=s) for s, c in curves.items()]
-    long = pd.concat(frames, ignore_index=True)
-    cols = ["scorer", "threshold", "tpr", "fpr", "precision"]
-    atomic_write_text(out_dir / "curves.csv", long[cols].to_csv(index=False))
-    labelled = {s: {**c, **(summary or {}).get(s, {})} for s, c in curves.items()}
-    for name, plot in (("pr_curves", pr_curves), ("roc_curves", roc_curves)):
-        fig = plot(labelled)
-        save_figure(fig, out_dir / f"{name}.png")
-        plt.close(fig)
-    return {"curves": "curves.csv", "pr_curves": "pr_curves.png", "roc_curves": "roc_curves.png"}
-
-
-def save_anomaly_maps(
-    folder: str | Path,
-    name: str,
-    image: torch.Tensor,
-    maps: Mapping[str, torch.Tensor],
-    unknown_mask: torch.Tensor,
-    ranges: Mapping[str, tuple[float, float] | None],
-) -> None:
-    """One image's anomaly maps: ``<name>_<scorer>.png`` at native resolution (magma, over the
-    scorer's value range) and ``<name>.png``, the image beside every map (anomalies outlined)."""
-    import matplotlib.pyplot as plt
-    from PIL import Image
-
-    from owslib.data import denormalize
-    from owslib.plots import anomaly_map_rgb, save_figure, side_by_side
-
-    folder = Path(folder)
-    safe = re.sub(r"[^\w.-]+", "_", name)
-    arrays = {s: m.detach().float().cpu().numpy() for s, m in maps.items()}
-    for scorer, arr in arrays.items():
-        with atomic_path(folder / f"{safe}_{scorer}.png") as tmp:
-            Image.fromarray(anomaly_map_rgb(arr, ranges.get(scorer))).save(tmp, format="PNG")
-    rgb = denormalize(image)
-    fig = side_by_side(rgb, arrays, unknown_mask=unknown_mask.cpu().numpy())
-    save_figure(fig, folder / f"{safe}.png")
-    plt.close(fig)
-
-
-def pick_examples(dataset, num_known: int, n: int) -> list[int]:
-    """``n`` image indices showing unknown objects, taken in turn from each unknown class (the
-    image where that class covers the most pixels first), from labels only; then the rest."""
-    targets = [dataset.load_target(i) for i in range(len(dataset))]
-    unknown_ids = sorted({int(v) for t in targets for v in np.unique(t) if num_known <= v < 255})
-    rankings = [
-        sorted(
-            (i for i in range(len(targets)) if (targets[i] == c).any()),
-            key=lambda i, c=c: -int((targets[i] == c).sum()),
-        )  # fmt: skip
-        for c in unknown_ids
-    ]
-    chosen: list[int] = []
-    while len(chosen) < min(n, len(targets)) and any(rankings):
-        for ranking in rankings:
-            while ranking and ranking[0] in chosen:
-                ranking.pop(0)
-            if ranking and len(chosen) < n:
-                chosen.append(ranking.pop(0))
-    rest = [i for i in range(len(targets)) if i not in chosen]
-    return chosen + rest[: max(0, n - len(chosen))]
-
-
-@torch.no_grad()
-def predict_example(
-    exp: Experiment, dataset, index: int, *, scorers: tuple[str, ...] = SCORERS
-) -> dict[str, Any]:
-    """One image through the model: ``name``, ``image`` (uint8 HWC), ``target``, ``pred``,
-    ``maps`` (one anomaly map per scorer) and ``unknown_mask``, as numpy arrays."""
-    from owslib.data import denormalize
-
-    image, target = dataset[index]
-    exp.bare_model.eval()
-    outputs = exp.bare_model(image.unsqueeze(0).to(exp.device))
-    cfg = exp.cfg.loss
-    maps = anomaly_scores(outputs, exp.stats, xi=cfg.xi, min_std=cfg.min_std, scorers=scorers)
-    t = target.numpy()
-    return {
-        "name": dataset.names[index] if hasattr(dataset, "names") else str(index),
-        "image": denormalize(image),
-        "target": t,
-        "pred": outputs["sem_logits"].argmax(1)[0].cpu().numpy(),
-        "maps": {name: m[0].cpu().numpy() for name, m in maps.items()},
-        "unknown_mask": unknown_mask(t, exp.split.num_known),
-    }
-
-
-def collect_examples(
-    exp: Experiment, dataset, n: int, *, score: str = "fused", scorers: tuple[str, ...] = SCORERS
-) -> list[dict[str, Any]]:
-    """:func:`predict_example` for ``n`` images chosen by :func:`pick_examples`; ``score`` holds the
-    map of the scorer the qualitative panel shows."""
-    wanted = tuple(dict.fromkeys((score, *scorers)))
-    examples = [
-        predict_example(exp, dataset, i, scorers=wanted)
-        for i in pick_examples(dataset, exp.split.num_known, n)
-    ]
-    return [ex | {"score": ex["maps"][score]} for ex in examples]

@@ -1,0 +1,452 @@
+"""The InfoNCE objective term: class-balanced pixel/region samples, EMA prototypes, SynCo negatives.
+
+:func:`sample_pixels` and :func:`sample_regions` draw, per batch, at most ``per_class`` samples of
+each known class present and as many void samples (void, ``IGNORE_INDEX``, is the only unknown
+signal in training; padding and every other label are never sampled). :class:`InfoNCETerm` turns
+them into :func:`~owslib.losses.infonce.prototype_info_nce` (known anchors, EMA class prototypes as
+positives, unknowns only as negatives) or the student's :func:`~owslib.losses.infonce.seed_info_nce`
+(an ablation), optionally with SynCo synthetic hard negatives in either direction. Random draws use
+torch's default generator of the features' device, so ``torch.manual_seed`` (and a restored RNG
+state on resume) reproduces them. Importing this module registers the term ``"infonce"``.
+
+Reference: Oord, Li & Vinyals 2018 (CPC), Eq. 4; Li et al., ICLR 2021 (prototypes as positives);
+Giakoumoglou & Stathaki 2024, arXiv 2410.02401 (SynCo).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from scipy import ndimage
+from torch import nn
+
+from owslib.config import LossConfig
+from owslib.labels import IGNORE_INDEX
+from owslib.losses._common import attached_zero, pixels_last
+from owslib.losses.infonce import (
+    DEFAULT_MIN_NORM,
+    nonzero_rows,
+    prototype_info_nce,
+    seed_info_nce,
+    unknown_anchor_nce,
+)
+from owslib.losses.objective import TermContext, TermSpec, register_term
+from owslib.losses.synco import SYNTHETIC_KINDS, hardest_negative_stats, synthesize_hard_negatives
+from owslib.models.outputs import EMBEDDING, SEM_LOGITS
+
+LEVELS = ("pixel", "region")
+FORMS = ("prototype", "seed")
+SPACES = {"embedding": EMBEDDING, "semantic": SEM_LOGITS}
+SYNCO_DIRECTIONS = ("none", "known_anchors", "unknown_anchors", "both")
+
+#: 8-connectivity inside each plane of a (class, H, W) stack, no connection across planes.
+_PLANAR_8 = np.zeros((3, 3, 3), dtype=bool)
+_PLANAR_8[1] = True
+
+Samples = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
+
+
+def sample_pixels(
+    features: torch.Tensor,
+    target: torch.Tensor,
+    num_classes: int,
+    per_class: int,
+    *,
+    min_norm: float | None = DEFAULT_MIN_NORM,
+) -> Samples:
+    """At most ``per_class`` random pixels of each known class present, and of void.
+
+    Pixels whose feature vector has norm ≤ ``min_norm`` are skipped before drawing: they carry no
+    direction (the objectosphere loss drives void embeddings to zero norm). Padding (``PAD_INDEX``)
+    and any label ≥ K other than void are never drawn. Samples keep the graph of ``features``.
+
+    Shape: ``features`` (B, D, H, W), ``target`` (B, H, W) → known (N, D), labels (N,) in
+    ``0..K-1`` (grouped by class), unknown (M, D); N ≤ K·per_class, M ≤ per_class.
+    """
+    _check_inputs(features, target, per_class)
+    _, _, h, w = features.shape
+    cat = _categories(target, num_classes)
+    cat = cat.masked_fill(~nonzero_rows(pixels_last(features.detach()), min_norm), num_classes + 1)
+    flat = cat.flatten()
+    pick = _balanced_pick(flat, num_classes + 1, per_class)
+    b, rest = pick // (h * w), pick % (h * w)
+    z = pixels_last(features)[b, rest // w, rest % w]  # gathers rows, no copy of the whole map
+    labels = flat[pick]
+    known = labels < num_classes
+    return z[known], labels[known], z[~known]
+
+
+def sample_regions(
+    features: torch.Tensor,
+    target: torch.Tensor,
+    num_classes: int,
+    min_size: int,
+    per_class: int,
+    *,
+    min_norm: float | None = DEFAULT_MIN_NORM,
+) -> Samples:
+    """Mean features of at most ``per_class`` random connected regions per known class, and of void.
+
+    A region is an 8-connected component (per image) of one known class or of void with at least
+    ``min_size`` pixels; its sample is the mean of its pixels' feature vectors (float32, on the
+    graph of ``features``). Regions whose mean has norm ≤ ``min_norm`` are skipped before drawing
+    (the objectosphere loss drives void embeddings to zero norm). Labelling runs with
+    ``scipy.ndimage.label`` on the CPU copy of the (small) label map.
+
+    Shape: as :func:`sample_pixels`.
+    """
+    _check_inputs(features, target, per_class)
+    if min_size < 1:
+        raise ValueError(f"min_size must be at least 1 pixel, got {min_size}")
+    b, d = features.shape[:2]
+    cat = _categories(target, num_classes)
+    ids, region_cat = _connected_regions(cat, num_classes)
+    r = region_cat.numel()
+    ids = ids.flatten(1).masked_fill(ids.flatten(1) < 0, r)  # (B, HW); bucket r = no region
+    sizes = torch.bincount(ids.flatten(), minlength=r + 1)[:r]
+    sums = features.new_zeros(d, r + 1, dtype=torch.float32)
+    for i in range(b):  # per image, so (D, HW) is a view: no copy of the feature map
+        sums = sums.index_add(1, ids[i], features[i].reshape(d, -1).float())
+    means = (sums[:, :r] / sizes.clamp_min(1)).T  # (R, D)
+    eligible = (sizes >= min_size) & nonzero_rows(means.detach(), min_norm)
+    region_cat = region_cat.masked_fill(~eligible, num_classes + 1)
+    pick = _balanced_pick(region_cat, num_classes + 1, per_class)
+    z, labels = means[pick], region_cat[pick]
+    known = labels < num_classes
+    return z[known], labels[known], z[~known]
+
+
+def parse_synco_counts(text: str) -> dict[str, int]:
+    """``"kind:n,kind:n"`` → ``{kind: n}``, kinds of :data:`SYNTHETIC_KINDS`, integers n ≥ 0."""
+    out: dict[str, int] = {}
+    for item in filter(None, (s.strip() for s in text.split(","))):
+        kind, sep, n = (s.strip() for s in item.partition(":"))
+        if kind not in SYNTHETIC_KINDS:
+            raise ValueError(
+                f"loss__synco_counts entry {item!r}: unknown kind {kind!r}; "
+                f"valid kinds: {list(SYNTHETIC_KINDS)}"
+            )
+        if not sep or not re.fullmatch(r"[0-9]+", n):
+            raise ValueError(
+                f"loss__synco_counts entry {item!r}: expected kind:n with an integer n ≥ 0, "
+                "e.g. 'interpolated:2'"
+            )
+        if kind in out:
+            raise ValueError(f"loss__synco_counts: kind {kind!r} given twice")
+        out[kind] = int(n)
+    return out
+
+
+class InfoNCETerm(nn.Module):
+    """InfoNCE of known samples against EMA class prototypes, unknown samples only as negatives.
+
+    ``forward(outputs, target)`` samples (see :func:`sample_pixels`, :func:`sample_regions`) the
+    output named by ``space`` and returns ``{"infonce": loss, "synthetic_hardest_share",
+    "hardest_similarity", "n_known", "n_unknown"}`` (the extras detached 0-dim tensors). Forms:
+
+    * ``prototype``: ``prototype_info_nce(known, labels, prototypes, negatives=unknown, τ)``.
+      Prototypes are EMAs (``momentum``) of the per-class means of the detached, L2-normalised known
+      samples; ``unknown_prototype`` likewise of the unknown samples. Both are buffers, updated in
+      training mode after the loss is computed with the values from before the batch.
+    * ``seed``: ``seed_info_nce(known, unknown)``, the student snippet — an ablation; like the
+      snippet it has no temperature (``tau`` is not used).
+
+    The loss is a zero attached to the graph while ``epochs_done < warmup_epochs`` (the EMAs still
+    update) and when nothing can be computed (no known anchor with a valid prototype; for ``seed``,
+    no known or no unknown sample). A batch without void keeps the other prototypes as negatives.
+
+    SynCo, once ``epochs_done ≥ warmup_epochs + synco_warmup_epochs`` (before that every direction
+    equals ``none``): ``known_anchors`` appends to each known anchor's negatives synthetic ones
+    built from the unknown samples; ``unknown_anchors`` adds ``unknown_anchor_nce(unknown,
+    prototypes, unknown_prototype, synthetic negatives built from the known samples)``; ``both``
+    does both.
+    The loss is then the mean of the known- and unknown-anchor parts that exist. Synthesis draws
+    the known direction first. Each anchor's hardest negative is taken over everything in its
+    denominator (other prototypes, unknowns, synthetic): ``hardest_similarity`` is its mean cosine
+    similarity over all anchors, ``synthetic_hardest_share`` the fraction of the anchors given
+    synthetic negatives whose hardest one is synthetic (0 while SynCo is off).
+
+    Shape: ``outputs[key]`` (B, D, H, W), ``target`` (B, H, W) → scalar loss.
+    Reference: Oord et al. 2018, Eq. 4; Li et al., ICLR 2021; Giakoumoglou & Stathaki 2024.
+    """
+
+    prototypes: torch.Tensor
+    prototype_valid: torch.Tensor
+    unknown_prototype: torch.Tensor
+
+    def __init__(
+        self,
+        num_classes: int,
+        dim: int,
+        *,
+        space: str = "embedding",
+        level: str = "pixel",
+        form: str = "prototype",
+        tau: float = 0.1,
+        samples: int = 64,
+        min_region: int = 16,
+        momentum: float = 0.9,
+        synco_direction: str = "none",
+        synco_counts: Mapping[str, int] | None = None,
+        synco_n_hard: int = 16,
+        warmup_epochs: int = 1,
+        synco_warmup_epochs: int = 1,
+        min_norm: float | None = DEFAULT_MIN_NORM,
+    ) -> None:
+        super().__init__()
+        _choice("infonce_space", space, tuple(SPACES))
+        _choice("infonce_level", level, LEVELS)
+        _choice("infonce_form", form, FORMS)
+        _choice("synco_direction", synco_direction, SYNCO_DIRECTIONS)
+        counts = dict(synco_counts or {})
+        bad = {k: v for k, v in counts.items() if k not in SYNTHETIC_KINDS or not _is_count(v)}
+        _require(not bad, "synco_counts", bad, f"kinds of {list(SYNTHETIC_KINDS)} with ints ≥ 0")
+        _require(tau > 0, "infonce_tau", tau, "> 0")
+        _require(_is_count(samples) and samples >= 1, "infonce_samples", samples, "an int ≥ 1")
+        _require(_is_count(min_region) and min_region >= 1, "infonce_min_region", min_region, "≥ 1")
+        _require(0 <= momentum < 1, "infonce_momentum", momentum, "in [0, 1)")
+        _require(_is_count(synco_n_hard) and synco_n_hard >= 1, "synco_n_hard", synco_n_hard, "≥ 1")
+        _require(_is_count(warmup_epochs), "stats_warmup_epochs", warmup_epochs, "an int ≥ 0")
+        _require(_is_count(synco_warmup_epochs), "synco_warmup_epochs", synco_warmup_epochs, "≥ 0")
+        if form == "seed" and synco_direction != "none":
+            raise ValueError(
+                f"loss__synco_direction={synco_direction!r} needs loss__infonce_form='prototype' "
+                "(the seed snippet has no prototypes to add negatives to); use 'none'"
+            )
+        self.num_classes, self.key, self.level, self.form = num_classes, SPACES[space], level, form
+        self.tau, self.samples, self.min_region, self.momentum = tau, samples, min_region, momentum
+        self.synco_direction, self.synco_counts = synco_direction, counts
+        self.synco_n_hard = synco_n_hard
+        self.warmup_epochs, self.synco_warmup_epochs = warmup_epochs, synco_warmup_epochs
+        self.min_norm = min_norm
+        self.epochs_done = 0
+        self.register_buffer("prototypes", torch.zeros(num_classes, dim))
+        self.register_buffer("prototype_valid", torch.zeros(num_classes, dtype=torch.bool))
+        self.register_buffer("unknown_prototype", torch.zeros(dim))
+
+    @classmethod
+    def from_config(
+        cls, cfg: LossConfig, num_classes: int, embedding_dim: int | None = None
+    ) -> InfoNCETerm:
+        """The term ``cfg`` describes (``loss__infonce_*``, ``loss__synco_*``, warm-ups)."""
+        dim = num_classes if cfg.infonce_space == "semantic" else embedding_dim or num_classes
+        return cls(
+            num_classes, dim, space=cfg.infonce_space, level=cfg.infonce_level,
+            form=cfg.infonce_form, tau=cfg.infonce_tau, samples=cfg.infonce_samples,
+            min_region=cfg.infonce_min_region, momentum=cfg.infonce_momentum,
+            synco_direction=cfg.synco_direction, synco_counts=parse_synco_counts(cfg.synco_counts),
+            synco_n_hard=cfg.synco_n_hard, warmup_epochs=cfg.stats_warmup_epochs,
+            synco_warmup_epochs=cfg.synco_warmup_epochs,
+        )  # fmt: skip
+
+    def set_epoch(self, epochs_done: int) -> None:
+        """Called by the objective before each forward with the number of finished epochs."""
+        self.epochs_done = int(epochs_done)
+
+    @property
+    def active(self) -> bool:
+        return self.epochs_done >= self.warmup_epochs
+
+    def synco_active(self, direction: str) -> bool:
+        """Whether SynCo for ``direction`` (``known_anchors`` or ``unknown_anchors``) is on."""
+        on = self.epochs_done >= self.warmup_epochs + self.synco_warmup_epochs
+        return on and self.synco_direction in (direction, "both")
+
+    def sample(self, features: torch.Tensor, target: torch.Tensor) -> Samples:
+        """The (known, labels, unknown) samples of one batch at the configured level."""
+        if self.level == "region":
+            return sample_regions(
+                features, target, self.num_classes, self.min_region, self.samples,
+                min_norm=self.min_norm,
+            )  # fmt: skip
+        return sample_pixels(
+            features, target, self.num_classes, self.samples, min_norm=self.min_norm
+        )
+
+    def forward(
+        self, outputs: Mapping[str, torch.Tensor], target: torch.Tensor
+    ) -> dict[str, torch.Tensor]:
+        features = outputs[self.key]
+        if features.ndim != 4 or features.shape[1] != self.prototypes.shape[1]:
+            raise ValueError(
+                f"InfoNCE reads outputs[{self.key!r}] as (B, {self.prototypes.shape[1]}, H, W), "
+                f"got shape {tuple(features.shape)}"
+            )
+        known, labels, unknown = self.sample(features, target)
+        valid = self.prototype_valid.clone()
+        protos = self.prototypes.masked_fill(~valid.unsqueeze(1), 0.0)  # invalid ones left out
+        unknown_proto = self.unknown_prototype.clone()
+        if self.training:
+            self._update(known.detach(), labels, unknown.detach())
+        parts: list[torch.Tensor] = []
+        stats: list[tuple[dict[str, float], bool]] = []  # per part: its stats, has synthetic
+        if self.active and self.form == "seed":
+            parts.append(seed_info_nce(known, unknown))
+        elif self.active:
+            if known.shape[0] and bool(valid[labels].any()):
+                parts.append(self._known_part(known, labels, unknown, protos, valid, stats))
+            if (
+                unknown.shape[0]
+                and self.synco_active("unknown_anchors")
+                and bool(nonzero_rows(unknown_proto, self.min_norm))
+            ):
+                synthetic = self._synthesize(unknown, known)
+                parts.append(
+                    unknown_anchor_nce(
+                        unknown, protos, unknown_proto, synthetic, self.tau, min_norm=self.min_norm
+                    )
+                )
+                stats.append((hardest_negative_stats(unknown, protos, synthetic), True))
+        value = sum(parts) / len(parts) if parts else attached_zero(features)
+        n = sum(s["num_anchors"] for s, _ in stats)
+        n_syn = sum(s["num_anchors"] for s, syn in stats if syn)
+        share = sum(s["synthetic_hardest_share"] * s["num_anchors"] for s, syn in stats if syn)
+        sim = sum(s["hardest_similarity"] * s["num_anchors"] for s, _ in stats) / max(n, 1)
+        scalar = lambda v: torch.tensor(float(v), device=features.device)  # noqa: E731
+        return {
+            "infonce": value,
+            "synthetic_hardest_share": scalar(share / max(n_syn, 1)),
+            "hardest_similarity": scalar(sim),
+            "n_known": scalar(known.shape[0]),
+            "n_unknown": scalar(unknown.shape[0]),
+        }
+
+    def _known_part(
+        self,
+        known: torch.Tensor,
+        labels: torch.Tensor,
+        unknown: torch.Tensor,
+        protos: torch.Tensor,
+        valid: torch.Tensor,
+        stats: list[tuple[dict[str, float], bool]],
+    ) -> torch.Tensor:
+        """Known anchors: own prototype positive; other prototypes, unknowns, synthetic negative."""
+        n, k = known.shape[0], protos.shape[0]
+        shared = unknown.float().unsqueeze(0).expand(n, -1, -1)
+        synthetic, negatives = None, unknown
+        if self.synco_active("known_anchors"):
+            synthetic = self._synthesize(known, unknown)
+            negatives = torch.cat([shared, synthetic], dim=1)  # (N, M + T, D)
+        loss = prototype_info_nce(
+            known, labels, protos, negatives, self.tau, min_norm=self.min_norm
+        )
+        with torch.no_grad():
+            own = F.one_hot(labels, k).bool().unsqueeze(2)
+            others = protos.unsqueeze(0).expand(n, -1, -1).masked_fill(own, 0.0)
+            ok = valid[labels]  # the anchors the loss uses
+            real = torch.cat([others, shared], dim=1)[ok]
+            syn = None if synthetic is None else synthetic[ok]
+            stats.append((hardest_negative_stats(known[ok], real, syn), synthetic is not None))
+        return loss
+
+    def _synthesize(self, query: torch.Tensor, pool: torch.Tensor) -> torch.Tensor:
+        return synthesize_hard_negatives(
+            query, pool, n_hard=self.synco_n_hard, counts=self.synco_counts, min_norm=self.min_norm
+        )
+
+    @torch.no_grad()
+    def _update(self, known: torch.Tensor, labels: torch.Tensor, unknown: torch.Tensor) -> None:
+        """EMA of the per-class means of the normalised samples; a first sighting sets the mean."""
+        m = self.momentum
+        if known.shape[0]:
+            z = F.normalize(known.float(), dim=1)
+            sums = z.new_zeros(self.prototypes.shape).index_add_(0, labels, z)
+            counts = torch.bincount(labels, minlength=self.num_classes)
+            mean = sums / counts.clamp_min(1).unsqueeze(1)
+            blend = torch.where(
+                self.prototype_valid.unsqueeze(1), m * self.prototypes + (1 - m) * mean, mean
+            )
+            present = counts > 0
+            self.prototypes.copy_(torch.where(present.unsqueeze(1), blend, self.prototypes))
+            self.prototype_valid |= present
+        if unknown.shape[0]:
+            mean = F.normalize(unknown.float(), dim=1).mean(0)
+            seen = nonzero_rows(self.unknown_prototype, self.min_norm)
+            u = self.unknown_prototype
+            self.unknown_prototype.copy_(torch.where(seen, m * u + (1 - m) * mean, mean))
+
+
+def _categories(target: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """Per pixel: its class ``0..K-1``, ``K`` for void, ``K+1`` for pixels never sampled."""
+    t = target.long()
+    rest = torch.where(t == IGNORE_INDEX, num_classes, num_classes + 1)
+    return torch.where((t >= 0) & (t < num_classes), t, rest)
+
+
+def _balanced_pick(category: torch.Tensor, num_categories: int, per_class: int) -> torch.Tensor:
+    """Indices of at most ``per_class`` random members of each category ``0..C-1`` (C = none),
+    grouped by category: a random permutation, stably sorted by category, cut at each rank."""
+    n = category.numel()
+    perm = torch.randperm(n, device=category.device)
+    order = perm[torch.argsort(category[perm], stable=True)]
+    grouped = category[order]
+    counts = torch.bincount(category, minlength=num_categories + 1)
+    starts = torch.cumsum(counts, 0) - counts
+    rank = torch.arange(n, device=category.device) - starts[grouped]
+    return order[(grouped < num_categories) & (rank < per_class)]
+
+
+def _connected_regions(cat: torch.Tensor, num_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """8-connected regions of one category (class or void) per image: ids (B, H, W) with −1 for
+    none, numbered across the batch, and each region's category (R,); both on ``cat``'s device."""
+    host = cat.to(torch.int16).cpu().numpy()
+    ids = np.full(host.shape, -1, dtype=np.int64)
+    cats, offset = [], 0
+    for b, img in enumerate(host):  # per image: all its categories labelled in one call
+        present = np.unique(img[img <= num_classes])
+        if present.size == 0:
+            continue
+        planes, n = ndimage.label(img[None] == present[:, None, None], structure=_PLANAR_8)
+        rid = planes.max(axis=0)  # a pixel lies in at most one plane
+        has = rid > 0
+        region_cat = np.zeros(n, dtype=np.int64)
+        region_cat[rid[has] - 1] = img[has]
+        ids[b][has] = rid[has] - 1 + offset
+        cats.append(region_cat)
+        offset += n
+    region_cat = np.concatenate(cats) if cats else np.zeros(0, dtype=np.int64)
+    return torch.from_numpy(ids).to(cat.device), torch.from_numpy(region_cat).to(cat.device)
+
+
+def _check_inputs(features: torch.Tensor, target: torch.Tensor, per_class: int) -> None:
+    if features.ndim != 4 or target.shape != (features.shape[0], *features.shape[2:]):
+        raise ValueError(
+            f"features must be (B, D, H, W) and target (B, H, W) of the same B, H, W; got "
+            f"{tuple(features.shape)} and {tuple(target.shape)}"
+        )
+    if per_class < 1:
+        raise ValueError(f"per_class must be at least 1, got {per_class}")
+
+
+def _is_count(v: object) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= 0
+
+
+def _choice(field: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"loss__{field}={value!r}; choose one of {choices}")
+
+
+def _require(ok: bool, field: str, value: object, expected: str) -> None:
+    if not ok:
+        raise ValueError(f"loss__{field}={value!r}: expected {expected}")
+
+
+def _build(ctx: TermContext) -> nn.Module:
+    return InfoNCETerm.from_config(ctx.cfg, ctx.num_classes, ctx.embedding_dim)
+
+
+register_term(
+    TermSpec(
+        "infonce",
+        # The space (embedding or logits) is a config choice; every model has both outputs.
+        reads=(SEM_LOGITS, EMBEDDING),
+        build=_build,
+        weight_key="w_infonce",
+        description="InfoNCE known vs unknown (+ SynCo)",
+    )
+)

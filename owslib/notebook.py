@@ -1,0 +1,411 @@
+"""The one setup call of the study notebooks, and what a comparison notebook does with its runs.
+
+``nb = notebook.setup(globals(), "03_loss_ablations")`` reads the notebook's parameters
+(``profile``, ``results_dir``, ``study_file``), finds its variants in the study file and its output
+folder ``results/<notebook>/<profile>/``. ``nb.ensure_runs()`` trains what is missing and reuses
+the rest (one run per variant and seed, shared between notebooks); then ``nb.table()``,
+``nb.delta_figure()``, ``nb.map_figure()`` and ``nb.curves_figure()`` give the comparison with the
+baseline, paired by seed, and write it into the output folder (CSV, markdown, PNG).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from owslib import comparison
+from owslib.paths import resolve
+from owslib.runner import RunResult, read_run_info, run_experiment
+from owslib.study_file import STUDY_FILE, NotebookSpec, Study, load_study, run_dir
+
+log = logging.getLogger(__name__)
+
+#: The numbers of a run that enter the comparisons: (metric, aggregations).
+COMPARED = {"miou": ("",), "aupr": ("pooled", "per_image"), "fpr95": ("pooled", "per_image"),
+            "auroc": ("pooled", "per_image")}  # fmt: skip
+#: The columns a comparison table shows first (the main scorer, pooled).
+HEADLINE = ("miou", "aupr/{s}/pooled", "fpr95/{s}/pooled", "auroc/{s}/pooled")
+
+
+def long_rows(variant: str, seed: int, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """A run's numbers in the long format of :mod:`owslib.comparison`."""
+    rows = []
+    if "miou" in metrics:
+        rows.append(dict(variant=variant, seed=seed, metric="miou", scorer="", aggregation="",
+                         value=metrics["miou"]))  # fmt: skip
+    for scorer, by_agg in metrics.get("anomaly", {}).items():
+        for agg in ("pooled", "per_image"):
+            for m in ("aupr", "fpr95", "auroc"):
+                if m in by_agg.get(agg, {}):
+                    rows.append(dict(variant=variant, seed=seed, metric=m, scorer=scorer,
+                                     aggregation=agg, value=by_agg[agg][m]))  # fmt: skip
+    return rows
+
+
+def read_metrics(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((path / "metrics.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+@dataclass
+class NotebookRun:
+    """A study notebook's context: its spec in the study file, its runs and its output folder."""
+
+    name: str
+    study: Study
+    spec: NotebookSpec
+    results_dir: Path
+    out_dir: Path
+    overrides: dict[str, Any] = field(default_factory=dict)
+    runs: dict[tuple[str, int], RunResult] = field(default_factory=dict)
+    missing: list[str] = field(default_factory=list)
+
+    @property
+    def baseline(self) -> str:
+        return self.spec.baseline
+
+    def run_path(self, variant: str, seed: int) -> Path:
+        return run_dir(self.results_dir, self.study.profile, variant, seed)
+
+    def ensure_runs(
+        self, *, load_model: bool = False, train_missing: bool = True
+    ) -> dict[tuple[str, int], RunResult]:
+        """Every (variant, seed) of this notebook: reused when finished, trained otherwise (with
+        ``train_missing=False`` a missing run is listed and left out)."""
+        from owslib.runner import is_finished
+
+        todo = [(v, s) for s in self.study.seeds for v in self.spec.variants]
+        self.missing = []
+        for i, (v, s) in enumerate(todo, 1):
+            cfg = self.study.config(v, s, **self.overrides)
+            if not train_missing and not is_finished(self.run_path(v, s), cfg):
+                self.missing.append(f"{v} seed {s}")
+                continue
+            log.info("run %d/%d: %s seed %d", i, len(todo), v, s)
+            self.runs[v, s] = run_experiment(
+                cfg, self.run_path(v, s), load_model=load_model,
+                extra_info={"variant": v, "seed": s, "profile": self.study.profile},
+            )  # fmt: skip
+        if self.missing:
+            log.warning("%d of %d runs not finished yet (left out): %s", len(self.missing),
+                        len(todo), ", ".join(self.missing))  # fmt: skip
+        return self.runs
+
+    def long_table(self) -> pd.DataFrame:
+        """Every number of every run of this notebook (variant, seed, metric, scorer, aggregation,
+        value), also written as ``runs_long.csv``."""
+        rows = []
+        for s in self.study.seeds:
+            for v in self.spec.variants:
+                m = read_metrics(self.run_path(v, s))
+                if m is not None:
+                    rows += long_rows(v, s, m)
+        long = pd.DataFrame(rows, columns=list(comparison.LONG_COLUMNS))
+        self.out_dir.mkdir(parents=True, exist_ok=True)
+        long.to_csv(self.out_dir / "runs_long.csv", index=False)
+        return long
+
+    def summary(self, confidence: float = 0.95) -> pd.DataFrame:
+        """Mean, std, n per variant and the paired Δ to the baseline with its interval (CSV)."""
+        s = comparison.summarise(self.long_table(), baseline=self.baseline, confidence=confidence)
+        s.to_csv(self.out_dir / "summary.csv", index=False)
+        return s
+
+    def table(self, scorer: str = "fused", metrics: tuple[str, ...] = ()) -> pd.DataFrame:
+        """The reader's table (``comparison.md`` with its footnote): mean ± std and paired Δ."""
+        summary = self.summary()
+        labels = metrics or tuple(h.format(s=scorer) for h in HEADLINE)
+        have = {comparison.metric_label(*k) for k in
+                summary[["metric", "scorer", "aggregation"]].itertuples(index=False)}  # fmt: skip
+        table = comparison.format_table(summary, [m for m in labels if m in have])
+        note = comparison.table_footnote(n_seeds=len(self.study.seeds))
+        self._write_md("comparison", table, note)
+        return table
+
+    def _write_md(self, name: str, table: pd.DataFrame, note: str) -> None:
+        from owslib.io import atomic_write_text
+
+        body = "none" if table.empty else table.to_markdown(index=False)
+        atomic_write_text(self.out_dir / f"{name}.md", f"{body}\n\n{note}\n")
+        atomic_write_text(self.out_dir / f"{name}.csv", table.to_csv(index=False))
+
+    def descriptions(self) -> pd.DataFrame:
+        v = self.study.variants
+        return pd.DataFrame({"variant": list(self.spec.variants),
+                             "description": [v[n].description for n in self.spec.variants]})  # fmt: skip
+
+    def timing(self) -> pd.DataFrame:
+        """Wall seconds of training and evaluation per run, from each ``run.json``."""
+        rows = []
+        for s in self.study.seeds:
+            for v in self.spec.variants:
+                info = read_run_info(self.run_path(v, s)) or {}
+                rows.append({"variant": v, "seed": s, "train_s": info.get("train_s"),
+                             "eval_s": info.get("eval_s"), "device": info.get("device", "")})  # fmt: skip
+        return pd.DataFrame(rows)
+
+    def headline(self, scorer: str = "fused") -> list[str]:
+        return [h.format(s=scorer) for h in HEADLINE]
+
+    def delta_figure(self, scorer: str = "fused", labels: tuple[str, ...] = ()):
+        """Paired Δ to the baseline per variant (``delta.png``)."""
+        from owslib.plots import delta_figure
+
+        fig = delta_figure(self.long_table(), list(labels or self.headline(scorer)), self.baseline)
+        self.save(fig, "delta")
+        return fig
+
+    def map_figure(self, scorer: str = "fused", n_images: int = 4):
+        """Every variant's ``scorer`` map of the same test images, one scale (``maps_<scorer>.png``)."""
+        from owslib.plots import variant_map_figure
+        from owslib.scorers import get_scorer
+
+        seed = self.study.seeds[0]
+        dirs = {v: self.run_path(v, seed) for v in self.spec.variants}
+        found = (dirs[self.baseline] / "anomaly_maps").glob("*_image.png")
+        names = sorted(p.name.removesuffix("_image.png") for p in found)[:n_images]
+        if not names:
+            return None
+        value_range = get_scorer(scorer).range(self.num_known) or (0.0, 1.0)
+        fig = variant_map_figure(dirs, names, scorer, value_range)
+        self.save(fig, f"maps_{scorer}")
+        return fig
+
+    def curves_figure(self, term: str = "loss"):
+        """The variants' training curves overlaid (seed of the first run, ``curves_<term>.png``)."""
+        from owslib.plots import curves_figure
+
+        seed = self.study.seeds[0]
+        hist = {}
+        for v in self.spec.variants:
+            path = self.run_path(v, seed) / "history.csv"
+            if path.is_file():
+                hist[v] = pd.read_csv(path)
+        fig = curves_figure(hist, term)
+        self.save(fig, f"curves_{term}")
+        return fig
+
+    @property
+    def num_known(self) -> int:
+        from owslib.labels import get_split
+
+        return get_split(
+            self.study.config(self.baseline, self.study.seeds[0]).data.split_preset
+        ).num_known
+
+    def scorers(self, aggregation: str = "pooled") -> pd.DataFrame:
+        """Every scorer of every variant: mean ± std and paired Δ (``scorers_<aggregation>.md``)."""
+        table = scorer_table(self.summary(), aggregation)
+        self._write_md(f"scorers_{aggregation}", table,
+                       comparison.table_footnote(n_seeds=len(self.study.seeds)))  # fmt: skip
+        return table
+
+    def findings(self, scorer: str = "fused") -> str:
+        """The comparison in sentences, from the numbers (see :func:`findings`)."""
+        long = self.long_table()
+        if self.baseline not in set(long["variant"]):
+            return "no baseline runs yet"
+        summary = comparison.summarise(long, baseline=self.baseline)
+        floor = comparison.noise_floor(long, baseline=self.baseline)
+        return findings(summary, self.baseline, self.headline(scorer), floor)
+
+    def cost_table(self, height: int = 512, width: int = 1024) -> pd.DataFrame:
+        """Parameters and forward GFLOPs at ``height``×``width`` of every variant's network: the
+        paper's (ResNet34-NBt1D, 19 classes) with the variant's model options, and this study's."""
+        from owslib.config import load_profile
+        from owslib.models.cost import model_cost
+
+        rows = []
+        for v in self.spec.variants:
+            model_keys = {k: val for k, val in self.study.variants[v].overrides.items()
+                          if k.startswith("model__")}  # fmt: skip
+            paper = model_cost(load_profile("paper", **model_keys).model, 19, height, width)
+            cfg = self.study.config(v, self.study.seeds[0])
+            ours = model_cost(cfg.model, self.num_known, cfg.data.crop_height, cfg.data.crop_width)
+            rows.append({"variant": v, "paper network: parameters": paper["parameters"],
+                         f"paper network: GFLOPs at {height}x{width}": round(paper["gflops"], 1),
+                         "study network: parameters": ours["parameters"],
+                         "study network: GFLOPs per image": round(ours["gflops"], 2)})  # fmt: skip
+        table = pd.DataFrame(rows)
+        self._write_md("cost", table, "GFLOPs of one forward pass (a multiply-add = 2 FLOPs), "
+                       "counted by torch's FlopCounterMode on the meta device.")  # fmt: skip
+        return table
+
+    def save(self, fig, name: str):
+        from owslib.plots import save_figure
+
+        return save_figure(fig, self.out_dir / f"{name}.png")
+
+
+def setup(namespace: dict[str, Any], name: str) -> NotebookRun:
+    """Resolve a study notebook's parameters (``profile``, ``results_dir``, ``study_file``)."""
+    from owslib.study import _configure_logging
+
+    _configure_logging()
+    study_file = namespace.get("study_file") or STUDY_FILE
+    study = load_study(resolve(study_file), profile=namespace.get("profile") or None)
+    results = resolve(namespace.get("results_dir") or "results")
+    out = results / name / study.profile
+    out.mkdir(parents=True, exist_ok=True)
+    overrides = dict(namespace.get("config_overrides") or {})
+    if overrides:
+        study.config(study.notebook(name).baseline if study.notebook(name).variants else "baseline",
+                     study.seeds[0], **overrides)  # unknown keys raise here  # fmt: skip
+    return NotebookRun(name, study, study.notebook(name), results, out, overrides)
+
+
+def show_table(table: pd.DataFrame, note: str = "", decimals: int = 4) -> None:
+    """Display a table as markdown: no index column, ``decimals`` decimals, integer counts, and
+    each convention once: a ``convention`` column becomes numbered notes under the table;
+    ``note`` is added below; an empty table reads "none"."""
+    from IPython.display import Markdown, display
+
+    t = table.copy()
+    notes = []
+    if "convention" in t:
+        conv = t.pop("convention").fillna("")
+        marks = {c: f"[{i + 1}]" for i, c in enumerate(c for c in dict.fromkeys(conv) if c)}
+        t["note"] = [marks.get(c, "") for c in conv]
+        notes = [f"{m} {c}" for c, m in marks.items()]
+    for col in t.columns:
+        if str(col).startswith(("n_", "images_")) and pd.api.types.is_float_dtype(t[col]):
+            t[col] = t[col].round().astype("Int64")  # counts as integers
+    body = "none" if t.empty else t.to_markdown(index=False, floatfmt=f".{decimals}f")
+    notes += [note] if note else []
+    display(Markdown(body + ("\n\n" + "<br>".join(notes) if notes else "")))
+
+
+def _pm(mean: float, std: float, d: int = 3) -> str:
+    return (
+        "—"
+        if pd.isna(mean)
+        else f"{mean:.{d}f} ± {std:.{d}f}"
+        if not pd.isna(std)
+        else f"{mean:.{d}f}"
+    )
+
+
+def _delta(row: pd.Series, d: int = 3) -> str:
+    if pd.isna(row["delta"]):
+        return "—"
+    if pd.isna(row["delta_lo"]):
+        return f"{row['delta']:+.{d}f} [n/a]"
+    return f"{row['delta']:+.{d}f} [{row['delta_lo']:+.{d}f}, {row['delta_hi']:+.{d}f}]"
+
+
+def scorer_table(summary: pd.DataFrame, aggregation: str = "pooled") -> pd.DataFrame:
+    """Rows (variant, scorer), columns AUPR / FPR95 / AUROC as mean ± std and paired Δ [95 % CI]."""
+    s = summary[(summary["aggregation"] == aggregation) & summary["metric"].isin(COMPARED)]
+    rows = []
+    for (variant, scorer), g in s.groupby(["variant", "scorer"], sort=False):
+        row: dict[str, Any] = {"variant": variant, "scorer": scorer}
+        for _, r in (
+            g.set_index("metric")
+            .loc[[m for m in ("aupr", "fpr95", "auroc") if m in set(g["metric"])]]
+            .iterrows()
+        ):
+            row[f"{r.name} mean ± std"] = _pm(r["mean"], r["std"])
+            row[f"{r.name} Δ"] = _delta(r)
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def findings(summary: pd.DataFrame, baseline: str, labels: list[str], floor: pd.DataFrame) -> str:
+    """Sentences stating, from the numbers, each variant's paired Δ with its interval and how it
+    compares with the baseline's seed-to-seed std (the noise floor)."""
+    keyed = summary.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
+                                  summary[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
+    fl = floor.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
+                             floor[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
+    noise = dict(zip(fl["label"], fl["std"], strict=True))
+    lines = []
+    for variant in dict.fromkeys(keyed["variant"]):
+        if variant == baseline:
+            continue
+        parts = []
+        for label in labels:
+            r = keyed[(keyed["variant"] == variant) & (keyed["label"] == label)]
+            if r.empty or pd.isna(r.iloc[0]["delta"]):
+                continue
+            r = r.iloc[0]
+            verdict = ("better" if r["better"] is True else "worse" if r["better"] is False
+                       else "not distinguishable from 0")  # fmt: skip
+            n = noise.get(label, float("nan"))
+            parts.append(f"{label} Δ {_delta(r)} ({verdict}; noise floor σ = {n:.3f})")
+        if parts:
+            lines.append(f"- **{variant}**: " + "; ".join(parts))
+    return "\n".join(lines) or "none (no variant has runs paired with the baseline yet)"
+
+
+def study_overview(results_dir: str | Path = "results", profile: str | None = None,
+                   study_file: str | Path = STUDY_FILE) -> dict[str, Any]:  # fmt: skip
+    """What the summary notebook shows, from ``results/`` only: the long table of every run, the
+    noise floor, and per comparison notebook its question, findings and rendered copy."""
+    study = load_study(resolve(study_file), profile=profile)
+    results = resolve(results_dir)
+    rows = []
+    runs = study.runs()
+    for v, s in runs:
+        m = read_metrics(run_dir(results, study.profile, v, s))
+        if m is not None:
+            rows += long_rows(v, s, m)
+    long = pd.DataFrame(rows, columns=list(comparison.LONG_COLUMNS))
+    out = results / "summary" / study.profile
+    out.mkdir(parents=True, exist_ok=True)
+    long.to_csv(out / "all_runs.csv", index=False)
+    floor = comparison.noise_floor(long) if "baseline" in set(long["variant"]) else pd.DataFrame()
+    sections = []
+    for spec in study.notebooks:
+        if len(spec.variants) < 2:
+            continue
+        sub = long[long["variant"].isin(spec.variants)]
+        if spec.baseline not in set(sub["variant"]):
+            sections.append(
+                {"notebook": spec.name, "question": spec.question, "findings": "no runs yet"}
+            )
+            continue
+        summary = comparison.summarise(sub, baseline=spec.baseline)
+        summary.to_csv(out / f"{spec.name}_summary.csv", index=False)
+        labels = [h.format(s="fused") for h in HEADLINE]
+        spec_floor = comparison.noise_floor(sub, baseline=spec.baseline)
+        sections.append({
+            "notebook": spec.name, "question": spec.question, "baseline": spec.baseline,
+            "findings": findings(summary, spec.baseline, labels, spec_floor),
+            "rendered": f"../../{spec.name}/{study.profile}/{spec.name}.ipynb",
+            "n_runs": int(sub.groupby(["variant", "seed"]).ngroups),
+        })  # fmt: skip
+    expected = len(runs)
+    done = int(long.groupby(["variant", "seed"]).ngroups) if not long.empty else 0
+    return {"study": study, "long": long, "noise_floor": floor, "sections": sections,
+            "runs_done": done, "runs_expected": expected, "out_dir": out}  # fmt: skip
+
+
+def explorer(run: RunResult):
+    """The JupyterLab anomaly explorer of a run (a static view first, for rendered copies); without
+    a loaded model it says how to get one."""
+    from IPython.display import Markdown, display
+
+    if run.exp is None:
+        display(Markdown(
+            f"The explorer needs the trained model, and `{run.run_dir}` has no checkpoint (checkpoints "
+            "are not committed). Retrain this run (about 3 minutes; the committed one is moved aside): "
+            "`python -m owslib study --only baseline --seeds 0 --force --train-only`, then run this "
+            "notebook again in JupyterLab."
+        ))  # fmt: skip
+        return None
+    import matplotlib.pyplot as plt
+
+    from owslib.widgets import AnomalyExplorer
+
+    ex = AnomalyExplorer(run.exp, run.exp.test_loader.dataset)
+    fig = ex.render(ex.index.value, ex.scorer.value, ex.delta.value)
+    display(fig)
+    plt.close(fig)
+    return ex.widget

@@ -1,0 +1,20 @@
+"""Paths relative to the project: a notebook kernel started in ``notebooks/`` (JupyterLab) and a
+shell in the repository root resolve ``results``, ``data/embedded`` … to the same folders."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+#: The checkout holding this package (an installed copy elsewhere falls back to the cwd).
+_ROOT = Path(__file__).resolve().parent.parent
+
+
+def project_root() -> Path:
+    """The repository root when owslib runs from its checkout, else the working folder."""
+    return _ROOT if (_ROOT / "pyproject.toml").is_file() else Path.cwd()
+
+
+def resolve(path: str | Path) -> Path:
+    """``path`` itself when absolute, else relative to :func:`project_root`."""
+    p = Path(path).expanduser()
+    return p if p.is_absolute() else project_root() / p

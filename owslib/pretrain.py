@@ -1,0 +1,96 @@
+"""The closed-set encoder every run of a profile starts from: trained once, cached, reused.
+
+The paper starts every model from ImageNet weights (§4). The embedded dataset has no such
+weights, so ``model__pretrain_epochs > 0`` stands in for them: a closed-set segmenter (the same
+network, class-weighted CE only, seed 0) is trained once on the training split, and its encoder
+initialises every variant and seed. Its cost is paid once per profile and dataset; the file is
+cached under ``$OWSLIB_CACHE/encoders/`` (default ``~/.cache/owslib``), keyed by a hash of the
+config that trained it, and written atomically.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import tempfile
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from owslib.config import ExperimentConfig, LossConfig, ModelConfig
+from owslib.io import atomic_path
+
+log = logging.getLogger(__name__)
+
+#: Model fields that belong to the extensions, not to the shared encoder: the pretraining run
+#: uses their defaults, so every variant of a study starts from the same encoder.
+EXTENSION_FIELDS = ("extra_decoder", "mlp_dim", "fusion", "fusion_target", "embedding_dim")
+#: Training fields that do not change what the pretraining run learns.
+_NEUTRAL_TRAIN = ("device", "log_every", "eval_every")
+
+
+def pretrain_config(cfg: ExperimentConfig) -> ExperimentConfig:
+    """The closed-set run whose encoder ``cfg`` starts from (same data, network and schedule
+    shape; CE only; ``model__pretrain_epochs`` epochs; seed 0)."""
+    base = ModelConfig()
+    model = replace(
+        cfg.model,
+        pretrain_epochs=0,
+        pretrained_path="",
+        **{f: getattr(base, f) for f in EXTENSION_FIELDS if hasattr(base, f)},
+    )
+    loss = LossConfig(w_sem=1.0, w_feat=0.0, w_cont=0.0, w_obj=0.0)
+    train = replace(cfg.train, epochs=cfg.model.pretrain_epochs, seed=0, eval_every=0)
+    return replace(cfg, name="closed_set_encoder", model=model, loss=loss, train=train)
+
+
+def encoder_cache_path(cfg: ExperimentConfig, cache: Path) -> Path:
+    """Where the encoder for ``cfg`` is cached: ``cache/encoders/<hash of its training config>.pt``."""
+    flat = pretrain_config(cfg).to_flat()
+    # Only values that differ from the defaults enter the key: a config field added later, whose
+    # default keeps the old behaviour, leaves every cached encoder valid.
+    default = ExperimentConfig().to_flat()
+    key = {
+        k: v
+        for k, v in flat.items()
+        if v != default.get(k)
+        and not k.startswith(("eval__", "loss__"))  # the loss is always CE alone
+        and k.removeprefix("train__") not in _NEUTRAL_TRAIN
+        and k not in ("name", "profile", "data__num_workers")
+    }
+    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    return cache / "encoders" / f"{digest}.pt"
+
+
+def ensure_pretrained_encoder(cfg: ExperimentConfig, cache: Path) -> Path:
+    """The cached encoder file for ``cfg``, training it first if it is missing.
+
+    Under DDP every rank takes part in the pretraining run; only the main process writes.
+    """
+    from owslib.engine.distributed import barrier
+    from owslib.engine.loop import fit
+    from owslib.experiment import build_experiment
+
+    path = encoder_cache_path(cfg, cache)
+    if path.is_file():
+        return path
+    pcfg = pretrain_config(cfg)
+    log.info(
+        "training the closed-set encoder once (%d epochs) -> %s", pcfg.train.epochs, path
+    )
+    exp = build_experiment(pcfg)
+    with tempfile.TemporaryDirectory(prefix="owslib-pretrain-") as tmp:
+        fit(exp, tmp, resume=False)
+    if exp.dist.is_main:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_path(path) as tmp_file:
+            torch.save(
+                {"state_dict": {f"encoder.{k}": v for k, v in exp.bare_model.encoder.state_dict().items()},
+                 "config": pcfg.to_dict()},
+                tmp_file,
+            )  # fmt: skip
+        pcfg.to_json(path.with_suffix(".json"))
+    barrier()
+    return path

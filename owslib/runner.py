@@ -1,0 +1,209 @@
+"""One function runs an experiment: build, fit, evaluate, write tables and figures, and ``run.json``.
+
+Used by the notebooks, ``python -m owslib train`` and the study runner alike. A finished run (its
+``run.json`` says ``finished`` and its training config is unchanged) is *reused*: its metrics and
+figures are read back, and its model is loaded from the checkpoint when one is there (checkpoints
+are not committed, so a fresh clone reuses metrics and figures only). An interrupted run resumes
+from its last checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import platform
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+from owslib import __version__
+from owslib.config import ExperimentConfig
+from owslib.io import atomic_write_json
+
+log = logging.getLogger(__name__)
+
+RUN_FILE = "run.json"
+#: Figures every finished run has, by name (all PNG, in the run folder).
+FIGURES = ("training_curves", "pr_curves", "roc_curves", "per_class_iou", "qualitative",
+           "scorers_side_by_side")  # fmt: skip
+
+
+@dataclass
+class RunResult:
+    """A finished run: its folder, config, metrics, tables, history and (when loaded) experiment."""
+
+    run_dir: Path
+    cfg: ExperimentConfig
+    metrics: dict[str, Any]
+    tables: dict[str, pd.DataFrame]
+    history: list[dict[str, Any]]
+    info: dict[str, Any]
+    exp: Any = None  # the Experiment, when trained here or loaded from a checkpoint
+    reused: bool = False
+    figures: dict[str, Path] = field(default_factory=dict)
+
+
+def read_run_info(run_dir: str | Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((Path(run_dir) / RUN_FILE).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+def is_finished(run_dir: str | Path, cfg: ExperimentConfig) -> bool:
+    """Whether ``run_dir`` holds a finished run of ``cfg``'s training config."""
+    from owslib.study import stale_keys
+
+    info = read_run_info(run_dir)
+    if not info or info.get("status") != "finished":
+        return False
+    try:
+        saved = json.loads((Path(run_dir) / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return False
+    return not stale_keys(saved, cfg) and (Path(run_dir) / "metrics.json").is_file()
+
+
+def run_experiment(
+    cfg: ExperimentConfig,
+    run_dir: str | Path,
+    *,
+    resume: bool = True,
+    load_model: bool = True,
+    extra_info: dict[str, Any] | None = None,
+) -> RunResult:
+    """Train and evaluate ``cfg`` into ``run_dir``, or reuse the finished run there.
+
+    Writes ``config.json``, checkpoints, ``history.csv``/``log.jsonl``, ``metrics.json`` and its
+    tables, per-image metrics, curves, anomaly maps, the figures of :data:`FIGURES` and
+    ``run.json`` (status, wall seconds of training and evaluation, owslib version, git commit,
+    host, device, and ``extra_info`` such as the variant and seed). A failed run is recorded as
+    ``failed`` in ``run.json`` with its error, then the error is raised.
+    """
+    run_dir = Path(run_dir)
+    if resume and is_finished(run_dir, cfg):
+        return _reuse(cfg, run_dir, load_model)
+    _supersede_if_stale(run_dir, cfg)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    info = {"status": "running", **(extra_info or {}), **_provenance()}
+    atomic_write_json(run_dir / RUN_FILE, info)
+    try:
+        return _train_and_evaluate(cfg, run_dir, resume, info)
+    except BaseException as e:
+        info |= {"status": "failed", "error": f"{type(e).__name__}: {e}"}
+        atomic_write_json(run_dir / RUN_FILE, info)
+        raise
+
+
+def _supersede_if_stale(run_dir: Path, cfg: ExperimentConfig) -> None:
+    """A run of another training config is moved aside (never deleted, never resumed from)."""
+    from owslib.study import move_aside, stale_keys
+
+    try:
+        saved = json.loads((run_dir / "config.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return
+    changed = stale_keys(saved, cfg)
+    if changed:
+        parts = run_dir.resolve().parts
+        root = Path(*parts[: parts.index("runs")]) if "runs" in parts else run_dir.parent
+        move_aside(run_dir, root, changed)
+
+
+def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) -> RunResult:
+    from owslib.engine.loop import fit
+    from owslib.evaluation import evaluate
+    from owslib.experiment import build_experiment
+    from owslib.report import write_evaluation
+
+    t0 = time.perf_counter()
+    exp = build_experiment(cfg)
+    history = fit(exp, run_dir, resume=resume)
+    t1 = time.perf_counter()
+    result = evaluate(exp, exp.test_loader)  # every rank evaluates its shard; counts are summed
+    t2 = time.perf_counter()
+    info |= {"device": str(exp.device), "train_s": round(t1 - t0, 1), "eval_s": round(t2 - t1, 1)}
+    if not exp.dist.is_main:
+        return RunResult(run_dir, cfg, dict(result), {}, history, info, exp)
+    tables = write_evaluation(run_dir, result, cfg.data.dataset, cfg.data.split_preset)
+    figures = write_figures(exp, run_dir, history, tables)
+    info |= {"status": "finished", "figures_s": round(time.perf_counter() - t2, 1)}
+    atomic_write_json(run_dir / RUN_FILE, info)
+    log.info("finished %s in %.0f s (train %.0f s, evaluate %.0f s)", run_dir,
+             time.perf_counter() - t0, info["train_s"], info["eval_s"])  # fmt: skip
+    return RunResult(run_dir, cfg, dict(result), tables, history, info, exp, False, figures)
+
+
+def write_figures(exp, run_dir: Path, history, tables) -> dict[str, Path]:
+    """The run's figures as PNG files: training curves, per-class IoU, qualitative examples and
+    every scorer side by side (the PR/ROC curves come with the evaluation files)."""
+    from owslib import plots, report
+
+    out = {
+        n: run_dir / f"{n}.png"
+        for n in ("pr_curves", "roc_curves")
+        if (run_dir / f"{n}.png").exists()
+    }
+    from owslib.scorers import get_scorer
+
+    warmup = exp.cfg.loss.stats_warmup_epochs if exp.objective.needs_stats else None
+    figs = {"training_curves": plots.training_curves(history, warmup_epochs=warmup)}
+    if "per_class" in tables:
+        figs["per_class_iou"] = plots.per_class_iou(tables["per_class"])
+    ds = exp.test_loader.dataset
+    examples = report.collect_examples(exp, ds, exp.cfg.eval.n_examples)
+    if examples:
+        k = exp.split.num_known
+        names = (*exp.split.known_names, *exp.split.unknown_names)
+        score = examples[0]["score_name"]
+        figs["qualitative"] = plots.qualitative_panel(
+            examples, exp.split.palette, class_names=names,
+            value_range=get_scorer(score).range(k) or (0.0, 1.0),
+        )  # fmt: skip
+        ex = examples[0]
+        ranges = {s: get_scorer(s).range(k) for s in ex["maps"]}
+        figs["scorers_side_by_side"] = plots.map_grid(
+            ex["image"], ex["maps"], unknown_mask=ex["unknown_mask"], ranges=ranges
+        )
+    for name, fig in figs.items():
+        out[name] = plots.save_figure(fig, run_dir / f"{name}.png", dpi=90)
+        plt.close(fig)
+    return out
+
+
+def _reuse(cfg: ExperimentConfig, run_dir: Path, load_model: bool) -> RunResult:
+    from owslib.engine.loop import CHECKPOINT_NAME
+    from owslib.report import metrics_tables
+
+    metrics = json.loads((run_dir / "metrics.json").read_text())
+    tables = metrics_tables(metrics, cfg.data.dataset, cfg.data.split_preset)
+    history_csv = run_dir / "history.csv"
+    history = pd.read_csv(history_csv).to_dict("records") if history_csv.exists() else []
+    figures = {n: run_dir / f"{n}.png" for n in FIGURES if (run_dir / f"{n}.png").exists()}
+    exp = None
+    if load_model and (run_dir / CHECKPOINT_NAME).exists():
+        from owslib.engine.loop import restore
+        from owslib.experiment import build_experiment
+
+        exp = build_experiment(cfg)
+        restore(exp, run_dir / CHECKPOINT_NAME)
+    log.info("reusing the finished run in %s (%s)", run_dir,
+             "model loaded from its checkpoint" if exp else "metrics and figures only")  # fmt: skip
+    info = read_run_info(run_dir) or {}
+    return RunResult(run_dir, cfg, metrics, tables, history, info, exp, True, figures)
+
+
+def _provenance() -> dict[str, Any]:
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip() or "unknown"  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        commit = "unknown"
+    return {"owslib": __version__, "git_commit": commit, "host": platform.node()}

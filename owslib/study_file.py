@@ -1,0 +1,169 @@
+"""The study file: which notebooks run in which order, their variants, the seeds and the profile.
+
+``notebooks/study.json`` (validated: unknown keys, duplicate names, unknown config keys and unknown
+notebooks raise, naming them)::
+
+    {"profile": "quick", "seeds": [0, 1, 2],
+     "profiles": {"smoke": {"seeds": [0]}},
+     "variants": {"baseline": {"description": "...", "overrides": {}},
+                  "focal": {"description": "...", "overrides": {"loss__semantic": "focal"}}},
+     "notebooks": [{"name": "01_baseline_contmav", "variants": ["baseline"]},
+                   {"name": "03_loss_ablations", "question": "...", "variants": ["baseline", "focal"]}]}
+
+A *variant* is a name, a one-line description and flat config overrides; the baseline is a variant
+like the others. One training run per (variant, seed) lives in ``results/runs/<profile>/<variant>/
+seed<k>/``; a run shared by several notebooks (the baseline) is trained once.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from owslib.config import ConfigError, ExperimentConfig, load_profile
+
+STUDY_FILE = Path(__file__).resolve().parent.parent / "notebooks" / "study.json"
+BASELINE = "baseline"
+_TOP = {"profile", "seeds", "profiles", "variants", "notebooks", "description"}
+_VARIANT = {"description", "overrides"}
+_NOTEBOOK = {"name", "question", "variants", "baseline"}
+_PROFILE = {"seeds", "variants"}
+
+
+class StudyError(ValueError):
+    """A malformed study file: the message names the file and the offending key."""
+
+
+@dataclass(frozen=True)
+class Variant:
+    name: str
+    description: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class NotebookSpec:
+    name: str
+    variants: tuple[str, ...] = ()
+    question: str = ""
+    baseline: str = BASELINE
+
+
+@dataclass(frozen=True)
+class Study:
+    profile: str
+    seeds: tuple[int, ...]
+    variants: dict[str, Variant]
+    notebooks: tuple[NotebookSpec, ...]
+    path: Path = STUDY_FILE
+    description: str = ""
+
+    def notebook(self, name: str) -> NotebookSpec:
+        for nb in self.notebooks:
+            if nb.name == name:
+                return nb
+        raise StudyError(f"{self.path}: no notebook {name!r}; it lists {self.notebook_names}")
+
+    @property
+    def notebook_names(self) -> list[str]:
+        return [nb.name for nb in self.notebooks]
+
+    def runs(
+        self, notebooks: tuple[str, ...] = (), variants: tuple[str, ...] = ()
+    ) -> list[tuple[str, int]]:
+        """Every (variant, seed) the chosen notebooks (all by default) need, once each, in study
+        order (notebook by notebook, seed by seed)."""
+        out: list[tuple[str, int]] = []
+        for nb in self.notebooks:
+            if notebooks and nb.name not in notebooks:
+                continue
+            for seed in self.seeds:
+                for v in nb.variants:
+                    if (v, seed) not in out and (not variants or v in variants):
+                        out.append((v, seed))
+        return out
+
+    def config(self, variant: str, seed: int, **overrides: Any) -> ExperimentConfig:
+        """The training config of one run: the profile, the variant's overrides, the seed."""
+        v = self.variants[variant]
+        return load_profile(self.profile, **_tuples(v.overrides), train__seed=seed,
+                            **_tuples(overrides))  # fmt: skip
+
+
+def _tuples(d: dict[str, Any]) -> dict[str, Any]:
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
+
+
+def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    seen: dict[str, Any] = {}
+    for k, v in pairs:
+        if k in seen:
+            raise StudyError(f"duplicate key {k!r}")
+        seen[k] = v
+    return seen
+
+
+def _check_keys(where: str, d: Any, allowed: set[str]) -> None:
+    if not isinstance(d, dict):
+        raise StudyError(f"{where}: expected an object, got {type(d).__name__}")
+    unknown = sorted(set(d) - allowed)
+    if unknown:
+        raise StudyError(f"{where}: unknown keys {unknown}; allowed: {sorted(allowed)}")
+
+
+def load_study(
+    path: str | Path = STUDY_FILE, profile: str | None = None, notebook_dir: Path | None = None
+) -> Study:
+    """Read and validate a study file; ``profile`` overrides the file's (its ``profiles`` entry,
+    if any, narrows seeds and variants for that profile)."""
+    path = Path(path)
+    try:
+        spec = json.loads(path.read_text(), object_pairs_hook=_no_duplicates)
+    except OSError as e:
+        raise StudyError(f"{path}: cannot read the study file ({e})") from e
+    except (json.JSONDecodeError, StudyError) as e:
+        raise StudyError(f"{path}: {e}") from e
+    _check_keys(str(path), spec, _TOP)
+    profile = profile or spec.get("profile", "quick")
+    variants = {}
+    for name, v in spec.get("variants", {}).items():
+        _check_keys(f"{path}: variant {name!r}", v, _VARIANT)
+        overrides = v.get("overrides", {})
+        try:
+            ExperimentConfig().override(**_tuples(overrides))
+        except ConfigError as e:
+            raise StudyError(f"{path}: variant {name!r}: {e}") from e
+        variants[name] = Variant(name, v.get("description", ""), dict(overrides))
+    if BASELINE not in variants:
+        raise StudyError(f"{path}: no {BASELINE!r} variant")
+    narrowed = spec.get("profiles", {}).get(profile, {})
+    _check_keys(f"{path}: profiles.{profile}", narrowed, _PROFILE)
+    seeds = tuple(narrowed.get("seeds", spec.get("seeds", [0, 1, 2])))
+    if not seeds or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) for s in seeds):
+        raise StudyError(f"{path}: seeds must be distinct integers, got {list(seeds)}")
+    keep = narrowed.get("variants")
+    notebooks, names = [], set()
+    for i, nb in enumerate(spec.get("notebooks", [])):
+        _check_keys(f"{path}: notebooks[{i}]", nb, _NOTEBOOK)
+        name = nb.get("name")
+        if not name or name in names:
+            raise StudyError(f"{path}: notebooks[{i}]: missing or duplicate name {name!r}")
+        names.add(name)
+        if notebook_dir is not None and not (notebook_dir / f"{name}.ipynb").is_file():
+            raise StudyError(f"{path}: notebook {name!r} not found in {notebook_dir}")
+        vs = nb.get("variants", [])
+        unknown = [v for v in vs if v not in variants]
+        if unknown or len(set(vs)) != len(vs):
+            raise StudyError(f"{path}: notebook {name!r}: unknown or repeated variants {vs}")
+        if keep is not None:
+            vs = [v for v in vs if v in keep]
+        notebooks.append(NotebookSpec(name, tuple(vs), nb.get("question", ""),
+                                      nb.get("baseline", BASELINE)))  # fmt: skip
+    return Study(profile, seeds, variants, tuple(notebooks), path, spec.get("description", ""))
+
+
+def run_dir(results_dir: str | Path, profile: str, variant: str, seed: int) -> Path:
+    """Where the run of (variant, seed) lives: ``results/runs/<profile>/<variant>/seed<k>/``."""
+    return Path(results_dir) / "runs" / profile / variant / f"seed{seed}"

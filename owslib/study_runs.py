@@ -1,0 +1,196 @@
+"""Running a study file: one training run per (variant, seed), then the notebooks that read them.
+
+``python -m owslib study`` trains the missing runs in order (finished ones are reused, failed ones
+recorded and skipped unless ``--rerun-failed``), printing which run of how many is training, its
+epochs and an estimate of the time left; then it renders the notebooks, which read the runs.
+On a cluster, ``--list`` / ``--index I`` give one run per array task and ``--render-only`` the
+job that renders the notebooks afterwards.
+"""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from owslib.engine.loop import format_duration
+from owslib.runner import is_finished, read_run_info, run_experiment
+from owslib.study_file import Study, run_dir
+
+log = logging.getLogger(__name__)
+
+#: Wall seconds of one run when no finished run of the profile says better (2 CPU cores).
+DEFAULT_RUN_S = {"quick": 170.0, "smoke": 8.0}
+
+
+@dataclass(frozen=True)
+class RunJob:
+    variant: str
+    seed: int
+    path: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.variant} seed {self.seed}"
+
+
+def jobs(study: Study, results_dir: str | Path, *, only: tuple[str, ...] = (),
+         seeds: tuple[int, ...] = ()) -> list[RunJob]:  # fmt: skip
+    """The runs of the study (or of the notebooks / variants named in ``only``), in order."""
+    notebooks = tuple(n for n in only if n in study.notebook_names)
+    variants = tuple(n for n in only if n in study.variants)
+    unknown = [n for n in only if n not in notebooks and n not in variants]
+    if unknown:
+        raise ValueError(
+            f"--only {unknown}: neither a notebook ({study.notebook_names}) nor a variant "
+            f"({sorted(study.variants)}) of {study.path}"
+        )
+    runs = study.runs(notebooks, variants)
+    if seeds:
+        runs = [(v, s) for v, s in runs if s in seeds]
+    return [RunJob(v, s, run_dir(results_dir, study.profile, v, s)) for v, s in runs]
+
+
+def status(study: Study, job: RunJob, overrides: dict[str, Any] | None = None) -> str:
+    """``finished`` (and current), ``failed``, ``stale`` (another config), ``partial`` or ``missing``."""
+    cfg = study.config(job.variant, job.seed, **(overrides or {}))
+    if is_finished(job.path, cfg):
+        return "finished"
+    info = read_run_info(job.path)
+    if info is None:
+        return "missing"
+    if info.get("status") == "failed":
+        return "failed"
+    return "stale" if info.get("status") == "finished" else "partial"
+
+
+def expected_run_s(study: Study, all_jobs: list[RunJob]) -> float:
+    """Median wall seconds of the finished runs of this study, else a default per profile."""
+    done = [read_run_info(j.path) or {} for j in all_jobs]
+    secs = [i["train_s"] + i.get("eval_s", 0) for i in done if i.get("status") == "finished"
+            and "train_s" in i]  # fmt: skip
+    return statistics.median(secs) if secs else DEFAULT_RUN_S.get(study.profile, 600.0)
+
+
+def describe(
+    study: Study, all_jobs: list[RunJob], overrides: dict[str, Any] | None = None
+) -> list[str]:
+    """One line per run (``--dry-run`` / ``--list``) and the estimated time of the missing ones."""
+    lines, todo = [], 0
+    for i, job in enumerate(all_jobs):
+        st = status(study, job, overrides)
+        todo += st != "finished"
+        lines.append(f"{i}\t{job.variant}\tseed {job.seed}\t{st}\t{job.path}")
+    est = expected_run_s(study, all_jobs) * todo
+    lines.append(f"# {len(all_jobs)} runs, {todo} to train: about {format_duration(est)}")
+    return lines
+
+
+def train_runs(
+    study: Study,
+    all_jobs: list[RunJob],
+    *,
+    rerun_failed: bool = False,
+    force: bool = False,
+    overrides: dict[str, Any] | None = None,
+) -> dict[str, list[str]]:
+    """Train every job that is not finished (``overrides``: flat config keys applied to every
+    run); returns the labels per outcome."""
+    overrides = overrides or {}
+    from owslib.study import move_aside
+
+    outcome: dict[str, list[str]] = {"reused": [], "trained": [], "failed": [], "skipped": []}
+    per_run = expected_run_s(study, all_jobs)
+    todo = [j for j in all_jobs if force or status(study, j, overrides) != "finished"]
+    outcome["reused"] = [j.label for j in all_jobs if j not in todo]
+    for n, job in enumerate(todo, 1):
+        st = status(study, job, overrides)
+        if st == "failed" and not (rerun_failed or force):
+            log.warning("run %d/%d %s: failed before, skipped (--rerun-failed retries it)",
+                        n, len(todo), job.label)  # fmt: skip
+            outcome["skipped"].append(job.label)
+            continue
+        if job.path.exists() and (force or st == "stale"):
+            move_aside(
+                job.path, job.path.parents[3], "forced re-run" if force else "config changed"
+            )
+        left = per_run * (len(todo) - n + 1)
+        log.info("run %d/%d: %s -> %s (about %s left in the study)", n, len(todo), job.label,
+                 job.path, format_duration(left))  # fmt: skip
+        t0 = time.perf_counter()
+        try:
+            run_experiment(
+                study.config(job.variant, job.seed, **overrides),
+                job.path,
+                load_model=False,
+                extra_info={"variant": job.variant, "seed": job.seed, "profile": study.profile},
+            )
+        except Exception as e:  # recorded in run.json; the study goes on with the other runs
+            log.error("run %s failed: %s: %s", job.label, type(e).__name__, e)
+            outcome["failed"].append(job.label)
+            continue
+        per_run = 0.5 * per_run + 0.5 * (time.perf_counter() - t0)
+        outcome["trained"].append(job.label)
+    return outcome
+
+
+def notebook_parameters(
+    study: Study, names: list[str], parameters: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """Each notebook's papermill parameters: ``profile``, then every ``-p`` parameter it declares;
+    a flat config key it does not declare goes into its ``config_overrides``. A parameter that no
+    notebook takes raises :class:`~owslib.study.ParameterError`, naming it, before anything runs."""
+    from owslib.study import ParameterError, declared_parameters, notebook_path
+
+    out: dict[str, dict[str, Any]] = {}
+    used: set[str] = set()
+    for name in names:
+        declared = declared_parameters(notebook_path(name))
+        params: dict[str, Any] = {"profile": study.profile}
+        overrides: dict[str, Any] = {}
+        for k, v in parameters.items():
+            if k in declared:
+                params[k] = v
+                used.add(k)
+            elif "__" in k and "config_overrides" in declared:
+                overrides[k] = v
+                used.add(k)
+        if overrides:
+            params["config_overrides"] = overrides
+        out[name] = params
+    strangers = sorted(set(parameters) - used - {"train_missing"})
+    if strangers:
+        raise ParameterError(f"no notebook of {names} declares parameter(s) {strangers}")
+    return out
+
+
+def render(study: Study, results_dir: str | Path, *, notebooks: tuple[str, ...] = (),
+           parameters: dict[str, Any] | None = None, force: bool = False) -> list[Path]:  # fmt: skip
+    """Execute the study's notebooks (all, or those named) in order; returns the executed copies."""
+    from owslib.study import execute
+
+    names = [n for n in study.notebook_names if not notebooks or n in notebooks]
+    per_notebook = notebook_parameters(study, names, parameters or {})
+    out = []
+    for i, name in enumerate(names, 1):
+        log.info("notebook %d/%d: %s", i, len(names), name)
+        redo = force or _runs_newer(study, name, results_dir)
+        out.append(execute(name, per_notebook[name], results_dir=results_dir, force=redo))
+    return out
+
+
+def _runs_newer(study: Study, name: str, results_dir: str | Path) -> bool:
+    """Whether a run the notebook reads (the summary: every run) changed after its rendering."""
+    rendered = Path(results_dir) / name / study.profile / f"{name}.ipynb"
+    if not rendered.exists():
+        return False
+    spec = study.notebook(name)
+    runs = (
+        study.runs((name,)) if spec.variants else (study.runs() if name.endswith("summary") else [])
+    )
+    stamps = [run_dir(results_dir, study.profile, v, s) / "run.json" for v, s in runs]
+    newest = max((p.stat().st_mtime for p in stamps if p.exists()), default=0.0)
+    return newest > rendered.stat().st_mtime

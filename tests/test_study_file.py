@@ -1,0 +1,133 @@
+"""The study file: validation, the runs it implies, array indexing, reuse and retry of runs."""
+
+import json
+
+import pytest
+
+from owslib.study_file import StudyError, load_study, run_dir
+from owslib.study_runs import describe, jobs, status, train_runs
+
+BASE = {
+    "profile": "smoke",
+    "seeds": [0, 1],
+    "variants": {
+        "baseline": {"description": "b", "overrides": {}},
+        "focal": {"description": "f", "overrides": {"loss__semantic": "focal"}},
+        "dice": {"description": "d", "overrides": {"loss__semantic": "dice"}},
+    },
+    "notebooks": [
+        {"name": "01_baseline_contmav", "variants": ["baseline"]},
+        {"name": "03_loss_ablations", "variants": ["baseline", "focal", "dice"]},
+    ],
+}
+
+
+def _write(tmp_path, spec, text=None):
+    p = tmp_path / "study.json"
+    p.write_text(text if text is not None else json.dumps(spec))
+    return p
+
+
+def test_the_committed_study_file_is_valid():
+    from owslib.study import NOTEBOOK_DIR
+
+    study = load_study(notebook_dir=NOTEBOOK_DIR)
+    assert study.seeds == (0, 1, 2) and "baseline" in study.variants
+    assert study.notebook_names[0] == "00_data_prep" and study.notebook_names[-1] == "06_summary"
+
+
+@pytest.mark.parametrize(
+    ("change", "match"),
+    [
+        (lambda s: s.update(extra=1), "unknown keys \\['extra'\\]"),
+        (lambda s: s["variants"]["focal"].update(overide={}), "variant 'focal': unknown keys"),
+        (lambda s: s["variants"]["focal"]["overrides"].update(loss__semantik="x"), "loss__semantik"),
+        (lambda s: s["notebooks"][1]["variants"].append("nope"), "unknown or repeated variants"),
+        (lambda s: s["notebooks"].append({"name": "03_loss_ablations"}), "duplicate name"),
+        (lambda s: s["variants"].pop("baseline"), "no 'baseline' variant"),
+        (lambda s: s.update(seeds=[0, 0]), "distinct integers"),
+    ],
+)
+def test_validation_names_the_problem(tmp_path, change, match):
+    spec = json.loads(json.dumps(BASE))
+    change(spec)
+    with pytest.raises(StudyError, match=match):
+        load_study(_write(tmp_path, spec))
+
+
+def test_duplicate_json_keys_are_refused(tmp_path):
+    text = json.dumps(BASE).replace('"dice": {', '"focal": {"description": "again"}, "dice": {')
+    with pytest.raises(StudyError, match="duplicate key 'focal'"):
+        load_study(_write(tmp_path, None, text))
+
+
+def test_runs_are_shared_and_indexed_once_each(tmp_path):
+    study = load_study(_write(tmp_path, BASE))
+    runs = study.runs()
+    assert runs == [("baseline", 0), ("baseline", 1), ("focal", 0), ("dice", 0), ("focal", 1),
+                    ("dice", 1)]  # fmt: skip
+    all_jobs = jobs(study, tmp_path / "results")
+    assert len({(j.variant, j.seed) for j in all_jobs}) == len(all_jobs) == 6  # one index per run
+    assert all_jobs[2].path == run_dir(tmp_path / "results", "smoke", "focal", 0)
+    assert [j.variant for j in jobs(study, tmp_path, only=("focal",))] == ["focal", "focal"]
+    assert [j.seed for j in jobs(study, tmp_path, seeds=(1,))] == [1, 1, 1]
+    assert len(jobs(study, tmp_path, only=("01_baseline_contmav",))) == 2
+    with pytest.raises(ValueError, match="neither a notebook"):
+        jobs(study, tmp_path, only=("nope",))
+    assert describe(study, all_jobs)[-1].startswith("# 6 runs, 6 to train")
+    assert study.config("focal", 1).loss.semantic == "focal"
+    assert study.config("focal", 1).train.seed == 1
+
+
+def test_finished_runs_are_reused_failed_ones_retried_on_request(tmp_path, monkeypatch):
+    import owslib.study_runs as study_runs
+
+    study = load_study(_write(tmp_path, BASE))
+    all_jobs = jobs(study, tmp_path / "results")[:3]
+    calls = []
+
+    def fake_run(cfg, path, **kw):
+        calls.append(path.parent.name)
+        path.mkdir(parents=True, exist_ok=True)
+        cfg.to_json(path / "config.json")
+        if path.parent.name == "focal":
+            (path / "run.json").write_text(json.dumps({"status": "failed"}))
+            raise RuntimeError("boom")
+        (path / "metrics.json").write_text("{}")
+        (path / "run.json").write_text(json.dumps({"status": "finished", "train_s": 5.0}))
+
+    monkeypatch.setattr(study_runs, "run_experiment", fake_run)
+    out = train_runs(study, all_jobs)
+    assert out["trained"] == ["baseline seed 0", "baseline seed 1"] and out["failed"] == ["focal seed 0"]
+    assert [status(study, j) for j in all_jobs] == ["finished", "finished", "failed"]
+    calls.clear()
+    out = train_runs(study, all_jobs)  # finished: reused; failed: skipped
+    assert calls == [] and out["skipped"] == ["focal seed 0"] and len(out["reused"]) == 2
+    out = train_runs(study, all_jobs, rerun_failed=True)
+    assert calls == ["focal"] and out["failed"] == ["focal seed 0"]
+
+
+def test_grid_run_names_are_unique_and_grid_values_cannot_be_overridden(tmp_path):
+    from owslib.__main__ import main
+    from owslib.study import ParameterError, load_grid
+
+    grid = tmp_path / "g.json"
+    grid.write_text(json.dumps({"notebook": "00_data_prep", "parameters": {"run_name": "exp"},
+                                "grid": {"n_samples": [1, 2], "profile": ["smoke"]}}))  # fmt: skip
+    names = [name for _, name, _ in load_grid(grid)]
+    assert names == ["exp_n_samples-1_profile-smoke", "exp_n_samples-2_profile-smoke"]
+    assert len(set(names)) == len(names)
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"notebook": "00_data_prep", "grid": {"run_name": ["a", "b"]}}))
+    with pytest.raises(ParameterError, match="run_name"):
+        load_grid(bad)
+    assert main(["study", "--grid", str(grid), "--index", "0", "-p", "n_samples=3"]) == 2
+
+
+def test_notebook_config_keys_are_strict():
+    from owslib.config import ConfigError
+    from owslib.study import resolve_config
+
+    with pytest.raises(ConfigError, match="loss__semantik.*did you mean 'loss__semantic'"):
+        resolve_config({"profile": "smoke", "loss__semantik": "focal"})
+    assert resolve_config({"profile": "smoke", "loss__semantic": "focal"}).loss.semantic == "focal"
