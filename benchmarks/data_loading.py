@@ -33,7 +33,7 @@ from PIL import Image
 from owslib.config import DataConfig
 from owslib.data.bdd_anomaly import build_bdd_anomaly
 from owslib.data.cityscapes import CityscapesDataset
-from owslib.data.scene import render_scene
+from owslib.data.embedded.scene import render_scene
 from owslib.data.transforms import build_train_transforms
 from owslib.labels import get_split, label_ids_to_train_ids
 

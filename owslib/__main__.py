@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     from owslib.data.download import DownloadError
-    from owslib.data.synthetic import EmbeddedDatasetError
+    from owslib.data.embedded.generator import EmbeddedDatasetError
     from owslib.data.validation import DatasetError
 
     user_errors = (ConfigError, ValueError, FileNotFoundError, NotADirectoryError, DatasetError,

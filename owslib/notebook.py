@@ -114,7 +114,11 @@ class NotebookRun:
 
     def summary(self, confidence: float = 0.95) -> pd.DataFrame:
         """Mean, std, n per variant and the paired Δ to the baseline with its interval (CSV)."""
-        s = comparison.summarise(self.long_table(), baseline=self.baseline, confidence=confidence)
+        long = self.long_table()
+        if self.baseline not in set(long["variant"]):  # nothing to compare with yet
+            return pd.DataFrame(columns=["variant", "metric", "scorer", "aggregation", "mean",
+                                         "std", "n", "delta", "delta_lo", "delta_hi"])  # fmt: skip
+        s = comparison.summarise(long, baseline=self.baseline, confidence=confidence)
         s.to_csv(self.out_dir / "summary.csv", index=False)
         return s
 
@@ -124,7 +128,8 @@ class NotebookRun:
         labels = metrics or tuple(h.format(s=scorer) for h in HEADLINE)
         have = {comparison.metric_label(*k) for k in
                 summary[["metric", "scorer", "aggregation"]].itertuples(index=False)}  # fmt: skip
-        table = comparison.format_table(summary, [m for m in labels if m in have])
+        table = (comparison.format_table(summary, [m for m in labels if m in have])
+                 if len(summary) else pd.DataFrame())  # fmt: skip
         note = comparison.table_footnote(n_seeds=len(self.study.seeds))
         self._write_md("comparison", table, note)
         return table
@@ -158,6 +163,8 @@ class NotebookRun:
         """Paired Δ to the baseline per variant (``delta.png``)."""
         from owslib.plots import delta_figure
 
+        if self.baseline not in set(self.long_table()["variant"]):
+            return None
         fig = delta_figure(self.long_table(), list(labels or self.headline(scorer)), self.baseline)
         self.save(fig, "delta")
         return fig
@@ -169,12 +176,15 @@ class NotebookRun:
 
         seed = self.study.seeds[0]
         dirs = {v: self.run_path(v, seed) for v in self.spec.variants}
-        found = (dirs[self.baseline] / "anomaly_maps").glob("*_image.png")
-        names = sorted(p.name.removesuffix("_image.png") for p in found)[:n_images]
+        found = (dirs[self.baseline] / "anomaly_maps").glob(f"*_{scorer}.png")
+        names = sorted(p.name.removesuffix(f"_{scorer}.png") for p in found)[:n_images]
         if not names:
             return None
+        from owslib.paths import resolve
+
         value_range = get_scorer(scorer).range(self.num_known) or (0.0, 1.0)
-        fig = variant_map_figure(dirs, names, scorer, value_range)
+        root = resolve(self.study.config(self.baseline, seed, **self.overrides).data.root)
+        fig = variant_map_figure(dirs, names, scorer, value_range, data_root=root)
         self.save(fig, f"maps_{scorer}")
         return fig
 

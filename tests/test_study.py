@@ -75,7 +75,8 @@ def figure_cells_without_image(nb) -> list[str]:
     for c in nb.cells:
         if c.cell_type != "code":
             continue
-        makes = any(m in c.source for m in ("save_figure", ".plot", "plt.", "display(Image"))
+        makes = any(m in c.source for m in ("save_figure", ".plot", "plt.", "display(Image",
+                                            "_figure(", "explorer("))  # fmt: skip
         shown = any("image/png" in o.get("data", {}) for o in c.get("outputs", []))
         if makes and not shown:
             lost.append(c.source[:80])
@@ -83,16 +84,40 @@ def figure_cells_without_image(nb) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("name", ["00_data_prep", "01_baseline_contmav"])
-def test_every_figure_is_inline_as_make_study_runs_it(smoke_root, tmp_path, monkeypatch, name):
-    # make study's environment: a headless MPLBACKEND must not keep figures out of the notebook
+def test_the_smoke_study_runs_every_notebook_with_every_figure_inline(
+    smoke_root, tmp_path, monkeypatch
+):
+    # As make study runs it: the CLI trains the runs, then renders every notebook; a headless
+    # MPLBACKEND must not keep figures out of the executed copies.
+    from owslib.study_file import load_study
+
     monkeypatch.setenv("MPLBACKEND", "Agg")
-    params = {"profile": "smoke", "config_overrides": {"data__root": str(smoke_root)}}
-    if name == "00_data_prep":
-        params = {"profile": "smoke", "data__root": str(smoke_root), "n_samples": 1}
-    out = execute(name, params, results_dir=tmp_path)
-    assert figure_cells_without_image(nbformat.read(out, as_version=4)) == []
+    results = tmp_path / "results"
+    argv = [
+        "study",
+        "--profile",
+        "smoke",
+        "--results",
+        str(results),
+        "-p",
+        f"data__root={smoke_root}",
+    ]
+    assert main(argv) == 0
     assert os.environ["MPLBACKEND"] == "Agg"  # restored for the caller
+    study = load_study(profile="smoke")
+    for name in study.notebook_names:
+        out = results / name / "smoke" / f"{name}.ipynb"
+        nb = nbformat.read(out, as_version=4)
+        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                  if o.output_type == "error"]  # fmt: skip
+        assert not errors, name
+        assert figure_cells_without_image(nb) == [], name
+    for variant, seed in study.runs():
+        info = json.loads(
+            (results / "runs" / "smoke" / variant / f"seed{seed}" / "run.json").read_text()
+        )
+        assert info["status"] == "finished" and info["variant"] == variant
+    assert (results / "summary" / "smoke" / "all_runs.csv").is_file()
 
 
 def test_staleness_normalises_and_ignores_evaluation_keys():

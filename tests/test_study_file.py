@@ -131,3 +131,37 @@ def test_notebook_config_keys_are_strict():
     with pytest.raises(ConfigError, match="loss__semantik.*did you mean 'loss__semantic'"):
         resolve_config({"profile": "smoke", "loss__semantik": "focal"})
     assert resolve_config({"profile": "smoke", "loss__semantic": "focal"}).loss.semantic == "focal"
+
+
+def _fake_metrics(miou, auroc):
+    agg = {"aupr": auroc / 4, "fpr95": 1 - auroc, "auroc": auroc}
+    return {"miou": miou, "anomaly": {"fused": {"pooled": dict(agg), "per_image": dict(agg)}}}
+
+
+def test_summary_renders_from_a_fake_results_tree(tmp_path):
+    from owslib.notebook import study_overview
+
+    spec = json.loads(json.dumps(BASE))
+    spec["seeds"] = [0, 1, 2]
+    path = _write(tmp_path, spec)
+    results = tmp_path / "results"
+    values = {"baseline": (0.50, 0.90), "focal": (0.55, 0.80), "dice": (0.50, 0.90)}
+    for variant, (miou, auroc) in values.items():
+        for seed in (0, 1, 2):
+            d = run_dir(results, "smoke", variant, seed)
+            d.mkdir(parents=True)
+            jitter = 0.01 * seed
+            (d / "metrics.json").write_text(json.dumps(_fake_metrics(miou + jitter, auroc + jitter)))
+    out = study_overview(results, study_file=path)
+    long = out["long"]
+    assert out["runs_done"] == out["runs_expected"] == 9
+    assert (results / "summary" / "smoke" / "all_runs.csv").is_file()
+    assert set(long["variant"]) == set(values) and len(long) == 9 * 7
+    floor = out["noise_floor"].set_index(["metric", "scorer", "aggregation"])
+    assert floor.loc[("miou", "", ""), "std"] == pytest.approx(0.01)
+    (section,) = [s for s in out["sections"] if s["notebook"] == "03_loss_ablations"]
+    # focal: +0.05 mIoU at every seed (better), -0.10 AUROC (worse); dice: identical (no effect)
+    assert "**focal**: miou Δ +0.050" in section["findings"] and "better" in section["findings"]
+    assert "auroc/fused/pooled Δ -0.100" in section["findings"] and "worse" in section["findings"]
+    assert "**dice**: miou Δ +0.000" in section["findings"]
+    assert section["rendered"].endswith("03_loss_ablations/smoke/03_loss_ablations.ipynb")

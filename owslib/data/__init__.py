@@ -5,7 +5,7 @@ from owslib.data.cityscapes import CityscapesDataset, DatasetError, denormalize,
 from owslib.data.class_weights import compute_class_weights, weights_from_counts
 from owslib.data.smiyc import SMIYCDataset
 from owslib.data.summary import DatasetSummary, check_dataset
-from owslib.data.synthetic import (
+from owslib.data.embedded.generator import (
     EmbeddedDatasetError,
     ensure_embedded_dataset,
     generate_embedded_dataset,

@@ -37,7 +37,7 @@ def _reports_errors(
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from owslib.data.synthetic import generate_embedded_dataset
+    from owslib.data.embedded.generator import generate_embedded_dataset
 
     cfg = config_from_args(args)
     info = generate_embedded_dataset(Path(args.out), cfg.synthetic, force=args.force)

@@ -22,7 +22,7 @@ import pandas as pd
 from owslib.config import ExperimentConfig
 from owslib.data import smiyc
 from owslib.data.cityscapes import FLAVOURS, pair_samples, release_warning
-from owslib.data.synthetic import ensure_embedded_dataset
+from owslib.data.embedded.generator import ensure_embedded_dataset
 from owslib.data.validation import BadFile, DatasetError, open_image, read_train_ids, validate_pair
 from owslib.io import atomic_write_json, atomic_write_text
 from owslib.labels import IGNORE_INDEX, TRAIN_ID_NAMES, TRAIN_ID_PALETTE, get_split

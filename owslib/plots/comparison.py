@@ -55,7 +55,7 @@ def delta_figure(long: pd.DataFrame, labels: Sequence[str], baseline: str = "bas
 
 def variant_map_figure(
     run_dirs: Mapping[str, Path], images: Sequence[str], scorer: str,
-    value_range: tuple[float, float] = (0.0, 1.0),
+    value_range: tuple[float, float] = (0.0, 1.0), data_root: Path | None = None,
 ) -> plt.Figure:  # fmt: skip
     """Rows: test images; columns: the image, then each variant's ``scorer`` map of it (the maps
     each run wrote, all on the scorer's fixed ``value_range``, magma), with one colourbar."""
@@ -66,7 +66,7 @@ def variant_map_figure(
     fig, axes = plt.subplots(len(images), cols, figsize=(2.6 * cols, len(images) * 2.6 * h / w + 0.8),
                              squeeze=False)  # fmt: skip
     for r, name in enumerate(images):
-        rgb = _image_of(first, name)
+        rgb = _image_of(first, name, data_root)
         axes[r, 0].imshow(rgb if rgb is not None else np.zeros_like(sample))
         axes[r, 0].set_ylabel(name[-18:], fontsize=7)
         for c, (variant, d) in enumerate(run_dirs.items(), 1):
@@ -87,9 +87,12 @@ def variant_map_figure(
     return fig
 
 
-def _image_of(run: Path, name: str) -> np.ndarray | None:
-    """The input image the run saved beside its maps (``<name>_image.png``), if any."""
+def _image_of(run: Path, name: str, data_root: Path | None = None) -> np.ndarray | None:
+    """The input image the run saved beside its maps (``<name>_image.png``), else the dataset's
+    ``<name>_leftImg8bit.png`` under ``data_root``, else None."""
     path = run / "anomaly_maps" / f"{name}_image.png"
+    if not path.is_file() and data_root is not None:
+        path = next(Path(data_root).glob(f"leftImg8bit/*/*/{name}_leftImg8bit.*"), path)
     return np.asarray(Image.open(path).convert("RGB")) if path.is_file() else None
 
 

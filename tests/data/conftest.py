@@ -79,7 +79,7 @@ def tiny_cfg() -> SyntheticConfig:
 @pytest.fixture(scope="session")
 def tiny_root(tmp_path_factory: pytest.TempPathFactory, tiny_cfg: SyntheticConfig) -> Path:
     """The tiny embedded dataset, generated once per session (tests must not modify it)."""
-    from owslib.data.synthetic import generate_embedded_dataset
+    from owslib.data.embedded.generator import generate_embedded_dataset
 
     root = tmp_path_factory.mktemp("tiny") / "embedded"
     generate_embedded_dataset(root, tiny_cfg)

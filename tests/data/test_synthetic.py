@@ -14,9 +14,10 @@ from PIL import Image
 
 import owslib
 from owslib.config import SyntheticConfig
-from owslib.data import synthetic, void_objects
-from owslib.data.canvas import Painter
-from owslib.data.synthetic import (
+from owslib.data.embedded import generator as synthetic
+from owslib.data.embedded import void_objects
+from owslib.data.embedded.canvas import Painter
+from owslib.data.embedded.generator import (
     CITIES,
     MANIFEST,
     PARTIAL,

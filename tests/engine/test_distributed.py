@@ -47,3 +47,27 @@ def test_torchrun_two_processes(smoke_root, tmp_path):
     # class statistics were all-reduced: counts cover pixels seen by both ranks
     assert torch.as_tensor(ck["objective"]["stats.count"]).sum() > 0
     assert "miou" in json.loads((out / "metrics.json").read_text())
+
+
+@pytest.mark.slow
+def test_torchrun_with_a_head_no_loss_reads(smoke_root, tmp_path):
+    # The confidence head's term has weight 0: no loss reads it, yet DDP's gradient reducer must
+    # not fail (every output takes part in the graph through a zero-weighted term).
+    torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
+    out = tmp_path / "ddp_head"
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    sets = [f"data__root={smoke_root}", "train__epochs=2", "train__batch_size=2",
+            "model__extra_decoder=mlp", "model__fusion=confidence", "model__mlp_dim=16",
+            "loss__w_conf=0.0"]  # fmt: skip
+    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "owslib", "train",
+           "--profile", "smoke", "--out", str(out)]  # fmt: skip
+    for s in sets:
+        cmd += ["--set", s]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    ck = load_checkpoint(out / "checkpoints" / "last.pt")
+    assert ck["epoch"] == 1
+    assert any(k.startswith("extra_head.") for k in ck["model"])
+    assert json.loads((out / "run.json").read_text())["status"] == "finished"
+    history = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+    assert history and not any("conf" in r for r in history)  # the term was not built
