@@ -25,3 +25,12 @@ def known_mask(target: torch.Tensor, num_classes: int) -> torch.Tensor:
 def pixels_last(x: torch.Tensor) -> torch.Tensor:
     """``(B, C, H, W)`` → ``(B, H, W, C)`` view, for gathering per-pixel vectors with a mask."""
     return x.permute(0, 2, 3, 1)
+
+
+def class_weight_vector(weight, num_classes: int, what: str = "class weight") -> torch.Tensor:
+    """Per-class weights as a float32 ``(K,)`` tensor (ones when ``weight`` is None); a wrong shape
+    raises naming the expected one."""
+    w = torch.ones(num_classes) if weight is None else torch.as_tensor(weight, dtype=torch.float32)
+    if w.shape != (num_classes,):
+        raise ValueError(f"{what} has shape {tuple(w.shape)}, expected ({num_classes},)")
+    return w.clone()

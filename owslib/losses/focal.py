@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from owslib.labels import IGNORE_INDEX
-from owslib.losses._common import attached_zero
+from owslib.losses._common import attached_zero, class_weight_vector
 
 
 def _compute_dtype(x: torch.Tensor) -> torch.dtype:
@@ -98,16 +98,7 @@ class FocalLoss(nn.Module):
         self.num_classes = num_classes
         self.gamma = float(gamma)
         self.ignore_index = ignore_index
-        w = (
-            torch.ones(num_classes)
-            if weight is None
-            else torch.as_tensor(weight, dtype=torch.float32)
-        )
-        if w.shape != (num_classes,):
-            raise ValueError(
-                f"focal class weight has shape {tuple(w.shape)}, expected ({num_classes},)"
-            )
-        self.register_buffer("weight", w.clone())
+        self.register_buffer("weight", class_weight_vector(weight, num_classes, "focal class weight"))
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return focal_loss(
