@@ -32,8 +32,9 @@ lint: install
 	$(VENV)/bin/ruff check owslib tests benchmarks
 	$(VENV)/bin/ruff format --check owslib tests benchmarks
 
+## JupyterLab on the study: opens notebooks/start_here.ipynb (the guide to the notebooks and results).
 lab: install
-	$(VENV)/bin/jupyter lab --notebook-dir=. --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
+	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/start_here.ipynb --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 ## Re-lock the pins after editing pyproject.toml.
 lock: install

@@ -9,6 +9,7 @@ import json
 import logging
 import sys
 from pathlib import Path
+from typing import Any
 
 from owslib.cli import add_config_args, config_from_args, parse_assignments
 from owslib.config import PROFILES, ConfigError, ExperimentConfig
@@ -17,6 +18,12 @@ from owslib.evaluation_cli import register as register_evaluate_command
 from owslib.study_file import STUDY_FILE
 
 log = logging.getLogger("owslib")
+DESCRIPTION = (
+    "owslib: open-world semantic segmentation (ContMAV). Commands: study trains the study's runs "
+    "and renders its notebooks, train trains and evaluates one config, data generates, downloads, "
+    "builds and checks datasets, evaluate evaluates a checkpoint. `owslib COMMAND --help` shows "
+    "a command's options."
+)
 
 
 def cmd_study(args: argparse.Namespace) -> int:
@@ -90,23 +97,44 @@ def cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
-def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
-        prog="owslib", description=__doc__, formatter_class=argparse.ArgumentDefaultsHelpFormatter
-    )
-    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
-    sub = p.add_subparsers(dest="command", required=True)
+class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Adds "(default: …)" to an option's help unless the help already says its default, or the
+    option is required, a flag (off by default) or without a default value (None or [])."""
 
+    def _get_help_string(self, action: argparse.Action) -> str:
+        text = action.help or ""
+        if (
+            "default" in text
+            or action.required
+            or not action.option_strings
+            or action.nargs == 0
+            or action.default in (None, [], argparse.SUPPRESS)
+        ):
+            return text
+        return f"{text} (default: %(default)s)"
+
+
+class Parser(argparse.ArgumentParser):
+    """An argument parser with :class:`HelpFormatter`; its sub-command parsers are the same kind."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        super().__init__(*args, **kwargs)
+
+
+def _add_study(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser(
         "study",
         help="train the study's runs (variants x seeds), then render its notebooks into results/",
+        description="Train the study file's runs (one per variant and seed; finished ones are "
+        "reused, interrupted ones resume), then render its notebooks into the results folder.",
     )
-    s.add_argument("--study", default=str(STUDY_FILE), help="the study file (default: %(default)s)")
+    s.add_argument("--study", default=str(STUDY_FILE), help="the study file")
     s.add_argument("--profile", default=None, choices=sorted(PROFILES),
                    help="config profile (default: the study file's)")  # fmt: skip
     s.add_argument("--only", action="append", metavar="NAME",
-                   help="only this notebook or variant (repeatable)")  # fmt: skip
-    s.add_argument("--seeds", help="only these seeds, e.g. 0,1")
+                   help="only this notebook or variant (repeatable; default: all)")  # fmt: skip
+    s.add_argument("--seeds", help="only these seeds, e.g. 0,1 (default: the study file's)")
     s.add_argument("--dry-run", action="store_true", help="list the runs, their state, the time")
     s.add_argument("--rerun-failed", action="store_true", help="retry runs that failed before")
     s.add_argument("--render-only", action="store_true", help="render notebooks, train nothing")
@@ -117,22 +145,38 @@ def build_parser() -> argparse.ArgumentParser:
         action="append",
         default=[],
         metavar="NAME=VALUE",
-        help="notebook parameter (must be declared by the notebook)",
+        help="notebook parameter (must be declared by the notebook; repeatable; default: none)",
     )
     s.add_argument("--results", default="results", help="results folder")
     s.add_argument("--force", action="store_true",
                    help="redo finished runs and notebooks (the old ones are moved aside)")  # fmt: skip
-    s.add_argument("--grid", help="a grid JSON of one notebook's parameters instead of the study")
-    s.add_argument("--index", type=int, help="run only run INDEX (array task id; see --list)")
+    s.add_argument("--grid", help="a grid JSON of one notebook's parameters to run instead of "
+                   "the study (default: the study)")  # fmt: skip
+    s.add_argument("--index", type=int,
+                   help="run only run INDEX (array task id; see --list; default: every run)")  # fmt: skip
     s.add_argument("--list", action="store_true", help="list the runs (or --grid jobs) and exit")
     s.set_defaults(func=cmd_study)
 
-    t = sub.add_parser("train", help="train and evaluate one config (DDP under torchrun)")
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser(
+        "train",
+        help="train and evaluate one config (DDP under torchrun)",
+        description="Train and evaluate one config (a profile or a config.json, with --set "
+        "overrides) into one run folder; DDP under torchrun.",
+    )
     add_config_args(t)
     t.add_argument("--out", required=True, help="run folder (checkpoints, logs, metrics)")
     t.add_argument("--no-resume", action="store_true", help="ignore an existing checkpoint")
     t.set_defaults(func=cmd_train)
 
+
+def build_parser() -> argparse.ArgumentParser:
+    p = Parser(prog="owslib", description=DESCRIPTION)
+    p.add_argument("--debug", action="store_true", help="show the traceback of an error")
+    sub = p.add_subparsers(dest="command", required=True)
+    _add_study(sub)
+    _add_train(sub)
     register_data_commands(sub)
     register_evaluate_command(sub)
     return p

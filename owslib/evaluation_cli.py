@@ -17,8 +17,10 @@ component sizes of the matching track).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
+from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -35,6 +37,40 @@ log = logging.getLogger(__name__)
 CLASS_DATASETS = ("cityscapes", "embedded", "bdd_anomaly")
 SMIYC_DATASETS = {"road_anomaly21": "anomaly", "road_obstacle21": "obstacle"}
 DATASETS = (*CLASS_DATASETS, *SMIYC_DATASETS)
+#: :class:`~owslib.protocol.EvalOptions` fields the command sets itself (``--scorer``, and the
+#: dataset's target kind and component track), so ``--set`` does not take them.
+SET_BY_COMMAND = ("scorers", "target_kind", "component_track")
+
+
+def settable_options() -> tuple[str, ...]:
+    """The evaluation options ``--set`` takes without a section prefix (``n_maps``, …)."""
+    from owslib.protocol import EvalOptions
+
+    return tuple(f.name for f in dataclasses.fields(EvalOptions) if f.name not in SET_BY_COMMAND)
+
+
+def check_overrides(keys: Iterable[str]) -> None:
+    """Raise :class:`~owslib.config.ConfigError` on the first key that is neither an evaluation
+    option nor a flat config key: one line with the closest valid name and the valid names (of
+    its section, or the evaluation options and ``eval__`` keys)."""
+    from owslib.config import ConfigError, ExperimentConfig, did_you_mean
+
+    flat = [k for k in ExperimentConfig().to_flat() if "__" in k]
+    options = settable_options()
+    for key in keys:
+        if key in options or key in flat:
+            continue
+        section = key.partition("__")[0] + "__"
+        listed = [k for k in flat if k.startswith(section)] if "__" in key else []
+        more = ""
+        if not listed:
+            listed = [*options, *(k for k in flat if k.startswith("eval__"))]
+            sections = dict.fromkeys(k.partition("__")[0] for k in flat)  # in config order
+            more = f", or any config key SECTION__FIELD of {', '.join(sections)}"
+        raise ConfigError(
+            f"--set {key}: unknown option{did_you_mean(key, [*options, *flat])} "
+            f"(valid: {', '.join(listed)}{more})"
+        )
 
 
 def build_eval_dataset(
@@ -105,11 +141,15 @@ def evaluate_checkpoint(
     from torch.utils.data import DataLoader, Subset
 
     from owslib.config import ExperimentConfig
+    from owslib.data.cli import missing_root_message
+    from owslib.data.validation import DatasetError
     from owslib.engine.checkpoint import load_checkpoint
     from owslib.evaluation import evaluate_model, options_from_config
     from owslib.labels import get_split
+    from owslib.paths import resolve
     from owslib.report import write_evaluation
 
+    check_overrides(overrides or {})  # before anything heavy runs
     ckpt = load_checkpoint(checkpoint, map_location="cpu")
     flat = dict(overrides or {})
     options = {k: flat.pop(k) for k in list(flat) if "__" not in k}
@@ -120,11 +160,14 @@ def evaluate_checkpoint(
     if name in SMIYC_DATASETS:  # only the validation frames have public labels
         split_name = "validation (labelled frames)"
     split_def = get_split(cfg.data.split_preset)
-    if name == "embedded" and root is None:
+    data_root = Path(root) if root is not None else resolve(cfg.data.root)
+    if name == "embedded" and root is None:  # the checkpoint's own dataset: generated if missing
         from owslib.data import ensure_embedded_dataset
 
-        ensure_embedded_dataset(Path(cfg.data.root), cfg.synthetic)
-    ds, kind, track = build_eval_dataset(name, root or cfg.data.root, split_name, split_def)
+        ensure_embedded_dataset(data_root, cfg.synthetic)
+    elif not data_root.exists():
+        raise DatasetError(missing_root_message(data_root, name))
+    ds, kind, track = build_eval_dataset(name, data_root, split_name, split_def)
     if max_images:
         ds = Subset(ds, range(min(max_images, len(ds))))
         ds.names = ds.dataset.names[: len(ds)]  # type: ignore[attr-defined]
@@ -187,25 +230,35 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e = subparsers.add_parser(
         "evaluate",
         help="evaluate a checkpoint: metrics.json with conventions, tables, curves, anomaly maps",
+        description="Evaluate a checkpoint (its config decides the architecture and the split "
+        "preset) on a dataset split at native resolution; write metrics.json with conventions, "
+        "tables, curves and anomaly maps into --out.",
     )
     e.add_argument("--checkpoint", required=True, help="a checkpoint written by train (last.pt)")
-    e.add_argument("--dataset", choices=DATASETS, help="default: the checkpoint config's dataset")
+    e.add_argument(
+        "--dataset",
+        choices=DATASETS,
+        help="dataset to evaluate on (default: the checkpoint config's)",
+    )
     e.add_argument("--split", help="dataset split (default: the config's test split)")
     e.add_argument("--root", help="dataset root (default: the config's data root)")
-    e.add_argument("--out", required=True, help="output folder")
+    e.add_argument("--out", required=True, help="output folder (metrics.json, tables, maps)")
     e.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda if available)")
     from owslib.scorers import SCORER_REGISTRY
 
     e.add_argument("--scorer", action="append", choices=list(SCORER_REGISTRY),
-                   help="repeatable; default: every scorer the model's outputs can feed")  # fmt: skip
-    e.add_argument("--workers", type=int, default=0, help="data loader workers")
-    e.add_argument("--max-images", type=int, default=0, help="evaluate the first N images only")
+                   help="anomaly scorer (repeatable; default: every one the model's outputs feed)")  # fmt: skip
+    e.add_argument("--workers", type=int, default=0,
+                   help="data loader workers (default: 0, loading in the main process)")  # fmt: skip
+    e.add_argument("--max-images", type=int, default=0,
+                   help="evaluate the first N images only (default: 0, every image)")  # fmt: skip
     e.add_argument(
         "--set",
         action="append",
         default=[],
         metavar="KEY=VALUE",
         help="flat config override (eval__delta=0.5, eval__batch_size=2) or an evaluation option "
-        "(components=false, n_maps=8, discovery_space=embedding_normalized); repeatable",
+        "(components=false, n_maps=8, discovery_space=embedding_normalized); repeatable; "
+        "default: none",
     )
     e.set_defaults(func=cmd_evaluate)

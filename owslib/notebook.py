@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 
 from owslib import comparison
+from owslib.embedding_sample import space_finding  # noqa: F401  (used by notebook 04)
 from owslib.paths import resolve
 from owslib.runner import RunResult, read_run_info, run_experiment
 from owslib.study_file import STUDY_FILE, NotebookSpec, Study, load_study, run_dir
@@ -43,8 +44,23 @@ def long_rows(variant: str, seed: int, metrics: dict[str, Any]) -> list[dict[str
             for m in ("aupr", "fpr95", "auroc"):
                 if m in by_agg.get(agg, {}):
                     rows.append(dict(variant=variant, seed=seed, metric=m, scorer=scorer,
-                                     aggregation=agg, value=by_agg[agg][m]))  # fmt: skip
+                                     aggregation=agg, value=by_agg[agg][m],
+                                     bound=by_agg[agg].get(f"{m}_max_error", 0.0)))  # fmt: skip
     return rows
+
+
+#: Streamed (histogram) metrics carry an error bound; tables show it above this value.
+BOUND_SHOWN = 1e-3
+
+
+def error_bounds(long: pd.DataFrame) -> pd.DataFrame:
+    """The largest streamed error bound over the seeds per (variant, metric, scorer, aggregation),
+    only where it exceeds :data:`BOUND_SHOWN` (column ``bound``)."""
+    if "bound" not in long or long.empty:
+        return pd.DataFrame(columns=["variant", "metric", "scorer", "aggregation", "bound"])
+    keys = ["variant", "metric", "scorer", "aggregation"]
+    b = long.groupby(keys, sort=False, as_index=False)["bound"].max()
+    return b[b["bound"] > BOUND_SHOWN].reset_index(drop=True)
 
 
 def read_metrics(path: Path) -> dict[str, Any] | None:
@@ -107,7 +123,7 @@ class NotebookRun:
                 m = read_metrics(self.run_path(v, s))
                 if m is not None:
                     rows += long_rows(v, s, m)
-        long = pd.DataFrame(rows, columns=list(comparison.LONG_COLUMNS))
+        long = pd.DataFrame(rows, columns=[*comparison.LONG_COLUMNS, "bound"])
         self.out_dir.mkdir(parents=True, exist_ok=True)
         long.to_csv(self.out_dir / "runs_long.csv", index=False)
         return long
@@ -131,6 +147,13 @@ class NotebookRun:
         table = (comparison.format_table(summary, [m for m in labels if m in have])
                  if len(summary) else pd.DataFrame())  # fmt: skip
         note = comparison.table_footnote(n_seeds=len(self.study.seeds))
+        shown = error_bounds(self.long_table())
+        shown = shown[[comparison.metric_label(m, sc, a) in labels for m, sc, a in
+                       shown[["metric", "scorer", "aggregation"]].itertuples(index=False)]]  # fmt: skip
+        if len(shown):
+            note += " Streamed error bounds above 1e-3 (largest over the seeds): " + "; ".join(
+                f"{r.variant} {comparison.metric_label(r.metric, r.scorer, r.aggregation)} "
+                f"±{r.bound:.4f}" for r in shown.itertuples()) + "."  # fmt: skip
         self._write_md("comparison", table, note)
         return table
 
@@ -184,11 +207,15 @@ class NotebookRun:
 
         value_range = get_scorer(scorer).range(self.num_known) or (0.0, 1.0)
         root = resolve(self.study.config(self.baseline, seed, **self.overrides).data.root)
-        fig = variant_map_figure(dirs, names, scorer, value_range, data_root=root)
-        self.save(fig, f"maps_{scorer}")
-        return fig
+        import matplotlib.pyplot as plt
 
-    def curves_figure(self, term: str = "loss"):
+        fig = variant_map_figure(dirs, names, scorer, value_range, data_root=root)
+        path = self.save(fig, f"maps_{scorer}")
+        plt.close(fig)  # shown from its file, as a JPEG: a grid of photographs
+        show_image(path, photo=True)
+        return path
+
+    def curves_figure(self, term: str = "loss", log_scale: bool = True):
         """The variants' training curves overlaid (seed of the first run, ``curves_<term>.png``)."""
         from owslib.plots import curves_figure
 
@@ -198,7 +225,7 @@ class NotebookRun:
             path = self.run_path(v, seed) / "history.csv"
             if path.is_file():
                 hist[v] = pd.read_csv(path)
-        fig = curves_figure(hist, term)
+        fig = curves_figure(hist, term, log_scale=log_scale)
         self.save(fig, f"curves_{term}")
         return fig
 
@@ -212,7 +239,7 @@ class NotebookRun:
 
     def scorers(self, aggregation: str = "pooled") -> pd.DataFrame:
         """Every scorer of every variant: mean ± std and paired Δ (``scorers_<aggregation>.md``)."""
-        table = scorer_table(self.summary(), aggregation)
+        table = scorer_table(self.summary(), aggregation, error_bounds(self.long_table()))
         self._write_md(f"scorers_{aggregation}", table,
                        comparison.table_footnote(n_seeds=len(self.study.seeds)))  # fmt: skip
         return table
@@ -248,6 +275,35 @@ class NotebookRun:
                        "counted by torch's FlopCounterMode on the meta device.")  # fmt: skip
         return table
 
+    def embedding_samples(self, variants: tuple[str, ...] = ()) -> dict[str, dict | None]:
+        """Each variant's embedding sample at the first seed (``embeddings.npz`` of its run, drawn
+        from the run's checkpoint when missing; None when neither is here)."""
+        from owslib.embedding_sample import load_embedding_sample, write_embedding_sample
+
+        seed = self.study.seeds[0]
+        paths = {v: write_embedding_sample(self.run_path(v, seed))
+                 for v in variants or self.spec.variants}  # fmt: skip
+        return {v: load_embedding_sample(p) if p else None for v, p in paths.items()}
+
+    def embedding_views(self, variants: tuple[str, ...] = (), space: str = "embedding"):
+        """Known vs unknown embeddings of the variants (first seed): the PCA panels of ``space``,
+        the norm histograms of both spaces (``embedding_pca_<space>.png``, ``embedding_norms.png``)
+        and the table of :func:`owslib.embedding_sample.space_table` (returned and written)."""
+        from owslib.embedding_sample import space_table
+        from owslib.labels import get_split
+        from owslib.losses.infonce import DEFAULT_MIN_NORM
+        from owslib.plots.embeddings import embedding_pca, norm_histograms
+
+        samples = self.embedding_samples(variants)
+        palette = get_split(self.study.config(self.baseline, 0).data.split_preset).palette
+        self.save(embedding_pca(samples, space, palette), f"embedding_pca_{space}")
+        self.save(norm_histograms(samples, DEFAULT_MIN_NORM), "embedding_norms")
+        present = {v: s for v, s in samples.items() if s is not None}
+        table = space_table(present, DEFAULT_MIN_NORM) if present else pd.DataFrame()
+        self._write_md("embedding_spaces", table, "Test pixels, first seed; cosine AUROC: unknown "
+                       "vs known by 1 - max cosine to the known class mean directions.")  # fmt: skip
+        return table
+
     def save(self, fig, name: str):
         from owslib.plots import save_figure
 
@@ -269,6 +325,25 @@ def setup(namespace: dict[str, Any], name: str) -> NotebookRun:
         study.config(study.notebook(name).baseline if study.notebook(name).variants else "baseline",
                      study.seeds[0], **overrides)  # unknown keys raise here  # fmt: skip
     return NotebookRun(name, study, study.notebook(name), results, out, overrides)
+
+
+def show_image(path: str | Path, *, photo: bool = False, quality: int = 85) -> None:
+    """Display a figure file inline. ``photo=True`` (panels of camera images and maps) shows it as
+    a JPEG of ``quality``: about a fifth of the PNG's bytes in the rendered notebook, the file on
+    disk unchanged; line plots stay PNG."""
+    import io
+
+    from IPython.display import Image, display
+    from PIL import Image as PILImage
+
+    path = resolve(path)
+    if not photo:
+        display(Image(filename=str(path)))
+        return
+    buf = io.BytesIO()
+    with PILImage.open(path) as im:
+        im.convert("RGB").save(buf, format="JPEG", quality=quality, optimize=True)
+    display(Image(data=buf.getvalue(), format="jpeg"))
 
 
 def show_table(table: pd.DataFrame, note: str = "", decimals: int = 4) -> None:
@@ -310,8 +385,16 @@ def _delta(row: pd.Series, d: int = 3) -> str:
     return f"{row['delta']:+.{d}f} [{row['delta_lo']:+.{d}f}, {row['delta_hi']:+.{d}f}]"
 
 
-def scorer_table(summary: pd.DataFrame, aggregation: str = "pooled") -> pd.DataFrame:
-    """Rows (variant, scorer), columns AUPR / FPR95 / AUROC as mean ± std and paired Δ [95 % CI]."""
+def scorer_table(
+    summary: pd.DataFrame, aggregation: str = "pooled", bounds: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Rows (variant, scorer), columns AUPR / FPR95 / AUROC as mean ± std and paired Δ [95 % CI];
+    a metric with a streamed error bound in ``bounds`` (:func:`error_bounds`) gets a column
+    ``<metric> bound`` (the largest over the seeds, empty where below 1e-3)."""
+    bound = {} if bounds is None else {
+        (r.variant, r.scorer, r.metric): r.bound
+        for r in bounds[bounds["aggregation"] == aggregation].itertuples()
+    }  # fmt: skip
     s = summary[(summary["aggregation"] == aggregation) & summary["metric"].isin(COMPARED)]
     rows = []
     for (variant, scorer), g in s.groupby(["variant", "scorer"], sort=False):
@@ -323,6 +406,9 @@ def scorer_table(summary: pd.DataFrame, aggregation: str = "pooled") -> pd.DataF
         ):
             row[f"{r.name} mean ± std"] = _pm(r["mean"], r["std"])
             row[f"{r.name} Δ"] = _delta(r)
+            if any(k[2] == r.name for k in bound):
+                b = bound.get((variant, scorer, r.name))
+                row[f"{r.name} bound"] = f"±{b:.4f}" if b else ""
         rows.append(row)
     return pd.DataFrame(rows)
 

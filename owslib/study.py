@@ -46,7 +46,22 @@ def declared_parameters(path: Path) -> dict[str, Any]:
     """The parameters a notebook declares (``papermill.inspect_notebook``)."""
     import papermill
 
-    return papermill.inspect_notebook(str(path))
+    with _papermill_quiet():
+        return papermill.inspect_notebook(str(path))
+
+
+@contextlib.contextmanager
+def _papermill_quiet(quiet: bool = True):
+    """Papermill's INFO lines (input/output/temporary paths, on every inspection too) at WARNING:
+    the study logs which notebook it executes and where, once."""
+    logger = logging.getLogger("papermill")
+    old = logger.level
+    if quiet:
+        logger.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        logger.setLevel(old)
 
 
 def check_parameters(path: Path, parameters: dict[str, Any]) -> None:
@@ -92,7 +107,7 @@ def execute(
         move_aside(out_dir, Path(results_dir), "forced re-run" if force else changed)
     out_dir.mkdir(parents=True, exist_ok=True)
     log.info("%s: executing into %s", name, out_nb)
-    with atomic_path(out_nb) as tmp, _inline_figures():
+    with atomic_path(out_nb) as tmp, _inline_figures(), _papermill_quiet(not log_output):
         papermill.execute_notebook(
             str(src),
             str(tmp),
@@ -101,6 +116,9 @@ def execute(
             cwd=str(Path.cwd()),
             log_output=log_output,
             progress_bar=False,
+            # the kernel's own start-up warning about unencrypted TCP (a kernel on this host's
+            # loopback, its messages signed with a per-kernel key) is noise to a study's reader
+            extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
     atomic_write_json(stamp, _jsonable(params))
     return out_nb

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 
 import numpy as np
 import pandas as pd
@@ -124,4 +125,42 @@ def test_smiyc_dataset_gives_anomaly_and_component_metrics(checkpoint, tmp_path)
 def test_missing_checkpoint_is_named(tmp_path, caplog):
     code = main(["evaluate", "--checkpoint", str(tmp_path / "nope.pt"), "--out", str(tmp_path)])
     assert code == 2
-    assert "nope.pt" in caplog.text
+    assert _error_line(caplog) == f"checkpoint not found: {tmp_path / 'nope.pt'}"
+
+
+def _error_line(caplog):
+    (record,) = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert "\n" not in record.getMessage() and record.exc_info is None
+    return record.getMessage()
+
+
+@pytest.mark.parametrize(
+    ("key", "guess", "listed"),
+    [
+        ("n_mapz", "n_maps", ("components", "discovery_space", "eval__delta")),
+        ("eval__deltaa", "eval__delta", ("eval__batch_size", "eval__curve")),
+        ("trian__lr", "train__lr", ("components", "eval__delta", "train, eval")),
+    ],
+)
+def test_unknown_set_option_lists_the_valid_ones(key, guess, listed, tmp_path, caplog):
+    argv = ["evaluate", "--checkpoint", str(tmp_path / "never_read.pt"), "--out", str(tmp_path)]
+    assert main([*argv, "--set", f"{key}=1"]) == 2
+    line = _error_line(caplog)
+    assert line.startswith(f"--set {key}: unknown option; did you mean {guess!r}?")
+    for name in listed:
+        assert name in line, name
+    assert "never_read.pt" not in line  # checked before the checkpoint is read
+
+
+def test_valid_set_options_pass():
+    evaluation_cli.check_overrides(["n_maps", "components", "eval__delta", "train__seed"])
+    assert not set(evaluation_cli.SET_BY_COMMAND) & set(evaluation_cli.settable_options())
+
+
+@pytest.mark.parametrize("dataset", ["embedded", "road_anomaly21"])
+def test_missing_root_is_named(dataset, checkpoint, tmp_path, caplog):
+    root = tmp_path / "no_data"
+    argv = ["evaluate", "--checkpoint", str(checkpoint), "--dataset", dataset]
+    assert main([*argv, "--root", str(root), "--out", str(tmp_path / "eval")]) == 2
+    assert _error_line(caplog).startswith(f"{root}: dataset root not found; ")
+    assert not (tmp_path / "eval").exists()

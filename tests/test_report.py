@@ -113,3 +113,36 @@ def test_pick_examples_takes_unknown_classes_in_turn():
     picked = pick_examples(_Labels([none, small2, big2, only3]), num_known=2, n=3)
     assert picked[:2] == [2, 3]  # the largest class-2 image, then the class-3 image
     assert picked[2] == 1 and len(picked) == 3
+
+
+def test_anomaly_table_shows_error_bounds_only_where_they_exceed_1e3():
+    exact = metrics_tables(METRICS, "embedded", "cityscapes_heldout")["anomaly"]
+    assert not [c for c in exact.columns if c.endswith("bound")]
+    assert str(exact["images_used"].dtype) == "Int64"  # counts as integers
+    loose = json.loads(json.dumps(METRICS))
+    loose["anomaly"]["fused"]["pooled"] |= {"aupr_max_error": 0.02, "auroc_max_error": 5e-4}
+    a = metrics_tables(loose, "embedded", "cityscapes_heldout")["anomaly"]
+    assert [c for c in a.columns if c.endswith("bound")] == ["aupr bound"]
+    assert list(a.columns).index("aupr bound") == list(a.columns).index("aupr") + 1
+    assert a.loc[0, "aupr bound"] == 0.02
+
+
+def test_comparison_tables_carry_the_largest_bound_over_seeds():
+    from owslib import comparison
+    from owslib.notebook import error_bounds, long_rows, scorer_table
+
+    rows = []
+    for seed, err in ((0, 0.004), (1, 0.009)):
+        for variant in ("baseline", "v"):
+            m = json.loads(json.dumps(METRICS))
+            m["anomaly"]["fused"]["pooled"]["fpr95_max_error"] = err if variant == "v" else 0.0
+            m["anomaly"]["fused"]["pooled"]["aupr"] += 0.01 * seed
+            rows += long_rows(variant, seed, m)
+    long = pd.DataFrame(rows)
+    b = error_bounds(long)
+    assert b[["variant", "metric", "scorer", "bound"]].values.tolist() == [["v", "fpr95", "fused", 0.009]]
+    summary = comparison.summarise(long[list(comparison.LONG_COLUMNS)], baseline="baseline")
+    t = scorer_table(summary, "pooled", b).set_index(["variant", "scorer"])
+    assert t.loc[("v", "fused"), "fpr95 bound"] == "±0.0090"
+    assert t.loc[("baseline", "fused"), "fpr95 bound"] == ""
+    assert "aupr bound" not in t.columns

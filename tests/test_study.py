@@ -76,8 +76,10 @@ def figure_cells_without_image(nb) -> list[str]:
         if c.cell_type != "code":
             continue
         makes = any(m in c.source for m in ("save_figure", ".plot", "plt.", "display(Image",
-                                            "_figure(", "explorer("))  # fmt: skip
-        shown = any("image/png" in o.get("data", {}) for o in c.get("outputs", []))
+                                            "show_image(", "_figure(", "_views(",
+                                            "explorer("))  # fmt: skip
+        shown = any(k in o.get("data", {}) for o in c.get("outputs", [])
+                    for k in ("image/png", "image/jpeg"))  # fmt: skip
         if makes and not shown:
             lost.append(c.source[:80])
     return lost

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import functools
 import json
 import logging
-from collections.abc import Callable
+import shlex
 from pathlib import Path
 
 from owslib.cli import add_config_args, config_from_args
@@ -15,37 +14,88 @@ log = logging.getLogger("owslib")
 # Literal copies (checked by the tests) so that building the parser does not import torch.
 DATASETS = ("cityscapes", "embedded", "bdd_anomaly", "road_anomaly21", "road_obstacle21")
 BDD_VARIANTS = (2, 3)
+SMIYC_URL = "https://segmentmeifyoucan.com"
 
 
-def _reports_errors(
-    cmd: Callable[[argparse.Namespace], int],
-) -> Callable[[argparse.Namespace], int]:
-    """Turn a dataset or download error into its message on the log and exit status 2."""
+def _embedded_profile(root: Path) -> str | None:
+    """The first profile whose embedded dataset lives at ``root`` (so ``--profile`` recreates it)."""
+    from owslib.config import PROFILES
+    from owslib.paths import resolve
 
-    @functools.wraps(cmd)
-    def run(args: argparse.Namespace) -> int:
-        from owslib.data.download import DownloadError
-        from owslib.data.validation import DatasetError
+    for name, overrides in PROFILES.items():
+        own = overrides.get("data__root")
+        if overrides.get("data__dataset") == "embedded" and own and resolve(own) == root.resolve():
+            return name
+    return None
 
-        try:
-            return cmd(args)
-        except (DatasetError, DownloadError) as e:
-            log.error("%s", e)
-            return 2
 
-    return run
+def missing_root_message(root: str | Path, dataset: str) -> str:
+    """One line: ``root`` does not exist, and the command (or the download) that creates it."""
+    root = Path(root)
+    where = shlex.quote(str(root))
+    if dataset == "embedded":
+        profile = _embedded_profile(root)
+        how = f"--profile {profile}" if profile else f"--out {where}"
+        return (
+            f"{root}: dataset root not found; generate the embedded dataset there with "
+            f"`python -m owslib data generate {how}`"
+        )
+    if dataset == "cityscapes":
+        return (
+            f"{root}: dataset root not found; download Cityscapes there with `python -m owslib "
+            f"data cityscapes-download --out {where}` (or point at an unzipped release holding "
+            "leftImg8bit/ and gtFine/)"
+        )
+    if dataset == "bdd_anomaly":
+        return (
+            f"{root}: dataset root not found; build BDD-Anomaly there from the BDD100K sem-seg "
+            f"release with `python -m owslib data bdd-anomaly --bdd100k BDD100K_ROOT --out "
+            f"{where}`"
+        )
+    from owslib.data.smiyc import LABEL_SUFFIX, TRACKS
+
+    track = TRACKS.get(dataset, dataset)
+    return (
+        f"{root}: dataset root not found; download {track} from {SMIYC_URL} and unzip it "
+        f"there (expected {root}/{track}/images/ and {track}/labels_masks/*{LABEL_SUFFIX})"
+    )
+
+
+def _stamp(path: Path) -> tuple[int, int] | None:
+    """What changes when ``path`` is rewritten (atomically: a new inode), or None if absent."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return st.st_ino, st.st_mtime_ns
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from owslib.data.embedded.generator import generate_embedded_dataset
+    from owslib.data.embedded import generator
+    from owslib.paths import resolve
 
     cfg = config_from_args(args)
-    info = generate_embedded_dataset(Path(args.out), cfg.synthetic, force=args.force)
-    print(json.dumps(info, indent=2, default=str))
+    root = Path(args.out) if args.out else resolve(cfg.data.root)
+    manifest = root / generator.MANIFEST
+    before = _stamp(manifest)
+    level = generator.log.level
+    if before is not None and not args.force:  # most likely nothing to do: this line says so
+        generator.log.setLevel(logging.WARNING)
+    try:
+        info = generator.generate_embedded_dataset(root, cfg.synthetic, force=args.force)
+    finally:
+        generator.log.setLevel(level)
+    counts = ", ".join(f"{info['counts'][split]} {split}" for split in generator.SPLIT_NAMES)
+    if before is not None and _stamp(manifest) == before:  # the manifest is written last, always
+        print(
+            f"the embedded dataset exists at {root} ({counts} images); nothing to do "
+            "(--force regenerates it)"
+        )
+    else:
+        print(f"wrote the embedded dataset at {root} ({counts} images)")
     return 0
 
 
-@_reports_errors
 def cmd_cityscapes_download(args: argparse.Namespace) -> int:
     from owslib.data.download import download_cityscapes
     from owslib.data.summary import check_dataset, format_summary
@@ -56,7 +106,6 @@ def cmd_cityscapes_download(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
-@_reports_errors
 def cmd_bdd_anomaly(args: argparse.Namespace) -> int:
     from owslib.data.bdd_anomaly import build_bdd_anomaly
 
@@ -68,10 +117,12 @@ def cmd_bdd_anomaly(args: argparse.Namespace) -> int:
     return 0
 
 
-@_reports_errors
 def cmd_check(args: argparse.Namespace) -> int:
     from owslib.data.summary import check_dataset, format_summary, write_tables
+    from owslib.data.validation import DatasetError
 
+    if not Path(args.root).exists():
+        raise DatasetError(missing_root_message(args.root, args.dataset))
     summary = check_dataset(args.root, args.dataset, split_preset=args.split_preset,
                             splits=tuple(args.split) if args.split else None,
                             workers=args.workers)  # fmt: skip
@@ -81,22 +132,33 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if summary.ok else 1
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    """Add the ``data`` command group to the top-level parser."""
-    d = sub.add_parser("data", help="dataset tools")
-    dsub = d.add_subparsers(dest="data_command", required=True)
-    g = dsub.add_parser("generate", help="generate the embedded dataset (Cityscapes layout)")
+WORKERS_HELP = "decoding threads (default: min(8, CPU cores))"
+
+
+def _add_generate(dsub: argparse._SubParsersAction) -> None:
+    g = dsub.add_parser(
+        "generate",
+        help="generate the embedded dataset (Cityscapes layout)",
+        description="Generate the embedded street-scene dataset of a profile "
+        "(or config) in the Cityscapes layout; a complete one is left as it is.",
+    )
     add_config_args(g)
     g.add_argument(
-        "--out", default="data/embedded", help="dataset root to write (default: %(default)s)"
+        "--out",
+        help="dataset root to write (default: the config's data__root: "
+        "data/embedded for quick, data/smoke for smoke)",
     )
     g.add_argument("--force", action="store_true", help="regenerate a dataset that exists")
     g.set_defaults(func=cmd_generate)
 
+
+def _add_download(dsub: argparse._SubParsersAction) -> None:
     c = dsub.add_parser(
         "cityscapes-download",
-        help="download and unpack gtFine + leftImg8bit (credentials: CITYSCAPES_USERNAME / "
-        "CITYSCAPES_PASSWORD or a prompt)",
+        help="download and unpack Cityscapes",
+        description="Download and unpack gtFine and leftImg8bit with "
+        "cityscapesScripts' downloader (credentials: CITYSCAPES_USERNAME / "
+        "CITYSCAPES_PASSWORD or a prompt), then check the tree.",
     )
     c.add_argument(
         "--out", required=True, help="folder to unpack into (gets leftImg8bit/, gtFine/)"
@@ -106,7 +168,14 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     c.set_defaults(func=cmd_cityscapes_download)
 
-    b = dsub.add_parser("bdd-anomaly", help="build BDD-Anomaly from the BDD100K sem-seg release")
+
+def _add_bdd(dsub: argparse._SubParsersAction) -> None:
+    b = dsub.add_parser(
+        "bdd-anomaly",
+        help="build BDD-Anomaly from BDD100K sem-seg",
+        description="Build BDD-Anomaly from the BDD100K sem-seg release: every "
+        "image holding an unknown class moves, whole, to test.",
+    )
     b.add_argument("--bdd100k", required=True, help="BDD100K root (images/10k, labels/sem_seg)")
     b.add_argument("--out", required=True, help="output folder (Cityscapes-like tree)")
     b.add_argument("--variant", type=int, default=3, choices=BDD_VARIANTS,
@@ -114,15 +183,51 @@ def register(sub: argparse._SubParsersAction) -> None:
     b.add_argument("--link", action="store_true", help="hard-link files instead of copying")
     b.add_argument("--skip-bad", action="store_true",
                    help="leave bad pairs out and list them in OUT/bad_files.json instead of failing")  # fmt: skip
-    b.add_argument("--workers", type=int, default=None, help="decoding threads")
+    b.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
     b.set_defaults(func=cmd_bdd_anomaly)
 
-    k = dsub.add_parser("check", help="validate every file of a dataset tree and summarise it")
+
+def _add_check(dsub: argparse._SubParsersAction) -> None:
+    k = dsub.add_parser(
+        "check",
+        help="validate every file of a dataset tree, summarise it",
+        description="Decode every file of a dataset tree and print its counts, "
+        "classes and problems (exit 1 on problems, 2 if the root is missing).",
+    )
     k.add_argument("root", help="dataset root")
-    k.add_argument("--dataset", required=True, choices=DATASETS)
-    k.add_argument("--split-preset", default=None, help="known/unknown preset (owslib.labels)")
-    k.add_argument("--split", action="append", help="only these splits (repeatable)")
-    k.add_argument("--out", default=None, help="also write tables and check.json here")
+    k.add_argument("--dataset", required=True, choices=DATASETS, help="the tree's layout")
+    k.add_argument(
+        "--split-preset",
+        default=None,
+        help="known/unknown preset of owslib.labels (default: the dataset's: cityscapes, "
+        "cityscapes_heldout for embedded, the manifest's (else bdd_anomaly3) for bdd_anomaly)",
+    )
+    k.add_argument(
+        "--split",
+        action="append",
+        help="only this split (repeatable; default: train, val and test)",
+    )
+    k.add_argument(
+        "--out", default=None, help="also write tables and check.json here (default: print only)"
+    )
     k.add_argument("--json", action="store_true", help="print JSON instead of text")
-    k.add_argument("--workers", type=int, default=None, help="decoding threads")
+    k.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
     k.set_defaults(func=cmd_check)
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add the ``data`` command group to the top-level parser."""
+    adders = {
+        "generate": _add_generate,
+        "cityscapes-download": _add_download,
+        "bdd-anomaly": _add_bdd,
+        "check": _add_check,
+    }
+    d = sub.add_parser(
+        "data",
+        help=f"dataset tools: {', '.join(adders)}",
+        description="Dataset tools; `owslib data COMMAND --help` for each.",
+    )
+    dsub = d.add_subparsers(dest="data_command", required=True)
+    for add in adders.values():
+        add(dsub)

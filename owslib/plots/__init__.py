@@ -1,10 +1,11 @@
 """Figures, one module per subject: ``training`` (curves, qualitative panels, side-by-side maps),
 ``curves`` (PR / ROC curves, colourised anomaly maps), ``data`` (class histograms, composition,
-sample grids)."""
+sample grids), ``embeddings`` (PCA and norms of embedding samples)."""
 
 from owslib.plots.comparison import curves_figure, delta_figure, variant_map_figure
 from owslib.plots.curves import anomaly_map_rgb, curve_points, pr_curves, roc_curves
 from owslib.plots.data import class_histogram, composition, sample_grid
+from owslib.plots.embeddings import embedding_pca, norm_histograms
 from owslib.plots.training import (
     colorize,
     map_grid,
@@ -23,7 +24,9 @@ __all__ = [
     "curve_points",
     "curves_figure",
     "delta_figure",
+    "embedding_pca",
     "map_grid",
+    "norm_histograms",
     "per_class_iou",
     "pr_curves",
     "qualitative_panel",

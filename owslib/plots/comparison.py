@@ -96,16 +96,18 @@ def _image_of(run: Path, name: str, data_root: Path | None = None) -> np.ndarray
     return np.asarray(Image.open(path).convert("RGB")) if path.is_file() else None
 
 
-def curves_figure(histories: Mapping[str, pd.DataFrame], term: str = "loss") -> plt.Figure:
-    """The variants' training curves (``train_<term>`` per epoch, seed 0) overlaid, log axis."""
+def curves_figure(
+    histories: Mapping[str, pd.DataFrame], term: str = "loss", *, log_scale: bool = True
+) -> plt.Figure:
+    """The variants' training curves (``train_<term>`` per epoch, seed 0) overlaid; a log axis
+    (non-positive values left out) unless ``log_scale`` is False."""
     fig, ax = plt.subplots(figsize=(7, 3.6))
     for variant, df in histories.items():
         col = f"train_{term}"
         if col in df:
-            ax.plot(
-                df["epoch"], df[col].where(df[col] > 0), marker="o", markersize=2.5, label=variant
-            )
-    ax.set(yscale="log", xlabel="epoch", ylabel=f"train {term} (epoch mean)",
+            y = df[col].where(df[col] > 0) if log_scale else df[col]
+            ax.plot(df["epoch"], y, marker="o", markersize=2.5, label=variant)
+    ax.set(yscale="log" if log_scale else "linear", xlabel="epoch", ylabel=f"train {term} (epoch mean)",
            title=f"training curves: {term}, seed 0")  # fmt: skip
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()

@@ -6,8 +6,11 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.colors import to_rgb
+from matplotlib.patches import Patch
 
 from owslib.data.summary import DatasetSummary
+from owslib.labels import IGNORE_INDEX
 
 ROLE_COLOURS = {"known": "tab:blue", "unknown": "tab:red", "ignore": "tab:gray"}
 
@@ -68,32 +71,86 @@ def composition(summaries: list[DatasetSummary]) -> plt.Figure:
     return fig
 
 
+def _class_key(summary: DatasetSummary, values: np.ndarray) -> list[tuple[int, str, str]]:
+    """``(label value, class name, role)`` of ``values``, from the summary's pixel table; a value it
+    lacks is named by its id, its role taken from the split (unknown ids, ignore 255, else known)."""
+    df = summary.pixels.drop_duplicates("label") if len(summary.pixels) else None
+    table = {} if df is None else {
+        int(v): (str(c), str(r)) for v, c, r in zip(df["label"], df["class"], df["role"], strict=True)
+    }  # fmt: skip
+    out = []
+    for v in (int(x) for x in values):
+        default = ("unknown" if v in summary.unknown_ids else "ignore" if v == IGNORE_INDEX
+                   else "known")  # fmt: skip
+        name, role = table.get(v, (f"id {v}", default))
+        out.append((v, str(name), str(role)))
+    return out
+
+
+def _palette_legend(fig: plt.Figure, palette: np.ndarray, key: list[tuple[int, str, str]]) -> None:
+    """A colour key beside the grid: one patch per class shown, unknown ones marked and edged in
+    the yellow of their outline."""
+    handles = [
+        Patch(facecolor=palette[v] / 255.0, edgecolor="yellow" if role == "unknown" else "0.6",
+              linewidth=1.5 if role == "unknown" else 0.5,
+              label=f"{name} (unknown)" if role == "unknown" else name)
+        for v, name, role in key
+    ]  # fmt: skip
+    per_column = max(4, int(fig.get_figheight() / 0.22))
+    fig.legend(handles=handles, loc="outside right upper", fontsize=7, title="label colours",
+               title_fontsize=8, ncols=-(-len(handles) // per_column))  # fmt: skip
+
+
 def sample_grid(
     summary: DatasetSummary, n: int = 4, *, splits: list[str] | None = None
 ) -> plt.Figure:
-    """``n`` samples of each split: image and label colourised in the Cityscapes palette (ignore
-    black), unknown classes outlined in yellow."""
+    """``n`` samples of each split, one row each: the image, its label in the dataset's palette
+    (Cityscapes trainIds, or known grey / anomaly orange; ignore black; unknown classes outlined in
+    yellow) and its known/unknown mask (colours of :data:`ROLE_COLOURS`). Every panel is titled with
+    its split, file name and what it shows; a key beside the grid names the colours of the classes
+    present in the labels shown, unknown ones marked."""
     splits = [s for s in (splits or list(summary.samples)) if summary.samples.get(s)]
     cells = [(sp, i) for sp in splits for i in range(min(n, len(summary.samples[sp])))]
-    cols = 4
-    rows = max(1, -(-len(cells) // (cols // 2)))
-    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 1.9 * rows + 0.3), squeeze=False)
+    rows = max(1, len(cells))
+    fig, axes = plt.subplots(rows, 3, figsize=(11.0, 2.0 * rows + 0.6), squeeze=False,
+                             layout="constrained")  # fmt: skip
     palette = summary.palette()
-    for k, (split, i) in enumerate(cells):
-        rgb, label = summary.load_sample(split, i)
-        ax_img, ax_lab = axes[k // 2, 2 * (k % 2)], axes[k // 2, 2 * (k % 2) + 1]
+    roles_rgb = {role: np.array(to_rgb(c)) for role, c in ROLE_COLOURS.items()}
+    loaded = [summary.load_sample(split, i) for split, i in cells]
+    present = np.unique(
+        np.concatenate([lab.ravel() for _, lab in loaded if lab is not None] or [[]])
+    )
+    key = _class_key(summary, present.astype(np.int64))
+    role_lut = np.tile(roles_rgb["ignore"], (256, 1))
+    for v, _, role in key:
+        role_lut[v] = roles_rgb[role]
+    for (split, i), (rgb, label), (ax_img, ax_lab, ax_mask) in zip(
+        cells, loaded, axes, strict=False
+    ):
+        where = f"{split} / {summary.samples[split][i][0].name}"
         ax_img.imshow(rgb)
-        ax_img.set_title(f"{split}: {summary.samples[split][i][0].name}", fontsize=6)
+        ax_img.set_title(f"{where}\nimage", fontsize=6)
         if label is None:
-            ax_lab.text(0.5, 0.5, "no usable label", ha="center", va="center", fontsize=8)
-        else:
-            ax_lab.imshow(palette[label])
-            unknown = np.isin(label, summary.unknown_ids)
-            if unknown.any():
-                ax_lab.contour(unknown, levels=[0.5], colors="yellow", linewidths=0.8)
+            for ax, what in ((ax_lab, "labels"), (ax_mask, "known/unknown mask")):
+                ax.text(0.5, 0.5, "no usable label", ha="center", va="center", fontsize=8)
+                ax.set_title(f"{where}\n{what}: none (split not labelled)", fontsize=6)
+            continue
+        ax_lab.imshow(palette[label])
+        unknown = np.isin(label, summary.unknown_ids)
+        if unknown.any():
+            ax_lab.contour(unknown, levels=[0.5], colors="yellow", linewidths=0.8)
+        ax_lab.set_title(f"{where}\nlabels (unknown outlined yellow)", fontsize=6)
+        ax_mask.imshow(role_lut[label])
+        ax_mask.set_title(f"{where}\nknown/unknown mask (blue known, red unknown, grey ignore)",
+                          fontsize=6)  # fmt: skip
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
-    fig.suptitle(f"{summary.name}: samples (labels in the Cityscapes palette)", fontsize=9)
-    fig.tight_layout()
+    if not cells:
+        axes[0, 0].text(0.5, 0.5, "no samples", ha="center", va="center", fontsize=8)
+    if key:
+        _palette_legend(fig, palette, key)
+    scheme = "Cityscapes palette" if summary.split_preset else "known grey, anomaly orange"
+    fig.suptitle(f"{summary.name}: samples per split (labels in the {scheme}; ignore black)",
+                 fontsize=9)  # fmt: skip
     return fig

@@ -60,6 +60,8 @@ PAPER_RESULTS: dict[tuple[str, str, str], tuple[float, str]] = {
 }
 
 ANOMALY_COLUMNS = ("aupr", "fpr95", "auroc", "best_f1")
+#: A streamed metric's error bound is shown beside it when larger than this.
+BOUND_SHOWN = 1e-3
 
 
 def _row(label: str, key: str, value: Any, convention: str) -> dict[str, Any]:
@@ -136,20 +138,23 @@ def _anomaly_table(metrics: dict[str, Any]) -> pd.DataFrame:
                     "scorer": scorer,
                     "aggregation": agg,
                     **{k: res.get(k, np.nan) for k in ANOMALY_COLUMNS},
+                    **{f"{k} bound": res.get(f"{k}_max_error", 0.0) for k in ANOMALY_COLUMNS},
                     "images_used": used,
                     "images_skipped": res.get("n_skipped", np.nan),
                     "convention": metrics["conventions"][agg],
                 }
             )
-    cols = [
-        "scorer",
-        "aggregation",
-        *ANOMALY_COLUMNS,
-        "images_used",
-        "images_skipped",
-        "convention",
-    ]
-    return pd.DataFrame(rows, columns=cols)
+    # a streamed metric's error bound (histogram quantisation) is a column where it exceeds 1e-3
+    table = pd.DataFrame(rows)
+    shown = [f"{k} bound" for k in ANOMALY_COLUMNS
+             if f"{k} bound" in table and (table[f"{k} bound"] > BOUND_SHOWN).any()]  # fmt: skip
+    cols = ["scorer", "aggregation"]
+    for k in ANOMALY_COLUMNS:
+        cols += [k, f"{k} bound"] if f"{k} bound" in shown else [k]
+    table = table.reindex(columns=[*cols, "images_used", "images_skipped", "convention"])
+    for c in ("images_used", "images_skipped"):  # counts, NaN for the pooled rows
+        table[c] = pd.to_numeric(table[c]).round().astype("Int64")
+    return table
 
 
 def _components_table(components: dict[str, Any]) -> pd.DataFrame:

@@ -54,8 +54,14 @@ def test_checkpoint_restores_model_and_class_statistics(smoke_cfg, tmp_path):
         assert torch.equal(a, b), n
 
 
-def test_resumed_run_matches_uninterrupted_run(smoke_cfg, tmp_path):
-    cfg = smoke_cfg.override(train__epochs=3)
+@pytest.mark.parametrize(
+    "extra",
+    [{}, {"loss__w_infonce": 0.5, "loss__synco_direction": "both", "loss__stats_warmup_epochs": 0,
+          "loss__synco_warmup_epochs": 0}],
+    ids=["contmav", "infonce_synco_both"],
+)  # fmt: skip
+def test_resumed_run_matches_uninterrupted_run(smoke_cfg, tmp_path, extra):
+    cfg = smoke_cfg.override(train__epochs=3, **extra)
     full = build_experiment(cfg)
     fit(full, tmp_path / "full")
     ref = evaluate(full, full.test_loader, scorers=("fused",))
@@ -71,6 +77,8 @@ def test_resumed_run_matches_uninterrupted_run(smoke_cfg, tmp_path):
     history = fit(resumed, tmp_path / "cut")
     assert len(history) == 3
     assert _strip_times(history) == _strip_times(full.history)
+    if extra:  # the synthetic negatives were in play, not only the resumed RNG
+        assert max(r["train_infonce_synthetic_hardest_share"] for r in full.history) > 0
     for (n, a), b in zip(
         full.bare_model.state_dict().items(), resumed.bare_model.state_dict().values(), strict=True
     ):
