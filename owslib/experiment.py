@@ -67,23 +67,29 @@ class Experiment:
         return self.objective.stats
 
 
-def prepare_data(cfg: ExperimentConfig, dist: DistInfo | None = None) -> Path:
-    """The dataset root; for ``data__dataset="embedded"`` the embedded dataset is generated first
-    (by the main process only under DDP; the others wait for it)."""
+def check_data_root(cfg: ExperimentConfig) -> Path:
+    """The resolved dataset root; an embedded root that does not exist is an error unless it is
+    the profile's own (generated on first use): a typo in ``data__root`` must not generate 30 MB."""
     from owslib.config import PROFILES
     from owslib.data.validation import DatasetError
     from owslib.paths import resolve
 
     root = resolve(cfg.data.root)
+    default = PROFILES.get(cfg.profile, {}).get("data__root")
+    if cfg.data.dataset == "embedded" and not root.exists() and cfg.data.root != default:
+        raise DatasetError(
+            f"data__root={cfg.data.root!r}: {root} does not exist; generate it with "
+            f"`python -m owslib data generate --out {cfg.data.root}` (or use the profile's "
+            f"default {default!r})"
+        )
+    return root
+
+
+def prepare_data(cfg: ExperimentConfig, dist: DistInfo | None = None) -> Path:
+    """The dataset root; for ``data__dataset="embedded"`` the embedded dataset is generated first
+    (by the main process only under DDP; the others wait for it)."""
+    root = check_data_root(cfg)
     if cfg.data.dataset == "embedded":
-        default = PROFILES.get(cfg.profile, {}).get("data__root")
-        if not root.exists() and cfg.data.root != default:
-            # only the profile's own embedded root is generated on first use: a typo is an error
-            raise DatasetError(
-                f"data__root={cfg.data.root!r}: {root} does not exist; generate it with "
-                f"`python -m owslib data generate --out {cfg.data.root}` (or use the profile's "
-                f"default {default!r})"
-            )
         if dist is None or dist.is_main:
             ensure_embedded_dataset(root, cfg.synthetic)
         barrier()

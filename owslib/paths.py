@@ -18,3 +18,12 @@ def resolve(path: str | Path) -> Path:
     """``path`` itself when absolute, else relative to :func:`project_root`."""
     p = Path(path).expanduser()
     return p if p.is_absolute() else project_root() / p
+
+
+def shown(path: str | Path) -> str:
+    """``path`` as a reader should see it: relative to :func:`project_root` when inside it."""
+    p = Path(path)
+    try:
+        return str(p.resolve().relative_to(project_root()))
+    except ValueError:
+        return str(p)

@@ -146,11 +146,12 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
 
 def _pretrain_encoder(cfg: ExperimentConfig) -> bool:
     """Train the shared closed-set encoder of ``cfg`` if it is not cached yet; True if it ran."""
-    from owslib.experiment import cache_dir
+    from owslib.experiment import cache_dir, check_data_root
     from owslib.pretrain import encoder_cache_path, ensure_pretrained_encoder
 
     if cfg.model.pretrain_epochs <= 0 or encoder_cache_path(cfg, cache_dir()).is_file():
         return False
+    check_data_root(cfg)  # a bad root is named before a long pretraining is announced
     ensure_pretrained_encoder(cfg, cache_dir())
     return True
 
@@ -208,7 +209,9 @@ def _reuse(cfg: ExperimentConfig, run_dir: Path, load_model: bool) -> RunResult:
 
         exp = build_experiment(cfg)
         restore(exp, run_dir / CHECKPOINT_NAME)
-    log.info("reusing the finished run in %s (%s)", run_dir,
+    from owslib.paths import shown
+
+    log.info("reusing the finished run in %s (%s)", shown(run_dir),
              "model loaded from its checkpoint" if exp else "metrics and figures only")  # fmt: skip
     info = read_run_info(run_dir) or {}
     return RunResult(run_dir, cfg, metrics, tables, history, info, exp, True, figures)

@@ -87,8 +87,11 @@ def execute(
     force: bool = False,
     notebook_dir: Path = NOTEBOOK_DIR,
     log_output: bool = False,
+    inputs: str = "",
 ) -> Path:
-    """Execute notebook ``name`` with ``parameters``; returns the executed copy's path."""
+    """Execute notebook ``name`` with ``parameters``; returns the executed copy's path. It is
+    skipped when the copy exists from the same source notebook, parameters and ``inputs`` (a
+    digest of what it reads, e.g. its runs) and the same training config."""
     import papermill
 
     params = {"results_dir": str(results_dir), **(parameters or {})}
@@ -99,7 +102,11 @@ def execute(
     stamp = out_dir / "parameters.json"
     cfg = resolve_config(params)
     changed = stale_keys(_read_json(out_dir / "config.json"), cfg)
-    if not force and not changed and out_nb.exists() and _read_json(stamp) == _jsonable(params):
+    import hashlib
+
+    stamp_value = _jsonable({"parameters": params, "inputs": inputs,
+                             "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()})  # fmt: skip
+    if not force and not changed and out_nb.exists() and _read_json(stamp) == stamp_value:
         log.info("%s: already executed with these parameters (%s); skipping", name, out_nb)
         return out_nb
     if out_dir.exists() and (force or changed):
@@ -120,7 +127,7 @@ def execute(
             # loopback, its messages signed with a per-kernel key) is noise to a study's reader
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
-    atomic_write_json(stamp, _jsonable(params))
+    atomic_write_json(stamp, stamp_value)
     return out_nb
 
 

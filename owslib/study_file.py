@@ -28,7 +28,7 @@ STUDY_FILE = Path(__file__).resolve().parent.parent / "notebooks" / "study.json"
 BASELINE = "baseline"
 _TOP = {"profile", "seeds", "profiles", "variants", "notebooks", "description"}
 _VARIANT = {"description", "overrides"}
-_NOTEBOOK = {"name", "question", "variants", "baseline"}
+_NOTEBOOK = {"name", "question", "variants", "baseline", "contrast"}
 _PROFILE = {"seeds", "variants"}
 
 
@@ -49,6 +49,9 @@ class NotebookSpec:
     variants: tuple[str, ...] = ()
     question: str = ""
     baseline: str = BASELINE
+    #: A direct, paired comparison of two of its variants ``(a, b)``: Δ = a − b (e.g. two SynCo
+    #: directions), beside the comparisons with the baseline.
+    contrast: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -157,10 +160,16 @@ def load_study(
         unknown = [v for v in vs if v not in variants]
         if unknown or len(set(vs)) != len(vs):
             raise StudyError(f"{path}: notebook {name!r}: unknown or repeated variants {vs}")
+        contrast = tuple(nb.get("contrast", ()))
+        if contrast and (len(contrast) != 2 or not set(contrast) <= set(vs)
+                         or contrast[0] == contrast[1]):  # fmt: skip
+            raise StudyError(f"{path}: notebook {name!r}: contrast must name two different "
+                             f"variants of the notebook, got {list(contrast)}")  # fmt: skip
         if keep is not None:
             vs = [v for v in vs if v in keep]
+            contrast = contrast if set(contrast) <= set(vs) else ()
         notebooks.append(NotebookSpec(name, tuple(vs), nb.get("question", ""),
-                                      nb.get("baseline", BASELINE)))  # fmt: skip
+                                      nb.get("baseline", BASELINE), contrast))  # fmt: skip
     return Study(profile, seeds, variants, tuple(notebooks), path, spec.get("description", ""))
 
 

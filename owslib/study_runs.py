@@ -169,7 +169,9 @@ def notebook_parameters(
 
 def render(study: Study, results_dir: str | Path, *, notebooks: tuple[str, ...] = (),
            parameters: dict[str, Any] | None = None, force: bool = False) -> list[Path]:  # fmt: skip
-    """Execute the study's notebooks (all, or those named) in order; returns the executed copies."""
+    """Execute the study's notebooks (all, or those named) in order; returns the executed copies.
+    A notebook is executed again when its source, its parameters or a run it reads changed
+    (compared by content, so a fresh clone re-renders nothing)."""
     from owslib.study import execute
 
     names = [n for n in study.notebook_names if not notebooks or n in notebooks]
@@ -177,20 +179,22 @@ def render(study: Study, results_dir: str | Path, *, notebooks: tuple[str, ...] 
     out = []
     for i, name in enumerate(names, 1):
         log.info("notebook %d/%d: %s", i, len(names), name)
-        redo = force or _runs_newer(study, name, results_dir)
-        out.append(execute(name, per_notebook[name], results_dir=results_dir, force=redo))
+        inputs = runs_digest(study, name, results_dir)
+        out.append(execute(name, per_notebook[name], results_dir=results_dir, force=force,
+                           inputs=inputs))  # fmt: skip
     return out
 
 
-def _runs_newer(study: Study, name: str, results_dir: str | Path) -> bool:
-    """Whether a run the notebook reads (the summary: every run) changed after its rendering."""
-    rendered = Path(results_dir) / name / study.profile / f"{name}.ipynb"
-    if not rendered.exists():
-        return False
+def runs_digest(study: Study, name: str, results_dir: str | Path) -> str:
+    """sha256 of the ``run.json`` files notebook ``name`` reads (the summary: every run's)."""
+    import hashlib
+
     spec = study.notebook(name)
     runs = (
         study.runs((name,)) if spec.variants else (study.runs() if name.endswith("summary") else [])
     )
-    stamps = [run_dir(results_dir, study.profile, v, s) / "run.json" for v, s in runs]
-    newest = max((p.stat().st_mtime for p in stamps if p.exists()), default=0.0)
-    return newest > rendered.stat().st_mtime
+    digest = hashlib.sha256()
+    for v, s in sorted(runs):
+        path = run_dir(results_dir, study.profile, v, s) / "run.json"
+        digest.update(f"{v}/{s}:".encode() + (path.read_bytes() if path.exists() else b"-"))
+    return digest.hexdigest()

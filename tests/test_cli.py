@@ -121,6 +121,14 @@ def test_generate_on_a_complete_dataset_is_one_line(smoke_root, capsys, caplog):
     assert not [r for r in caplog.records if r.name.startswith("owslib.data")]
 
 
+def test_generate_into_a_foreign_folder_is_refused_naming_force(tmp_path, caplog):
+    (tmp_path / "notes.txt").write_text("mine")
+    assert main(["data", "generate", "--profile", "smoke", "--out", str(tmp_path)]) == 2
+    (msg,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert str(tmp_path) in msg and "notes.txt" in msg and "--force" in msg
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["notes.txt"]  # nothing written
+
+
 def test_generate_writes_to_the_profiles_root(tmp_path, capsys):
     root = tmp_path / "tiny"
     sizes = ["--set", "synthetic__n_train=1", "--set", "synthetic__n_val=1"]
@@ -169,3 +177,22 @@ def test_check_on_a_missing_profile_root_names_the_profile():
 def test_debug_shows_the_traceback(tmp_path):
     with pytest.raises(DatasetError, match="dataset root not found"):
         main(["--debug", "data", "check", str(tmp_path / "nope"), "--dataset", "embedded"])
+
+
+def test_train_on_a_mistyped_root_is_one_line_before_any_work(tmp_path, caplog):
+    caplog.set_level(logging.INFO)
+    typo = tmp_path / "embeded"
+    argv = [
+        "train",
+        "--profile",
+        "smoke",
+        "--set",
+        f"data__root={typo}",
+        "--out",
+        str(tmp_path / "r"),
+    ]
+    assert main(argv) == 2
+    (msg,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert str(typo) in msg and "does not exist" in msg and "data generate" in msg
+    assert not typo.exists()  # nothing generated at the typed path
+    assert not [r for r in caplog.records if "closed-set encoder" in r.getMessage()]

@@ -136,3 +136,38 @@ def test_staleness_normalises_and_ignores_evaluation_keys():
     saved["loss"]["no_such_key"] = 1
     assert stale_keys(saved, cfg) == ["<config>"]
     assert stale_keys(None, cfg) == []
+
+
+def test_a_rendering_is_redone_when_its_source_parameters_or_inputs_change(tmp_path):
+    src_dir = tmp_path / "nbs"
+    src_dir.mkdir()
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell('profile = "smoke"\nresults_dir = "results"\nx = 1',
+                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell("print(x)"),
+    ]  # fmt: skip
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, src_dir / "07_tiny.ipynb")
+    results = tmp_path / "results"
+
+    def run(**kw):
+        params = {"profile": "smoke", "x": kw.pop("x", 1)}
+        out = execute("07_tiny", params, results_dir=results, notebook_dir=src_dir, **kw)
+        return out.stat().st_mtime_ns
+
+    first = run(inputs="a")
+    assert run(inputs="a") == first  # same source, parameters and inputs: reused
+    second = run(inputs="b")  # a run it reads changed
+    assert second != first
+    third = run(inputs="b", x=2)
+    assert third != second
+    nb.cells[1].source = "print(x + 1)"
+    nbformat.write(nb, src_dir / "07_tiny.ipynb")
+    assert run(inputs="b", x=2) != third  # the source notebook changed
+    superseded = results / "_superseded"
+    assert not superseded.exists()  # a re-rendering replaces the copy, keeps no stale run aside

@@ -41,7 +41,10 @@ def test_the_committed_study_file_is_valid():
     [
         (lambda s: s.update(extra=1), "unknown keys \\['extra'\\]"),
         (lambda s: s["variants"]["focal"].update(overide={}), "variant 'focal': unknown keys"),
-        (lambda s: s["variants"]["focal"]["overrides"].update(loss__semantik="x"), "loss__semantik"),
+        (
+            lambda s: s["variants"]["focal"]["overrides"].update(loss__semantik="x"),
+            "loss__semantik",
+        ),
         (lambda s: s["notebooks"][1]["variants"].append("nope"), "unknown or repeated variants"),
         (lambda s: s["notebooks"].append({"name": "03_loss_ablations"}), "duplicate name"),
         (lambda s: s["variants"].pop("baseline"), "no 'baseline' variant"),
@@ -98,7 +101,9 @@ def test_finished_runs_are_reused_failed_ones_retried_on_request(tmp_path, monke
 
     monkeypatch.setattr(study_runs, "run_experiment", fake_run)
     out = train_runs(study, all_jobs)
-    assert out["trained"] == ["baseline seed 0", "baseline seed 1"] and out["failed"] == ["focal seed 0"]
+    assert out["trained"] == ["baseline seed 0", "baseline seed 1"] and out["failed"] == [
+        "focal seed 0"
+    ]
     assert [status(study, j) for j in all_jobs] == ["finished", "finished", "failed"]
     calls.clear()
     out = train_runs(study, all_jobs)  # finished: reused; failed: skipped
@@ -138,12 +143,8 @@ def _fake_metrics(miou, auroc):
     return {"miou": miou, "anomaly": {"fused": {"pooled": dict(agg), "per_image": dict(agg)}}}
 
 
-def test_summary_renders_from_a_fake_results_tree(tmp_path):
-    from owslib.notebook import study_overview
-
-    spec = json.loads(json.dumps(BASE))
-    spec["seeds"] = [0, 1, 2]
-    path = _write(tmp_path, spec)
+def _fake_tree(tmp_path):
+    """Three seeds of baseline, focal (+0.05 mIoU, -0.10 AUROC) and dice (as the baseline)."""
     results = tmp_path / "results"
     values = {"baseline": (0.50, 0.90), "focal": (0.55, 0.80), "dice": (0.50, 0.90)}
     for variant, (miou, auroc) in values.items():
@@ -152,6 +153,16 @@ def test_summary_renders_from_a_fake_results_tree(tmp_path):
             d.mkdir(parents=True)
             jitter = 0.01 * seed
             (d / "metrics.json").write_text(json.dumps(_fake_metrics(miou + jitter, auroc + jitter)))
+    return results, values
+
+
+def test_summary_renders_from_a_fake_results_tree(tmp_path):
+    from owslib.notebook import study_overview
+
+    spec = json.loads(json.dumps(BASE))
+    spec["seeds"] = [0, 1, 2]
+    path = _write(tmp_path, spec)
+    results, values = _fake_tree(tmp_path)
     out = study_overview(results, study_file=path)
     long = out["long"]
     assert out["runs_done"] == out["runs_expected"] == 9
@@ -165,3 +176,29 @@ def test_summary_renders_from_a_fake_results_tree(tmp_path):
     assert "auroc/fused/pooled Δ -0.100" in section["findings"] and "worse" in section["findings"]
     assert "**dice**: miou Δ +0.000" in section["findings"]
     assert section["rendered"].endswith("03_loss_ablations/smoke/03_loss_ablations.ipynb")
+
+
+@pytest.mark.parametrize("contrast", [["focal"], ["focal", "focal"], ["focal", "ghost"]])
+def test_a_contrast_names_two_different_variants_of_its_notebook(tmp_path, contrast):
+    from owslib.study_file import StudyError
+
+    spec = json.loads(json.dumps(BASE))
+    spec["notebooks"][1]["contrast"] = contrast
+    with pytest.raises(StudyError, match="contrast"):
+        load_study(_write(tmp_path, spec))
+
+
+def test_the_summary_states_a_contrast_head_to_head(tmp_path):
+    from owslib.notebook import study_overview
+
+    spec = json.loads(json.dumps(BASE))
+    spec["seeds"] = [0, 1, 2]
+    spec["notebooks"][1]["contrast"] = ["dice", "focal"]
+    path = _write(tmp_path, spec)
+    results, values = _fake_tree(tmp_path)
+    (section,) = [s for s in study_overview(results, study_file=path)["sections"]
+                  if s["notebook"] == "03_loss_ablations"]  # fmt: skip
+    # dice - focal: -0.05 mIoU (worse), +0.10 AUROC (better), against the baseline's noise floor
+    text = section["contrast"]
+    assert text.startswith("- **dice against focal** (Δ = dice − focal): miou Δ -0.050")
+    assert "auroc/fused/pooled Δ +0.100" in text and "better" in text and "σ = 0.010" in text

@@ -77,6 +77,14 @@ def cmd_generate(args: argparse.Namespace) -> int:
     cfg = config_from_args(args)
     root = Path(args.out) if args.out else resolve(cfg.data.root)
     manifest = root / generator.MANIFEST
+    ours = manifest.exists() or (root / generator.PARTIAL).exists()
+    other = sorted(root.iterdir()) if root.is_dir() and not ours else []
+    if other and not args.force:
+        raise generator.EmbeddedDatasetError(
+            f"{root} exists and is not an embedded dataset ({len(other)} entries, e.g. "
+            f"{other[0].name}); choose a new or empty folder with --out, or pass --force to "
+            "generate into it anyway"
+        )
     before = _stamp(manifest)
     level = generator.log.level
     if before is not None and not args.force:  # most likely nothing to do: this line says so

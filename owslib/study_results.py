@@ -1,0 +1,184 @@
+"""The study's numbers as they are read back from ``results/``: every run's metrics in the long
+format of :mod:`owslib.comparison` (with the streamed error bounds), the per-scorer table, the
+findings in sentences generated from the numbers, and :func:`study_overview`, what the summary
+notebook shows. :mod:`owslib.notebook` re-exports these for the notebooks."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from owslib import comparison
+from owslib.paths import resolve
+from owslib.study_file import STUDY_FILE, load_study, run_dir
+
+#: The numbers of a run that enter the comparisons: (metric, aggregations).
+COMPARED = {"miou": ("",), "aupr": ("pooled", "per_image"), "fpr95": ("pooled", "per_image"),
+            "auroc": ("pooled", "per_image")}  # fmt: skip
+#: The columns a comparison table shows first (the main scorer, pooled).
+HEADLINE = ("miou", "aupr/{s}/pooled", "fpr95/{s}/pooled", "auroc/{s}/pooled")
+
+
+def long_rows(variant: str, seed: int, metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """A run's numbers in the long format of :mod:`owslib.comparison`."""
+    rows = []
+    if "miou" in metrics:
+        rows.append(dict(variant=variant, seed=seed, metric="miou", scorer="", aggregation="",
+                         value=metrics["miou"]))  # fmt: skip
+    for scorer, by_agg in metrics.get("anomaly", {}).items():
+        for agg in ("pooled", "per_image"):
+            for m in ("aupr", "fpr95", "auroc"):
+                if m in by_agg.get(agg, {}):
+                    rows.append(dict(variant=variant, seed=seed, metric=m, scorer=scorer,
+                                     aggregation=agg, value=by_agg[agg][m],
+                                     bound=by_agg[agg].get(f"{m}_max_error", 0.0)))  # fmt: skip
+    return rows
+
+
+#: Streamed (histogram) metrics carry an error bound; tables show it above this value.
+BOUND_SHOWN = 1e-3
+
+
+def error_bounds(long: pd.DataFrame) -> pd.DataFrame:
+    """The largest streamed error bound over the seeds per (variant, metric, scorer, aggregation),
+    only where it exceeds :data:`BOUND_SHOWN` (column ``bound``)."""
+    if "bound" not in long or long.empty:
+        return pd.DataFrame(columns=["variant", "metric", "scorer", "aggregation", "bound"])
+    keys = ["variant", "metric", "scorer", "aggregation"]
+    b = long.groupby(keys, sort=False, as_index=False)["bound"].max()
+    return b[b["bound"] > BOUND_SHOWN].reset_index(drop=True)
+
+
+def read_metrics(path: Path) -> dict[str, Any] | None:
+    try:
+        return json.loads((path / "metrics.json").read_text())
+    except (OSError, json.JSONDecodeError):
+        return None
+
+
+
+
+def _pm(mean: float, std: float, d: int = 3) -> str:
+    return (
+        "—"
+        if pd.isna(mean)
+        else f"{mean:.{d}f} ± {std:.{d}f}"
+        if not pd.isna(std)
+        else f"{mean:.{d}f}"
+    )
+
+
+def _delta(row: pd.Series, d: int = 3) -> str:
+    if pd.isna(row["delta"]):
+        return "—"
+    if pd.isna(row["delta_lo"]):
+        return f"{row['delta']:+.{d}f} [n/a]"
+    return f"{row['delta']:+.{d}f} [{row['delta_lo']:+.{d}f}, {row['delta_hi']:+.{d}f}]"
+
+
+def scorer_table(
+    summary: pd.DataFrame, aggregation: str = "pooled", bounds: pd.DataFrame | None = None
+) -> pd.DataFrame:
+    """Rows (variant, scorer), columns AUPR / FPR95 / AUROC as mean ± std and paired Δ [95 % CI];
+    a metric with a streamed error bound in ``bounds`` (:func:`error_bounds`) gets a column
+    ``<metric> bound`` (the largest over the seeds, empty where below 1e-3)."""
+    bound = {} if bounds is None else {
+        (r.variant, r.scorer, r.metric): r.bound
+        for r in bounds[bounds["aggregation"] == aggregation].itertuples()
+    }  # fmt: skip
+    s = summary[(summary["aggregation"] == aggregation) & summary["metric"].isin(COMPARED)]
+    rows = []
+    for (variant, scorer), g in s.groupby(["variant", "scorer"], sort=False):
+        row: dict[str, Any] = {"variant": variant, "scorer": scorer}
+        for _, r in (
+            g.set_index("metric")
+            .loc[[m for m in ("aupr", "fpr95", "auroc") if m in set(g["metric"])]]
+            .iterrows()
+        ):
+            row[f"{r.name} mean ± std"] = _pm(r["mean"], r["std"])
+            row[f"{r.name} Δ"] = _delta(r)
+            if any(k[2] == r.name for k in bound):
+                b = bound.get((variant, scorer, r.name))
+                row[f"{r.name} bound"] = f"±{b:.4f}" if b else ""
+        rows.append(row)
+    return pd.DataFrame(rows)
+
+
+def findings(summary: pd.DataFrame, baseline: str, labels: list[str], floor: pd.DataFrame) -> str:
+    """Sentences stating, from the numbers, each variant's paired Δ with its interval and how it
+    compares with the baseline's seed-to-seed std (the noise floor)."""
+    keyed = summary.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
+                                  summary[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
+    fl = floor.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
+                             floor[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
+    noise = dict(zip(fl["label"], fl["std"], strict=True))
+    lines = []
+    for variant in dict.fromkeys(keyed["variant"]):
+        if variant == baseline:
+            continue
+        parts = []
+        for label in labels:
+            r = keyed[(keyed["variant"] == variant) & (keyed["label"] == label)]
+            if r.empty or pd.isna(r.iloc[0]["delta"]):
+                continue
+            r = r.iloc[0]
+            verdict = ("better" if r["better"] is True else "worse" if r["better"] is False
+                       else "not distinguishable from 0")  # fmt: skip
+            n = noise.get(label, float("nan"))
+            parts.append(f"{label} Δ {_delta(r)} ({verdict}; noise floor σ = {n:.3f})")
+        if parts:
+            lines.append(f"- **{variant}**: " + "; ".join(parts))
+    return "\n".join(lines) or "none (no variant has runs paired with the baseline yet)"
+
+
+def study_overview(results_dir: str | Path = "results", profile: str | None = None,
+                   study_file: str | Path = STUDY_FILE) -> dict[str, Any]:  # fmt: skip
+    """What the summary notebook shows, from ``results/`` only: the long table of every run, the
+    noise floor, and per comparison notebook its question, findings and rendered copy."""
+    study = load_study(resolve(study_file), profile=profile)
+    results = resolve(results_dir)
+    rows = []
+    runs = study.runs()
+    for v, s in runs:
+        m = read_metrics(run_dir(results, study.profile, v, s))
+        if m is not None:
+            rows += long_rows(v, s, m)
+    long = pd.DataFrame(rows, columns=list(comparison.LONG_COLUMNS))
+    out = results / "summary" / study.profile
+    out.mkdir(parents=True, exist_ok=True)
+    long.to_csv(out / "all_runs.csv", index=False)
+    floor = comparison.noise_floor(long) if "baseline" in set(long["variant"]) else pd.DataFrame()
+    sections = []
+    for spec in study.notebooks:
+        if len(spec.variants) < 2:
+            continue
+        sub = long[long["variant"].isin(spec.variants)]
+        if spec.baseline not in set(sub["variant"]):
+            sections.append(
+                {"notebook": spec.name, "question": spec.question, "findings": "no runs yet"}
+            )
+            continue
+        summary = comparison.summarise(sub, baseline=spec.baseline)
+        summary.to_csv(out / f"{spec.name}_summary.csv", index=False)
+        labels = [h.format(s="fused") for h in HEADLINE]
+        spec_floor = comparison.noise_floor(sub, baseline=spec.baseline)
+        contrast = ""
+        if spec.contrast and set(spec.contrast) <= set(sub["variant"]):
+            a, b = spec.contrast
+            pair = comparison.summarise(sub[sub["variant"].isin(spec.contrast)], baseline=b)
+            contrast = findings(pair, b, labels, spec_floor).replace(
+                f"- **{a}**:", f"- **{a} against {b}** (Δ = {a} − {b}):")
+        sections.append({
+            "contrast": contrast,
+            "notebook": spec.name, "question": spec.question, "baseline": spec.baseline,
+            "findings": findings(summary, spec.baseline, labels, spec_floor),
+            "rendered": f"../../{spec.name}/{study.profile}/{spec.name}.ipynb",
+            "n_runs": int(sub.groupby(["variant", "seed"]).ngroups),
+        })  # fmt: skip
+    expected = len(runs)
+    done = int(long.groupby(["variant", "seed"]).ngroups) if not long.empty else 0
+    return {"study": study, "long": long, "noise_floor": floor, "sections": sections,
+            "runs_done": done, "runs_expected": expected, "out_dir": out}  # fmt: skip
