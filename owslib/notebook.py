@@ -335,24 +335,14 @@ def show_image(path: str | Path, *, photo: bool = False, quality: int = 85) -> N
 
 
 def show_table(table: pd.DataFrame, note: str = "", decimals: int = 4) -> None:
-    """Display a table as markdown: no index column, ``decimals`` decimals, integer counts, and
-    each convention once: a ``convention`` column becomes numbered notes under the table;
-    ``note`` is added below; an empty table reads "none"."""
+    """Display a table as markdown (:func:`owslib.report.tables.markdown_table`): no index column,
+    ``decimals`` decimals, integer counts, each convention once as a numbered note, then ``note``;
+    an empty table reads "none"."""
     from IPython.display import Markdown, display
 
-    t = table.copy()
-    notes = []
-    if "convention" in t:
-        conv = t.pop("convention").fillna("")
-        marks = {c: f"[{i + 1}]" for i, c in enumerate(c for c in dict.fromkeys(conv) if c)}
-        t["note"] = [marks.get(c, "") for c in conv]
-        notes = [f"{m} {c}" for c, m in marks.items()]
-    for col in t.columns:
-        if str(col).startswith(("n_", "images_")) and pd.api.types.is_float_dtype(t[col]):
-            t[col] = t[col].round().astype("Int64")  # counts as integers
-    body = "none" if t.empty else t.to_markdown(index=False, floatfmt=f".{decimals}f")
-    notes += [note] if note else []
-    display(Markdown(body + ("\n\n" + "<br>".join(notes) if notes else "")))
+    from owslib.report.tables import markdown_table
+
+    display(Markdown(markdown_table(table, note, decimals)))
 
 
 def explorer(run: RunResult):

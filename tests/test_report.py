@@ -146,3 +146,27 @@ def test_comparison_tables_carry_the_largest_bound_over_seeds():
     assert t.loc[("v", "fused"), "fpr95 bound"] == "±0.0090"
     assert t.loc[("baseline", "fused"), "fpr95 bound"] == ""
     assert "aupr bound" not in t.columns
+
+
+def test_term_diagnostics_are_not_plotted_as_losses():
+    import owslib.losses.infonce_term  # noqa: F401  (registers the term)
+    from owslib.plots.training import logged_diagnostics, logged_terms
+
+    df = pd.DataFrame([{"epoch": 0, "lr": 0.1, "train_loss": 2.0, "train_sem": 1.0, "train_infonce": 0.5,
+                        "train_infonce_hardest_similarity": 0.8, "train_infonce_n_known": 200.0}])  # fmt: skip
+    assert logged_terms(df) == ["loss", "infonce", "sem"]
+    assert logged_diagnostics(df) == ["infonce_hardest_similarity"]
+    fig = training_curves(df.to_dict("records"))
+    assert [a.get_title() for a in fig.axes][-1] == "term diagnostics"
+    labels = [t.get_text() for t in fig.axes[0].get_legend().get_texts()]
+    assert not any("hardest" in x or "n known" in x for x in labels)
+
+
+def test_metrics_md_states_each_convention_once_per_table(tmp_path):
+    write_metrics(tmp_path, METRICS, "embedded", "cityscapes_heldout")
+    md = (tmp_path / "metrics.md").read_text()
+    anomaly = md.split("## anomaly")[1].split("## ")[0]
+    pooled = CONVENTIONS["pooled"]
+    assert anomaly.count(pooled) == 1 and "[1]" in anomaly and "[2]" in anomaly
+    assert "| 3 |" in anomaly.replace("  ", " ") or " 3 " in anomaly  # images_used as an integer
+    assert "3.0000" not in anomaly

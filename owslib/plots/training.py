@@ -49,9 +49,21 @@ def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 120) -> Path:
 
 
 def logged_terms(df: pd.DataFrame) -> list[str]:
-    """The loss terms a history logged (``train_<term>`` columns), the total first."""
+    """The loss terms a history logged (``train_<term>`` columns), the total first; a term's
+    diagnostics (``train_<term>_<part>``, see :func:`logged_diagnostics`) are not among them."""
+    parts = set(logged_diagnostics(df, counts=True))
     terms = [c.removeprefix("train_") for c in df.columns if c.startswith("train_")]
-    return sorted(terms, key=lambda t: (t != "loss", t))
+    return sorted((t for t in terms if t not in parts), key=lambda t: (t != "loss", t))
+
+
+def logged_diagnostics(df: pd.DataFrame, counts: bool = False) -> list[str]:
+    """The parts a registered objective term logs beside its value (``<term>_<part>``, e.g.
+    ``infonce_hardest_similarity``); sample counts (``<term>_n_…``) only with ``counts``."""
+    from owslib.losses.objective import TERMS
+
+    names = [c.removeprefix("train_") for c in df.columns if c.startswith("train_")]
+    out = [t for t in names for n in TERMS if t.startswith(f"{n}_")]
+    return [t for t in out if counts or "_n_" not in f"_{t.split('_', 1)[1]}"]
 
 
 def training_curves(
@@ -61,7 +73,8 @@ def training_curves(
     learning rate, and validation metrics when evaluated; the warm-up of the statistics-based
     terms is marked."""
     df = pd.DataFrame(list(history))
-    fig, axes = plt.subplots(1, 2, figsize=(11, 3.8))
+    diagnostics = logged_diagnostics(df)
+    fig, axes = plt.subplots(1, 3 if diagnostics else 2, figsize=(16 if diagnostics else 11, 3.8))
     ax = axes[0]
     for t in logged_terms(df):
         y = df[f"train_{t}"].where(df[f"train_{t}"] > 0)  # 0 during warm-up: no point on a log axis
@@ -81,6 +94,12 @@ def training_curves(
             ax2.plot(df["epoch"], df[c], marker="o", label=c.replace("val_", "validation "))
         ax2.set(ylim=(0, 1), ylabel="validation metric")
         ax2.legend(loc="lower right", fontsize=8)
+    if diagnostics:  # what a term reports about itself (e.g. how hard its negatives are)
+        for t in diagnostics:
+            axes[2].plot(df["epoch"], df[f"train_{t}"], marker="o", markersize=2.5,
+                         label=t.replace("_", " "))  # fmt: skip
+        axes[2].set(xlabel="epoch", ylabel="epoch mean", title="term diagnostics")
+        axes[2].legend(fontsize=7, loc="best")
     fig.tight_layout()
     return fig
 

@@ -224,8 +224,27 @@ def write_metrics(
     md = []
     for name, df in tables.items():
         atomic_write_text(run_dir / f"{name}.csv", df.to_csv(index=False))
-        md.append(f"## {name}\n\n{df.to_markdown(index=False, floatfmt='.4f')}\n")
+        md.append(f"## {name}\n\n{markdown_table(df)}\n")
     atomic_write_text(run_dir / "metrics.md", "\n".join(md))
     return tables
 
 
+
+
+def markdown_table(table: pd.DataFrame, note: str = "", decimals: int = 4) -> str:
+    """A table as markdown for readers: no index column, ``decimals`` decimals, counts as integers,
+    each convention once — a ``convention`` column becomes numbered notes under the table —, then
+    ``note``; an empty table reads "none"."""
+    t = table.copy()
+    notes = []
+    if "convention" in t:
+        conv = t.pop("convention").fillna("")
+        marks = {c: f"[{i + 1}]" for i, c in enumerate(c for c in dict.fromkeys(conv) if c)}
+        t["note"] = [marks.get(c, "") for c in conv]
+        notes = [f"{m} {c}" for c, m in marks.items()]
+    for col in t.columns:
+        if str(col).startswith(("n_", "images_")) and pd.api.types.is_float_dtype(t[col]):
+            t[col] = t[col].round().astype("Int64")  # counts as integers
+    body = "none" if t.empty else t.to_markdown(index=False, floatfmt=f".{decimals}f")
+    notes += [note] if note else []
+    return body + ("\n\n" + "<br>".join(notes) if notes else "")
