@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 import torch
+from torch.utils.data import DataLoader
 
 from owslib.models.outputs import EMBEDDING, SEM_LOGITS
 
@@ -107,8 +108,10 @@ def write_embedding_sample(
         if exp is None:
             return None
     names = [*exp.split.known_names, *exp.split.unknown_names]
+    # the whole split in its order (under DDP the test loader holds one rank's shard)
+    loader = DataLoader(exp.test_loader.dataset, batch_size=exp.cfg.eval.batch_size)
     sample = sample_embeddings(
-        exp.bare_model, exp.test_loader, num_labels=len(names), per_class=per_class,
+        exp.bare_model, loader, num_labels=len(names), per_class=per_class,
         seed=exp.cfg.train.seed, device=exp.device, max_images=max_images,
     )  # fmt: skip
     arrays = {k: v.astype(np.float16) if v.dtype == np.float32 else v for k, v in sample.items()}
@@ -121,15 +124,19 @@ def write_embedding_sample(
 
 
 def _restore(run_dir: Path) -> Experiment | None:
+    """The run's experiment with the trained weights of its checkpoint (model only)."""
     from owslib.config import ExperimentConfig
-    from owslib.engine.loop import CHECKPOINT_NAME, restore
+    from owslib.engine.checkpoint import load_checkpoint
+    from owslib.engine.loop import CHECKPOINT_NAME
     from owslib.experiment import build_experiment
 
     if not (run_dir / CHECKPOINT_NAME).exists():
         return None
     cfg = ExperimentConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
-    exp = build_experiment(cfg, device="cpu")
-    restore(exp, run_dir / CHECKPOINT_NAME)
+    # the checkpoint holds every weight: no closed-set encoder is needed (nor trained) first
+    exp = build_experiment(cfg.override(model__pretrain_epochs=0), device="cpu")
+    ckpt = load_checkpoint(run_dir / CHECKPOINT_NAME, map_location="cpu")
+    exp.bare_model.load_state_dict(ckpt["model"])
     return exp
 
 

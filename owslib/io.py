@@ -25,20 +25,26 @@ def atomic_path(path: str | Path) -> Iterator[Path]:
     )
     os.close(fd)
     tmp_path = Path(tmp)
+    created = os.stat(tmp_path).st_ino
     try:
         yield tmp_path
-        # mkstemp creates the file 0600; the result gets the permissions of a plainly written file
-        os.chmod(tmp_path, 0o666 & ~_umask())
+        # mkstemp creates the file 0600: give the result the permissions of a plainly written file,
+        # unless the caller replaced it (e.g. by a hard link to a source file, left as it is)
+        if os.stat(tmp_path).st_ino == created:
+            os.chmod(tmp_path, 0o666 & ~_UMASK)
         os.replace(tmp_path, path)
     finally:
         if tmp_path.exists():
             tmp_path.unlink()
 
 
-def _umask() -> int:
-    mask = os.umask(0)
+def _read_umask() -> int:
+    mask = os.umask(0)  # read once, at import: umask can only be read by setting it
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
 
 
 def atomic_write_bytes(path: str | Path, data: bytes) -> None:

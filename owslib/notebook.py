@@ -116,10 +116,11 @@ class NotebookRun:
         shown = error_bounds(self.long_table())
         shown = shown[[comparison.metric_label(m, sc, a) in labels for m, sc, a in
                        shown[["metric", "scorer", "aggregation"]].itertuples(index=False)]]  # fmt: skip
-        if len(shown):
-            note += " Streamed error bounds above 1e-3 (largest over the seeds): " + "; ".join(
-                f"{r.variant} {comparison.metric_label(r.metric, r.scorer, r.aggregation)} "
-                f"±{r.bound:.4f}" for r in shown.itertuples()) + "."  # fmt: skip
+        if len(shown):  # shown under the table wherever it is displayed (table.attrs["note"])
+            table.attrs["note"] = "Streamed error bounds above 1e-3 (largest over the seeds): " + (
+                "; ".join(f"{r.variant} {comparison.metric_label(r.metric, r.scorer, r.aggregation)}"
+                          f" ±{r.bound:.4f}" for r in shown.itertuples()) + ".")  # fmt: skip
+            note += " " + table.attrs["note"]
         self._write_md("comparison", table, note)
         return table
 
@@ -237,7 +238,9 @@ class NotebookRun:
         table = comparison.format_table(summary, have)
         note = comparison.table_footnote(n_seeds=len(self.study.seeds)) + f" Here Δ = {a} − {b}."
         self._write_md("contrast", table, note)
-        floor = comparison.noise_floor(long, baseline=self.baseline)
+        floor = (comparison.noise_floor(long, baseline=self.baseline)
+                 if self.baseline in set(long["variant"])
+                 else pd.DataFrame(columns=["metric", "scorer", "aggregation", "std"]))  # fmt: skip
         text = findings(summary, b, labels, floor)
         return table, note, text.replace(f"- **{a}**:", f"- **{a} against {b}** (Δ = {a} − {b}):")
 
@@ -283,8 +286,10 @@ class NotebookRun:
         from owslib.plots.embeddings import embedding_pca, norm_histograms
 
         samples = self.embedding_samples(variants)
-        palette = get_split(self.study.config(self.baseline, 0).data.split_preset).palette
-        self.save(embedding_pca(samples, space, palette), f"embedding_pca_{space}")
+        seed = self.study.seeds[0]
+        cfg = self.study.config(self.baseline, seed, **self.overrides)
+        palette = get_split(cfg.data.split_preset).palette
+        self.save(embedding_pca(samples, space, palette, seed=seed), f"embedding_pca_{space}")
         self.save(norm_histograms(samples, DEFAULT_MIN_NORM), "embedding_norms")
         present = {v: s for v, s in samples.items() if s is not None}
         table = space_table(present, DEFAULT_MIN_NORM) if present else pd.DataFrame()

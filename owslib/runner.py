@@ -136,7 +136,10 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
         return RunResult(run_dir, cfg, dict(result), {}, history, info, exp)
     tables = write_evaluation(run_dir, result, cfg.data.dataset, cfg.data.split_preset)
     figures = write_figures(exp, run_dir, history, tables)
-    write_embedding_sample(run_dir, exp, force=True)
+    try:  # a view for notebook 04; a failure here does not undo a finished run
+        write_embedding_sample(run_dir, exp, force=True)
+    except (ValueError, RuntimeError) as e:
+        log.warning("%s: no embedding sample (%s)", run_dir, e)
     info |= {"status": "finished", "figures_s": round(time.perf_counter() - t2, 1)}
     atomic_write_json(run_dir / RUN_FILE, info)
     log.info("finished %s in %.0f s (train %.0f s, evaluate %.0f s)", run_dir,
@@ -151,6 +154,8 @@ def _pretrain_encoder(cfg: ExperimentConfig) -> bool:
 
     if cfg.model.pretrain_epochs <= 0 or encoder_cache_path(cfg, cache_dir()).is_file():
         return False
+    if cfg.model.pretrained_path:
+        raise ValueError("model__pretrain_epochs and model__pretrained_path exclude each other")
     check_data_root(cfg)  # a bad root is named before a long pretraining is announced
     ensure_pretrained_encoder(cfg, cache_dir())
     return True

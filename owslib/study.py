@@ -14,6 +14,7 @@ import logging
 import os
 import shutil
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -87,11 +88,12 @@ def execute(
     force: bool = False,
     notebook_dir: Path = NOTEBOOK_DIR,
     log_output: bool = False,
-    inputs: str = "",
+    inputs: str | Callable[[], str] = "",
 ) -> Path:
     """Execute notebook ``name`` with ``parameters``; returns the executed copy's path. It is
     skipped when the copy exists from the same source notebook, parameters and ``inputs`` (a
-    digest of what it reads, e.g. its runs) and the same training config."""
+    digest of what it reads, e.g. its runs; a callable is asked before and again after the execution,
+    which may train runs) and the same training config."""
     import papermill
 
     params = {"results_dir": str(results_dir), **(parameters or {})}
@@ -104,8 +106,9 @@ def execute(
     changed = stale_keys(_read_json(out_dir / "config.json"), cfg)
     import hashlib
 
-    stamp_value = _jsonable({"parameters": params, "inputs": inputs,
-                             "source_sha256": hashlib.sha256(src.read_bytes()).hexdigest()})  # fmt: skip
+    digest = inputs if callable(inputs) else (lambda: inputs)
+    source_sha = hashlib.sha256(src.read_bytes()).hexdigest()
+    stamp_value = _jsonable({"parameters": params, "inputs": digest(), "source_sha256": source_sha})
     if not force and not changed and out_nb.exists() and _read_json(stamp) == stamp_value:
         log.info("%s: already executed with these parameters (%s); skipping", name, out_nb)
         return out_nb
@@ -127,7 +130,7 @@ def execute(
             # loopback, its messages signed with a per-kernel key) is noise to a study's reader
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
-    atomic_write_json(stamp, stamp_value)
+    atomic_write_json(stamp, stamp_value | {"inputs": digest()})
     return out_nb
 
 

@@ -179,14 +179,17 @@ def render(study: Study, results_dir: str | Path, *, notebooks: tuple[str, ...] 
     out = []
     for i, name in enumerate(names, 1):
         log.info("notebook %d/%d: %s", i, len(names), name)
-        inputs = runs_digest(study, name, results_dir)
+        def inputs(name: str = name) -> str:
+            return runs_digest(study, name, results_dir)
+
         out.append(execute(name, per_notebook[name], results_dir=results_dir, force=force,
                            inputs=inputs))  # fmt: skip
     return out
 
 
 def runs_digest(study: Study, name: str, results_dir: str | Path) -> str:
-    """sha256 of the ``run.json`` files notebook ``name`` reads (the summary: every run's)."""
+    """sha256 of the ``run.json`` and ``embeddings.npz`` files notebook ``name`` reads (the
+    summary: every run's)."""
     import hashlib
 
     spec = study.notebook(name)
@@ -195,6 +198,8 @@ def runs_digest(study: Study, name: str, results_dir: str | Path) -> str:
     )
     digest = hashlib.sha256()
     for v, s in sorted(runs):
-        path = run_dir(results_dir, study.profile, v, s) / "run.json"
-        digest.update(f"{v}/{s}:".encode() + (path.read_bytes() if path.exists() else b"-"))
+        folder = run_dir(results_dir, study.profile, v, s)
+        for f in ("run.json", "embeddings.npz"):
+            path = folder / f
+            digest.update(f"{v}/{s}/{f}:".encode() + (path.read_bytes() if path.exists() else b"-"))
     return digest.hexdigest()

@@ -196,3 +196,9 @@ def test_train_on_a_mistyped_root_is_one_line_before_any_work(tmp_path, caplog):
     assert str(typo) in msg and "does not exist" in msg and "data generate" in msg
     assert not typo.exists()  # nothing generated at the typed path
     assert not [r for r in caplog.records if "closed-set encoder" in r.getMessage()]
+
+
+def test_generate_without_out_refuses_a_real_datasets_root(caplog):
+    assert main(["data", "generate", "--profile", "paper"]) == 2
+    (msg,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
+    assert "'cityscapes'" in msg and "--out" in msg

@@ -31,3 +31,14 @@ def test_written_files_follow_the_umask_not_mkstemps_0600(tmp_path):
     finally:
         os.umask(old)
     assert (tmp_path / "shared.txt").stat().st_mode & 0o777 == 0o644
+
+
+def test_a_hard_link_put_in_place_keeps_its_source_permissions(tmp_path):
+    src = tmp_path / "source.png"
+    src.write_bytes(b"x")
+    src.chmod(0o444)
+    with atomic_path(tmp_path / "out" / "linked.png") as tmp:
+        tmp.unlink()
+        os.link(src, tmp)
+    assert src.stat().st_mode & 0o777 == 0o444
+    assert (tmp_path / "out" / "linked.png").samefile(src)

@@ -155,6 +155,10 @@ def test_term_diagnostics_are_not_plotted_as_losses():
     df = pd.DataFrame([{"epoch": 0, "lr": 0.1, "train_loss": 2.0, "train_sem": 1.0, "train_infonce": 0.5,
                         "train_infonce_hardest_similarity": 0.8, "train_infonce_n_known": 200.0}])  # fmt: skip
     assert logged_terms(df) == ["loss", "infonce", "sem"]
+    both = pd.DataFrame([{"epoch": 0, "train_loss": 1.0, "train_cont": 0.3, "train_cont_mlp": 0.2,
+                          "train_obj_mlp": 0.1}])  # fmt: skip
+    assert logged_terms(both) == ["loss", "cont", "cont_mlp", "obj_mlp"]  # terms of their own
+    assert logged_diagnostics(both) == []
     assert logged_diagnostics(df) == ["infonce_hardest_similarity"]
     fig = training_curves(df.to_dict("records"))
     assert [a.get_title() for a in fig.axes][-1] == "term diagnostics"
@@ -169,4 +173,4 @@ def test_metrics_md_states_each_convention_once_per_table(tmp_path):
     pooled = CONVENTIONS["pooled"]
     assert anomaly.count(pooled) == 1 and "[1]" in anomaly and "[2]" in anomaly
     assert "| 3 |" in anomaly.replace("  ", " ") or " 3 " in anomaly  # images_used as an integer
-    assert "3.0000" not in anomaly
+    assert "3.0000" not in anomaly and "<NA>" not in md  # pooled rows count no images: "—"

@@ -75,6 +75,11 @@ def cmd_generate(args: argparse.Namespace) -> int:
     from owslib.paths import resolve
 
     cfg = config_from_args(args)
+    if not args.out and cfg.data.dataset != "embedded":
+        raise ValueError(
+            f"the config's dataset is {cfg.data.dataset!r}, not 'embedded': its data__root "
+            f"{cfg.data.root!r} is not generated; pass --out for the embedded dataset's folder"
+        )
     root = Path(args.out) if args.out else resolve(cfg.data.root)
     manifest = root / generator.MANIFEST
     ours = manifest.exists() or (root / generator.PARTIAL).exists()

@@ -13,6 +13,8 @@ def embedding_pca(
     samples: Mapping[str, Mapping[str, np.ndarray] | None],
     space: str = "embedding",
     palette: np.ndarray | None = None,
+    *,
+    seed: int = 0,
 ) -> plt.Figure:
     """One panel per variant: the sample's L2-normalised ``space`` vectors on their first two
     principal components, known classes in their class colours, unknown classes as black crosses.
@@ -44,7 +46,7 @@ def embedding_pca(
                 handles.setdefault(f"{names[c]} (unknown)", h)
         ax.set_xlabel(f"PC1 ({share[0]:.0%})", fontsize=8)
         ax.set_ylabel(f"PC2 ({share[1]:.0%})", fontsize=8)
-    fig.suptitle(f"PCA of L2-normalised {space} vectors (test pixels, seed 0)", fontsize=10)
+    fig.suptitle(f"PCA of L2-normalised {space} vectors (test pixels, seed {seed})", fontsize=10)
     if handles:
         fig.legend(list(handles.values()), list(handles), fontsize=6, markerscale=2.5,
                    loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)  # fmt: skip

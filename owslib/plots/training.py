@@ -62,8 +62,14 @@ def logged_diagnostics(df: pd.DataFrame, counts: bool = False) -> list[str]:
     from owslib.losses.objective import TERMS
 
     names = [c.removeprefix("train_") for c in df.columns if c.startswith("train_")]
-    out = [t for t in names for n in TERMS if t.startswith(f"{n}_")]
-    return [t for t in out if counts or "_n_" not in f"_{t.split('_', 1)[1]}"]
+    out = []
+    for t in names:  # a term's own value (e.g. cont_mlp, a term of its own) is not a diagnostic
+        owner = max((n for n in TERMS if t.startswith(f"{n}_")), key=len, default=None)
+        if t not in TERMS and owner is not None:
+            part = t.removeprefix(f"{owner}_")
+            if counts or not part.startswith("n_"):
+                out.append(t)
+    return out
 
 
 def training_curves(

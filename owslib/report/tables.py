@@ -243,8 +243,11 @@ def markdown_table(table: pd.DataFrame, note: str = "", decimals: int = 4) -> st
         t["note"] = [marks.get(c, "") for c in conv]
         notes = [f"{m} {c}" for c, m in marks.items()]
     for col in t.columns:
-        if str(col).startswith(("n_", "images_")) and pd.api.types.is_float_dtype(t[col]):
-            t[col] = t[col].round().astype("Int64")  # counts as integers
+        counts = str(col).startswith(("n_", "images_"))
+        if counts and (pd.api.types.is_float_dtype(t[col]) or str(t[col].dtype) == "Int64"):
+            ints = t[col].round().astype("Int64")  # counts as integers, "—" where not counted
+            t[col] = [("—" if pd.isna(v) else str(int(v))) for v in ints]
     body = "none" if t.empty else t.to_markdown(index=False, floatfmt=f".{decimals}f")
     notes += [note] if note else []
+    notes += [table.attrs["note"]] if table.attrs.get("note") else []
     return body + ("\n\n" + "<br>".join(notes) if notes else "")
