@@ -5,6 +5,7 @@ from types import SimpleNamespace
 import numpy as np
 import torch
 from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
 
 from owslib.embedding_sample import (
     load_embedding_sample,
@@ -86,13 +87,11 @@ def test_pca_projects_unit_vectors_and_reports_variance_shares():
 
 def test_written_sample_round_trips_and_is_kept(tmp_path):
     split = SimpleNamespace(known_names=("a", "b"), unknown_names=("u",), num_known=2)
-    exp = SimpleNamespace(
-        split=split,
-        bare_model=_Echo(),
-        test_loader=_loader(),
-        cfg=SimpleNamespace(train=SimpleNamespace(seed=0)),
-        device="cpu",
-    )
+    images, targets = _loader()[0]
+    # the sample reads the whole split from the loader's dataset (one batch of 1 at a time)
+    loader = DataLoader(TensorDataset(images, targets), batch_size=2)
+    cfg = SimpleNamespace(train=SimpleNamespace(seed=0), eval=SimpleNamespace(batch_size=1))
+    exp = SimpleNamespace(split=split, bare_model=_Echo(), test_loader=loader, cfg=cfg, device="cpu")
     path = write_embedding_sample(tmp_path, exp, per_class=3)
     back = load_embedding_sample(path)
     direct = sample_embeddings(_Echo(), _loader(), num_labels=3, per_class=3, seed=0)
