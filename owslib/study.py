@@ -108,7 +108,9 @@ def execute(
 
     digest = inputs if callable(inputs) else (lambda: inputs)
     source_sha = hashlib.sha256(src.read_bytes()).hexdigest()
-    stamp_value = _jsonable({"parameters": params, "inputs": digest(), "source_sha256": source_sha})
+    # train_missing says how to execute, not what the copy shows: with every run there, both match
+    shown = {k: v for k, v in params.items() if k not in EXECUTION_ONLY}
+    stamp_value = _jsonable({"parameters": shown, "inputs": digest(), "source_sha256": source_sha})
     if not force and not changed and out_nb.exists() and _read_json(stamp) == stamp_value:
         log.info("%s: already executed with these parameters (%s); skipping", name, out_nb)
         return out_nb
@@ -137,6 +139,8 @@ def execute(
 #: The kernel's matplotlib backend: figures inline in the executed copy, whatever the caller's
 #: ``MPLBACKEND`` (a headless shell or a cluster job often sets ``Agg``, which shows none).
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+#: Notebook parameters that change how a notebook executes, not what its copy shows.
+EXECUTION_ONLY = ("train_missing",)
 #: Where superseded runs are moved (never deleted), under the results folder.
 SUPERSEDED_DIR = "_superseded"
 

@@ -143,7 +143,7 @@ def test_a_rendering_is_redone_when_its_source_parameters_or_inputs_change(tmp_p
     src_dir.mkdir()
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell('profile = "smoke"\nresults_dir = "results"\nx = 1',
+        nbformat.v4.new_code_cell('profile = "smoke"\nresults_dir = "results"\nx = 1\ntrain_missing = True',
                                   metadata={"tags": ["parameters"]}),
         nbformat.v4.new_code_cell("print(x)"),
     ]  # fmt: skip
@@ -157,6 +157,8 @@ def test_a_rendering_is_redone_when_its_source_parameters_or_inputs_change(tmp_p
 
     def run(**kw):
         params = {"profile": "smoke", "x": kw.pop("x", 1)}
+        if "train_missing" in kw:
+            params["train_missing"] = kw.pop("train_missing")
         out = execute("07_tiny", params, results_dir=results, notebook_dir=src_dir, **kw)
         return out.stat().st_mtime_ns
 
@@ -166,6 +168,7 @@ def test_a_rendering_is_redone_when_its_source_parameters_or_inputs_change(tmp_p
     assert second != first
     third = run(inputs="b", x=2)
     assert third != second
+    assert run(inputs="b", x=2, train_missing=False) == third  # how to execute, not what it shows
     nb.cells[1].source = "print(x + 1)"
     nbformat.write(nb, src_dir / "07_tiny.ipynb")
     assert run(inputs="b", x=2) != third  # the source notebook changed
