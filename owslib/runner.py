@@ -126,6 +126,8 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
     if _pretrain_encoder(cfg):  # once per encoder config: its time is not this run's
         info["pretrain_s"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
+    if cfg.model.pretrain_epochs > 0:  # which encoder the run started from, to compare setups
+        info["encoder_sha256"] = _encoder_sha256(cfg)
     exp = build_experiment(cfg)
     history = fit(exp, run_dir, resume=resume)
     t1 = time.perf_counter()
@@ -145,6 +147,16 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
     log.info("finished %s in %.0f s (train %.0f s, evaluate %.0f s)", run_dir,
              time.perf_counter() - t0, info["train_s"], info["eval_s"])  # fmt: skip
     return RunResult(run_dir, cfg, dict(result), tables, history, info, exp, False, figures)
+
+
+def _encoder_sha256(cfg: ExperimentConfig) -> str:
+    import hashlib
+
+    from owslib.experiment import cache_dir
+    from owslib.pretrain import encoder_cache_path
+
+    path = encoder_cache_path(cfg, cache_dir())
+    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
 
 def _pretrain_encoder(cfg: ExperimentConfig) -> bool:
