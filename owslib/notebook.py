@@ -25,9 +25,11 @@ from owslib.study_file import STUDY_FILE, NotebookSpec, Study, load_study, run_d
 from owslib.study_results import (  # noqa: F401  (re-exported for the notebooks)
     COMPARED,
     HEADLINE,
+    contrast_findings,
     error_bounds,
     findings,
     long_rows,
+    present_labels,
     read_metrics,
     scorer_table,
     study_overview,
@@ -94,9 +96,10 @@ class NotebookRun:
         long.to_csv(self.out_dir / "runs_long.csv", index=False)
         return long
 
-    def summary(self, confidence: float = 0.95) -> pd.DataFrame:
-        """Mean, std, n per variant and the paired Δ to the baseline with its interval (CSV)."""
-        long = self.long_table()
+    def summary(self, confidence: float = 0.95, long: pd.DataFrame | None = None) -> pd.DataFrame:
+        """Mean, std, n per variant and the paired Δ to the baseline with its interval (CSV), from
+        ``long`` (read by :meth:`long_table` when None)."""
+        long = self.long_table() if long is None else long
         if self.baseline not in set(long["variant"]):  # nothing to compare with yet
             return pd.DataFrame(columns=["variant", "metric", "scorer", "aggregation", "mean",
                                          "std", "n", "delta", "delta_lo", "delta_hi"])  # fmt: skip
@@ -106,14 +109,13 @@ class NotebookRun:
 
     def table(self, scorer: str = "fused", metrics: tuple[str, ...] = ()) -> pd.DataFrame:
         """The reader's table (``comparison.md`` with its footnote): mean ± std and paired Δ."""
-        summary = self.summary()
+        long = self.long_table()
+        summary = self.summary(long=long)
         labels = metrics or tuple(h.format(s=scorer) for h in HEADLINE)
-        have = {comparison.metric_label(*k) for k in
-                summary[["metric", "scorer", "aggregation"]].itertuples(index=False)}  # fmt: skip
-        table = (comparison.format_table(summary, [m for m in labels if m in have])
+        table = (comparison.format_table(summary, present_labels(summary, labels))
                  if len(summary) else pd.DataFrame())  # fmt: skip
         note = comparison.table_footnote(n_seeds=len(self.study.seeds))
-        shown = error_bounds(self.long_table())
+        shown = error_bounds(long)
         shown = shown[[comparison.metric_label(m, sc, a) in labels for m, sc, a in
                        shown[["metric", "scorer", "aggregation"]].itertuples(index=False)]]  # fmt: skip
         if len(shown):  # shown under the table wherever it is displayed (table.attrs["note"])
@@ -206,7 +208,8 @@ class NotebookRun:
 
     def scorers(self, aggregation: str = "pooled") -> pd.DataFrame:
         """Every scorer of every variant: mean ± std and paired Δ (``scorers_<aggregation>.md``)."""
-        table = scorer_table(self.summary(), aggregation, error_bounds(self.long_table()))
+        long = self.long_table()
+        table = scorer_table(self.summary(long=long), aggregation, error_bounds(long))
         self._write_md(f"scorers_{aggregation}", table,
                        comparison.table_footnote(n_seeds=len(self.study.seeds)))  # fmt: skip
         return table
@@ -228,21 +231,17 @@ class NotebookRun:
             return pd.DataFrame(), "", "no contrast declared for this notebook in the study file"
         a, b = self.spec.contrast
         long = self.long_table()
-        sub = long[long["variant"].isin((a, b))][list(comparison.LONG_COLUMNS)]
-        if not {a, b} <= set(sub["variant"]):
+        if not {a, b} <= set(long["variant"]):
             return pd.DataFrame(), "", f"no runs of both {a} and {b} yet"
-        summary = comparison.summarise(sub, baseline=b)
-        labels = self.headline(scorer)
-        have = [m for m in labels if m in {comparison.metric_label(*k) for k in
-                summary[["metric", "scorer", "aggregation"]].itertuples(index=False)}]  # fmt: skip
-        table = comparison.format_table(summary, have)
-        note = comparison.table_footnote(n_seeds=len(self.study.seeds)) + f" Here Δ = {a} − {b}."
-        self._write_md("contrast", table, note)
         floor = (comparison.noise_floor(long, baseline=self.baseline)
                  if self.baseline in set(long["variant"])
                  else pd.DataFrame(columns=["metric", "scorer", "aggregation", "std"]))  # fmt: skip
-        text = findings(summary, b, labels, floor)
-        return table, note, text.replace(f"- **{a}**:", f"- **{a} against {b}** (Δ = {a} − {b}):")
+        labels = self.headline(scorer)
+        summary, text = contrast_findings(long, a, b, labels, floor)
+        table = comparison.format_table(summary, present_labels(summary, labels))
+        note = comparison.table_footnote(n_seeds=len(self.study.seeds)) + f" Here Δ = {a} − {b}."
+        self._write_md("contrast", table, note)
+        return table, note, text
 
     def cost_table(self, height: int = 512, width: int = 1024) -> pd.DataFrame:
         """Parameters and forward GFLOPs at ``height``×``width`` of every variant's network: the

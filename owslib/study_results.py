@@ -167,10 +167,7 @@ def study_overview(results_dir: str | Path = "results", profile: str | None = No
         spec_floor = comparison.noise_floor(sub, baseline=spec.baseline)
         contrast = ""
         if spec.contrast and set(spec.contrast) <= set(sub["variant"]):
-            a, b = spec.contrast
-            pair = comparison.summarise(sub[sub["variant"].isin(spec.contrast)], baseline=b)
-            contrast = findings(pair, b, labels, spec_floor).replace(
-                f"- **{a}**:", f"- **{a} against {b}** (Δ = {a} − {b}):")
+            _, contrast = contrast_findings(sub, *spec.contrast, labels, spec_floor)
         sections.append({
             "contrast": contrast,
             "notebook": spec.name, "question": spec.question, "baseline": spec.baseline,
@@ -182,3 +179,22 @@ def study_overview(results_dir: str | Path = "results", profile: str | None = No
     done = int(long.groupby(["variant", "seed"]).ngroups) if not long.empty else 0
     return {"study": study, "long": long, "noise_floor": floor, "sections": sections,
             "runs_done": done, "runs_expected": expected, "out_dir": out}  # fmt: skip
+
+
+def present_labels(summary: pd.DataFrame, labels) -> list[str]:
+    """The metric labels of ``labels`` that ``summary`` holds, in their order."""
+    have = {comparison.metric_label(*k) for k in
+            summary[["metric", "scorer", "aggregation"]].itertuples(index=False)}  # fmt: skip
+    return [m for m in labels if m in have]
+
+
+def contrast_findings(
+    long: pd.DataFrame, a: str, b: str, labels, floor: pd.DataFrame
+) -> tuple[pd.DataFrame, str]:
+    """Variant ``a`` against ``b`` directly, paired by seed (Δ = a − b): their summary and the
+    findings in sentences beside ``floor`` (the noise floor of the notebook's baseline)."""
+    pair = long[long["variant"].isin((a, b))][list(comparison.LONG_COLUMNS)]
+    summary = comparison.summarise(pair, baseline=b)
+    text = findings(summary, b, list(labels), floor)
+    return summary, text.replace(f"- **{a}**:", f"- **{a} against {b}** (Δ = {a} − {b}):")
+
