@@ -2,24 +2,26 @@
 
     python benchmarks/train_step.py --height 256 --width 512 --batch 2
     python benchmarks/train_step.py --height 512 --width 1024 --batch 8 --device cuda --amp
+    python benchmarks/train_step.py --profile quick --height 128 --width 256 --batch 8 \
+        --channels-last [--amp]     # the quick profile's step on a CPU, float32 vs bfloat16
 
 Prints one JSON line: ``step_s_ce``, ``step_s_full`` (medians over ``--steps`` steps after
-``--warmup``), their ratio, the device and the settings. The full objective runs with class
-statistics in place (as from the second epoch on), so the feature and contrastive terms do work.
+``--warmup``), their ratio, the device, the CPU (:func:`owslib.engine.autocast.cpu_info`) and
+the settings. The full objective runs with class statistics in place (as from the second epoch
+on), so the feature and contrastive terms do work.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import platform
 import statistics
 import time
 
 import torch
 
 from owslib.config import LossConfig, load_profile
-from owslib.engine.autocast import autocast
+from owslib.engine.autocast import autocast, cpu_info
 from owslib.losses import ContMAVObjective
 from owslib.models import build_model, count_parameters
 
@@ -88,9 +90,8 @@ def main() -> None:
         "step_s_ce": round(step_ce, 4),
         "step_s_full": round(step_full, 4),
         "ratio": round(step_full / step_ce, 3),
-        "device": torch.cuda.get_device_name(device)
-        if device.type == "cuda"
-        else platform.processor() or "cpu",
+        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+        **cpu_info(),
         "threads": torch.get_num_threads(),
         "batch": args.batch,
         "height": args.height,

@@ -65,7 +65,7 @@ class NotebookRun:
         ``train_missing=False`` a missing run is listed and left out)."""
         from owslib.runner import is_finished
 
-        todo = [(v, s) for s in self.study.seeds for v in self.spec.variants]
+        todo = [(v, s) for s in self.study.seeds for v in self.spec.run_variants]
         self.missing = []
         for i, (v, s) in enumerate(todo, 1):
             cfg = self.study.config(v, s, **self.overrides)
@@ -135,14 +135,14 @@ class NotebookRun:
 
     def descriptions(self) -> pd.DataFrame:
         v = self.study.variants
-        return pd.DataFrame({"variant": list(self.spec.variants),
-                             "description": [v[n].description for n in self.spec.variants]})  # fmt: skip
+        return pd.DataFrame({"variant": list(self.spec.run_variants),
+                             "description": [v[n].description for n in self.spec.run_variants]})  # fmt: skip
 
     def timing(self) -> pd.DataFrame:
         """Wall seconds of training and evaluation per run, from each ``run.json``."""
         rows = []
         for s in self.study.seeds:
-            for v in self.spec.variants:
+            for v in self.spec.run_variants:
                 info = read_run_info(self.run_path(v, s)) or {}
                 rows.append({"variant": v, "seed": s, "train_s": info.get("train_s"),
                              "eval_s": info.get("eval_s"), "device": info.get("device", "")})  # fmt: skip
@@ -242,6 +242,41 @@ class NotebookRun:
         note = comparison.table_footnote(n_seeds=len(self.study.seeds)) + f" Here Δ = {a} − {b}."
         self._write_md("contrast", table, note)
         return table, note, text
+
+    def ablation(self) -> NotebookRun | None:
+        """The notebook's ``ablation`` (study file) as a comparison of its own: its variants and
+        ``of`` (the baseline of this view), paired by seed, written into ``<out>/ablation/``; every
+        method above works on it. None when the notebook declares none."""
+        a = self.spec.ablation
+        if a is None:
+            return None
+        spec = NotebookSpec(self.name, (a.of, *a.variants), a.question, baseline=a.of)
+        return NotebookRun(self.name, self.study, spec, self.results_dir, self.out_dir / "ablation",
+                           self.overrides, self.runs)  # fmt: skip
+
+    def last_epoch_table(self, terms: tuple[str, ...]) -> pd.DataFrame:
+        """Each variant's logged ``train_<term>`` at its last epoch, mean ± std over the seeds
+        (``last_epoch.md``): e.g. how hard the negatives were once training ended."""
+        rows = []
+        for v in self.spec.variants:
+            vals = {t: [] for t in terms}
+            for s in self.study.seeds:
+                path = self.run_path(v, s) / "history.csv"
+                last = pd.read_csv(path).iloc[-1] if path.is_file() else {}
+                for t in terms:
+                    if f"train_{t}" in last:
+                        vals[t].append(float(last[f"train_{t}"]))
+            row = {"variant": v}
+            for t, xs in vals.items():
+                x = pd.Series(xs, dtype=float)
+                row[t] = f"{x.mean():.3f} ± {x.std():.3f}" if len(x) > 1 else (
+                    f"{x.iloc[0]:.3f}" if len(x) else "—")  # fmt: skip
+            row["n"] = max((len(xs) for xs in vals.values()), default=0)
+            rows.append(row)
+        table = pd.DataFrame(rows)
+        self._write_md("last_epoch", table, "Last training epoch's mean of each logged term; mean "
+                       "± std over the seeds (n).")  # fmt: skip
+        return table
 
     def cost_table(self, height: int = 512, width: int = 1024) -> pd.DataFrame:
         """Parameters and forward GFLOPs at ``height``×``width`` of every variant's network: the

@@ -82,8 +82,9 @@ def run_experiment(
     Writes ``config.json``, checkpoints, ``history.csv``/``log.jsonl``, ``metrics.json`` and its
     tables, per-image metrics, curves, anomaly maps, the figures of :data:`FIGURES` and
     ``run.json`` (status, wall seconds of training and evaluation, owslib version, git commit,
-    host, device, and ``extra_info`` such as the variant and seed). A failed run is recorded as
-    ``failed`` in ``run.json`` with its error, then the error is raised.
+    host, device, the CPU (model, vector ISA, native bfloat16), and ``extra_info`` such as the
+    variant and seed). A failed run is recorded as ``failed`` in ``run.json`` with its error, then
+    the error is raised.
     """
     run_dir = Path(run_dir)
     if resume and is_finished(run_dir, cfg):
@@ -242,4 +243,6 @@ def _provenance() -> dict[str, Any]:
         ).stdout.strip() or "unknown"  # fmt: skip
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    return {"owslib": __version__, "git_commit": commit, "host": platform.node()}
+    from owslib.engine.autocast import cpu_info
+
+    return {"owslib": __version__, "git_commit": commit, "host": platform.node(), **cpu_info()}

@@ -10,6 +10,12 @@ notebooks raise, naming them)::
      "notebooks": [{"name": "01_baseline_contmav", "variants": ["baseline"]},
                    {"name": "03_loss_ablations", "question": "...", "variants": ["baseline", "focal"]}]}
 
+A notebook may also declare an ``ablation``: ``{"of": "focal", "variants": ["focal_g1", ...],
+"question": "..."}``, more variants compared, paired by seed, with the variant ``of`` (one of the
+notebook's, or one of its own setup, e.g. retrained on another machine) instead of the notebook's
+baseline, in a section of their own (e.g. each SynCo kind alone against the mix of all six); the
+study trains them, and ``of``, with the notebook's runs.
+
 A *variant* is a name, a one-line description and flat config overrides; the baseline is a variant
 like the others. One training run per (variant, seed) lives in ``results/runs/<profile>/<variant>/
 seed<k>/``; a run shared by several notebooks (the baseline) is trained once.
@@ -28,7 +34,8 @@ STUDY_FILE = Path(__file__).resolve().parent.parent / "notebooks" / "study.json"
 BASELINE = "baseline"
 _TOP = {"profile", "seeds", "profiles", "variants", "notebooks", "description"}
 _VARIANT = {"description", "overrides"}
-_NOTEBOOK = {"name", "question", "variants", "baseline", "contrast"}
+_NOTEBOOK = {"name", "question", "variants", "baseline", "contrast", "ablation"}
+_ABLATION = {"of", "variants", "question"}
 _PROFILE = {"seeds", "variants"}
 
 
@@ -52,6 +59,23 @@ class NotebookSpec:
     #: A direct, paired comparison of two of its variants ``(a, b)``: Δ = a − b (e.g. two SynCo
     #: directions), beside the comparisons with the baseline.
     contrast: tuple[str, ...] = ()
+    #: More variants compared with one of ``variants`` (``Ablation.of``), in a section of their own.
+    ablation: Ablation | None = None
+
+    @property
+    def run_variants(self) -> tuple[str, ...]:
+        """Every variant the notebook's runs need: its own, then its ablation's."""
+        if self.ablation is None:
+            return self.variants
+        extra = (self.ablation.of,) if self.ablation.of not in self.variants else ()
+        return self.variants + extra + self.ablation.variants
+
+
+@dataclass(frozen=True)
+class Ablation:
+    of: str
+    variants: tuple[str, ...]
+    question: str = ""
 
 
 @dataclass(frozen=True)
@@ -83,7 +107,7 @@ class Study:
             if notebooks and nb.name not in notebooks:
                 continue
             for seed in self.seeds:
-                for v in nb.variants:
+                for v in nb.run_variants:
                     if (v, seed) not in out and (not variants or v in variants):
                         out.append((v, seed))
         return out
@@ -165,12 +189,33 @@ def load_study(
                          or contrast[0] == contrast[1]):  # fmt: skip
             raise StudyError(f"{path}: notebook {name!r}: contrast must name two different "
                              f"variants of the notebook, got {list(contrast)}")  # fmt: skip
+        ablation = _ablation(f"{path}: notebook {name!r}", nb.get("ablation"), vs, variants)
         if keep is not None:
             vs = [v for v in vs if v in keep]
             contrast = contrast if set(contrast) <= set(vs) else ()
+            if ablation is not None:
+                kept = tuple(v for v in ablation.variants if v in keep)
+                ablation = (Ablation(ablation.of, kept, ablation.question)
+                            if ablation.of in keep and kept else None)  # fmt: skip
         notebooks.append(NotebookSpec(name, tuple(vs), nb.get("question", ""),
-                                      nb.get("baseline", BASELINE), contrast))  # fmt: skip
+                                      nb.get("baseline", BASELINE), contrast, ablation))  # fmt: skip
     return Study(profile, seeds, variants, tuple(notebooks), path, spec.get("description", ""))
+
+
+def _ablation(where: str, spec: Any, notebook_variants: list[str],
+              variants: dict[str, Variant]) -> Ablation | None:  # fmt: skip
+    if spec is None:
+        return None
+    _check_keys(f"{where}: ablation", spec, _ABLATION)
+    of, vs = spec.get("of"), list(spec.get("variants", []))
+    if of not in variants:
+        raise StudyError(f"{where}: ablation.of must name a variant of the study file, got {of!r}")
+    bad = [v for v in vs if v not in variants or v in notebook_variants or v == of
+           or vs.count(v) > 1]  # fmt: skip
+    if not vs or bad:
+        raise StudyError(f"{where}: ablation.variants must be known variants, none of the "
+                         f"notebook's own and none repeated; offending: {bad or vs}")  # fmt: skip
+    return Ablation(of, tuple(vs), spec.get("question", ""))
 
 
 def run_dir(results_dir: str | Path, profile: str, variant: str, seed: int) -> Path:

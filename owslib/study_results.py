@@ -59,8 +59,6 @@ def read_metrics(path: Path) -> dict[str, Any] | None:
         return None
 
 
-
-
 def _pm(mean: float, std: float, d: int = 3) -> str:
     return (
         "—"
@@ -169,7 +167,7 @@ def study_overview(results_dir: str | Path = "results", profile: str | None = No
         if spec.contrast and set(spec.contrast) <= set(sub["variant"]):
             _, contrast = contrast_findings(sub, *spec.contrast, labels, spec_floor)
         sections.append({
-            "contrast": contrast,
+            "contrast": contrast, **_ablation_section(spec, long, labels),
             "notebook": spec.name, "question": spec.question, "baseline": spec.baseline,
             "findings": findings(summary, spec.baseline, labels, spec_floor),
             "rendered": f"../../{spec.name}/{study.profile}/{spec.name}.ipynb",
@@ -179,6 +177,18 @@ def study_overview(results_dir: str | Path = "results", profile: str | None = No
     done = int(long.groupby(["variant", "seed"]).ngroups) if not long.empty else 0
     return {"study": study, "long": long, "noise_floor": floor, "sections": sections,
             "runs_done": done, "runs_expected": expected, "out_dir": out}  # fmt: skip
+
+
+def _ablation_section(spec, long: pd.DataFrame, labels) -> dict[str, str]:
+    """A notebook's ``ablation`` for the summary: its question and findings against ``of``."""
+    a = spec.ablation
+    sub = long[long["variant"].isin((a.of, *a.variants))] if a else long.iloc[:0]
+    if a is None or a.of not in set(sub["variant"]) or len(set(sub["variant"])) < 2:
+        return {}
+    summary = comparison.summarise(sub, baseline=a.of)
+    floor = comparison.noise_floor(sub, baseline=a.of)
+    return {"ablation_question": a.question or f"Each of {list(a.variants)} against {a.of}",
+            "ablation": findings(summary, a.of, labels, floor)}  # fmt: skip
 
 
 def present_labels(summary: pd.DataFrame, labels) -> list[str]:
@@ -197,4 +207,3 @@ def contrast_findings(
     summary = comparison.summarise(pair, baseline=b)
     text = findings(summary, b, list(labels), floor)
     return summary, text.replace(f"- **{a}**:", f"- **{a} against {b}** (Δ = {a} − {b}):")
-

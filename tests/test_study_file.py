@@ -152,7 +152,9 @@ def _fake_tree(tmp_path):
             d = run_dir(results, "smoke", variant, seed)
             d.mkdir(parents=True)
             jitter = 0.01 * seed
-            (d / "metrics.json").write_text(json.dumps(_fake_metrics(miou + jitter, auroc + jitter)))
+            (d / "metrics.json").write_text(
+                json.dumps(_fake_metrics(miou + jitter, auroc + jitter))
+            )
     return results, values
 
 
@@ -202,3 +204,108 @@ def test_the_summary_states_a_contrast_head_to_head(tmp_path):
     text = section["contrast"]
     assert text.startswith("- **dice against focal** (Δ = dice − focal): miou Δ -0.050")
     assert "auroc/fused/pooled Δ +0.100" in text and "better" in text and "σ = 0.010" in text
+
+
+def _with_ablation(**ablation):
+    """BASE plus a variant ``focal_dice`` and 03's ablation of ``focal`` (``ablation`` overrides)."""
+    spec = json.loads(json.dumps(BASE))
+    spec["variants"]["focal_dice"] = {
+        "description": "fd",
+        "overrides": {"loss__semantic": "focal+dice"},
+    }
+    spec["notebooks"][1]["ablation"] = {"of": "focal", "variants": ["focal_dice"], **ablation}
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("ablation", "match"),
+    [
+        ({"of": "ghost"}, "ablation.of must name a variant of the study file, got 'ghost'"),
+        ({"of": "focal_dice"}, "offending: \\['focal_dice'\\]"),  # its own `of`
+        ({"variants": ["nope"]}, "offending: \\['nope'\\]"),
+        ({"variants": ["dice"]}, "none of the notebook's own.*offending: \\['dice'\\]"),
+        ({"variants": ["focal_dice", "focal_dice"]}, "none repeated"),
+        ({"variants": []}, "ablation.variants must be known variants"),
+        ({"baseline": "focal"}, "ablation: unknown keys \\['baseline'\\]"),
+    ],
+)
+def test_an_ablation_is_validated(tmp_path, ablation, match):
+    with pytest.raises(StudyError, match=match):
+        load_study(_write(tmp_path, _with_ablation(**ablation)))
+
+
+def test_an_ablation_trains_with_its_notebook_and_narrows_with_a_profile(tmp_path):
+    study = load_study(_write(tmp_path, _with_ablation(question="q?")))
+    spec = study.notebook("03_loss_ablations")
+    assert spec.variants == ("baseline", "focal", "dice")  # the comparison itself is unchanged
+    assert spec.ablation.of == "focal" and spec.ablation.question == "q?"
+    assert spec.run_variants == ("baseline", "focal", "dice", "focal_dice")
+    assert ("focal_dice", 0) in study.runs() and ("focal_dice", 1) in study.runs()
+    assert [j.variant for j in jobs(study, tmp_path, only=("03_loss_ablations",))].count(
+        "focal_dice"
+    ) == 2
+    narrowed = _with_ablation()
+    narrowed["profiles"] = {"smoke": {"variants": ["baseline", "focal", "dice"]}}
+    assert load_study(_write(tmp_path, narrowed)).notebook("03_loss_ablations").ablation is None
+    narrowed["profiles"] = {"smoke": {"variants": ["baseline", "dice", "focal_dice"]}}  # no `of`
+    assert load_study(_write(tmp_path, narrowed)).notebook("03_loss_ablations").ablation is None
+    narrowed["profiles"] = {"smoke": {"variants": ["baseline", "focal", "focal_dice"]}}
+    kept = load_study(_write(tmp_path, narrowed)).notebook("03_loss_ablations").ablation
+    assert kept.variants == ("focal_dice",)
+
+
+def _ablation_tree(tmp_path):
+    """The fake tree, and focal_dice = focal + 0.02 mIoU at every seed; a history per run."""
+    import pandas as pd
+
+    results, values = _fake_tree(tmp_path)
+    for seed in (0, 1, 2):
+        d = run_dir(results, "smoke", "focal_dice", seed)
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(
+            json.dumps(_fake_metrics(0.57 + 0.01 * seed, 0.80 + 0.01 * seed))
+        )
+        for v in ("focal", "focal_dice"):
+            hist = pd.DataFrame({"epoch": [0, 1], "train_hard": [0.0, 0.5 + 0.1 * seed]})
+            hist.to_csv(run_dir(results, "smoke", v, seed) / "history.csv", index=False)
+    return results
+
+
+def test_the_summary_states_an_ablation_against_its_variant(tmp_path):
+    from owslib.notebook import study_overview
+
+    spec = _with_ablation(question="Does Dice help focal?")
+    spec["seeds"] = [0, 1, 2]
+    results = _ablation_tree(tmp_path)
+    out = study_overview(results, study_file=_write(tmp_path, spec))
+    assert out["runs_done"] == out["runs_expected"] == 12
+    (section,) = [s for s in out["sections"] if s["notebook"] == "03_loss_ablations"]
+    assert "focal_dice" not in section["findings"]  # compared with `of`, not with the baseline
+    assert section["ablation_question"] == "Does Dice help focal?"
+    assert section["ablation"].startswith("- **focal_dice**: miou Δ +0.020")
+    assert "auroc/fused/pooled Δ +0.000" in section["ablation"]
+
+
+def test_a_notebooks_ablation_view_compares_with_its_variant(tmp_path):
+    from owslib import notebook
+
+    spec = _with_ablation()
+    spec["seeds"] = [0, 1, 2]
+    results = _ablation_tree(tmp_path)
+    nb = notebook.setup({"study_file": str(_write(tmp_path, spec)), "results_dir": str(results)},
+                        "03_loss_ablations")  # fmt: skip
+    assert [d for d in nb.descriptions()["variant"]][-1] == "focal_dice"
+    abl = nb.ablation()
+    assert abl.baseline == "focal" and abl.spec.variants == ("focal", "focal_dice")
+    assert abl.out_dir == nb.out_dir / "ablation"
+    table = abl.table("fused")
+    assert (abl.out_dir / "comparison.md").is_file() and not (nb.out_dir / "comparison.md").exists()
+    row = table[table["variant"] == "focal_dice"].iloc[0]
+    assert row["miou Δ [lo, hi]"] == "+0.020 [+0.020, +0.020]"
+    last = abl.last_epoch_table(("hard", "absent"))
+    assert last.set_index("variant").loc["focal_dice", "hard"] == "0.600 ± 0.100"
+    assert last.set_index("variant").loc["focal", "absent"] == "—"
+    assert (abl.out_dir / "last_epoch.md").is_file()
+    no_ablation = notebook.setup({"study_file": str(_write(tmp_path, BASE)),
+                                  "results_dir": str(results)}, "03_loss_ablations")  # fmt: skip
+    assert no_ablation.ablation() is None
