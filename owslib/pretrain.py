@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from owslib.config import ExperimentConfig, LossConfig, ModelConfig
-from owslib.io import atomic_path
+from owslib.io import atomic_path, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -64,33 +64,59 @@ def encoder_cache_path(cfg: ExperimentConfig, cache: Path) -> Path:
     return cache / "encoders" / f"{digest}.pt"
 
 
-def ensure_pretrained_encoder(cfg: ExperimentConfig, cache: Path) -> Path:
-    """The cached encoder file for ``cfg``, training it first if it is missing.
+def encoder_cached(cfg: ExperimentConfig, cache: Path) -> bool:
+    """Whether the encoder for ``cfg`` is cached, as the main process sees it: one answer for
+    every DDP rank, even where each node has a cache of its own (the main's cache decides)."""
+    from owslib.engine.distributed import init_distributed, main_value
 
-    Under DDP every rank takes part in the pretraining run; only the main process writes.
+    init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    return main_value(encoder_cache_path(cfg, cache).is_file())
+
+
+def ensure_pretrained_encoder(cfg: ExperimentConfig, cache: Path) -> Path:
+    """The cached encoder file for ``cfg``, training it first if the main process lacks it.
+
+    Under DDP every rank takes part in the pretraining run and the main process writes the file;
+    a rank whose (node-local) cache lacks the main's file then receives its bytes and writes them,
+    so that every node starts from the same encoder.
     """
-    from owslib.engine.distributed import barrier
+    from owslib.engine.distributed import any_rank, barrier, broadcast_from_main
     from owslib.engine.loop import fit
     from owslib.experiment import build_experiment
 
     path = encoder_cache_path(cfg, cache)
-    if path.is_file():
-        return path
-    pcfg = pretrain_config(cfg)
-    log.info(
-        "training the closed-set encoder once (%d epochs) -> %s", pcfg.train.epochs, path
-    )
-    exp = build_experiment(pcfg)
-    with tempfile.TemporaryDirectory(prefix="owslib-pretrain-") as tmp:
-        fit(exp, tmp, resume=False)
-    if exp.dist.is_main:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_path(path) as tmp_file:
-            torch.save(
-                {"state_dict": {f"encoder.{k}": v for k, v in exp.bare_model.encoder.state_dict().items()},
-                 "config": pcfg.to_dict()},
-                tmp_file,
-            )  # fmt: skip
-        pcfg.to_json(path.with_suffix(".json"))
-    barrier()
+    if not encoder_cached(cfg, cache):
+        pcfg = pretrain_config(cfg)
+        log.info("training the closed-set encoder once (%d epochs) -> %s", pcfg.train.epochs, path)
+        exp = build_experiment(pcfg)
+        with tempfile.TemporaryDirectory(prefix="owslib-pretrain-") as tmp:
+            fit(exp, tmp, resume=False)
+        if exp.dist.is_main:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            with atomic_path(path) as tmp_file:
+                torch.save(
+                    {"state_dict": {f"encoder.{k}": v
+                                    for k, v in exp.bare_model.encoder.state_dict().items()},
+                     "config": pcfg.to_dict()},
+                    tmp_file,
+                )  # fmt: skip
+            pcfg.to_json(path.with_suffix(".json"))
+        barrier()
+    if any_rank(not path.is_file()):  # another node's cache: the main's file, byte for byte
+        files = (path, path.with_suffix(".json"))
+        data = broadcast_from_main(
+            [f.read_bytes() if f.is_file() else None for f in files] if _is_main() else None
+        )
+        if not path.is_file():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for f, b in zip(files, data, strict=True):
+                if b is not None:
+                    atomic_write_bytes(f, b)
+        barrier()
     return path
+
+
+def _is_main() -> bool:
+    import torch.distributed as dist
+
+    return not dist.is_initialized() or dist.get_rank() == 0

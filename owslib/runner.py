@@ -163,10 +163,10 @@ def _encoder_sha256(cfg: ExperimentConfig) -> str:
 def _pretrain_encoder(cfg: ExperimentConfig) -> bool:
     """Train the shared closed-set encoder of ``cfg`` if it is not cached yet; True if it ran."""
     from owslib.experiment import cache_dir, check_data_root
-    from owslib.pretrain import encoder_cache_path, ensure_pretrained_encoder
+    from owslib.pretrain import encoder_cached, ensure_pretrained_encoder
 
-    if cfg.model.pretrain_epochs <= 0 or encoder_cache_path(cfg, cache_dir()).is_file():
-        return False
+    if cfg.model.pretrain_epochs <= 0 or encoder_cached(cfg, cache_dir()):
+        return False  # (a DDP rank whose node lacks the file gets it in build_experiment)
     if cfg.model.pretrained_path:
         raise ValueError("model__pretrain_epochs and model__pretrained_path exclude each other")
     check_data_root(cfg)  # a bad root is named before a long pretraining is announced

@@ -46,10 +46,47 @@ def init_distributed(device: torch.device) -> DistInfo:
     return info
 
 
+def distributed() -> bool:
+    """Whether this process is one of a DDP process group."""
+    return dist.is_available() and dist.is_initialized()
+
+
 def all_reduce_sum(t: torch.Tensor) -> None:
     """Sum ``t`` in place across processes (no-op outside DDP)."""
     if dist.is_available() and dist.is_initialized():
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
+
+
+def _flag_device() -> torch.device:
+    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else (
+        torch.device("cpu"))  # fmt: skip
+
+
+def main_value(flag: bool) -> bool:
+    """Rank 0's ``flag`` on every rank (``flag`` itself outside DDP): one decision for all."""
+    if not distributed():
+        return flag
+    t = torch.tensor([int(flag)], device=_flag_device())
+    dist.broadcast(t, src=0)
+    return bool(t.item())
+
+
+def any_rank(flag: bool) -> bool:
+    """Whether ``flag`` holds on any rank (``flag`` itself outside DDP)."""
+    if not distributed():
+        return flag
+    t = torch.tensor([int(flag)], device=_flag_device())
+    dist.all_reduce(t, op=dist.ReduceOp.MAX)
+    return bool(t.item())
+
+
+def broadcast_from_main(obj: object) -> object:
+    """Rank 0's ``obj`` (any picklable value) on every rank; ``obj`` itself outside DDP."""
+    if not distributed():
+        return obj
+    box = [obj]
+    dist.broadcast_object_list(box, src=0)
+    return box[0]
 
 
 def barrier() -> None:

@@ -23,6 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from owslib.config import LossConfig
+from owslib.engine.distributed import all_reduce_sum, distributed
 from owslib.losses._common import attached_zero
 from owslib.losses.infonce import (
     DEFAULT_MIN_NORM,
@@ -273,12 +274,28 @@ class InfoNCETerm(nn.Module):
 
     @torch.no_grad()
     def _update(self, known: torch.Tensor, labels: torch.Tensor, unknown: torch.Tensor) -> None:
-        """EMA of the per-class means of the normalised samples; a first sighting sets the mean."""
+        """EMA of the per-class means of the normalised samples; a first sighting sets the mean.
+
+        Under DDP the batch's sums and counts are summed over the ranks first (one all-reduce per
+        step, on every rank whatever it sampled), so every rank keeps the same prototypes.
+        """
         m = self.momentum
-        if known.shape[0]:
-            z = F.normalize(known.float(), dim=1)
-            sums = z.new_zeros(self.prototypes.shape).index_add_(0, labels, z)
-            counts = torch.bincount(labels, minlength=self.num_classes)
+        z = F.normalize(known.float(), dim=1)
+        sums = z.new_zeros(self.prototypes.shape).index_add_(0, labels, z)
+        counts = torch.bincount(labels, minlength=self.num_classes)
+        u = F.normalize(unknown.float(), dim=1)
+        if distributed():
+            k, d = sums.shape
+            packed = torch.cat([sums.flatten(), counts.to(sums.dtype), u.sum(0),
+                                u.new_tensor([u.shape[0]])])  # fmt: skip
+            all_reduce_sum(packed)
+            sums, counts = packed[: k * d].view(k, d), packed[k * d : k * d + k].round().long()
+            n_unknown = int(packed[-1].round())
+            u_mean = packed[k * d + k : -1] / max(n_unknown, 1)
+        else:
+            n_unknown = u.shape[0]
+            u_mean = u.mean(0) if n_unknown else None
+        if int(counts.sum()):
             mean = sums / counts.clamp_min(1).unsqueeze(1)
             blend = torch.where(
                 self.prototype_valid.unsqueeze(1), m * self.prototypes + (1 - m) * mean, mean
@@ -286,11 +303,10 @@ class InfoNCETerm(nn.Module):
             present = counts > 0
             self.prototypes.copy_(torch.where(present.unsqueeze(1), blend, self.prototypes))
             self.prototype_valid |= present
-        if unknown.shape[0]:
-            mean = F.normalize(unknown.float(), dim=1).mean(0)
+        if n_unknown:
             seen = nonzero_rows(self.unknown_prototype, self.min_norm)
-            u = self.unknown_prototype
-            self.unknown_prototype.copy_(torch.where(seen, m * u + (1 - m) * mean, mean))
+            p = self.unknown_prototype
+            self.unknown_prototype.copy_(torch.where(seen, m * p + (1 - m) * u_mean, u_mean))
 
 
 def _is_count(v: object) -> bool:

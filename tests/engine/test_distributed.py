@@ -71,3 +71,43 @@ def test_torchrun_with_a_head_no_loss_reads(smoke_root, tmp_path):
     assert json.loads((out / "run.json").read_text())["status"] == "finished"
     history = [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
     assert history and not any("conf" in r for r in history)  # the term was not built
+
+
+def _ranks_with_caches(tmp_path, caches, monkeypatch):
+    import importlib
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))  # spawned processes import the worker
+    worker = importlib.import_module("pretrain_ddp_worker")
+    ctx = torch.multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    store = tmp_path / f"store_{len(list(tmp_path.iterdir()))}"
+    procs = [ctx.Process(target=worker.run, args=(r, str(store), [str(c) for c in caches], queue))
+             for r in range(2)]  # fmt: skip
+    for p in procs:
+        p.start()
+    results = dict(queue.get(timeout=300) for _ in procs)  # spawning is slow when loaded
+    for p in procs:
+        p.join(timeout=60)
+    return results
+
+
+def test_the_main_cache_decides_the_encoder_for_every_node(tmp_path, monkeypatch):
+    """Two ranks with node-local caches: whether the encoder must be trained is rank 0's answer on
+    both (a split decision would deadlock DDP), and a node that lacks rank 0's file receives it."""
+    from owslib.config import load_profile
+    from owslib.pretrain import encoder_cache_path
+
+    caches = [tmp_path / "node0", tmp_path / "node1"]
+    cfg = load_profile("smoke", data__root=str(tmp_path / "no_data"))
+    main_file = encoder_cache_path(cfg, caches[0])
+    main_file.parent.mkdir(parents=True)
+    main_file.write_bytes(b"the main's encoder")
+    main_file.with_suffix(".json").write_text('{"config": 1}')
+    got = _ranks_with_caches(tmp_path, caches, monkeypatch)
+    assert got[0]["cached"] is got[1]["cached"] is True  # rank 1 lacked it, yet trains nothing
+    assert got[1]["bytes"] == b"the main's encoder" and got[1]["json"] == b'{"config": 1}'
+    assert encoder_cache_path(cfg, caches[1]).read_bytes() == b"the main's encoder"
+    # only rank 1 has it now: rank 0 lacks it, so both ranks train (both answer False)
+    main_file.unlink()
+    got = _ranks_with_caches(tmp_path, caches, monkeypatch)
+    assert got[0]["cached"] is got[1]["cached"] is False

@@ -431,3 +431,30 @@ def test_parse_synco_counts():
     assert set(parse_synco_counts(LossConfig().synco_counts)) == {
         "interpolated", "extrapolated", "mixup", "noise", "perturbed", "adversarial"
     }  # fmt: skip
+
+
+def test_prototypes_are_the_same_on_every_ddp_rank(tmp_path, monkeypatch):
+    """Two gloo ranks with different batches end each step with the prototypes one process gets
+    from both batches together (ranks without unknown or known samples still take part)."""
+    import importlib
+    from pathlib import Path
+
+    monkeypatch.syspath_prepend(str(Path(__file__).parent))  # spawned processes import the worker
+    worker = importlib.import_module("infonce_ddp_worker")
+    ctx = torch.multiprocessing.get_context("spawn")
+    queue = ctx.Queue()
+    procs = [ctx.Process(target=worker.run, args=(r, str(tmp_path / "store"), queue))
+             for r in range(2)]  # fmt: skip
+    for p in procs:
+        p.start()
+    results = dict(queue.get(timeout=300) for _ in procs)  # spawning is slow on a loaded machine
+    for p in procs:
+        p.join(timeout=60)
+    single = InfoNCETerm(worker.K, worker.D, momentum=0.5)
+    for step, parts in enumerate(zip(*(worker.rank_steps(r) for r in range(2)), strict=True)):
+        single._update(*(torch.cat(xs) for xs in zip(*parts, strict=True)))
+        ref = worker.state(single)
+        for key, value in ref.items():
+            assert np.array_equal(results[0][step][key], results[1][step][key]), (step, key)
+            assert np.allclose(results[0][step][key], value, atol=1e-6), (step, key)
+    assert bool(ref["valid"].all())  # class 2 only on rank 0 is still every rank's prototype
