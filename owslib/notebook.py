@@ -58,6 +58,11 @@ class NotebookRun:
     def run_path(self, variant: str, seed: int) -> Path:
         return run_dir(self.results_dir, self.study.profile, variant, seed)
 
+    def finished(self, variant: str, seed: int) -> bool:
+        """Whether the run's ``run.json`` says finished (a run still training, or interrupted,
+        already has a partial ``history.csv``: it is not shown)."""
+        return (read_run_info(self.run_path(variant, seed)) or {}).get("status") == "finished"
+
     def ensure_runs(
         self, *, load_model: bool = False, train_missing: bool = True
     ) -> dict[tuple[str, int], RunResult]:
@@ -192,7 +197,7 @@ class NotebookRun:
         hist = {}
         for v in self.spec.variants:
             path = self.run_path(v, seed) / "history.csv"
-            if path.is_file():
+            if path.is_file() and self.finished(v, seed):
                 hist[v] = pd.read_csv(path)
         fig = curves_figure(hist, term, log_scale=log_scale)
         self.save(fig, f"curves_{term}")
@@ -262,7 +267,7 @@ class NotebookRun:
             vals = {t: [] for t in terms}
             for s in self.study.seeds:
                 path = self.run_path(v, s) / "history.csv"
-                last = pd.read_csv(path).iloc[-1] if path.is_file() else {}
+                last = pd.read_csv(path).iloc[-1] if self.finished(v, s) else {}
                 for t in terms:
                     if f"train_{t}" in last:
                         vals[t].append(float(last[f"train_{t}"]))
