@@ -270,7 +270,9 @@ def _ablation_tree(tmp_path):
             hist = pd.DataFrame({"epoch": [0, 1], "train_hard": [0.0, 0.5 + 0.1 * seed]})
             hist.to_csv(run_dir(results, "smoke", v, seed) / "history.csv", index=False)
             status = "running" if (v, seed) == ("focal_dice", 2) else "finished"
-            (run_dir(results, "smoke", v, seed) / "run.json").write_text(json.dumps({"status": status}))
+            (run_dir(results, "smoke", v, seed) / "run.json").write_text(
+                json.dumps({"status": status})
+            )
     return results
 
 
