@@ -28,6 +28,7 @@ from owslib.study_results import (  # noqa: F401  (re-exported for the notebooks
     contrast_findings,
     error_bounds,
     findings,
+    format_pm,
     long_rows,
     present_labels,
     read_metrics,
@@ -274,8 +275,7 @@ class NotebookRun:
             row = {"variant": v}
             for t, xs in vals.items():
                 x = pd.Series(xs, dtype=float)
-                row[t] = f"{x.mean():.3f} ± {x.std():.3f}" if len(x) > 1 else (
-                    f"{x.iloc[0]:.3f}" if len(x) else "—")  # fmt: skip
+                row[t] = format_pm(x.mean(), x.std())
             row["n"] = max((len(xs) for xs in vals.values()), default=0)
             rows.append(row)
         table = pd.DataFrame(rows)

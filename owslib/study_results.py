@@ -59,7 +59,8 @@ def read_metrics(path: Path) -> dict[str, Any] | None:
         return None
 
 
-def _pm(mean: float, std: float, d: int = 3) -> str:
+def format_pm(mean: float, std: float, d: int = 3) -> str:
+    """``mean ± std``; the mean alone without a std (one value), "—" without a mean."""
     return (
         "—"
         if pd.isna(mean)
@@ -96,7 +97,7 @@ def scorer_table(
             .loc[[m for m in ("aupr", "fpr95", "auroc") if m in set(g["metric"])]]
             .iterrows()
         ):
-            row[f"{r.name} mean ± std"] = _pm(r["mean"], r["std"])
+            row[f"{r.name} mean ± std"] = format_pm(r["mean"], r["std"])
             row[f"{r.name} Δ"] = _delta(r)
             if any(k[2] == r.name for k in bound):
                 b = bound.get((variant, scorer, r.name))

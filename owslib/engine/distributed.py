@@ -53,7 +53,7 @@ def distributed() -> bool:
 
 def all_reduce_sum(t: torch.Tensor) -> None:
     """Sum ``t`` in place across processes (no-op outside DDP)."""
-    if dist.is_available() and dist.is_initialized():
+    if distributed():
         dist.all_reduce(t, op=dist.ReduceOp.SUM)
 
 
@@ -90,7 +90,7 @@ def broadcast_from_main(obj: object) -> object:
 
 
 def barrier() -> None:
-    if dist.is_available() and dist.is_initialized():
+    if distributed():
         dist.barrier()
 
 
