@@ -22,6 +22,16 @@ def test_cpu_info_reads_the_model_and_native_bf16(tmp_path):
     assert amp.cpu_info(tmp_path / "absent")["cpu_bf16"] is None  # unknown, not False
 
 
+def test_cpu_info_records_the_instruction_set_caps_in_force(tmp_path, monkeypatch):
+    for name in amp.ISA_CAP_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    assert amp.cpu_info(_cpuinfo(tmp_path, ["avx2"]))["cpu_isa_caps"] == {}
+    monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
+    monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "")  # set but empty: no cap
+    amp.cpu_info.cache_clear()  # read once per process, as torch reads the caps at start
+    assert amp.cpu_info(_cpuinfo(tmp_path, ["avx2"]))["cpu_isa_caps"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+
+
 def test_emulated_bf16_warns_once_and_float32_never(monkeypatch, caplog):
     monkeypatch.setattr(amp, "cpu_info", lambda: {"cpu": "Test CPU", "cpu_capability": "AVX2",
                                                   "cpu_bf16": False})  # fmt: skip

@@ -6,12 +6,18 @@ AMX) run it fast; on others (AVX2 only) oneDNN emulates it: measured 15-20x slow
 for a training step of the quick profile on a 2-core AVX2 EPYC (``benchmarks/train_step.py``), and
 its numbers differ from a native machine's. ``autocast`` warns once per process in that case;
 ``run.json`` records :func:`cpu_info` so that runs of different machines are told apart.
+
+Float32 results also depend on the kernels' instruction set: the same seed gives other bits on an
+AVX512 machine than on an AVX2 one. ``ATEN_CPU_CAPABILITY=avx2``, ``ONEDNN_MAX_CPU_ISA=AVX2`` and
+``MKL_ENABLE_INSTRUCTIONS=AVX2`` cap torch's, oneDNN's and MKL's kernels (all three are needed), so
+that an AVX512 machine continues an AVX2 machine's runs; ``cpu_info`` records the caps in force.
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import os
 import platform
 from contextlib import nullcontext
 from pathlib import Path
@@ -22,6 +28,8 @@ log = logging.getLogger(__name__)
 
 #: /proc/cpuinfo flags of native bfloat16 arithmetic.
 BF16_FLAGS = ("avx512_bf16", "amx_bf16")
+#: Environment variables that cap the instruction set of torch's, oneDNN's and MKL's kernels.
+ISA_CAP_VARIABLES = ("ATEN_CPU_CAPABILITY", "ONEDNN_MAX_CPU_ISA", "MKL_ENABLE_INSTRUCTIONS")
 
 
 def autocast(device: torch.device, enabled: bool):
@@ -36,8 +44,9 @@ def autocast(device: torch.device, enabled: bool):
 
 @functools.cache
 def cpu_info(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str | bool | None]:
-    """``cpu`` (model name), ``cpu_capability`` (torch's vector ISA: AVX2, AVX512, ...) and
-    ``cpu_bf16`` (native bfloat16 instructions; None where ``cpuinfo`` cannot be read)."""
+    """``cpu`` (model name), ``cpu_capability`` (torch's vector ISA: AVX2, AVX512, ...),
+    ``cpu_bf16`` (native bfloat16 instructions; None where ``cpuinfo`` cannot be read) and
+    ``cpu_isa_caps`` (those of :data:`ISA_CAP_VARIABLES` that are set, by name)."""
     model, flags = platform.processor() or platform.machine(), None
     try:
         text = Path(cpuinfo).read_text()
@@ -50,8 +59,9 @@ def cpu_info(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str | bool | No
         elif key.strip() == "flags" and flags is None:
             flags = set(value.split())
     bf16 = None if flags is None else any(f in flags for f in BF16_FLAGS)
+    caps = {name: os.environ[name] for name in ISA_CAP_VARIABLES if os.environ.get(name)}
     return {"cpu": model, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "cpu_bf16": bf16}  # fmt: skip
+            "cpu_bf16": bf16, "cpu_isa_caps": caps}  # fmt: skip
 
 
 @functools.cache
