@@ -33,6 +33,8 @@ from owslib.study_results import (  # noqa: F401  (re-exported for the notebooks
     present_labels,
     read_metrics,
     scorer_table,
+    setup_note,
+    setup_row,
     study_overview,
 )
 
@@ -153,6 +155,21 @@ class NotebookRun:
                 rows.append({"variant": v, "seed": s, "train_s": info.get("train_s"),
                              "eval_s": info.get("eval_s"), "device": info.get("device", "")})  # fmt: skip
         return pd.DataFrame(rows)
+
+    def setups(self) -> tuple[pd.DataFrame, str]:
+        """Where each finished run was trained (:func:`setup_row`: its closed-set encoder, CPU,
+        vector ISA and caps, device; ``setups.md``) and :func:`setup_note` on it: whether each
+        paired Δ compares runs that started from the same encoder."""
+        rows = []
+        for s in self.study.seeds:
+            for v in self.spec.variants:
+                info = read_run_info(self.run_path(v, s)) or {}
+                if info.get("status") == "finished":
+                    rows.append(setup_row(v, s, info))
+        table = pd.DataFrame(rows, columns=["variant", "seed", "encoder", "cpu", "isa", "device"])
+        note = setup_note(table, self.baseline)
+        self._write_md("setups", table, note)
+        return table, note
 
     def headline(self, scorer: str = "fused") -> list[str]:
         return [h.format(s=scorer) for h in HEADLINE]

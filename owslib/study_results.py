@@ -208,3 +208,40 @@ def contrast_findings(
     summary = comparison.summarise(pair, baseline=b)
     text = findings(summary, b, list(labels), floor)
     return summary, text.replace(f"- **{a}**:", f"- **{a} against {b}** (Δ = {a} − {b}):")
+
+
+def setup_row(variant: str, seed: int, info: dict[str, Any]) -> dict[str, Any]:
+    """Where a run was trained, from its ``run.json``: the closed-set encoder it started from
+    (first 12 hex digits of its sha256; empty without one), the CPU with torch's vector ISA and
+    the instruction-set caps in force, and the device."""
+    caps = info.get("cpu_isa_caps") or {}
+    isa = info.get("cpu_capability") or "?"
+    if caps:
+        isa += " (capped: " + ", ".join(f"{k}={v}" for k, v in sorted(caps.items())) + ")"
+    return {"variant": variant, "seed": seed, "encoder": (info.get("encoder_sha256") or "")[:12],
+            "cpu": info.get("cpu", "?"), "isa": isa, "device": info.get("device", "")}  # fmt: skip
+
+
+def setup_note(setups: pd.DataFrame, baseline: str) -> str:
+    """One sentence on ``setups`` (rows of :func:`setup_row`): whether every run started from the
+    encoder of the baseline run at its seed, so that a paired Δ measures the variant alone, and on
+    how many machines the runs were trained."""
+    if setups.empty:
+        return "No finished runs yet."
+    base = setups[setups["variant"] == baseline].set_index("seed")["encoder"]
+    others = setups[setups["variant"] != baseline]
+    unpaired = [f"{r.variant} seed {r.seed}" for r in others.itertuples()
+                if r.seed in base.index and r.encoder != base[r.seed]]  # fmt: skip
+    machines = setups[["cpu", "isa", "device"]].drop_duplicates()
+    where = ("one machine setup" if len(machines) == 1 else
+             f"{len(machines)} machine setups (" + "; ".join(
+                 f"{m.cpu}, {m.isa}, {m.device}" for m in machines.itertuples()) + ")")  # fmt: skip
+    encoders = sorted(set(setups["encoder"]) - {""})
+    if unpaired:
+        return (f"Trained on {where}. Started from another closed-set encoder than `{baseline}` "
+                f"at the same seed: {', '.join(unpaired)}; their paired Δ also measures the "
+                "encoders' difference.")  # fmt: skip
+    shared = (f"every run started from the same closed-set encoder ({encoders[0]}…)"
+              if len(encoders) == 1 else "each run started from the encoder of the baseline "
+              "run at its seed")  # fmt: skip
+    return f"Trained on {where}; {shared}, so each paired Δ measures the variant alone."

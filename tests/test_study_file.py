@@ -316,3 +316,35 @@ def test_a_notebooks_ablation_view_compares_with_its_variant(tmp_path):
     no_ablation = notebook.setup({"study_file": str(_write(tmp_path, BASE)),
                                   "results_dir": str(results)}, "03_loss_ablations")  # fmt: skip
     assert no_ablation.ablation() is None
+
+
+def test_setups_tell_whether_each_pair_started_from_the_same_encoder(tmp_path):
+    from owslib import notebook
+
+    spec = _with_ablation()
+    spec["seeds"] = [0, 1, 2]
+    results = _ablation_tree(tmp_path)
+
+    def write_info(variant, seed, sha, **extra):
+        info = {"status": "finished", "encoder_sha256": sha, "cpu": "EPYC",
+                "cpu_capability": "AVX2", "device": "cpu", **extra}  # fmt: skip
+        (run_dir(results, "smoke", variant, seed) / "run.json").write_text(json.dumps(info))
+
+    for seed in (0, 1):
+        write_info("focal", seed, "a" * 64)
+        write_info("focal_dice", seed, "a" * 64, cpu_capability="AVX2",
+                   cpu_isa_caps={"ONEDNN_MAX_CPU_ISA": "AVX2"})  # fmt: skip
+    write_info("focal", 2, "a" * 64)  # focal_dice seed 2 is still running: not listed
+    nb = notebook.setup({"study_file": str(_write(tmp_path, spec)), "results_dir": str(results)},
+                        "03_loss_ablations")  # fmt: skip
+    abl = nb.ablation()
+    table, note = abl.setups()
+    assert len(table) == 5 and set(table["encoder"]) == {"a" * 12}
+    assert table.set_index(["variant", "seed"]).loc[("focal_dice", 1), "isa"] == (
+        "AVX2 (capped: ONEDNN_MAX_CPU_ISA=AVX2)")
+    assert "2 machine setups" in note and "same closed-set encoder (aaaaaaaaaaaa…)" in note
+    assert (abl.out_dir / "setups.md").is_file()
+    write_info("focal_dice", 1, "b" * 64)  # another encoder: its Δ also measures the encoders
+    _, note = abl.setups()
+    assert "another closed-set encoder than `focal` at the same seed: focal_dice seed 1;" in note
+    assert "focal_dice seed 0" not in note
