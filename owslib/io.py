@@ -55,6 +55,18 @@ def atomic_write_bytes(path: str | Path, data: bytes) -> None:
             os.fsync(f.fileno())
 
 
+def atomic_torch_save(obj: Any, path: str | Path) -> None:
+    """``torch.save(obj)`` atomically. Saved through a file object, so the archive's inner folder
+    is ``archive/`` whatever the (temporary) file name: the same tensors give the same bytes, and
+    a file's sha256 identifies its content (``run.json``'s ``encoder_sha256``)."""
+    import torch
+
+    with atomic_path(path) as tmp, open(tmp, "wb") as f:
+        torch.save(obj, f)
+        f.flush()
+        os.fsync(f.fileno())
+
+
 def atomic_write_text(path: str | Path, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
 

@@ -20,7 +20,7 @@ from pathlib import Path
 import torch
 
 from owslib.config import ExperimentConfig, LossConfig, ModelConfig
-from owslib.io import atomic_path, atomic_write_bytes
+from owslib.io import atomic_torch_save, atomic_write_bytes
 
 log = logging.getLogger(__name__)
 
@@ -93,13 +93,12 @@ def ensure_pretrained_encoder(cfg: ExperimentConfig, cache: Path) -> Path:
             fit(exp, tmp, resume=False)
         if exp.dist.is_main:
             path.parent.mkdir(parents=True, exist_ok=True)
-            with atomic_path(path) as tmp_file:
-                torch.save(
-                    {"state_dict": {f"encoder.{k}": v
-                                    for k, v in exp.bare_model.encoder.state_dict().items()},
-                     "config": pcfg.to_dict()},
-                    tmp_file,
-                )  # fmt: skip
+            atomic_torch_save(
+                {"state_dict": {f"encoder.{k}": v
+                                for k, v in exp.bare_model.encoder.state_dict().items()},
+                 "config": pcfg.to_dict()},
+                path,
+            )  # fmt: skip
             pcfg.to_json(path.with_suffix(".json"))
         barrier()
     if any_rank(not path.is_file()):  # another node's cache: the main's file, byte for byte

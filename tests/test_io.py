@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from owslib.io import atomic_path, atomic_write_text
+from owslib.io import atomic_path, atomic_torch_save, atomic_write_text
 
 
 def test_atomic_write_replaces_and_leaves_no_temporary(tmp_path):
@@ -42,3 +42,20 @@ def test_a_hard_link_put_in_place_keeps_its_source_permissions(tmp_path):
         os.link(src, tmp)
     assert src.stat().st_mode & 0o777 == 0o444
     assert (tmp_path / "out" / "linked.png").samefile(src)
+
+
+def test_torch_files_of_the_same_tensors_have_the_same_bytes_whatever_their_name(tmp_path):
+    import hashlib
+
+    import torch
+
+    state = {"w": torch.arange(6.0).reshape(2, 3), "config": {"epochs": 3}}
+    a, b = tmp_path / "a.pt", tmp_path / "sub" / "other_name.pt"
+    atomic_torch_save(state, a)
+    atomic_torch_save(state, b)
+    assert hashlib.sha256(a.read_bytes()).digest() == hashlib.sha256(b.read_bytes()).digest()
+    assert torch.equal(torch.load(b, weights_only=True)["w"], state["w"])
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.pt", "other_name.pt", "sub"]
+    state["w"][0, 0] = 1.0  # another tensor, other bytes
+    atomic_torch_save(state, b)
+    assert a.read_bytes() != b.read_bytes()

@@ -9,7 +9,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from owslib.io import atomic_path
+from owslib.io import atomic_torch_save
 
 CHECKPOINT_VERSION = 1
 
@@ -42,8 +42,7 @@ def set_rng_state(state: dict[str, Any]) -> None:
 def save_checkpoint(path: str | Path, **state: Any) -> None:
     """Write ``state`` (module/optimizer state dicts, config dict, epoch, …) atomically."""
     payload = {"version": CHECKPOINT_VERSION, "rng": rng_state(), **state}
-    with atomic_path(path) as tmp:
-        torch.save(payload, tmp)
+    atomic_torch_save(payload, path)
 
 
 def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") -> dict[str, Any]:
