@@ -6,6 +6,12 @@ network, class-weighted CE only, seed 0) is trained once on the training split, 
 initialises every variant and seed. Its cost is paid once per profile and dataset; the file is
 cached under ``$OWSLIB_CACHE/encoders/`` (default ``~/.cache/owslib``), keyed by a hash of the
 config that trained it, and written atomically.
+
+A cache does not travel with a clone, and float32 training differs between machines, so a study
+that continues elsewhere would start from another encoder. A results folder may therefore ship
+the encoders its runs started from in ``<results>/encoders/`` (the cache's two files, copied
+there by hand); :func:`restore_shipped_encoder` puts a shipped one into a cache that lacks it, and
+``run.json``'s ``encoder_sha256`` shows that the runs share it.
 """
 
 from __future__ import annotations
@@ -71,6 +77,23 @@ def encoder_cached(cfg: ExperimentConfig, cache: Path) -> bool:
 
     init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     return main_value(encoder_cache_path(cfg, cache).is_file())
+
+
+def restore_shipped_encoder(cfg: ExperimentConfig, cache: Path, shipped: Path) -> bool:
+    """Copy the encoder for ``cfg`` (its ``.pt`` and ``.json``) from ``shipped``, a results
+    folder's ``encoders/``, into ``cache`` if the cache lacks it; True if copied. A shipped
+    ``.pt`` without its ``.json`` is refused by name (half a shipment)."""
+    target = encoder_cache_path(cfg, cache)
+    source = Path(shipped) / target.name
+    if target.is_file() or not source.is_file():
+        return False
+    meta = source.with_suffix(".json")
+    if not meta.is_file():
+        raise FileNotFoundError(f"{meta}: the config of the shipped encoder {source} is missing")
+    atomic_write_bytes(target.with_suffix(".json"), meta.read_bytes())
+    atomic_write_bytes(target, source.read_bytes())
+    log.info("closed-set encoder %s restored from %s", target.name, source.parent)
+    return True
 
 
 def ensure_pretrained_encoder(cfg: ExperimentConfig, cache: Path) -> Path:

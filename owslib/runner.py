@@ -111,9 +111,13 @@ def _supersede_if_stale(run_dir: Path, cfg: ExperimentConfig) -> None:
         return
     changed = stale_keys(saved, cfg)
     if changed:
-        parts = run_dir.resolve().parts
-        root = Path(*parts[: parts.index("runs")]) if "runs" in parts else run_dir.parent
-        move_aside(run_dir, root, changed)
+        move_aside(run_dir, _results_root(run_dir), changed)
+
+
+def _results_root(run_dir: Path) -> Path:
+    """The results folder of ``<results>/runs/<profile>/<variant>/seed<k>`` (else its parent)."""
+    parts = Path(run_dir).resolve().parts
+    return Path(*parts[: parts.index("runs")]) if "runs" in parts else Path(run_dir).parent
 
 
 def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) -> RunResult:
@@ -124,7 +128,7 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
     from owslib.report import write_evaluation
 
     t0 = time.perf_counter()
-    if _pretrain_encoder(cfg):  # once per encoder config: its time is not this run's
+    if _pretrain_encoder(cfg, run_dir):  # once per encoder config: its time is not this run's
         info["pretrain_s"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
     if cfg.model.pretrain_epochs > 0:  # which encoder the run started from, to compare setups
@@ -160,12 +164,16 @@ def _encoder_sha256(cfg: ExperimentConfig) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
 
 
-def _pretrain_encoder(cfg: ExperimentConfig) -> bool:
-    """Train the shared closed-set encoder of ``cfg`` if it is not cached yet; True if it ran."""
+def _pretrain_encoder(cfg: ExperimentConfig, run_dir: Path) -> bool:
+    """Train the shared closed-set encoder of ``cfg`` if it is neither cached nor shipped with the
+    results (``<results>/encoders/``, see :mod:`owslib.pretrain`); True if it ran."""
     from owslib.experiment import cache_dir, check_data_root
-    from owslib.pretrain import encoder_cached, ensure_pretrained_encoder
+    from owslib.pretrain import encoder_cached, ensure_pretrained_encoder, restore_shipped_encoder
 
-    if cfg.model.pretrain_epochs <= 0 or encoder_cached(cfg, cache_dir()):
+    if cfg.model.pretrain_epochs <= 0:
+        return False
+    restore_shipped_encoder(cfg, cache_dir(), _results_root(run_dir) / "encoders")
+    if encoder_cached(cfg, cache_dir()):
         return False  # (a DDP rank whose node lacks the file gets it in build_experiment)
     if cfg.model.pretrained_path:
         raise ValueError("model__pretrain_epochs and model__pretrained_path exclude each other")
