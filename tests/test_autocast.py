@@ -18,6 +18,7 @@ def test_cpu_info_reads_the_model_and_native_bf16(tmp_path):
     native = amp.cpu_info(_cpuinfo(tmp_path, ["fpu", "avx2", "avx512f", "amx_bf16"]))
     assert native["cpu"] == "Test CPU 9000" and native["cpu_bf16"] is True
     assert native["cpu_capability"] == torch.backends.cpu.get_cpu_capability()
+    assert native["cpu_threads"] == torch.get_num_threads()
     assert amp.cpu_info(_cpuinfo(tmp_path, ["fpu", "avx2"]))["cpu_bf16"] is False
     assert amp.cpu_info(tmp_path / "absent")["cpu_bf16"] is None  # unknown, not False
 

@@ -46,7 +46,9 @@ def autocast(device: torch.device, enabled: bool):
 def cpu_info(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str | bool | None]:
     """``cpu`` (model name), ``cpu_capability`` (torch's vector ISA: AVX2, AVX512, ...),
     ``cpu_bf16`` (native bfloat16 instructions; None where ``cpuinfo`` cannot be read) and
-    ``cpu_isa_caps`` (those of :data:`ISA_CAP_VARIABLES` that are set, by name)."""
+    ``cpu_isa_caps`` (those of :data:`ISA_CAP_VARIABLES` that are set, by name) and
+    ``cpu_threads`` (torch's intra-op threads: a reduction's order, hence its bits, may follow
+    them)."""
     model, flags = platform.processor() or platform.machine(), None
     try:
         text = Path(cpuinfo).read_text()
@@ -61,7 +63,8 @@ def cpu_info(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str | bool | No
     bf16 = None if flags is None else any(f in flags for f in BF16_FLAGS)
     caps = {name: os.environ[name] for name in ISA_CAP_VARIABLES if os.environ.get(name)}
     return {"cpu": model, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "cpu_bf16": bf16, "cpu_isa_caps": caps}  # fmt: skip
+            "cpu_bf16": bf16, "cpu_isa_caps": caps,
+            "cpu_threads": torch.get_num_threads()}  # fmt: skip
 
 
 @functools.cache
