@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import statistics
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -67,25 +66,39 @@ def status(study: Study, job: RunJob, overrides: dict[str, Any] | None = None) -
     return "stale" if info.get("status") == "finished" else "partial"
 
 
-def expected_run_s(study: Study, all_jobs: list[RunJob]) -> float:
-    """Median wall seconds of the finished runs of this study, else a default per profile."""
-    done = [read_run_info(j.path) or {} for j in all_jobs]
-    secs = [i["train_s"] + i.get("eval_s", 0) for i in done if i.get("status") == "finished"
-            and "train_s" in i]  # fmt: skip
-    return statistics.median(secs) if secs else DEFAULT_RUN_S.get(study.profile, 600.0)
+def expected_run_s(study: Study, all_jobs: list[RunJob], job: RunJob | None = None) -> float:
+    """Wall seconds a run is expected to take: the median of the finished runs of ``job``'s
+    variant trained on this CPU, else of every finished run on this CPU, else of the variant's
+    runs elsewhere, else of every finished run, else a default per profile (``job`` None: every
+    variant). A CPU is its model and torch's vector ISA, as ``run.json`` records them."""
+    from owslib.engine.autocast import cpu_info
+
+    here = cpu_info()
+    done = [(j.variant, i) for j in all_jobs
+            if (i := read_run_info(j.path) or {}).get("status") == "finished" and "train_s" in i]
+    same_cpu = [(v, i) for v, i in done if (i.get("cpu"), i.get("cpu_capability"))
+                == (here["cpu"], here["cpu_capability"])]  # fmt: skip
+    for pool in (same_cpu, done):
+        tiers = [[i for v, i in pool if v == job.variant]] if job is not None else []
+        for runs in (*tiers, [i for _, i in pool]):
+            if runs:
+                return statistics.median(i["train_s"] + i.get("eval_s", 0) for i in runs)
+    return DEFAULT_RUN_S.get(study.profile, 600.0)
 
 
 def describe(
     study: Study, all_jobs: list[RunJob], overrides: dict[str, Any] | None = None
 ) -> list[str]:
     """One line per run (``--dry-run`` / ``--list``) and the estimated time of the missing ones."""
-    lines, todo = [], 0
+    lines, todo = [], []
     for i, job in enumerate(all_jobs):
         st = status(study, job, overrides)
-        todo += st != "finished"
+        if st != "finished":
+            todo.append(job)
         lines.append(f"{i}\t{job.variant}\tseed {job.seed}\t{st}\t{job.path}")
-    est = expected_run_s(study, all_jobs) * todo
-    lines.append(f"# {len(all_jobs)} runs, {todo} to train: about {format_duration(est)}")
+    est = sum(expected_run_s(study, all_jobs, j) for j in todo)
+    lines.append(f"# {len(all_jobs)} runs, {len(todo)} to train: about {format_duration(est)} "
+                 "(from the finished runs, those of this CPU first)")
     return lines
 
 
@@ -103,7 +116,6 @@ def train_runs(
     from owslib.study import move_aside
 
     outcome: dict[str, list[str]] = {"reused": [], "trained": [], "failed": [], "skipped": []}
-    per_run = expected_run_s(study, all_jobs)
     todo = [j for j in all_jobs if force or status(study, j, overrides) != "finished"]
     outcome["reused"] = [j.label for j in all_jobs if j not in todo]
     for n, job in enumerate(todo, 1):
@@ -117,10 +129,9 @@ def train_runs(
             move_aside(
                 job.path, job.path.parents[3], "forced re-run" if force else "config changed"
             )
-        left = per_run * (len(todo) - n + 1)
+        left = sum(expected_run_s(study, all_jobs, j) for j in todo[n - 1 :])
         log.info("run %d/%d: %s -> %s (about %s left in the study)", n, len(todo), job.label,
                  job.path, format_duration(left))  # fmt: skip
-        t0 = time.perf_counter()
         try:
             run_experiment(
                 study.config(job.variant, job.seed, **overrides),
@@ -132,7 +143,6 @@ def train_runs(
             log.error("run %s failed: %s: %s", job.label, type(e).__name__, e)
             outcome["failed"].append(job.label)
             continue
-        per_run = 0.5 * per_run + 0.5 * (time.perf_counter() - t0)
         outcome["trained"].append(job.label)
     return outcome
 

@@ -348,3 +348,35 @@ def test_setups_tell_whether_each_pair_started_from_the_same_encoder(tmp_path):
     _, note = abl.setups()
     assert "another closed-set encoder than `focal` at the same seed: focal_dice seed 1;" in note
     assert "focal_dice seed 0" not in note
+
+
+def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monkeypatch):
+    from owslib.engine import autocast
+    from owslib.study_runs import DEFAULT_RUN_S, expected_run_s
+
+    monkeypatch.setattr(autocast, "cpu_info", lambda: {"cpu": "here", "cpu_capability": "AVX2"})
+    study = load_study(_write(tmp_path, BASE))
+    all_jobs = jobs(study, tmp_path / "results")
+    by = {(j.variant, j.seed): j for j in all_jobs}
+    assert expected_run_s(study, all_jobs, by["focal", 1]) == DEFAULT_RUN_S["smoke"]
+
+    def finish(variant, seed, train_s, cpu):
+        d = by[variant, seed].path
+        d.mkdir(parents=True)
+        (d / "run.json").write_text(json.dumps({"status": "finished", "train_s": train_s,
+                                                "eval_s": 10, "cpu": cpu,
+                                                "cpu_capability": "AVX2"}))  # fmt: skip
+        study.config(variant, seed).to_json(d / "config.json")  # a finished run of this config
+        (d / "metrics.json").write_text("{}")
+
+    finish("baseline", 0, 90, "elsewhere")
+    assert expected_run_s(study, all_jobs, by["focal", 1]) == 100  # any run, any CPU
+    finish("focal", 0, 290, "elsewhere")
+    assert expected_run_s(study, all_jobs, by["focal", 1]) == 300  # the variant's, any CPU
+    finish("baseline", 1, 490, "here")
+    assert expected_run_s(study, all_jobs, by["focal", 1]) == 500  # this CPU first
+    finish("dice", 0, 690, "here")
+    assert expected_run_s(study, all_jobs, by["dice", 1]) == 700  # the variant's on this CPU
+    assert expected_run_s(study, all_jobs) == 600  # no job: every run on this CPU
+    # the two missing runs: focal 1 (600, this CPU's median) + dice 1 (700)
+    assert describe(study, all_jobs)[-1].startswith("# 6 runs, 2 to train: about 21 min 40 s")
