@@ -158,7 +158,7 @@ class NotebookRun:
 
     def setups(self) -> tuple[pd.DataFrame, str]:
         """Where each finished run was trained (:func:`setup_row`: its closed-set encoder, CPU,
-        vector ISA and caps, device; ``setups.md``) and :func:`setup_note` on it: whether each
+        vector ISA and caps, threads, device; ``setups.md``) and :func:`setup_note` on it: whether each
         paired Δ compares runs that started from the same encoder."""
         rows = []
         for s in self.study.seeds:
@@ -166,7 +166,8 @@ class NotebookRun:
                 info = read_run_info(self.run_path(v, s)) or {}
                 if info.get("status") == "finished":
                     rows.append(setup_row(v, s, info))
-        table = pd.DataFrame(rows, columns=["variant", "seed", "encoder", "cpu", "isa", "device"])
+        table = pd.DataFrame(rows, columns=["variant", "seed", "encoder", "cpu", "isa", "threads",
+                                            "device"])  # fmt: skip
         note = setup_note(table, self.baseline)
         self._write_md("setups", table, note)
         return table, note

@@ -10,7 +10,7 @@ config that trained it, and written atomically.
 A cache does not travel with a clone, and float32 training differs between machines, so a study
 that continues elsewhere would start from another encoder. A results folder may therefore ship
 the encoders its runs started from in ``<results>/encoders/`` (the cache's two files, copied
-there by hand); :func:`restore_shipped_encoder` puts a shipped one into a cache that lacks it, and
+there by hand); :func:`encoder_cached` restores a shipped one into a cache that lacks it, and
 ``run.json``'s ``encoder_sha256`` shows that the runs share it.
 """
 
@@ -19,14 +19,15 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import tempfile
 from dataclasses import replace
 from pathlib import Path
 
 import torch
 
-from owslib.config import ExperimentConfig, LossConfig, ModelConfig
-from owslib.io import atomic_torch_save, atomic_write_bytes
+from owslib.config import ConfigError, ExperimentConfig, LossConfig, ModelConfig
+from owslib.io import atomic_copy, atomic_torch_save, atomic_write_bytes, sha256_file
 
 log = logging.getLogger(__name__)
 
@@ -54,7 +55,12 @@ def pretrain_config(cfg: ExperimentConfig) -> ExperimentConfig:
 
 def encoder_cache_path(cfg: ExperimentConfig, cache: Path) -> Path:
     """Where the encoder for ``cfg`` is cached: ``cache/encoders/<hash of its training config>.pt``."""
-    flat = pretrain_config(cfg).to_flat()
+    return cache / "encoders" / f"{_encoder_key(pretrain_config(cfg))}.pt"
+
+
+def _encoder_key(pcfg: ExperimentConfig) -> str:
+    """The hash of a pretraining config (:func:`pretrain_config`) that names its encoder file."""
+    flat = pcfg.to_flat()
     # Only values that differ from the defaults enter the key: a config field added later, whose
     # default keeps the old behaviour, leaves every cached encoder valid.
     default = ExperimentConfig().to_flat()
@@ -66,32 +72,57 @@ def encoder_cache_path(cfg: ExperimentConfig, cache: Path) -> Path:
         and k.removeprefix("train__") not in _NEUTRAL_TRAIN
         and k not in ("name", "profile", "data__num_workers")
     }
-    digest = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    return cache / "encoders" / f"{digest}.pt"
+    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 
 
-def encoder_cached(cfg: ExperimentConfig, cache: Path) -> bool:
+def shipped_encoders() -> Path:
+    """The encoders shipped with the results: ``$OWSLIB_SHIPPED_ENCODERS``, else the repository's
+    ``results/encoders/`` (whatever results folder a study writes into)."""
+    from owslib.paths import resolve
+
+    return resolve(os.environ.get("OWSLIB_SHIPPED_ENCODERS", "results/encoders"))
+
+
+def encoder_cached(cfg: ExperimentConfig, cache: Path, shipped: Path | None = None) -> bool:
     """Whether the encoder for ``cfg`` is cached, as the main process sees it: one answer for
-    every DDP rank, even where each node has a cache of its own (the main's cache decides)."""
+    every DDP rank, even where each node has a cache of its own (the main's cache decides). The
+    main process first restores a shipped encoder into a cache that lacks it (``shipped``:
+    default :func:`shipped_encoders`; see :func:`restore_shipped_encoder`)."""
     from owslib.engine.distributed import init_distributed, main_value
 
     init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    if _is_main():  # one copy per job; other nodes get the main's bytes in ensure_pretrained_encoder
+        restore_shipped_encoder(cfg, cache, shipped_encoders() if shipped is None else shipped)
     return main_value(encoder_cache_path(cfg, cache).is_file())
 
 
 def restore_shipped_encoder(cfg: ExperimentConfig, cache: Path, shipped: Path) -> bool:
-    """Copy the encoder for ``cfg`` (its ``.pt`` and ``.json``) from ``shipped``, a results
-    folder's ``encoders/``, into ``cache`` if the cache lacks it; True if copied. A shipped
-    ``.pt`` without its ``.json`` is refused by name (half a shipment)."""
+    """Copy the encoder for ``cfg`` (its ``.pt`` and ``.json``) from ``shipped`` into ``cache``
+    if the cache lacks it; True if copied. A shipped ``.pt`` without its ``.json``, or whose
+    ``.json`` is not the config its name stands for, is refused by name; a cached file other
+    than the shipped one is kept, with a warning that names both checksums (runs from the two
+    encoders are not paired)."""
     target = encoder_cache_path(cfg, cache)
     source = Path(shipped) / target.name
-    if target.is_file() or not source.is_file():
+    if not source.is_file():
+        return False
+    if target.is_file():
+        mine, theirs = sha256_file(target), sha256_file(source)
+        if mine != theirs:
+            log.warning("the cached encoder %s (sha256 %s) is not the one shipped in %s (%s): "
+                        "runs trained from it are not paired with the shipped encoder's runs; "
+                        "remove the cached file to use the shipped one", target, mine[:12],
+                        source.parent, theirs[:12])  # fmt: skip
         return False
     meta = source.with_suffix(".json")
-    if not meta.is_file():
-        raise FileNotFoundError(f"{meta}: the config of the shipped encoder {source} is missing")
-    atomic_write_bytes(target.with_suffix(".json"), meta.read_bytes())
-    atomic_write_bytes(target, source.read_bytes())
+    try:
+        key = _encoder_key(ExperimentConfig.from_json(meta))
+    except ConfigError as e:
+        raise ValueError(f"{meta}: the config of the shipped encoder {source.name} ({e})") from e
+    if key != target.stem:
+        raise ValueError(f"{meta}: the config of another encoder (key {key}), not {target.stem}")
+    atomic_copy(meta, target.with_suffix(".json"))
+    atomic_copy(source, target)
     log.info("closed-set encoder %s restored from %s", target.name, source.parent)
     return True
 

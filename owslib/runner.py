@@ -128,7 +128,7 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
     from owslib.report import write_evaluation
 
     t0 = time.perf_counter()
-    if _pretrain_encoder(cfg, run_dir):  # once per encoder config: its time is not this run's
+    if _pretrain_encoder(cfg):  # once per encoder config: its time is not this run's
         info["pretrain_s"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
     if cfg.model.pretrain_epochs > 0:  # which encoder the run started from, to compare setups
@@ -155,25 +155,21 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
 
 
 def _encoder_sha256(cfg: ExperimentConfig) -> str:
-    import hashlib
-
     from owslib.experiment import cache_dir
+    from owslib.io import sha256_file
     from owslib.pretrain import encoder_cache_path
 
     path = encoder_cache_path(cfg, cache_dir())
-    return hashlib.sha256(path.read_bytes()).hexdigest() if path.is_file() else ""
+    return sha256_file(path) if path.is_file() else ""
 
 
-def _pretrain_encoder(cfg: ExperimentConfig, run_dir: Path) -> bool:
+def _pretrain_encoder(cfg: ExperimentConfig) -> bool:
     """Train the shared closed-set encoder of ``cfg`` if it is neither cached nor shipped with the
-    results (``<results>/encoders/``, see :mod:`owslib.pretrain`); True if it ran."""
+    results (see :func:`owslib.pretrain.encoder_cached`); True if it ran."""
     from owslib.experiment import cache_dir, check_data_root
-    from owslib.pretrain import encoder_cached, ensure_pretrained_encoder, restore_shipped_encoder
+    from owslib.pretrain import encoder_cached, ensure_pretrained_encoder
 
-    if cfg.model.pretrain_epochs <= 0:
-        return False
-    restore_shipped_encoder(cfg, cache_dir(), _results_root(run_dir) / "encoders")
-    if encoder_cached(cfg, cache_dir()):
+    if cfg.model.pretrain_epochs <= 0 or encoder_cached(cfg, cache_dir()):
         return False  # (a DDP rank whose node lacks the file gets it in build_experiment)
     if cfg.model.pretrained_path:
         raise ValueError("model__pretrain_epochs and model__pretrained_path exclude each other")

@@ -212,36 +212,52 @@ def contrast_findings(
 
 def setup_row(variant: str, seed: int, info: dict[str, Any]) -> dict[str, Any]:
     """Where a run was trained, from its ``run.json``: the closed-set encoder it started from
-    (first 12 hex digits of its sha256; empty without one), the CPU with torch's vector ISA and
-    the instruction-set caps in force, and the device."""
+    (first 12 hex digits of its sha256; "?" where not recorded), the CPU with torch's vector ISA
+    and the instruction-set caps in force, the thread count ("?" where not recorded) and the
+    device."""
     caps = info.get("cpu_isa_caps") or {}
     isa = info.get("cpu_capability") or "?"
     if caps:
         isa += " (capped: " + ", ".join(f"{k}={v}" for k, v in sorted(caps.items())) + ")"
-    return {"variant": variant, "seed": seed, "encoder": (info.get("encoder_sha256") or "")[:12],
-            "cpu": info.get("cpu", "?"), "isa": isa, "device": info.get("device", "")}  # fmt: skip
+    return {"variant": variant, "seed": seed, "encoder": (info.get("encoder_sha256") or "?")[:12],
+            "cpu": info.get("cpu", "?"), "isa": isa, "threads": str(info.get("cpu_threads", "?")),
+            "device": info.get("device", "")}  # fmt: skip
 
 
 def setup_note(setups: pd.DataFrame, baseline: str) -> str:
-    """One sentence on ``setups`` (rows of :func:`setup_row`): whether every run started from the
-    encoder of the baseline run at its seed, so that a paired Δ measures the variant alone, and on
-    how many machines the runs were trained."""
+    """Sentences on ``setups`` (rows of :func:`setup_row`): on how many machine setups the runs
+    were trained, and whether every run started from the encoder of the baseline run at its seed,
+    so that its paired Δ measures the variant alone; runs whose encoder is not recorded, or whose
+    seed has no finished baseline run, are named."""
     if setups.empty:
         return "No finished runs yet."
-    base = setups[setups["variant"] == baseline].set_index("seed")["encoder"]
-    others = setups[setups["variant"] != baseline]
-    unpaired = [f"{r.variant} seed {r.seed}" for r in others.itertuples()
-                if r.seed in base.index and r.encoder != base[r.seed]]  # fmt: skip
     machines = setups[["cpu", "isa", "device"]].drop_duplicates()
     where = ("one machine setup" if len(machines) == 1 else
              f"{len(machines)} machine setups (" + "; ".join(
                  f"{m.cpu}, {m.isa}, {m.device}" for m in machines.itertuples()) + ")")  # fmt: skip
-    encoders = sorted(set(setups["encoder"]) - {""})
+    threads = sorted(set(setups["threads"]) - {"?"})
+    if len(threads) > 1:
+        where += f", with {' or '.join(threads)} threads"
+    base = setups[setups["variant"] == baseline].set_index("seed")["encoder"]
+    others = setups[setups["variant"] != baseline]
+    unknown = [f"{r.variant} seed {r.seed}" for r in setups.itertuples() if r.encoder == "?"]
+    alone = [f"{r.variant} seed {r.seed}" for r in others.itertuples() if r.seed not in base.index]
+    unpaired = [f"{r.variant} seed {r.seed}" for r in others.itertuples()
+                if r.seed in base.index and "?" not in (r.encoder, base[r.seed])
+                and r.encoder != base[r.seed]]  # fmt: skip
+    text = [f"Trained on {where}."]
     if unpaired:
-        return (f"Trained on {where}. Started from another closed-set encoder than `{baseline}` "
-                f"at the same seed: {', '.join(unpaired)}; their paired Δ also measures the "
-                "encoders' difference.")  # fmt: skip
-    shared = (f"every run started from the same closed-set encoder ({encoders[0]}…)"
-              if len(encoders) == 1 else "each run started from the encoder of the baseline "
-              "run at its seed")  # fmt: skip
-    return f"Trained on {where}; {shared}, so each paired Δ measures the variant alone."
+        text.append(f"Started from another closed-set encoder than `{baseline}` at the same seed: "
+                    f"{', '.join(unpaired)}; their paired Δ also measures the encoders' "
+                    "difference.")  # fmt: skip
+    if unknown:
+        text.append(f"Encoder not recorded: {', '.join(unknown)}.")
+    if alone:
+        text.append(f"No finished `{baseline}` run at their seed yet: {', '.join(alone)}.")
+    if not (unpaired or unknown or alone):
+        encoders = sorted(set(setups["encoder"]))
+        text.append(f"Every run started from the same closed-set encoder ({encoders[0]}…)"
+                    if len(encoders) == 1 else "Each run started from the encoder of the "
+                    f"`{baseline}` run at its seed")  # fmt: skip
+        text[-1] += ", so each paired Δ measures the variant alone."
+    return " ".join(text)

@@ -66,16 +66,23 @@ def status(study: Study, job: RunJob, overrides: dict[str, Any] | None = None) -
     return "stale" if info.get("status") == "finished" else "partial"
 
 
-def expected_run_s(study: Study, all_jobs: list[RunJob], job: RunJob | None = None) -> float:
-    """Wall seconds a run is expected to take: the median of the finished runs of ``job``'s
-    variant trained on this CPU, else of every finished run on this CPU, else of the variant's
-    runs elsewhere, else of every finished run, else a default per profile (``job`` None: every
-    variant). A CPU is its model and torch's vector ISA, as ``run.json`` records them."""
+def finished_runs(all_jobs: list[RunJob]) -> list[tuple[str, dict[str, Any]]]:
+    """(variant, ``run.json``) of every finished job that recorded its wall seconds."""
+    return [(j.variant, i) for j in all_jobs
+            if (i := read_run_info(j.path) or {}).get("status") == "finished" and "train_s" in i]
+
+
+def expected_run_s(
+    study: Study, done: list[tuple[str, dict[str, Any]]], job: RunJob | None = None
+) -> float:
+    """Wall seconds a run is expected to take, from ``done`` (:func:`finished_runs`): the median
+    of the finished runs of ``job``'s variant trained on this CPU, else of every finished run on
+    this CPU, else of the variant's runs elsewhere, else of every finished run, else a default per
+    profile (``job`` None: every variant). A CPU is its model and torch's vector ISA, as
+    ``run.json`` records them (not its thread count)."""
     from owslib.engine.autocast import cpu_info
 
     here = cpu_info()
-    done = [(j.variant, i) for j in all_jobs
-            if (i := read_run_info(j.path) or {}).get("status") == "finished" and "train_s" in i]
     same_cpu = [(v, i) for v, i in done if (i.get("cpu"), i.get("cpu_capability"))
                 == (here["cpu"], here["cpu_capability"])]  # fmt: skip
     for pool in (same_cpu, done):
@@ -96,9 +103,12 @@ def describe(
         if st != "finished":
             todo.append(job)
         lines.append(f"{i}\t{job.variant}\tseed {job.seed}\t{st}\t{job.path}")
-    est = sum(expected_run_s(study, all_jobs, j) for j in todo)
+    done = finished_runs(all_jobs)
+    est = sum(expected_run_s(study, done, j) for j in todo)
+    basis = ("from the finished runs, those of this CPU first" if done else
+             f"no finished run yet: {format_duration(expected_run_s(study, done))} a run")
     lines.append(f"# {len(all_jobs)} runs, {len(todo)} to train: about {format_duration(est)} "
-                 "(from the finished runs, those of this CPU first)")
+                 f"({basis})")
     return lines
 
 
@@ -129,7 +139,8 @@ def train_runs(
             move_aside(
                 job.path, job.path.parents[3], "forced re-run" if force else "config changed"
             )
-        left = sum(expected_run_s(study, all_jobs, j) for j in todo[n - 1 :])
+        done = finished_runs(all_jobs)  # once per run: it grows as the study goes
+        left = sum(expected_run_s(study, done, j) for j in todo[n - 1 :])
         log.info("run %d/%d: %s -> %s (about %s left in the study)", n, len(todo), job.label,
                  job.path, format_duration(left))  # fmt: skip
         try:

@@ -1,59 +1,92 @@
-"""A results folder's shipped encoders (``<results>/encoders/``): a fresh cache starts from them."""
+"""The encoders shipped with the results (``results/encoders/``): a fresh cache starts from them."""
 
 from __future__ import annotations
+
+import hashlib
+import logging
 
 import pytest
 
 from owslib.config import load_profile
-from owslib.pretrain import encoder_cache_path, restore_shipped_encoder
+from owslib.pretrain import (
+    encoder_cache_path,
+    encoder_cached,
+    pretrain_config,
+    restore_shipped_encoder,
+)
 
 
-def _ship(cfg, results, pt=b"shipped encoder", meta=b'{"model": {}}'):
-    shipped = results / "encoders"
-    shipped.mkdir(parents=True)
-    name = encoder_cache_path(cfg, shipped).name
-    (shipped / name).write_bytes(pt)
-    if meta is not None:
-        (shipped / name).with_suffix(".json").write_bytes(meta)
-    return shipped
+def _ship(cfg, shipped, pt=b"shipped encoder", config=True):
+    """``shipped/<key>.pt`` and, with ``config``, its ``.json`` (``cfg``'s pretraining config)."""
+    shipped.mkdir(parents=True, exist_ok=True)
+    path = shipped / encoder_cache_path(cfg, shipped).name
+    path.write_bytes(pt)
+    if config:
+        pretrain_config(cfg).to_json(path.with_suffix(".json"))
+    return path
 
 
-def test_a_shipped_encoder_fills_an_empty_cache_and_never_replaces_a_cached_one(tmp_path):
+def test_a_shipped_encoder_fills_an_empty_cache_and_never_replaces_a_cached_one(tmp_path, caplog):
     cfg = load_profile("smoke")
-    shipped, cache = _ship(cfg, tmp_path / "results"), tmp_path / "cache"
+    shipped, cache = tmp_path / "results" / "encoders", tmp_path / "cache"
+    source = _ship(cfg, shipped)
     assert restore_shipped_encoder(cfg, cache, shipped) is True
     target = encoder_cache_path(cfg, cache)
     assert target.read_bytes() == b"shipped encoder"
-    assert target.with_suffix(".json").read_bytes() == b'{"model": {}}'
+    assert target.with_suffix(".json").read_bytes() == source.with_suffix(".json").read_bytes()
+    assert restore_shipped_encoder(cfg, cache, shipped) is False  # the same file: nothing to say
+    assert "not the one shipped" not in caplog.text
     target.write_bytes(b"this machine's encoder")
-    assert restore_shipped_encoder(cfg, cache, shipped) is False
-    assert target.read_bytes() == b"this machine's encoder"
+    with caplog.at_level(logging.WARNING, logger="owslib.pretrain"):
+        assert restore_shipped_encoder(cfg, cache, shipped) is False
+    assert target.read_bytes() == b"this machine's encoder"  # kept, but named with both checksums
+    mine, theirs = (hashlib.sha256(b).hexdigest()[:12]
+                    for b in (b"this machine's encoder", b"shipped encoder"))  # fmt: skip
+    assert "not the one shipped" in caplog.text and mine in caplog.text and theirs in caplog.text
     other = load_profile("smoke", model__pretrain_epochs=7)  # another encoder config: not shipped
     assert restore_shipped_encoder(other, cache, shipped) is False
     assert not encoder_cache_path(other, cache).exists()
     assert restore_shipped_encoder(cfg, tmp_path / "cache2", tmp_path / "absent") is False
 
 
-def test_half_a_shipment_is_refused_by_name(tmp_path):
+def test_half_a_shipment_or_another_encoders_config_is_refused_by_name(tmp_path):
     cfg = load_profile("smoke")
-    shipped = _ship(cfg, tmp_path / "results", meta=None)
-    with pytest.raises(FileNotFoundError, match=r"encoders/[0-9a-f]{16}\.json"):
+    shipped = tmp_path / "encoders"
+    source = _ship(cfg, shipped, config=False)
+    with pytest.raises(ValueError, match=rf"{source.stem}\.json: the config of the shipped"):
         restore_shipped_encoder(cfg, tmp_path / "cache", shipped)
-    assert not encoder_cache_path(cfg, tmp_path / "cache").exists()
+    other = load_profile("smoke", model__pretrain_epochs=7)
+    pretrain_config(other).to_json(source.with_suffix(".json"))  # a config of another key
+    with pytest.raises(ValueError, match=rf"the config of another encoder.*not {source.stem}"):
+        restore_shipped_encoder(cfg, tmp_path / "cache", shipped)
+    assert not encoder_cache_path(cfg, tmp_path / "cache").exists()  # nothing half-written
 
 
-def test_a_run_starts_from_its_results_shipped_encoder_without_pretraining(tmp_path, monkeypatch):
+def test_a_run_starts_from_the_shipped_encoder_without_pretraining(tmp_path, monkeypatch):
     from owslib import runner
 
     monkeypatch.setenv("OWSLIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("OWSLIB_SHIPPED_ENCODERS", str(tmp_path / "shipped"))
     # a data root that does not exist: a pretraining would fail, so none may start
     cfg = load_profile("smoke", data__root=str(tmp_path / "no_data"))
     assert cfg.model.pretrain_epochs > 0
-    results = tmp_path / "results"
-    _ship(cfg, results)
-    run_dir = results / "runs" / "smoke" / "baseline" / "seed0"
-    assert runner._pretrain_encoder(cfg, run_dir) is False  # restored, not trained
+    assert encoder_cached(cfg, tmp_path / "cache") is False  # nothing shipped yet
+    _ship(cfg, tmp_path / "shipped")
+    assert runner._pretrain_encoder(cfg) is False  # restored, not trained
     assert encoder_cache_path(cfg, tmp_path / "cache").read_bytes() == b"shipped encoder"
-    import hashlib
-
     assert runner._encoder_sha256(cfg) == hashlib.sha256(b"shipped encoder").hexdigest()
+
+
+def test_the_committed_shipped_encoder_is_the_one_its_name_and_config_stand_for():
+    from owslib.config import ExperimentConfig
+    from owslib.paths import resolve
+    from owslib.pretrain import _encoder_key
+
+    shipped = sorted(resolve("results/encoders").glob("*.pt"))
+    assert shipped, "results/encoders/ ships the float32 ablation's encoder"
+    for pt in shipped:
+        assert _encoder_key(ExperimentConfig.from_json(pt.with_suffix(".json"))) == pt.stem
+    from owslib.study_file import load_study
+
+    ablation = load_study().config("synco_unknown_fp32", 0)  # notebook 05's ablation starts from it
+    assert encoder_cache_path(ablation, resolve("results")).name in {p.name for p in shipped}

@@ -348,17 +348,31 @@ def test_setups_tell_whether_each_pair_started_from_the_same_encoder(tmp_path):
     _, note = abl.setups()
     assert "another closed-set encoder than `focal` at the same seed: focal_dice seed 1;" in note
     assert "focal_dice seed 0" not in note
+    # an old run.json (no encoder, no threads), and a seed whose baseline has not finished
+    (run_dir(results, "smoke", "focal_dice", 1) / "run.json").write_text(
+        json.dumps({"status": "finished", "cpu": "EPYC", "cpu_capability": "AVX2", "device": "cpu"})
+    )
+    write_info("focal_dice", 0, "a" * 64, cpu_threads=1)
+    write_info("focal", 0, "a" * 64, cpu_threads=2)
+    (run_dir(results, "smoke", "focal", 2) / "run.json").write_text(json.dumps({"status": "running"}))
+    write_info("focal_dice", 2, "a" * 64)
+    table, note = abl.setups()
+    assert table.set_index(["variant", "seed"]).loc[("focal_dice", 1), "encoder"] == "?"
+    assert "Encoder not recorded: focal_dice seed 1." in note
+    assert "No finished `focal` run at their seed yet: focal_dice seed 2." in note
+    assert "1 or 2 threads" in note and "measures the variant alone" not in note
 
 
 def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monkeypatch):
     from owslib.engine import autocast
-    from owslib.study_runs import DEFAULT_RUN_S, expected_run_s
+    from owslib.study_runs import DEFAULT_RUN_S, expected_run_s, finished_runs
 
     monkeypatch.setattr(autocast, "cpu_info", lambda: {"cpu": "here", "cpu_capability": "AVX2"})
     study = load_study(_write(tmp_path, BASE))
     all_jobs = jobs(study, tmp_path / "results")
     by = {(j.variant, j.seed): j for j in all_jobs}
-    assert expected_run_s(study, all_jobs, by["focal", 1]) == DEFAULT_RUN_S["smoke"]
+    assert expected_run_s(study, finished_runs(all_jobs), by["focal", 1]) == DEFAULT_RUN_S["smoke"]
+    assert describe(study, all_jobs)[-1].endswith("(no finished run yet: 8 s a run)")
 
     def finish(variant, seed, train_s, cpu):
         d = by[variant, seed].path
@@ -370,13 +384,13 @@ def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monke
         (d / "metrics.json").write_text("{}")
 
     finish("baseline", 0, 90, "elsewhere")
-    assert expected_run_s(study, all_jobs, by["focal", 1]) == 100  # any run, any CPU
+    assert expected_run_s(study, finished_runs(all_jobs), by["focal", 1]) == 100  # any run, any CPU
     finish("focal", 0, 290, "elsewhere")
-    assert expected_run_s(study, all_jobs, by["focal", 1]) == 300  # the variant's, any CPU
+    assert expected_run_s(study, finished_runs(all_jobs), by["focal", 1]) == 300  # the variant's, any CPU
     finish("baseline", 1, 490, "here")
-    assert expected_run_s(study, all_jobs, by["focal", 1]) == 500  # this CPU first
+    assert expected_run_s(study, finished_runs(all_jobs), by["focal", 1]) == 500  # this CPU first
     finish("dice", 0, 690, "here")
-    assert expected_run_s(study, all_jobs, by["dice", 1]) == 700  # the variant's on this CPU
-    assert expected_run_s(study, all_jobs) == 600  # no job: every run on this CPU
+    assert expected_run_s(study, finished_runs(all_jobs), by["dice", 1]) == 700  # the variant's on this CPU
+    assert expected_run_s(study, finished_runs(all_jobs)) == 600  # no job: every run on this CPU
     # the two missing runs: focal 1 (600, this CPU's median) + dice 1 (700)
     assert describe(study, all_jobs)[-1].startswith("# 6 runs, 2 to train: about 21 min 40 s")

@@ -40,7 +40,7 @@ from owslib.data.validation import (
     read_train_ids,
     write_bad_report,
 )
-from owslib.io import atomic_path, atomic_write_json
+from owslib.io import atomic_path, atomic_write_json, sha256_file
 from owslib.labels import IGNORE_INDEX, TRAIN_ID_NAMES, LabelError, get_split
 
 log = logging.getLogger(__name__)
@@ -142,18 +142,10 @@ def output_paths(out: Path, split: str, source: Source) -> tuple[Path, Path]:
     )
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
-
-
 def place(src: Path, dst: Path, sha: str, *, link: bool) -> bool:
     """Copy (or hard-link) ``src`` to ``dst`` atomically unless ``dst`` already holds it."""
     if dst.exists():
-        if os.path.samefile(src, dst) or (not link and _sha256(dst) == sha):
+        if os.path.samefile(src, dst) or (not link and sha256_file(dst) == sha):
             return False
     with atomic_path(dst) as tmp:
         if link:

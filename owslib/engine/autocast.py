@@ -9,8 +9,10 @@ its numbers differ from a native machine's. ``autocast`` warns once per process 
 
 Float32 results also depend on the kernels' instruction set: the same seed gives other bits on an
 AVX512 machine than on an AVX2 one. ``ATEN_CPU_CAPABILITY=avx2``, ``ONEDNN_MAX_CPU_ISA=AVX2`` and
-``MKL_ENABLE_INSTRUCTIONS=AVX2`` cap torch's, oneDNN's and MKL's kernels (all three are needed), so
-that an AVX512 machine continues an AVX2 machine's runs; ``cpu_info`` records the caps in force.
+``MKL_ENABLE_INSTRUCTIONS=AVX2`` select torch's, oneDNN's and MKL's AVX2 kernels (all three are
+needed for a network's bits to change), which brings two machines closer but was not seen to
+reproduce another machine's run; ``cpu_info`` records the caps in force (as the process
+environment had them at its first call: set them before starting Python, as torch reads them).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import os
 import platform
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -43,7 +46,7 @@ def autocast(device: torch.device, enabled: bool):
 
 
 @functools.cache
-def cpu_info(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, str | bool | None]:
+def cpu_info(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, Any]:
     """``cpu`` (model name), ``cpu_capability`` (torch's vector ISA: AVX2, AVX512, ...),
     ``cpu_bf16`` (native bfloat16 instructions; None where ``cpuinfo`` cannot be read) and
     ``cpu_isa_caps`` (those of :data:`ISA_CAP_VARIABLES` that are set, by name) and

@@ -67,3 +67,10 @@ def test_interrupted_write_leaves_previous_file(tmp_path, monkeypatch):
     monkeypatch.undo()
     assert load_checkpoint(path)["epoch"] == 1
     assert not list(tmp_path.glob(".*.tmp*"))
+
+
+def test_the_same_state_gives_the_same_bytes_under_any_name(tmp_path):
+    state = {"model": {"w": torch.arange(4.0)}, "epoch": 3}
+    save_checkpoint(tmp_path / "last.pt", **state)  # no random draw in between: same rng state
+    save_checkpoint(tmp_path / "epoch_003.pt", **state)
+    assert (tmp_path / "last.pt").read_bytes() == (tmp_path / "epoch_003.pt").read_bytes()
