@@ -263,3 +263,19 @@ def test_table_footnote() -> None:
         "95 % Student-t interval on the per-seed differences (n−1 degrees of freedom)."
     )
     assert "90 % Student-t" in table_footnote(0.9, 5) and "over 5 seeds" in table_footnote(0.9, 5)
+
+
+def test_identical_differences_are_not_significant() -> None:
+    # 0.55 - 0.50, 0.57 - 0.52, 0.61 - 0.56: equal up to ~1e-17; the interval has zero width
+    long = _long(
+        {
+            ("baseline", "miou", "", ""): {0: 0.50, 1: 0.52, 2: 0.56},
+            ("x", "miou", "", ""): {0: 0.55, 1: 0.57, 2: 0.61},
+        }
+    )
+    row = _row(summarise(long), "x", "miou")
+    assert row["delta"] == pytest.approx(0.05) and row["n_pairs"] == 3
+    assert row["delta_lo"] == row["delta_hi"] == row["delta"]
+    assert not row["significant"] and row["better"] is None
+    with pytest.raises(ValueError, match="confidence"):
+        summarise(long, confidence=95)
