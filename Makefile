@@ -33,8 +33,8 @@ lint: install
 	$(VENV)/bin/ruff format --check owslib tests benchmarks
 
 ## JupyterLab on the study: opens notebooks/start_here.ipynb (the guide to the notebooks and results).
-lab: install
-	$(VENV)/bin/jupyter lab --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/start_here.ipynb --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
+lab: install jupyter/jupyter_server_config.py
+	$(VENV)/bin/jupyter lab --config=jupyter/jupyter_server_config.py --ServerApp.root_dir=. --LabApp.default_url=/lab/tree/notebooks/start_here.ipynb --ip=127.0.0.1 --no-browser $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 ## Re-lock the pins after editing pyproject.toml.
 lock: install
