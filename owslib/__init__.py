@@ -1,3 +1,17 @@
-"""owslib: open-world semantic segmentation study toolkit."""
+"""owslib: open-world semantic segmentation (ContMAV) reproduced and extended, as a library and a study.
+
+The package is built in layers; a module imports only from its own layer or the ones below it
+(``tests/test_architecture.py`` checks this and the absence of import cycles):
+
+0. roots — ``config`` (experiment config dataclasses), ``labels`` (label tables, splits), ``io``
+   (atomic writes), ``paths`` (the project's folders), ``distributed`` (process groups and
+   collectives), ``comparison`` (paired statistics over seeds);
+1. parts — ``data`` (readers, transforms, the embedded dataset), ``models``, ``losses``,
+   ``metrics``, ``inference`` (Gaussian scores, scorers, discovery), ``plots`` (figures);
+2. ``engine`` — the experiment builder, the training loop, checkpoints, the closed-set encoder;
+3. ``evaluation`` (the protocol: computes, writes nothing) and ``report`` (writes its files);
+4. ``study`` — the study file, planning and running its runs, papermill, results read back;
+5. faces — ``cli`` (every command), ``notebook`` (what the notebooks call), ``widgets``.
+"""
 
 __version__ = "0.1.0"

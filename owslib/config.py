@@ -15,6 +15,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from owslib.io import atomic_write_text
+
 SEP = "__"
 
 
@@ -49,9 +51,9 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
+
 class SyntheticConfig:
     """The embedded, procedurally generated street-scene dataset (Cityscapes layout)."""
-
     seed: int = 0
     n_train: int = 300
     n_val: int = 50
@@ -66,7 +68,7 @@ class ModelConfig:
     encoder_block: str = "nonbottleneck1d"  # nonbottleneck1d | basicblock
     pretrained_path: str = ""  # local ImageNet weights (torchvision resnet or r34_NBt1D.pth)
     # > 0: start from the encoder of a closed-set segmenter trained this many epochs on the
-    # training split, once per profile and dataset (owslib.pretrain), in place of ImageNet weights
+    # training split, once per profile and dataset (owslib.engine.pretrain), in place of ImageNet weights
     pretrain_epochs: int = 0
     context: str = "ppm"  # ppm | none
     context_bins: tuple[int, ...] = (1, 2, 4, 8)
@@ -199,7 +201,6 @@ class ExperimentConfig:
         return flatten(self.to_dict())
 
     def to_json(self, path: str | Path) -> None:
-        from owslib.io import atomic_write_text
 
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
@@ -257,7 +258,7 @@ PROFILES: dict[str, dict[str, Any]] = {
         **_SMALL_MODEL,
         **_EMBEDDED_DATA,
         # In place of ImageNet weights: the encoder of a closed-set segmenter trained once (30
-        # epochs, CE) on the embedded train split (owslib.pretrain); every variant and seed starts
+        # epochs, CE) on the embedded train split (owslib.engine.pretrain); every variant and seed starts
         # from it. Measured on 2 CPU cores: 10 epochs then reach mIoU 0.57, fused AUROC 0.96.
         "model__pretrain_epochs": 30,
         # Statistics of a model that does not classify yet have tiny σ and Eq. 5 then pins the
@@ -343,6 +344,12 @@ def unflatten(flat: dict[str, Any]) -> dict[str, Any]:
                 raise ConfigError(f"config key {key!r} nests under a value")
         node[parts[-1]] = v
     return nested
+
+
+def lists_to_tuples(d: dict[str, Any]) -> dict[str, Any]:
+    """Flat overrides read from JSON (a study file, notebook parameters) with their lists as the
+    tuples the config's fields hold."""
+    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
 
 def did_you_mean(name: str, choices) -> str:

@@ -99,3 +99,12 @@ def _json_default(o: Any) -> Any:
     if isinstance(o, Path):
         return str(o)
     raise TypeError(f"not JSON-serialisable: {type(o).__name__}")
+
+
+def read_json(path: str | Path) -> Any:
+    """The JSON in ``path``, or ``None`` when it is missing or unreadable (a run not written yet,
+    or one interrupted mid-way: every writer here is atomic, so a half file is another's)."""
+    try:
+        return json.loads(Path(path).read_text())
+    except (OSError, json.JSONDecodeError):
+        return None

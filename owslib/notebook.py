@@ -18,11 +18,25 @@ from typing import Any
 import pandas as pd
 
 from owslib import comparison
-from owslib.embedding_sample import space_finding  # noqa: F401  (used by notebook 04)
+from owslib.config import load_profile
+from owslib.evaluation.embeddings import (
+    load_embedding_sample,
+    space_finding,  # noqa: F401  (used by notebook 04)
+    space_table,
+    write_embedding_sample,
+)
+from owslib.inference.scorers import get_scorer
+from owslib.io import atomic_write_text
+from owslib.labels import get_split
+from owslib.losses.infonce import DEFAULT_MIN_NORM
+from owslib.models.cost import model_cost
 from owslib.paths import resolve, shown
-from owslib.runner import RunResult, read_run_info, run_experiment
-from owslib.study_file import STUDY_FILE, NotebookSpec, Study, load_study, run_dir
-from owslib.study_results import (  # noqa: F401  (re-exported for the notebooks)
+from owslib.plots import save_figure
+from owslib.plots.embeddings import embedding_pca, norm_histograms
+from owslib.report.tables import markdown_table
+from owslib.study.figures import curves_figure, delta_figure, variant_map_figure
+from owslib.study.kernel import configure_logging
+from owslib.study.results import (  # noqa: F401  (re-exported for the notebooks)
     COMPARED,
     HEADLINE,
     contrast_findings,
@@ -37,6 +51,9 @@ from owslib.study_results import (  # noqa: F401  (re-exported for the notebooks
     setup_row,
     study_overview,
 )
+from owslib.study.run import RunResult, is_finished, read_run_info, run_experiment
+from owslib.study.studyfile import STUDY_FILE, NotebookSpec, Study, load_study, run_dir
+from owslib.widgets import AnomalyExplorer
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +61,6 @@ log = logging.getLogger(__name__)
 @dataclass
 class NotebookRun:
     """A study notebook's context: its spec in the study file, its runs and its output folder."""
-
     name: str
     study: Study
     spec: NotebookSpec
@@ -71,8 +87,6 @@ class NotebookRun:
     ) -> dict[tuple[str, int], RunResult]:
         """Every (variant, seed) of this notebook: reused when finished, trained otherwise (with
         ``train_missing=False`` a missing run is listed and left out)."""
-        from owslib.runner import is_finished
-
         todo = [(v, s) for s in self.study.seeds for v in self.spec.run_variants]
         self.missing = []
         for i, (v, s) in enumerate(todo, 1):
@@ -135,7 +149,6 @@ class NotebookRun:
         return table
 
     def _write_md(self, name: str, table: pd.DataFrame, note: str) -> None:
-        from owslib.io import atomic_write_text
 
         body = "none" if table.empty else table.to_markdown(index=False)
         atomic_write_text(self.out_dir / f"{name}.md", f"{body}\n\n{note}\n")
@@ -177,8 +190,6 @@ class NotebookRun:
 
     def delta_figure(self, scorer: str = "fused", labels: tuple[str, ...] = ()):
         """Paired Δ to the baseline per variant (``delta.png``)."""
-        from owslib.plots import delta_figure
-
         if self.baseline not in set(self.long_table()["variant"]):
             return None
         fig = delta_figure(self.long_table(), list(labels or self.headline(scorer)), self.baseline)
@@ -187,16 +198,12 @@ class NotebookRun:
 
     def map_figure(self, scorer: str = "fused", n_images: int = 4):
         """Every variant's ``scorer`` map of the same test images, one scale (``maps_<scorer>.png``)."""
-        from owslib.plots import variant_map_figure
-        from owslib.scorers import get_scorer
-
         seed = self.study.seeds[0]
         dirs = {v: self.run_path(v, seed) for v in self.spec.variants}
         found = (dirs[self.baseline] / "anomaly_maps").glob(f"*_{scorer}.png")
         names = sorted(p.name.removesuffix(f"_{scorer}.png") for p in found)[:n_images]
         if not names:
             return None
-        from owslib.paths import resolve
 
         value_range = get_scorer(scorer).range(self.num_known) or (0.0, 1.0)
         root = resolve(self.study.config(self.baseline, seed, **self.overrides).data.root)
@@ -210,8 +217,6 @@ class NotebookRun:
 
     def curves_figure(self, term: str = "loss", log_scale: bool = True):
         """The variants' training curves overlaid (seed of the first run, ``curves_<term>.png``)."""
-        from owslib.plots import curves_figure
-
         seed = self.study.seeds[0]
         hist = {}
         for v in self.spec.variants:
@@ -224,7 +229,6 @@ class NotebookRun:
 
     @property
     def num_known(self) -> int:
-        from owslib.labels import get_split
 
         return get_split(
             self.study.config(self.baseline, self.study.seeds[0]).data.split_preset
@@ -304,9 +308,6 @@ class NotebookRun:
     def cost_table(self, height: int = 512, width: int = 1024) -> pd.DataFrame:
         """Parameters and forward GFLOPs at ``height``×``width`` of every variant's network: the
         paper's (ResNet34-NBt1D, 19 classes) with the variant's model options, and this study's."""
-        from owslib.config import load_profile
-        from owslib.models.cost import model_cost
-
         rows = []
         for v in self.spec.variants:
             model_keys = {k: val for k, val in self.study.variants[v].overrides.items()
@@ -326,8 +327,6 @@ class NotebookRun:
     def embedding_samples(self, variants: tuple[str, ...] = ()) -> dict[str, dict | None]:
         """Each variant's embedding sample at the first seed (``embeddings.npz`` of its run, drawn
         from the run's checkpoint when missing; None when neither is here)."""
-        from owslib.embedding_sample import load_embedding_sample, write_embedding_sample
-
         seed = self.study.seeds[0]
         paths = {v: write_embedding_sample(self.run_path(v, seed))
                  for v in variants or self.spec.variants}  # fmt: skip
@@ -336,12 +335,7 @@ class NotebookRun:
     def embedding_views(self, variants: tuple[str, ...] = (), space: str = "embedding"):
         """Known vs unknown embeddings of the variants (first seed): the PCA panels of ``space``,
         the norm histograms of both spaces (``embedding_pca_<space>.png``, ``embedding_norms.png``)
-        and the table of :func:`owslib.embedding_sample.space_table` (returned and written)."""
-        from owslib.embedding_sample import space_table
-        from owslib.labels import get_split
-        from owslib.losses.infonce import DEFAULT_MIN_NORM
-        from owslib.plots.embeddings import embedding_pca, norm_histograms
-
+        and the table of :func:`owslib.evaluation.embeddings.space_table` (returned and written)."""
         samples = self.embedding_samples(variants)
         seed = self.study.seeds[0]
         cfg = self.study.config(self.baseline, seed, **self.overrides)
@@ -355,16 +349,13 @@ class NotebookRun:
         return table
 
     def save(self, fig, name: str):
-        from owslib.plots import save_figure
 
         return save_figure(fig, self.out_dir / f"{name}.png")
 
 
 def setup(namespace: dict[str, Any], name: str) -> NotebookRun:
     """Resolve a study notebook's parameters (``profile``, ``results_dir``, ``study_file``)."""
-    from owslib.study import _configure_logging
-
-    _configure_logging()
+    configure_logging()
     study_file = namespace.get("study_file") or STUDY_FILE
     study = load_study(resolve(study_file), profile=namespace.get("profile") or None)
     results = resolve(namespace.get("results_dir") or "results")
@@ -402,7 +393,6 @@ def show_table(table: pd.DataFrame, note: str = "", decimals: int = 4) -> None:
     an empty table reads "none"."""
     from IPython.display import Markdown, display
 
-    from owslib.report.tables import markdown_table
 
     display(Markdown(markdown_table(table, note, decimals)))
 
@@ -422,7 +412,6 @@ def explorer(run: RunResult):
         return None
     import matplotlib.pyplot as plt
 
-    from owslib.widgets import AnomalyExplorer
 
     ex = AnomalyExplorer(run.exp, run.exp.test_loader.dataset)
     fig = ex.render(ex.index.value, ex.scorer.value, ex.delta.value)

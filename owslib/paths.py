@@ -7,6 +7,9 @@ from pathlib import Path
 
 #: The checkout holding this package (an installed copy elsewhere falls back to the cwd).
 _ROOT = Path(__file__).resolve().parent.parent
+#: The numbered notebooks (committed without outputs) and the study file that declares the study.
+NOTEBOOK_DIR = _ROOT / "notebooks"
+STUDY_FILE = NOTEBOOK_DIR / "study.json"
 
 
 def project_root() -> Path:

@@ -10,12 +10,12 @@ import matplotlib.pyplot as plt
 import numpy as np
 from IPython.display import display
 
+from owslib.inference.scorers import available_scorers, main_scorer
 from owslib.plots.training import colorize
 from owslib.report import predict_example
-from owslib.scorers import available_scorers, main_scorer
 
 if TYPE_CHECKING:
-    from owslib.experiment import Experiment
+    from owslib.engine.experiment import Experiment
 
 
 class AnomalyExplorer:

@@ -8,8 +8,8 @@ import shlex
 import pytest
 
 from owslib.__main__ import build_parser, main
+from owslib.cli.data import missing_root_message
 from owslib.config import PROFILES
-from owslib.data.cli import missing_root_message
 from owslib.data.validation import DatasetError
 from owslib.paths import resolve
 

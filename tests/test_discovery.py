@@ -8,7 +8,7 @@ import math
 import pytest
 import torch
 
-from owslib.discovery import (
+from owslib.inference.discovery import (
     ClassSimilarity,
     NovelClassDiscovery,
     discovery_features,

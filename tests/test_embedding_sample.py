@@ -7,14 +7,14 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from owslib.embedding_sample import (
+from owslib.evaluation.embeddings import (
     load_embedding_sample,
-    pca_2d,
     sample_embeddings,
     space_table,
     write_embedding_sample,
 )
 from owslib.models.outputs import EMBEDDING, SEM_LOGITS
+from owslib.plots.embeddings import pca_2d
 
 
 class _Echo(nn.Module):
@@ -125,7 +125,7 @@ def test_pca_and_norm_figures_show_every_variant_and_mark_unknowns():
 def test_space_finding_names_the_space_that_separates_by_direction():
     import pandas as pd
 
-    from owslib.embedding_sample import space_finding
+    from owslib.evaluation.embeddings import space_finding
 
     t = pd.DataFrame({
         "variant": ["a", "a", "b", "b"], "space": ["embedding", "semantic"] * 2, "dim": 3,

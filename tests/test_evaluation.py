@@ -13,14 +13,15 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-import owslib.inference as inference
-from owslib.evaluation import EvalOptions, anomaly_labels, evaluate_model
-from owslib.inference import SCORERS, anomaly_scores, class_distances, nearest_class
+import owslib.inference.gaussian as inference
+from owslib.evaluation.passes import evaluate_model
+from owslib.evaluation.protocol import EvalOptions, anomaly_labels
+from owslib.inference.gaussian import class_distances, nearest_class
+from owslib.inference.scorers import SCORERS, anomaly_scores, available_scorers
 from owslib.losses import ClassStatistics
 from owslib.metrics import AnomalyMetric, anomaly_metrics
 from owslib.plots import curve_points
 from owslib.report import metrics_tables, write_evaluation
-from owslib.scorers import available_scorers
 
 K = 3
 CPU = torch.device("cpu")
@@ -295,7 +296,7 @@ def test_options_are_validated():
 
 
 def test_smiyc_curve_convention_is_reported_per_frame():
-    from owslib.inference import anomaly_scores
+    from owslib.inference.scorers import anomaly_scores
     from owslib.metrics.smiyc_curve import smiyc_curve_metrics
 
     batches = _random_batches(n=3, b=2)

@@ -12,14 +12,13 @@ import pytest
 import torch
 from PIL import Image
 
-from owslib import evaluation_cli
 from owslib.__main__ import main
+from owslib.cli import evaluate as evaluation_cli
 from owslib.engine.checkpoint import save_checkpoint
-from owslib.inference import SCORERS
+from owslib.inference.scorers import SCORERS, available_scorers
 from owslib.labels import get_split
 from owslib.losses import ClassStatistics
 from owslib.models import build_model
-from owslib.scorers import available_scorers
 
 
 @pytest.fixture()
@@ -40,8 +39,8 @@ def checkpoint(smoke_cfg, tmp_path):
 
 
 def test_literal_choices_match_the_library():
-    from owslib.data.cli import DATASETS
-    from owslib.scorers import SCORER_REGISTRY
+    from owslib.cli.data import DATASETS
+    from owslib.inference.scorers import SCORER_REGISTRY
 
     parser = argparse.ArgumentParser()
     evaluation_cli.register(parser.add_subparsers())

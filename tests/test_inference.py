@@ -6,9 +6,7 @@ import numpy as np
 import pytest
 import torch
 
-from owslib.inference import (
-    SCORERS,
-    anomaly_scores,
+from owslib.inference.gaussian import (
     class_similarity,
     contrastive_unknown_score,
     fused_unknown_score,
@@ -17,6 +15,7 @@ from owslib.inference import (
     open_world_prediction,
     semantic_unknown_score,
 )
+from owslib.inference.scorers import SCORERS, anomaly_scores
 from owslib.losses import ClassStatistics
 
 K = 3
@@ -226,7 +225,7 @@ def test_open_world_prediction_marks_fused_above_delta():
 
 
 def test_similarity_underflow_nearest_or_first_class():
-    from owslib.inference import class_similarity
+    from owslib.inference.gaussian import class_similarity
 
     stats = ClassStatistics(3)
     stats.mean.copy_(torch.tensor([[0.0, 0, 0], [10.0, 0, 0], [0.0, 30, 0]]))

@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 
 from owslib.config import load_profile
-from owslib.study import STUDY_NOTEBOOKS, check_parameters, execute, notebook_path
+from owslib.study.execute import STUDY_NOTEBOOKS, check_parameters, execute, notebook_path
 
 
 def test_data_prep_is_first_in_the_study_and_declares_its_roots():

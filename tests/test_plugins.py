@@ -7,10 +7,10 @@ import pytest
 import torch
 from torch import nn
 
+from owslib.inference.scorers import SCORER_REGISTRY, Scorer, register_scorer
 from owslib.losses import TERMS, TermSpec, register_term
 from owslib.models import EXTRA_DECODERS, register_extra_decoder
-from owslib.runner import run_experiment
-from owslib.scorers import SCORER_REGISTRY, Scorer, register_scorer
+from owslib.study.run import run_experiment
 
 
 class ToyHead(nn.Module):
@@ -79,7 +79,7 @@ def test_unknown_plugin_names_raise(smoke_cfg):
         build_model(smoke_cfg.override(model__extra_decoder="nope").model, 16)
     with pytest.raises(ValueError, match="unknown term 'nope'"):
         ContMAVObjective(smoke_cfg.override(loss__extra_terms="nope:1").loss, 16)
-    from owslib.scorers import get_scorer
+    from owslib.inference.scorers import get_scorer
 
     with pytest.raises(ValueError, match="unknown scorer 'nope'"):
         get_scorer("nope")

@@ -15,7 +15,7 @@ import pytest
 
 from owslib import evaluation_cli
 from owslib.__main__ import build_parser, main
-from owslib.cli import config_from_args, parse_assignments
+from owslib.cli.config_args import config_from_args, parse_assignments
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"

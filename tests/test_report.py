@@ -3,7 +3,7 @@ import json
 import numpy as np
 import pandas as pd
 
-from owslib.evaluation import CONVENTIONS
+from owslib.evaluation.protocol import CONVENTIONS
 from owslib.labels import IGNORE_INDEX
 from owslib.plots import colorize, side_by_side, training_curves
 from owslib.report import metrics_tables, write_metrics

@@ -8,7 +8,7 @@ import logging
 import pytest
 
 from owslib.config import load_profile
-from owslib.pretrain import (
+from owslib.engine.pretrain import (
     encoder_cache_path,
     encoder_cached,
     pretrain_config,
@@ -37,7 +37,7 @@ def test_a_shipped_encoder_fills_an_empty_cache_and_never_replaces_a_cached_one(
     assert restore_shipped_encoder(cfg, cache, shipped) is False  # the same file: nothing to say
     assert "not the one shipped" not in caplog.text
     target.write_bytes(b"this machine's encoder")
-    with caplog.at_level(logging.WARNING, logger="owslib.pretrain"):
+    with caplog.at_level(logging.WARNING, logger="owslib.engine.pretrain"):
         assert restore_shipped_encoder(cfg, cache, shipped) is False
     assert target.read_bytes() == b"this machine's encoder"  # kept, but named with both checksums
     mine, theirs = (hashlib.sha256(b).hexdigest()[:12]
@@ -63,7 +63,8 @@ def test_half_a_shipment_or_another_encoders_config_is_refused_by_name(tmp_path)
 
 
 def test_a_run_starts_from_the_shipped_encoder_without_pretraining(tmp_path, monkeypatch):
-    from owslib import runner
+    from owslib.engine.pretrain import ensure_pretrained_encoder
+    from owslib.study import run as runner
 
     monkeypatch.setenv("OWSLIB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("OWSLIB_SHIPPED_ENCODERS", str(tmp_path / "shipped"))
@@ -74,19 +75,21 @@ def test_a_run_starts_from_the_shipped_encoder_without_pretraining(tmp_path, mon
     _ship(cfg, tmp_path / "shipped")
     assert runner._pretrain_encoder(cfg) is False  # restored, not trained
     assert encoder_cache_path(cfg, tmp_path / "cache").read_bytes() == b"shipped encoder"
-    assert runner._encoder_sha256(cfg) == hashlib.sha256(b"shipped encoder").hexdigest()
+    # the file the run then starts from (and whose sha256 its run.json records), not a new one
+    path = ensure_pretrained_encoder(cfg, tmp_path / "cache")
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == hashlib.sha256(b"shipped encoder").hexdigest()
 
 
 def test_the_committed_shipped_encoder_is_the_one_its_name_and_config_stand_for():
     from owslib.config import ExperimentConfig
+    from owslib.engine.pretrain import _encoder_key
     from owslib.paths import resolve
-    from owslib.pretrain import _encoder_key
 
     shipped = sorted(resolve("results/encoders").glob("*.pt"))
     assert shipped, "results/encoders/ ships the float32 ablation's encoder"
     for pt in shipped:
         assert _encoder_key(ExperimentConfig.from_json(pt.with_suffix(".json"))) == pt.stem
-    from owslib.study_file import load_study
+    from owslib.study.studyfile import load_study
 
     ablation = load_study().config("synco_unknown_fp32", 0)  # notebook 05's ablation starts from it
     assert encoder_cache_path(ablation, resolve("results")).name in {p.name for p in shipped}

@@ -6,13 +6,13 @@ import pytest
 
 from owslib.__main__ import main
 from owslib.config import load_profile
-from owslib.study import (
+from owslib.engine.loop import stale_keys
+from owslib.study.execute import (
     ParameterError,
     check_parameters,
     execute,
     notebook_path,
     run_dir_for,
-    stale_keys,
 )
 
 
@@ -91,7 +91,7 @@ def test_the_smoke_study_runs_every_notebook_with_every_figure_inline(
 ):
     # As make study runs it: the CLI trains the runs, then renders every notebook; a headless
     # MPLBACKEND must not keep figures out of the executed copies.
-    from owslib.study_file import load_study
+    from owslib.study.studyfile import load_study
 
     monkeypatch.setenv("MPLBACKEND", "Agg")
     results = tmp_path / "results"

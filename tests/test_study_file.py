@@ -4,8 +4,8 @@ import json
 
 import pytest
 
-from owslib.study_file import StudyError, load_study, run_dir
-from owslib.study_runs import describe, jobs, status, train_runs
+from owslib.study.plan import describe, jobs, status, train_runs
+from owslib.study.studyfile import StudyError, load_study, run_dir
 
 BASE = {
     "profile": "smoke",
@@ -29,7 +29,7 @@ def _write(tmp_path, spec, text=None):
 
 
 def test_the_committed_study_file_is_valid():
-    from owslib.study import NOTEBOOK_DIR
+    from owslib.study.execute import NOTEBOOK_DIR
 
     study = load_study(notebook_dir=NOTEBOOK_DIR)
     assert study.seeds == (0, 1, 2) and "baseline" in study.variants
@@ -83,7 +83,7 @@ def test_runs_are_shared_and_indexed_once_each(tmp_path):
 
 
 def test_finished_runs_are_reused_failed_ones_retried_on_request(tmp_path, monkeypatch):
-    import owslib.study_runs as study_runs
+    import owslib.study.plan as study_runs
 
     study = load_study(_write(tmp_path, BASE))
     all_jobs = jobs(study, tmp_path / "results")[:3]
@@ -114,7 +114,7 @@ def test_finished_runs_are_reused_failed_ones_retried_on_request(tmp_path, monke
 
 def test_grid_run_names_are_unique_and_grid_values_cannot_be_overridden(tmp_path):
     from owslib.__main__ import main
-    from owslib.study import ParameterError, load_grid
+    from owslib.study.execute import ParameterError, load_grid
 
     grid = tmp_path / "g.json"
     grid.write_text(json.dumps({"notebook": "00_data_prep", "parameters": {"run_name": "exp"},
@@ -131,7 +131,7 @@ def test_grid_run_names_are_unique_and_grid_values_cannot_be_overridden(tmp_path
 
 def test_notebook_config_keys_are_strict():
     from owslib.config import ConfigError
-    from owslib.study import resolve_config
+    from owslib.study.kernel import resolve_config
 
     with pytest.raises(ConfigError, match="loss__semantik.*did you mean 'loss__semantic'"):
         resolve_config({"profile": "smoke", "loss__semantik": "focal"})
@@ -143,7 +143,7 @@ def _fake_metrics(miou, auroc):
     return {"miou": miou, "anomaly": {"fused": {"pooled": dict(agg), "per_image": dict(agg)}}}
 
 
-def _fake_tree(tmp_path):
+def _fake_tree(tmp_path, vary_focal=False):
     """Three seeds of baseline, focal (+0.05 mIoU, -0.10 AUROC) and dice (as the baseline)."""
     results = tmp_path / "results"
     values = {"baseline": (0.50, 0.90), "focal": (0.55, 0.80), "dice": (0.50, 0.90)}
@@ -152,6 +152,8 @@ def _fake_tree(tmp_path):
             d = run_dir(results, "smoke", variant, seed)
             d.mkdir(parents=True)
             jitter = 0.01 * seed
+            if vary_focal and variant == "focal":  # a constant difference has no interval
+                jitter += (-0.001, 0.002, -0.001)[seed]
             (d / "metrics.json").write_text(
                 json.dumps(_fake_metrics(miou + jitter, auroc + jitter))
             )
@@ -164,7 +166,7 @@ def test_summary_renders_from_a_fake_results_tree(tmp_path):
     spec = json.loads(json.dumps(BASE))
     spec["seeds"] = [0, 1, 2]
     path = _write(tmp_path, spec)
-    results, values = _fake_tree(tmp_path)
+    results, values = _fake_tree(tmp_path, vary_focal=True)
     out = study_overview(results, study_file=path)
     long = out["long"]
     assert out["runs_done"] == out["runs_expected"] == 9
@@ -182,7 +184,7 @@ def test_summary_renders_from_a_fake_results_tree(tmp_path):
 
 @pytest.mark.parametrize("contrast", [["focal"], ["focal", "focal"], ["focal", "ghost"]])
 def test_a_contrast_names_two_different_variants_of_its_notebook(tmp_path, contrast):
-    from owslib.study_file import StudyError
+    from owslib.study.studyfile import StudyError
 
     spec = json.loads(json.dumps(BASE))
     spec["notebooks"][1]["contrast"] = contrast
@@ -197,7 +199,7 @@ def test_the_summary_states_a_contrast_head_to_head(tmp_path):
     spec["seeds"] = [0, 1, 2]
     spec["notebooks"][1]["contrast"] = ["dice", "focal"]
     path = _write(tmp_path, spec)
-    results, values = _fake_tree(tmp_path)
+    results, values = _fake_tree(tmp_path, vary_focal=True)
     (section,) = [s for s in study_overview(results, study_file=path)["sections"]
                   if s["notebook"] == "03_loss_ablations"]  # fmt: skip
     # dice - focal: -0.05 mIoU (worse), +0.10 AUROC (better), against the baseline's noise floor
@@ -364,10 +366,10 @@ def test_setups_tell_whether_each_pair_started_from_the_same_encoder(tmp_path):
 
 
 def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monkeypatch):
-    from owslib.engine import autocast
-    from owslib.study_runs import DEFAULT_RUN_S, expected_run_s, finished_runs
+    from owslib.study import plan
+    from owslib.study.plan import DEFAULT_RUN_S, expected_run_s, finished_runs
 
-    monkeypatch.setattr(autocast, "cpu_info", lambda: {"cpu": "here", "cpu_capability": "AVX2"})
+    monkeypatch.setattr(plan, "cpu_info", lambda: {"cpu": "here", "cpu_capability": "AVX2"})
     study = load_study(_write(tmp_path, BASE))
     all_jobs = jobs(study, tmp_path / "results")
     by = {(j.variant, j.seed): j for j in all_jobs}

@@ -2,7 +2,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 
-from owslib.experiment import build_experiment  # noqa: E402
+from owslib.engine.experiment import build_experiment  # noqa: E402
 from owslib.widgets import AnomalyExplorer  # noqa: E402
 
 

@@ -14,15 +14,14 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from owslib.config import ExperimentConfig
+from owslib.config import ConfigError, ExperimentConfig
+from owslib.distributed import all_reduce_sum
 from owslib.engine.autocast import autocast
 from owslib.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
-from owslib.engine.distributed import all_reduce_sum
 from owslib.engine.logging import RunLogger
-from owslib.evaluation import evaluate
 
 if TYPE_CHECKING:
-    from owslib.experiment import Experiment
+    from owslib.engine.experiment import Experiment
 
 log = logging.getLogger(__name__)
 
@@ -112,8 +111,13 @@ def fit(
     *,
     resume: bool = True,
     on_epoch_end: Callable[[int, dict[str, Any]], None] | None = None,
+    validate: Callable[[Experiment], dict[str, float]] | None = None,
 ) -> list[dict[str, Any]]:
     """Train for ``cfg.train.epochs`` epochs, checkpointing after each; returns the epoch history.
+
+    Every ``train__eval_every`` epochs ``validate(exp)`` adds its numbers to the epoch's row
+    (:func:`owslib.evaluation.epoch_validation` is the usual check); without it nothing is
+    validated, whatever ``eval_every`` says.
 
     With ``resume`` an existing ``run_dir/checkpoints/last.pt`` of the same config is loaded and
     training continues after its epoch (a finished run returns at once). Model, optimizer,
@@ -139,16 +143,8 @@ def fit(
         row |= train_one_epoch(exp, epoch, logger)
         exp.objective.end_epoch(all_reduce_sum if exp.dist.enabled else None)
         row["time_s"] = time.perf_counter() - t0
-        if cfg.train.eval_every and (epoch + 1) % cfg.train.eval_every == 0:
-            # a cheap check: one scorer, no component pass, no discovery
-            val = evaluate(
-                exp, exp.val_loader, scorers=("fused",), components=False, open_world=False,
-                n_maps=0,
-            )  # fmt: skip
-            row["val_miou"] = val["miou"]
-            fused = val.get("anomaly", {}).get("fused", {})
-            if "pooled" in fused:
-                row["val_auroc"] = fused["pooled"]["auroc"]
+        if validate is not None and cfg.train.eval_every and (epoch + 1) % cfg.train.eval_every == 0:
+            row |= validate(exp)
         exp.history.append(row)
         logger.end_epoch(row)
         if exp.dist.is_main:
@@ -220,3 +216,25 @@ def restore(exp: Experiment, path: Path) -> int:
     exp.global_step = int(ckpt["global_step"])
     set_rng_state(ckpt["rng"])
     return int(ckpt["epoch"]) + 1
+
+
+def stale_keys(saved: dict[str, Any] | None, cfg: ExperimentConfig) -> list[str]:
+    """The training-config keys in which a run's saved ``config.json`` differs from ``cfg``.
+
+    Both sides are normalised first (the saved one read back with today's defaults filled in) and
+    the keys that may change on resume (evaluation options, device, workers, logging) are ignored,
+    exactly as resuming decides. No saved config: nothing is stale. An unreadable one, or one
+    with keys owslib no longer has, is stale as a whole (``["<config>"]``).
+    """
+    if saved is None:
+        return []
+    try:
+        old = ExperimentConfig.from_dict(saved).to_flat()
+    except ConfigError:
+        return ["<config>"]
+    new = cfg.to_flat()
+    return [
+        k
+        for k in sorted(set(old) | set(new))
+        if old.get(k) != new.get(k) and not k.startswith(RESUMABLE_CHANGES)
+    ]

@@ -6,10 +6,11 @@ from owslib.losses.contrastive import ContrastiveLoss
 from owslib.losses.dice import DiceLoss, dice_loss
 from owslib.losses.feature import FeatureLoss
 from owslib.losses.focal import FocalLoss, focal_loss
-from owslib.losses.objective import TERMS, ContMAVObjective, TermSpec, register_term
+from owslib.losses.objective import ContMAVObjective
 from owslib.losses.objectosphere import ObjectosphereLoss
 from owslib.losses.segmentation import WeightedCrossEntropy
 from owslib.losses.semantic import SEMANTIC_LOSSES, build_semantic_loss
+from owslib.losses.terms import TERMS, TermSpec, register_term
 
 __all__ = [
     "SEMANTIC_LOSSES",

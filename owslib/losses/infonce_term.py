@@ -23,7 +23,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from owslib.config import LossConfig
-from owslib.engine.distributed import all_reduce_sum, distributed
+from owslib.distributed import all_reduce_sum, distributed
 from owslib.losses._common import attached_zero
 from owslib.losses.infonce import (
     DEFAULT_MIN_NORM,
@@ -32,14 +32,13 @@ from owslib.losses.infonce import (
     seed_info_nce,
     unknown_anchor_nce,
 )
-from owslib.losses.objective import TermContext, TermSpec, register_term
 from owslib.losses.samples import Samples, sample_pixels, sample_regions
 from owslib.losses.synco import SYNTHETIC_KINDS, hardest_negative_stats, synthesize_hard_negatives
-from owslib.models.outputs import EMBEDDING, SEM_LOGITS
+from owslib.losses.terms import TermContext, TermSpec
+from owslib.models.outputs import EMBEDDING, SEM_LOGITS, SPACES
 
 LEVELS = ("pixel", "region")
 FORMS = ("prototype", "seed")
-SPACES = {"embedding": EMBEDDING, "semantic": SEM_LOGITS}
 SYNCO_DIRECTIONS = ("none", "known_anchors", "unknown_anchors", "both")
 
 
@@ -97,8 +96,8 @@ class InfoNCETerm(nn.Module):
     Shape: ``outputs[key]`` (B, D, H, W), ``target`` (B, H, W) → scalar loss.
     Reference: Oord et al. 2018, Eq. 4; Li et al., ICLR 2021; Giakoumoglou & Stathaki 2024.
     """
-
     prototypes: torch.Tensor
+
     prototype_valid: torch.Tensor
     unknown_prototype: torch.Tensor
 
@@ -327,13 +326,13 @@ def _build(ctx: TermContext) -> nn.Module:
     return InfoNCETerm.from_config(ctx.cfg, ctx.num_classes, ctx.embedding_dim)
 
 
-register_term(
-    TermSpec(
-        "infonce",
-        # The space (embedding or logits) is a config choice; every model has both outputs.
-        reads=(SEM_LOGITS, EMBEDDING),
-        build=_build,
-        weight_key="w_infonce",
-        description="InfoNCE known vs unknown (+ SynCo)",
-    )
+#: Registered by :mod:`owslib.losses.objective` after the paper's terms (their order is the
+#: order in which the total sums them).
+INFONCE_TERM = TermSpec(
+    "infonce",
+    # The space (embedding or logits) is a config choice; every model has both outputs.
+    reads=(SEM_LOGITS, EMBEDDING),
+    build=_build,
+    weight_key="w_infonce",
+    description="InfoNCE known vs unknown (+ SynCo)",
 )

@@ -14,7 +14,6 @@ which config field holds its weight, and how it is built. :func:`register_term` 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 
 import torch
 from torch import nn
@@ -22,10 +21,13 @@ from torch import nn
 from owslib.config import LossConfig
 from owslib.losses._common import attached_zero
 from owslib.losses.class_stats import ClassStatistics
+from owslib.losses.confidence import ConfidenceTerm
 from owslib.losses.contrastive import ContrastiveLoss
 from owslib.losses.feature import FeatureLoss
+from owslib.losses.infonce_term import INFONCE_TERM
 from owslib.losses.objectosphere import ObjectosphereLoss
 from owslib.losses.semantic import SEMANTIC_LOSSES, build_semantic_loss
+from owslib.losses.terms import TERMS, OutputTerm, TermContext, TermSpec, register_term
 from owslib.models.outputs import CONFIDENCE, EMBEDDING, EMBEDDING_MLP, SEM_LOGITS
 
 __all__ = [
@@ -44,50 +46,14 @@ __all__ = [
 STALE_CLASS_STATS = ("keep", "drop")
 
 
-@dataclass
-class TermContext:
-    """What a term's builder may use."""
-
-    cfg: LossConfig
-    num_classes: int
-    embedding_dim: int | None
-    class_weights: torch.Tensor | None
-    stats: ClassStatistics
-    output_keys: tuple[str, ...]
 
 
-@dataclass(frozen=True)
-class TermSpec:
-    """A loss term: its name, what it reads, its weight from the config, and its builder."""
-
-    name: str
-    reads: tuple[str, ...]
-    build: Callable[[TermContext], nn.Module]
-    weight_key: str = ""  # the LossConfig field holding its weight; "" = only loss__extra_terms
-    needs_stats: bool = False
-    description: str = ""
 
 
-class OutputTerm(nn.Module):
-    """Adapts a loss on one output tensor, ``loss(tensor, target)``, to ``term(outputs, target)``."""
-
-    def __init__(self, key: str, loss: nn.Module) -> None:
-        super().__init__()
-        self.key, self.loss = key, loss
-
-    def forward(self, outputs: Mapping[str, torch.Tensor], target: torch.Tensor):
-        return self.loss(outputs[self.key], target)
 
 
-TERMS: dict[str, TermSpec] = {}
 
 
-def register_term(spec: TermSpec, *, replace: bool = False) -> None:
-    """Make ``spec`` available to the objective (built-in terms by their weights, others through
-    ``loss__extra_terms``)."""
-    if spec.name in TERMS and not replace:
-        raise ValueError(f"loss term {spec.name!r} is registered already")
-    TERMS[spec.name] = spec
 
 
 def _feature(ctx: TermContext) -> nn.Module:
@@ -119,18 +85,6 @@ def _objectosphere(key: str) -> Callable[[TermContext], nn.Module]:
     return build
 
 
-class ConfidenceTerm(nn.Module):
-    """MSE of the confidence head against the semantic decoder's detached true-class probability
-    (ConfidNet, Corbière et al., NeurIPS 2019; TruFor, Guillaro et al., CVPR 2023)."""
-
-    def __init__(self, num_classes: int) -> None:
-        super().__init__()
-        self.num_classes = num_classes
-
-    def forward(self, outputs: Mapping[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-        from owslib.models.fusion import confidence_loss
-
-        return confidence_loss(outputs[CONFIDENCE], outputs[SEM_LOGITS], target, self.num_classes)
 
 
 for _spec in (
@@ -149,6 +103,7 @@ for _spec in (
              description="Eq. 9 on the second decoder's embedding"),
     TermSpec("conf", (CONFIDENCE, SEM_LOGITS), lambda ctx: ConfidenceTerm(ctx.num_classes),
              weight_key="w_conf", description="confidence head vs true-class probability"),
+    INFONCE_TERM,
 ):  # fmt: skip
     register_term(_spec)
 
@@ -183,7 +138,6 @@ class ContMAVObjective(nn.Module):
 
     Reference: Sodano et al., CVPR 2024, §3 (Eqs. 2, 5, 8, 9).
     """
-
     def __init__(
         self,
         cfg: LossConfig,
@@ -230,6 +184,7 @@ class ContMAVObjective(nn.Module):
         # until ``cfg.stats_warmup_epochs`` epochs have ended.
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
 
+
     @property
     def warm(self) -> bool:
         """Whether the statistics-based terms are on (the warm-up epochs have passed)."""
@@ -270,5 +225,3 @@ class ContMAVObjective(nn.Module):
         self.epochs_done += 1
 
 
-# Terms defined in modules of their own register themselves on import (after TERMS exists).
-import owslib.losses.infonce_term  # noqa: E402, F401

@@ -11,13 +11,13 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from owslib.config import ModelConfig
+from owslib.models import build_model, count_parameters
 
 
 def model_cost(cfg: ModelConfig, num_classes: int, height: int = 512, width: int = 1024) -> dict:
     """``{"parameters": int, "gflops": float}`` of ``cfg`` for a 1×3×H×W input."""
     from dataclasses import replace
 
-    from owslib.models import build_model, count_parameters
 
     with torch.device("meta"):
         model = build_model(replace(cfg, pretrained_path=""), num_classes).eval()

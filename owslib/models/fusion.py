@@ -6,8 +6,6 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from owslib.losses._common import attached_zero, known_mask
-
 
 class Fusion(nn.Module):
     """Base class: ``forward(a, b)`` with ``a`` the ContMAV tensor (contrastive embedding or
@@ -16,8 +14,8 @@ class Fusion(nn.Module):
     ``fuses`` says whether the result depends on ``b``; where it is ``False`` the model keeps ``b``
     as its own output, trained and scored separately.
     """
-
     fuses: bool = True
+
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -42,9 +40,9 @@ class NormalizedSum(Fusion):
     Shape: ``(B, C, H, W), (B, C, H, W) -> (B, C, H, W)``.
     Reference: REFERENCE §9 (TruFor extension, the student fusion); Sodano et al., CVPR 2024, Eq. 13.
     """
-
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         self._check(a, b)
+
         return F.normalize(a, dim=1) + F.normalize(b, dim=1)
 
 
@@ -55,9 +53,9 @@ class Sum(Fusion):
     Reference: owslib extension (REFERENCE §9); TruFor (Guillaro et al., CVPR 2023) itself never
     sums logits.
     """
-
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         self._check(a, b)
+
         return a + b
 
 
@@ -67,9 +65,9 @@ class ConcatConv(Fusion):
     Shape: ``(B, C, H, W), (B, C, H, W) -> (B, C, H, W)``.
     Reference: owslib extension (REFERENCE §9), a learned generalisation of :class:`Sum`.
     """
-
     def __init__(self, channels: int) -> None:
         super().__init__(channels)
+
         self.conv = nn.Conv2d(2 * channels, channels, 1)
         self.reset_parameters()
 
@@ -97,8 +95,8 @@ class Separate(Fusion):
     Shape: ``(B, C, H, W), (B, C, H, W) -> (B, C, H, W)`` (``a`` itself).
     Reference: owslib extension (REFERENCE §9, "per-head losses with averaged scores").
     """
-
     fuses = False
+
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         self._check(a, b)
@@ -108,15 +106,15 @@ class Separate(Fusion):
 class Confidence(Fusion):
     """No tensor fusion: returns ``a`` unchanged; the MLP head is a separate confidence head.
 
-    The head predicts one channel of raw logits trained by :func:`confidence_loss`, and its
+    The head predicts one channel of raw logits trained by :func:`owslib.losses.confidence.confidence_loss`, and its
     sigmoid tempers the anomaly score (:func:`tempered_anomaly`) — TruFor's arrangement, which
     never sums its heads (``fuses = False``).
 
     Shape: ``(B, C, H, W), (B, C, H, W) -> (B, C, H, W)`` (``a`` itself).
     Reference: Guillaro et al., "TruFor", CVPR 2023, §3.3; Corbière et al., "ConfidNet", NeurIPS 2019.
     """
-
     fuses = False
+
 
     def _check(self, a: torch.Tensor, b: torch.Tensor) -> None:
         # The confidence map has its own channel count (1), so only the ContMAV tensor is checked.
@@ -146,59 +144,8 @@ def build_fusion(name: str, channels: int) -> Fusion:
     return FUSIONS[name](channels)
 
 
-def true_class_probability(
-    sem_logits: torch.Tensor, target: torch.Tensor, num_classes: int
-) -> tuple[torch.Tensor, torch.Tensor]:
-    """TCP: the softmax probability of the ground-truth class, and the mask of known pixels.
-
-    ``tcp[b, h, w] = softmax(sem_logits[b, :, h, w])[target[b, h, w]]`` on pixels labelled with a
-    known class ``0..K-1``; void and unknown-class pixels are masked out (and set to 0). The result
-    is detached and computed in float32: it is a regression target, not a path for gradients into
-    the semantic head.
-
-    Shape: ``sem_logits`` (B, K, H, W), ``target`` (B, H, W) → ``tcp`` (B, H, W), ``mask`` (B, H, W).
-    Reference: Corbière et al., "Addressing Failure Prediction by Learning Model Confidence"
-    (ConfidNet), NeurIPS 2019, §3 (TCP); TruFor (Guillaro et al., CVPR 2023, §3.3) trains its
-    confidence map on the same target.
-    """
-    if sem_logits.dim() != 4 or sem_logits.shape[1] != num_classes:
-        raise ValueError(
-            f"sem_logits: expected (B, {num_classes}, H, W), got {tuple(sem_logits.shape)}"
-        )
-    if target.shape != (sem_logits.shape[0], *sem_logits.shape[2:]):
-        raise ValueError(
-            f"target: expected shape {(sem_logits.shape[0], *sem_logits.shape[2:])}, "
-            f"got {tuple(target.shape)}"
-        )
-    mask = known_mask(target, num_classes) & (target >= 0)
-    probs = torch.softmax(sem_logits.detach().float(), dim=1)
-    index = torch.where(mask, target, torch.zeros_like(target)).long()
-    tcp = probs.gather(1, index.unsqueeze(1)).squeeze(1)
-    return tcp.masked_fill(~mask, 0.0), mask
 
 
-def confidence_loss(
-    conf: torch.Tensor, sem_logits: torch.Tensor, target: torch.Tensor, num_classes: int
-) -> torch.Tensor:
-    """MSE between ``sigmoid(conf)`` and the detached TCP, averaged over known pixels.
-
-    An all-ignored batch (no known pixel) gives a finite zero attached to ``conf``'s graph.
-
-    Shape: ``conf`` (B, 1, H, W) raw logits, ``sem_logits`` (B, K, H, W), ``target`` (B, H, W) →
-    scalar.
-    Reference: ConfidNet (Corbière et al., NeurIPS 2019, §3, ℓ2 loss on TCP); TruFor (Guillaro et al., CVPR 2023,
-    §3.3, MSE on the confidence map).
-    """
-    if conf.dim() != 4 or conf.shape[1] != 1 or conf.shape[-2:] != sem_logits.shape[-2:]:
-        raise ValueError(
-            f"conf: expected (B, 1, {sem_logits.shape[-2]}, {sem_logits.shape[-1]}), "
-            f"got {tuple(conf.shape)}"
-        )
-    tcp, mask = true_class_probability(sem_logits, target, num_classes)
-    if not mask.any():
-        return attached_zero(conf)
-    pred = torch.sigmoid(conf.float()).squeeze(1)
-    return (pred[mask] - tcp[mask]).square().mean()
 
 
 def tempered_anomaly(score: torch.Tensor, confidence: torch.Tensor) -> torch.Tensor:

@@ -14,3 +14,7 @@ SEM_LOGITS = "sem_logits"
 EMBEDDING = "embedding"
 EMBEDDING_MLP = "embedding_mlp"
 CONFIDENCE = "confidence"
+
+#: The two vector spaces a pixel has, by the names ``loss__infonce_space`` gives them: the
+#: contrastive decoder's embedding and the semantic logits.
+SPACES = {"embedding": EMBEDDING, "semantic": SEM_LOGITS}

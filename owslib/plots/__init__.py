@@ -2,7 +2,6 @@
 ``curves`` (PR / ROC curves, colourised anomaly maps), ``data`` (class histograms, composition,
 sample grids), ``embeddings`` (PCA and norms of embedding samples)."""
 
-from owslib.plots.comparison import curves_figure, delta_figure, variant_map_figure
 from owslib.plots.curves import anomaly_map_rgb, curve_points, pr_curves, roc_curves
 from owslib.plots.data import class_histogram, composition, sample_grid
 from owslib.plots.embeddings import embedding_pca, norm_histograms
@@ -22,8 +21,6 @@ __all__ = [
     "colorize",
     "composition",
     "curve_points",
-    "curves_figure",
-    "delta_figure",
     "embedding_pca",
     "map_grid",
     "norm_histograms",
@@ -35,5 +32,4 @@ __all__ = [
     "save_figure",
     "side_by_side",
     "training_curves",
-    "variant_map_figure",
 ]

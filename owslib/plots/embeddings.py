@@ -1,4 +1,4 @@
-"""Known-vs-unknown views of embedding samples (:mod:`owslib.embedding_sample`): a PCA panel per
+"""Known-vs-unknown views of embedding samples (:mod:`owslib.evaluation.embeddings`): a PCA panel per
 variant and the norm distributions the choice of the InfoNCE space rests on."""
 
 from __future__ import annotations
@@ -7,6 +7,8 @@ from collections.abc import Mapping
 
 import matplotlib.pyplot as plt
 import numpy as np
+
+from owslib.models.outputs import SPACES
 
 
 def embedding_pca(
@@ -19,8 +21,6 @@ def embedding_pca(
     """One panel per variant: the sample's L2-normalised ``space`` vectors on their first two
     principal components, known classes in their class colours, unknown classes as black crosses.
     A variant whose sample is None (no checkpoint to draw it from) gets a panel saying so."""
-    from owslib.embedding_sample import pca_2d
-
     n = max(len(samples), 1)
     fig, axes = plt.subplots(1, n, figsize=(3.3 * n + 1.6, 3.4), squeeze=False)
     handles = {}
@@ -59,8 +59,6 @@ def norm_histograms(
 ) -> plt.Figure:
     """Per space, the L2 norms of known and unknown vectors of every variant (log axis), with the
     ``min_norm`` below which the InfoNCE term skips a vector marked."""
-    from owslib.embedding_sample import SPACES
-
     fig, axes = plt.subplots(1, len(SPACES), figsize=(9.5, 3.2), squeeze=False)
     for ax, space in zip(axes[0], SPACES, strict=True):
         for i, (name, s) in enumerate((n, s) for n, s in samples.items() if s is not None):
@@ -79,3 +77,14 @@ def norm_histograms(
                frameon=False)  # fmt: skip
     fig.tight_layout()
     return fig
+
+
+def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The L2-normalised ``vectors`` on their first two principal components (scikit-learn's
+    exact PCA, centred) and the share of variance each explains."""
+    from sklearn.decomposition import PCA
+
+    v = np.asarray(vectors, dtype=np.float64)
+    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
+    pca = PCA(n_components=2, svd_solver="full").fit(v)
+    return pca.transform(v), pca.explained_variance_ratio_

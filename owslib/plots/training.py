@@ -14,6 +14,7 @@ from matplotlib.patches import Patch
 
 from owslib.io import atomic_path
 from owslib.labels import IGNORE_INDEX, PAD_INDEX
+from owslib.losses.terms import TERMS
 
 #: Full names of the logged loss terms (others are shown by their key).
 TERM_NAMES = {
@@ -59,8 +60,6 @@ def logged_terms(df: pd.DataFrame) -> list[str]:
 def logged_diagnostics(df: pd.DataFrame, counts: bool = False) -> list[str]:
     """The parts a registered objective term logs beside its value (``<term>_<part>``, e.g.
     ``infonce_hardest_similarity``); sample counts (``<term>_n_…``) only with ``counts``."""
-    from owslib.losses.objective import TERMS
-
     names = [c.removeprefix("train_") for c in df.columns if c.startswith("train_")]
     out = []
     for t in names:  # a term's own value (e.g. cont_mlp, a term of its own) is not a diagnostic

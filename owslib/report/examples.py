@@ -7,12 +7,13 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from owslib.data import denormalize
+from owslib.inference.scorers import anomaly_scores, available_scorers, main_scorer
 from owslib.labels import unknown_mask
 from owslib.models.outputs import SEM_LOGITS
-from owslib.scorers import anomaly_scores, available_scorers, main_scorer
 
 if TYPE_CHECKING:
-    from owslib.experiment import Experiment
+    from owslib.engine.experiment import Experiment
 
 
 def pick_examples(dataset, num_known: int, n: int) -> list[int]:
@@ -44,8 +45,6 @@ def predict_example(
 ) -> dict[str, Any]:
     """One image through the model: ``name``, ``image`` (uint8 HWC), ``target``, ``pred``,
     ``maps`` (one anomaly map per scorer) and ``unknown_mask``, as numpy arrays."""
-    from owslib.data import denormalize
-
     image, target = dataset[index]
     exp.bare_model.eval()
     outputs = exp.bare_model(image.unsqueeze(0).to(exp.device))

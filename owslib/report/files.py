@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 
 from owslib.io import atomic_path, atomic_write_text
+from owslib.plots import anomaly_map_rgb, pr_curves, roc_curves, save_figure
 from owslib.report.tables import write_metrics
 
 
@@ -51,7 +52,6 @@ def write_curves(
     figures ``pr_curves.png`` / ``roc_curves.png``; returns the file names written."""
     import matplotlib.pyplot as plt
 
-    from owslib.plots import pr_curves, roc_curves, save_figure
 
     out_dir = Path(out_dir)
     if not curves:
@@ -81,7 +81,6 @@ def save_anomaly_maps(
     ``unknown_mask`` is accepted for callers that outline unknowns; the files hold the raw maps."""
     from PIL import Image
 
-    from owslib.plots import anomaly_map_rgb
 
     folder = Path(folder)
     safe = re.sub(r"[^\w.-]+", "_", name)

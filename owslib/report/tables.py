@@ -9,8 +9,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from owslib.inference.scorers import main_scorer
 from owslib.io import atomic_write_json, atomic_write_text
-from owslib.scorers import main_scorer
 
 _SMIYC = "paper, SMIYC RoadAnomaly21 hidden test set (ours: public validation frames)"
 #: The paper's numbers (Sodano et al., CVPR 2024), keyed by (dataset, split preset, summary key).

@@ -12,8 +12,9 @@ def evaluate_once(root: str, out_dir: str, rank: int = 0, world_size: int = 1) -
 
     from owslib.config import load_profile
     from owslib.data import CityscapesDataset
-    from owslib.engine.distributed import ShardSampler
-    from owslib.evaluation import evaluate_model, options_from_config
+    from owslib.distributed import ShardSampler
+    from owslib.evaluation.passes import evaluate_model
+    from owslib.evaluation.protocol import options_from_config
     from owslib.labels import get_split
     from owslib.losses import ClassStatistics
     from owslib.models import build_model

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch.distributed as dist
 
 from owslib.config import load_profile
-from owslib.pretrain import encoder_cache_path, encoder_cached, ensure_pretrained_encoder
+from owslib.engine.pretrain import encoder_cache_path, encoder_cached, ensure_pretrained_encoder
 
 
 def run(rank: int, store: str, caches: list[str], queue) -> None:

@@ -95,7 +95,7 @@ def test_the_main_cache_decides_the_encoder_for_every_node(tmp_path, monkeypatch
     """Two ranks with node-local caches: whether the encoder must be trained is rank 0's answer on
     both (a split decision would deadlock DDP), and a node that lacks rank 0's file receives it."""
     from owslib.config import load_profile
-    from owslib.pretrain import encoder_cache_path
+    from owslib.engine.pretrain import encoder_cache_path
 
     caches = [tmp_path / "node0", tmp_path / "node1"]
     cfg = load_profile("smoke", data__root=str(tmp_path / "no_data"))

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from owslib.engine.distributed import ShardSampler
+from owslib.distributed import ShardSampler
 
 
 def test_shard_sampler_covers_every_index_once_without_padding():

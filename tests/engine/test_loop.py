@@ -4,9 +4,9 @@ import pytest
 import torch
 
 from owslib.engine.checkpoint import load_checkpoint
+from owslib.engine.experiment import build_experiment
 from owslib.engine.loop import CHECKPOINT_NAME, fit
-from owslib.evaluation import evaluate
-from owslib.experiment import build_experiment
+from owslib.evaluation.passes import evaluate
 
 
 class Interrupt(Exception):

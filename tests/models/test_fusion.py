@@ -8,15 +8,14 @@ import pytest
 import torch
 
 from owslib.labels import IGNORE_INDEX
+from owslib.losses.confidence import confidence_loss, true_class_probability
 from owslib.models.fusion import (
     FUSIONS,
     ConcatConv,
     Confidence,
     Separate,
     build_fusion,
-    confidence_loss,
     tempered_anomaly,
-    true_class_probability,
 )
 
 C = 5

@@ -102,20 +102,6 @@ def _header(cfg: SyntheticConfig) -> dict[str, Any]:
     return {"config": dataclasses.asdict(cfg), "generator_version": GENERATOR_VERSION}
 
 
-def _read_json(path: Path) -> dict[str, Any] | None:
-    try:
-        data = json.loads(path.read_text())
-    except FileNotFoundError:
-        return None
-    except (OSError, json.JSONDecodeError) as e:
-        raise EmbeddedDatasetError(
-            f"{path}: unreadable manifest ({e}); delete it or pass force=True"
-        ) from e
-    if not isinstance(data, dict):
-        raise EmbeddedDatasetError(
-            f"{path}: expected a JSON object, got {type(data).__name__}; delete it or pass force=True"
-        )
-    return data
 
 
 def _existing_files(root: Path) -> set[Path]:
@@ -136,7 +122,7 @@ def _check_ownership(root: Path, existing: set[Path]) -> None:
 def _check_manifest(root: Path, cfg: SyntheticConfig, force: bool) -> dict[str, Any] | None:
     """The manifest if it describes ``cfg``; raise (or, with ``force``, discard it) if it does not."""
     try:
-        manifest = _read_json(root / MANIFEST)
+        manifest = _read_manifest(root / MANIFEST)
     except EmbeddedDatasetError:
         if not force:
             raise
@@ -214,7 +200,7 @@ def generate_embedded_dataset(
             len(missing),
             missing[0],
         )
-    resume = manifest is not None or (not force and _read_json(root / PARTIAL) == _header(cfg))
+    resume = manifest is not None or (not force and _read_manifest(root / PARTIAL) == _header(cfg))
     existing = _existing_files(root)
     _check_ownership(root, existing)
     atomic_write_json(root / PARTIAL, _header(cfg))
@@ -250,3 +236,19 @@ def ensure_embedded_dataset(root: str | Path, cfg: SyntheticConfig) -> Path:
     """Generate the embedded dataset under ``root`` unless it is already there; return ``root``."""
     generate_embedded_dataset(root, cfg)
     return Path(root)
+
+
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return None
+    except (OSError, json.JSONDecodeError) as e:
+        raise EmbeddedDatasetError(
+            f"{path}: unreadable manifest ({e}); delete it or pass force=True"
+        ) from e
+    if not isinstance(data, dict):
+        raise EmbeddedDatasetError(
+            f"{path}: expected a JSON object, got {type(data).__name__}; delete it or pass force=True"
+        )
+    return data

@@ -24,15 +24,19 @@ import pandas as pd
 import torch
 from torch.utils.data import DataLoader
 
-from owslib.models.outputs import EMBEDDING, SEM_LOGITS
+from owslib.config import ExperimentConfig
+from owslib.engine.checkpoint import load_checkpoint
+from owslib.engine.experiment import build_experiment
+from owslib.engine.loop import CHECKPOINT_NAME
+from owslib.io import atomic_path
+from owslib.models.outputs import SPACES
 
 if TYPE_CHECKING:
-    from owslib.experiment import Experiment
+    from owslib.engine.experiment import Experiment
 
 log = logging.getLogger(__name__)
 
 SAMPLE_FILE = "embeddings.npz"
-SPACES = {"embedding": EMBEDDING, "semantic": SEM_LOGITS}  # as loss__infonce_space names them
 
 
 @torch.no_grad()
@@ -97,8 +101,6 @@ def write_embedding_sample(
     known classes stored beside the arrays, vectors as float16) with the trained ``exp`` or, when
     None, the model restored from the run's checkpoint; the path, or None when neither is at hand
     (checkpoints are not committed). An existing sample is kept unless ``force``."""
-    from owslib.io import atomic_path
-
     run_dir = Path(run_dir)
     out = run_dir / SAMPLE_FILE
     if out.exists() and not force:
@@ -125,11 +127,6 @@ def write_embedding_sample(
 
 def _restore(run_dir: Path) -> Experiment | None:
     """The run's experiment with the trained weights of its checkpoint (model only)."""
-    from owslib.config import ExperimentConfig
-    from owslib.engine.checkpoint import load_checkpoint
-    from owslib.engine.loop import CHECKPOINT_NAME
-    from owslib.experiment import build_experiment
-
     if not (run_dir / CHECKPOINT_NAME).exists():
         return None
     cfg = ExperimentConfig.from_dict(json.loads((run_dir / "config.json").read_text()))
@@ -179,15 +176,6 @@ def space_table(samples: Mapping[str, Mapping[str, np.ndarray]], min_norm: float
     return pd.DataFrame(rows)
 
 
-def pca_2d(vectors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The L2-normalised ``vectors`` on their first two principal components (scikit-learn's
-    exact PCA, centred) and the share of variance each explains."""
-    from sklearn.decomposition import PCA
-
-    v = np.asarray(vectors, dtype=np.float64)
-    v = v / np.maximum(np.linalg.norm(v, axis=1, keepdims=True), 1e-12)
-    pca = PCA(n_components=2, svd_solver="full").fit(v)
-    return pca.transform(v), pca.explained_variance_ratio_
 
 
 def space_finding(table: pd.DataFrame) -> str:

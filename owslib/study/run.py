@@ -21,11 +21,22 @@ from typing import Any
 import matplotlib.pyplot as plt
 import pandas as pd
 
-from owslib import __version__
+from owslib import __version__, plots, report
 from owslib.config import ExperimentConfig
-from owslib.io import atomic_write_json
+from owslib.engine.autocast import cpu_info
+from owslib.engine.experiment import build_experiment, cache_dir, check_data_root
+from owslib.engine.loop import CHECKPOINT_NAME, fit, restore, stale_keys
+from owslib.engine.pretrain import encoder_cached, ensure_pretrained_encoder
+from owslib.evaluation.embeddings import write_embedding_sample
+from owslib.evaluation.passes import epoch_validation, evaluate
+from owslib.inference.scorers import get_scorer
+from owslib.io import atomic_write_json, read_json, sha256_file
+from owslib.paths import shown
+from owslib.report import metrics_tables, write_evaluation
+from owslib.study.supersede import move_aside
 
 log = logging.getLogger(__name__)
+
 
 RUN_FILE = "run.json"
 #: Figures every finished run has, by name (all PNG, in the run folder).
@@ -36,7 +47,6 @@ FIGURES = ("training_curves", "pr_curves", "roc_curves", "per_class_iou", "quali
 @dataclass
 class RunResult:
     """A finished run: its folder, config, metrics, tables, history and (when loaded) experiment."""
-
     run_dir: Path
     cfg: ExperimentConfig
     metrics: dict[str, Any]
@@ -49,16 +59,11 @@ class RunResult:
 
 
 def read_run_info(run_dir: str | Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((Path(run_dir) / RUN_FILE).read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+    return read_json(Path(run_dir) / RUN_FILE)
 
 
 def is_finished(run_dir: str | Path, cfg: ExperimentConfig) -> bool:
     """Whether ``run_dir`` holds a finished run of ``cfg``'s training config."""
-    from owslib.study import stale_keys
-
     info = read_run_info(run_dir)
     if not info or info.get("status") != "finished":
         return False
@@ -103,8 +108,6 @@ def run_experiment(
 
 def _supersede_if_stale(run_dir: Path, cfg: ExperimentConfig) -> None:
     """A run of another training config is moved aside (never deleted, never resumed from)."""
-    from owslib.study import move_aside, stale_keys
-
     try:
         saved = json.loads((run_dir / "config.json").read_text())
     except (OSError, json.JSONDecodeError):
@@ -121,20 +124,16 @@ def _results_root(run_dir: Path) -> Path:
 
 
 def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) -> RunResult:
-    from owslib.embedding_sample import write_embedding_sample
-    from owslib.engine.loop import fit
-    from owslib.evaluation import evaluate
-    from owslib.experiment import build_experiment
-    from owslib.report import write_evaluation
-
     t0 = time.perf_counter()
     if _pretrain_encoder(cfg):  # once per encoder config: its time is not this run's
         info["pretrain_s"] = round(time.perf_counter() - t0, 1)
         t0 = time.perf_counter()
+    encoder = None
     if cfg.model.pretrain_epochs > 0:  # which encoder the run started from, to compare setups
-        info["encoder_sha256"] = _encoder_sha256(cfg)
-    exp = build_experiment(cfg)
-    history = fit(exp, run_dir, resume=resume)
+        encoder = ensure_pretrained_encoder(cfg, cache_dir())  # (another node: the main's bytes)
+        info["encoder_sha256"] = sha256_file(encoder)
+    exp = build_experiment(cfg, encoder=encoder)
+    history = fit(exp, run_dir, resume=resume, validate=epoch_validation)
     t1 = time.perf_counter()
     result = evaluate(exp, exp.test_loader)  # every rank evaluates its shard; counts are summed
     t2 = time.perf_counter()
@@ -154,23 +153,13 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
     return RunResult(run_dir, cfg, dict(result), tables, history, info, exp, False, figures)
 
 
-def _encoder_sha256(cfg: ExperimentConfig) -> str:
-    from owslib.experiment import cache_dir
-    from owslib.io import sha256_file
-    from owslib.pretrain import encoder_cache_path
-
-    path = encoder_cache_path(cfg, cache_dir())
-    return sha256_file(path) if path.is_file() else ""
 
 
 def _pretrain_encoder(cfg: ExperimentConfig) -> bool:
     """Train the shared closed-set encoder of ``cfg`` if it is neither cached nor shipped with the
-    results (see :func:`owslib.pretrain.encoder_cached`); True if it ran."""
-    from owslib.experiment import cache_dir, check_data_root
-    from owslib.pretrain import encoder_cached, ensure_pretrained_encoder
-
+    results (see :func:`owslib.engine.pretrain.encoder_cached`); True if it ran."""
     if cfg.model.pretrain_epochs <= 0 or encoder_cached(cfg, cache_dir()):
-        return False  # (a DDP rank whose node lacks the file gets it in build_experiment)
+        return False  # (a DDP rank whose node lacks the file gets it in ensure_pretrained_encoder)
     if cfg.model.pretrained_path:
         raise ValueError("model__pretrain_epochs and model__pretrained_path exclude each other")
     check_data_root(cfg)  # a bad root is named before a long pretraining is announced
@@ -181,14 +170,11 @@ def _pretrain_encoder(cfg: ExperimentConfig) -> bool:
 def write_figures(exp, run_dir: Path, history, tables) -> dict[str, Path]:
     """The run's figures as PNG files: training curves, per-class IoU, qualitative examples and
     every scorer side by side (the PR/ROC curves come with the evaluation files)."""
-    from owslib import plots, report
-
     out = {
         n: run_dir / f"{n}.png"
         for n in ("pr_curves", "roc_curves")
         if (run_dir / f"{n}.png").exists()
     }
-    from owslib.scorers import get_scorer
 
     warmup = exp.cfg.loss.stats_warmup_epochs if exp.objective.needs_stats else None
     figs = {"training_curves": plots.training_curves(history, warmup_epochs=warmup)}
@@ -216,9 +202,6 @@ def write_figures(exp, run_dir: Path, history, tables) -> dict[str, Path]:
 
 
 def _reuse(cfg: ExperimentConfig, run_dir: Path, load_model: bool) -> RunResult:
-    from owslib.engine.loop import CHECKPOINT_NAME
-    from owslib.report import metrics_tables
-
     metrics = json.loads((run_dir / "metrics.json").read_text())
     tables = metrics_tables(metrics, cfg.data.dataset, cfg.data.split_preset)
     history_csv = run_dir / "history.csv"
@@ -226,12 +209,9 @@ def _reuse(cfg: ExperimentConfig, run_dir: Path, load_model: bool) -> RunResult:
     figures = {n: run_dir / f"{n}.png" for n in FIGURES if (run_dir / f"{n}.png").exists()}
     exp = None
     if load_model and (run_dir / CHECKPOINT_NAME).exists():
-        from owslib.engine.loop import restore
-        from owslib.experiment import build_experiment
 
         exp = build_experiment(cfg)
         restore(exp, run_dir / CHECKPOINT_NAME)
-    from owslib.paths import shown
 
     log.info("reusing the finished run in %s (%s)", shown(run_dir),
              "model loaded from its checkpoint" if exp else "metrics and figures only")  # fmt: skip
@@ -243,10 +223,9 @@ def _provenance() -> dict[str, Any]:
     try:
         commit = subprocess.run(
             ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-            cwd=Path(__file__).resolve().parent,
+            cwd=Path(__file__).resolve().parent.parent,
         ).stdout.strip() or "unknown"  # fmt: skip
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
-    from owslib.engine.autocast import cpu_info
 
     return {"owslib": __version__, "git_commit": commit, "host": platform.node(), **cpu_info()}

@@ -21,22 +21,18 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from owslib.inference import (
-    contrastive_unknown_score,
-    fused_unknown_score,
-    nearest_class,
-)
+from owslib.inference.gaussian import contrastive_unknown_score, fused_unknown_score, nearest_class
 from owslib.losses.class_stats import ClassStatistics
 from owslib.models.outputs import CONFIDENCE, EMBEDDING, EMBEDDING_MLP, SEM_LOGITS
 
 
 class ScoreInputs:
     """One batch's outputs and statistics, with the shared intermediate results cached."""
-
     def __init__(
         self,
         outputs: dict[str, torch.Tensor],
         stats: ClassStatistics,
+
         xi: float = 1.0,
         min_std: float = 1e-3,
         nearest: tuple[torch.Tensor, torch.Tensor] | None = None,

@@ -1,5 +1,5 @@
 """Open-world inference math: class Gaussians and distances (ContMAV Eqs. 11–14), class similarity
-and the open-world prediction. The scorers built from them are declared in :mod:`owslib.scorers`.
+and the open-world prediction. The scorers built from them are declared in :mod:`owslib.inference.scorers`.
 
 Every score is a per-pixel map where HIGHER means MORE anomalous, computed from the model's
 output dict and the class statistics of the last training epoch
@@ -139,14 +139,3 @@ def open_world_prediction(
     return pred.masked_fill(fused > delta, unknown_index)
 
 
-def __getattr__(name: str):
-    # The scorer registry moved to owslib.scorers; these names keep working from here.
-    if name in ("SCORERS", "anomaly_scores"):
-        import owslib.scorers as scorers
-
-        return getattr(scorers, name)
-    if name == "SCORER_DESCRIPTIONS":
-        from owslib.scorers import scorer_descriptions
-
-        return scorer_descriptions()
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -12,19 +12,19 @@ import contextlib
 import json
 import logging
 import os
-import shutil
-import sys
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from owslib.config import SEP, ConfigError, ExperimentConfig, load_profile
-from owslib.io import atomic_path, atomic_write_json
+from owslib.config import SEP, load_profile
+from owslib.engine.loop import stale_keys
+from owslib.io import atomic_path, atomic_write_json, read_json
+from owslib.paths import NOTEBOOK_DIR
+from owslib.study.kernel import resolve_config, run_dir_for
+from owslib.study.supersede import move_aside
 
 log = logging.getLogger(__name__)
 
-NOTEBOOK_DIR = Path(__file__).resolve().parent.parent / "notebooks"
 #: The study's notebooks, in execution order (each name is also its results subfolder).
 STUDY_NOTEBOOKS = ("00_data_prep", "01_baseline_contmav")
 #: Parameters every study notebook declares besides flat config keys.
@@ -75,9 +75,6 @@ def check_parameters(path: Path, parameters: dict[str, Any]) -> None:
         )
 
 
-def run_dir_for(name: str, parameters: dict[str, Any], results_dir: str | Path = "results") -> Path:
-    run = parameters.get("run_name") or parameters.get("profile") or "default"
-    return Path(parameters.get("results_dir", results_dir)) / name / str(run)
 
 
 def execute(
@@ -103,7 +100,7 @@ def execute(
     out_nb = out_dir / f"{name}.ipynb"
     stamp = out_dir / "parameters.json"
     cfg = resolve_config(params)
-    changed = stale_keys(_read_json(out_dir / "config.json"), cfg)
+    changed = stale_keys(read_json(out_dir / "config.json"), cfg)
     import hashlib
 
     digest = inputs if callable(inputs) else (lambda: inputs)
@@ -111,7 +108,7 @@ def execute(
     # train_missing says how to execute, not what the copy shows: with every run there, both match
     shown = {k: v for k, v in params.items() if k not in EXECUTION_ONLY}
     stamp_value = _jsonable({"parameters": shown, "inputs": digest(), "source_sha256": source_sha})
-    if not force and not changed and out_nb.exists() and _read_json(stamp) == stamp_value:
+    if not force and not changed and out_nb.exists() and read_json(stamp) == stamp_value:
         log.info("%s: already executed with these parameters (%s); skipping", name, out_nb)
         return out_nb
     if out_dir.exists() and (force or changed):
@@ -141,8 +138,6 @@ def execute(
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 #: Notebook parameters that change how a notebook executes, not what its copy shows.
 EXECUTION_ONLY = ("train_missing",)
-#: Where superseded runs are moved (never deleted), under the results folder.
-SUPERSEDED_DIR = "_superseded"
 
 
 @contextlib.contextmanager
@@ -158,44 +153,8 @@ def _inline_figures():
             os.environ["MPLBACKEND"] = old
 
 
-def stale_keys(saved: dict[str, Any] | None, cfg: ExperimentConfig) -> list[str]:
-    """The training-config keys in which a run's saved ``config.json`` differs from ``cfg``.
-
-    Both sides are normalised first (the saved one read back with today's defaults filled in) and
-    the keys that may change on resume (evaluation options, device, workers, logging) are ignored,
-    exactly as resuming decides. No saved config: nothing is stale. An unreadable one, or one
-    with keys owslib no longer has, is stale as a whole (``["<config>"]``).
-    """
-    from owslib.config import ConfigError
-    from owslib.engine.loop import RESUMABLE_CHANGES
-
-    if saved is None:
-        return []
-    try:
-        old = ExperimentConfig.from_dict(saved).to_flat()
-    except ConfigError:
-        return ["<config>"]
-    new = cfg.to_flat()
-    return [
-        k
-        for k in sorted(set(old) | set(new))
-        if old.get(k) != new.get(k) and not k.startswith(RESUMABLE_CHANGES)
-    ]
 
 
-def move_aside(run_dir: Path, results_dir: Path, why: str | list[str]) -> Path:
-    """Move a run folder to ``results_dir/_superseded/<notebook>/<run>-<UTC time>/`` with a
-    ``SUPERSEDED.txt`` saying why; nothing is deleted."""
-    import datetime
-
-    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    dest = results_dir / SUPERSEDED_DIR / run_dir.parent.name / f"{run_dir.name}-{stamp}"
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    shutil.move(str(run_dir), str(dest))
-    reason = why if isinstance(why, str) else "training config changed: " + ", ".join(why)
-    (dest / "SUPERSEDED.txt").write_text(f"moved from {run_dir} at {stamp}: {reason}\n")
-    log.warning("%s: moved aside to %s (%s)", run_dir, dest, reason)
-    return dest
 
 
 def run_study(
@@ -261,72 +220,17 @@ def load_grid(path: str | Path) -> list[tuple[str, str, dict[str, Any]]]:
     return jobs
 
 
-# -- the notebook side -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Run:
-    """A notebook's resolved configuration and output folder."""
-
-    name: str
-    cfg: ExperimentConfig
-    run_dir: Path
 
 
-def setup_run(namespace: dict[str, Any], notebook: str) -> Run:
-    """Resolve a notebook's parameters into a config and an output folder (the one setup call).
-
-    Reads ``profile``, ``run_name``, ``results_dir`` and ``config_overrides`` from the notebook's
-    namespace, plus every flat config key (``train__lr``…) whose value is not ``None``; writes the
-    resolved ``config.json`` into ``results_dir/<notebook>/<run_name or profile>/``.
-    """
-    _configure_logging()
-    cfg = resolve_config(namespace)
-    profile = cfg.profile
-    run_dir = run_dir_for(notebook, namespace)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    cfg.to_json(run_dir / "config.json")
-    log.info("run %s: profile %s, outputs in %s", notebook, profile, run_dir)
-    return Run(notebook, cfg, run_dir)
 
 
-def resolve_config(namespace: dict[str, Any]) -> ExperimentConfig:
-    """The config a notebook's parameters describe: ``profile`` (default ``quick``), then every flat
-    config key whose value is not ``None``, then ``config_overrides``."""
-    valid = set(ExperimentConfig().to_flat())
-    strangers = sorted(
-        k for k in namespace if SEP in k and not k.startswith("_") and k not in valid
-    )
-    if strangers:  # a misspelt config key must not train the default silently
-        from owslib.config import did_you_mean
-
-        raise ConfigError(f"unknown config key(s) {strangers}{did_you_mean(strangers[0], valid)}")
-    overrides = {k: v for k, v in namespace.items() if SEP in k and k in valid and v is not None}
-    overrides.update(namespace.get("config_overrides") or {})
-    return load_profile(namespace.get("profile", "quick"), **_tuples(overrides))
 
 
-def _read_json(path: Path) -> Any:
-    try:
-        return json.loads(path.read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
 
 
-def _tuples(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
 
 def _jsonable(d: dict[str, Any]) -> Any:
     return json.loads(json.dumps(d, sort_keys=True, default=str))
 
 
-def _configure_logging(human: bool = True) -> None:
-    """Log owslib's progress to stdout once: plain messages for humans (notebooks), or with time
-    and source (``human=False``). A handler already installed (the CLI's) is kept as it is."""
-    level = os.environ.get("OWSLIB_LOG", "INFO").upper()
-    root = logging.getLogger()
-    if not root.handlers:
-        handler = logging.StreamHandler(sys.stdout)
-        fmt = "%(message)s" if human else "%(asctime)s %(name)s %(levelname)s %(message)s"
-        handler.setFormatter(logging.Formatter(fmt))
-        root.addHandler(handler)
-    root.setLevel(level)

@@ -27,7 +27,11 @@ from pathlib import Path
 import torch
 
 from owslib.config import ConfigError, ExperimentConfig, LossConfig, ModelConfig
+from owslib.distributed import any_rank, barrier, broadcast_from_main, init_distributed, main_value
+from owslib.engine.experiment import build_experiment
+from owslib.engine.loop import fit
 from owslib.io import atomic_copy, atomic_torch_save, atomic_write_bytes, sha256_file
+from owslib.paths import resolve
 
 log = logging.getLogger(__name__)
 
@@ -78,8 +82,6 @@ def _encoder_key(pcfg: ExperimentConfig) -> str:
 def shipped_encoders() -> Path:
     """The encoders shipped with the results: ``$OWSLIB_SHIPPED_ENCODERS``, else the repository's
     ``results/encoders/`` (whatever results folder a study writes into)."""
-    from owslib.paths import resolve
-
     return resolve(os.environ.get("OWSLIB_SHIPPED_ENCODERS", "results/encoders"))
 
 
@@ -88,8 +90,6 @@ def encoder_cached(cfg: ExperimentConfig, cache: Path, shipped: Path | None = No
     every DDP rank, even where each node has a cache of its own (the main's cache decides). The
     main process first restores a shipped encoder into a cache that lacks it (``shipped``:
     default :func:`shipped_encoders`; see :func:`restore_shipped_encoder`)."""
-    from owslib.engine.distributed import init_distributed, main_value
-
     init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     if _is_main():  # one copy per job; other nodes get the main's bytes in ensure_pretrained_encoder
         restore_shipped_encoder(cfg, cache, shipped_encoders() if shipped is None else shipped)
@@ -134,10 +134,6 @@ def ensure_pretrained_encoder(cfg: ExperimentConfig, cache: Path) -> Path:
     a rank whose (node-local) cache lacks the main's file then receives its bytes and writes them,
     so that every node starts from the same encoder.
     """
-    from owslib.engine.distributed import any_rank, barrier, broadcast_from_main
-    from owslib.engine.loop import fit
-    from owslib.experiment import build_experiment
-
     path = encoder_cache_path(cfg, cache)
     if not encoder_cached(cfg, cache):
         pcfg = pretrain_config(cfg)

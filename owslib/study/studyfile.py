@@ -28,9 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from owslib.config import ConfigError, ExperimentConfig, load_profile
+from owslib.config import ConfigError, ExperimentConfig, lists_to_tuples, load_profile
+from owslib.paths import STUDY_FILE
 
-STUDY_FILE = Path(__file__).resolve().parent.parent / "notebooks" / "study.json"
 BASELINE = "baseline"
 _TOP = {"profile", "seeds", "profiles", "variants", "notebooks", "description"}
 _VARIANT = {"description", "overrides"}
@@ -115,12 +115,10 @@ class Study:
     def config(self, variant: str, seed: int, **overrides: Any) -> ExperimentConfig:
         """The training config of one run: the profile, the variant's overrides, the seed."""
         v = self.variants[variant]
-        return load_profile(self.profile, **_tuples(v.overrides), train__seed=seed,
-                            **_tuples(overrides))  # fmt: skip
+        return load_profile(self.profile, **lists_to_tuples(v.overrides), train__seed=seed,
+                            **lists_to_tuples(overrides))  # fmt: skip
 
 
-def _tuples(d: dict[str, Any]) -> dict[str, Any]:
-    return {k: tuple(v) if isinstance(v, list) else v for k, v in d.items()}
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -159,7 +157,7 @@ def load_study(
         _check_keys(f"{path}: variant {name!r}", v, _VARIANT)
         overrides = v.get("overrides", {})
         try:
-            ExperimentConfig().override(**_tuples(overrides))
+            ExperimentConfig().override(**lists_to_tuples(overrides))
         except ConfigError as e:
             raise StudyError(f"{path}: variant {name!r}: {e}") from e
         variants[name] = Variant(name, v.get("description", ""), dict(overrides))

@@ -11,10 +11,10 @@ from typing import Any
 
 import torch
 
-from owslib.discovery import DEFAULT_SIMILARITY_LOOKUP
+from owslib.inference.discovery import DEFAULT_SIMILARITY_LOOKUP
+from owslib.inference.scorers import get_scorer
 from owslib.labels import IGNORE_INDEX, PAD_INDEX, unknown_mask
 from owslib.metrics.components import TRACKS
-from owslib.scorers import get_scorer
 
 TARGET_KINDS = ("classes", "anomaly")
 AGGREGATIONS = ("pooled", "per_image")
@@ -75,7 +75,7 @@ class EvalOptions:
     similarity_lookup: str = DEFAULT_SIMILARITY_LOOKUP
     similarity_underflow: str = "nearest"  # all s_k underflow: nearest class | first (code)
     components: bool = True  # SegmentMeIfYouCan component metrics (second pass)
-    component_scorers: tuple[str, ...] = ()  # () = the main scorer (owslib.scorers.main_scorer)
+    component_scorers: tuple[str, ...] = ()  # () = the main scorer (owslib.inference.scorers.main_scorer)
     component_track: str = "anomaly"  # anomaly (500/100 px) | obstacle (50/10 px)
     curve: str = "histogram"  # histogram | smiyc (adds the leaderboard's binned pixel curve)
     # scorers whose maps are kept for the chosen images (() = the main scorer, gaussian, contrastive)

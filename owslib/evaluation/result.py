@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 import torch.distributed as dist
 
-from owslib.discovery import parse_similarity_lookup
-from owslib.protocol import CONVENTIONS, EvalOptions
-from owslib.scorers import scorer_descriptions
+from owslib.evaluation.protocol import CONVENTIONS, EvalOptions
+from owslib.inference.discovery import parse_similarity_lookup
+from owslib.inference.scorers import scorer_descriptions
 
 
 class Evaluation(dict):

@@ -37,14 +37,14 @@ log = logging.getLogger(__name__)
 CLASS_DATASETS = ("cityscapes", "embedded", "bdd_anomaly")
 SMIYC_DATASETS = {"road_anomaly21": "anomaly", "road_obstacle21": "obstacle"}
 DATASETS = (*CLASS_DATASETS, *SMIYC_DATASETS)
-#: :class:`~owslib.protocol.EvalOptions` fields the command sets itself (``--scorer``, and the
+#: :class:`~owslib.evaluation.protocol.EvalOptions` fields the command sets itself (``--scorer``, and the
 #: dataset's target kind and component track), so ``--set`` does not take them.
 SET_BY_COMMAND = ("scorers", "target_kind", "component_track")
 
 
 def settable_options() -> tuple[str, ...]:
     """The evaluation options ``--set`` takes without a section prefix (``n_maps``, …)."""
-    from owslib.protocol import EvalOptions
+    from owslib.evaluation.protocol import EvalOptions
 
     return tuple(f.name for f in dataclasses.fields(EvalOptions) if f.name not in SET_BY_COMMAND)
 
@@ -140,11 +140,12 @@ def evaluate_checkpoint(
     import torch
     from torch.utils.data import DataLoader, Subset
 
+    from owslib.cli.data import missing_root_message
     from owslib.config import ExperimentConfig
-    from owslib.data.cli import missing_root_message
     from owslib.data.validation import DatasetError
     from owslib.engine.checkpoint import load_checkpoint
-    from owslib.evaluation import evaluate_model, options_from_config
+    from owslib.evaluation.passes import evaluate_model
+    from owslib.evaluation.protocol import options_from_config
     from owslib.labels import get_split
     from owslib.paths import resolve
     from owslib.report import write_evaluation
@@ -204,7 +205,7 @@ def evaluate_checkpoint(
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from owslib.cli import parse_assignments
+    from owslib.cli.config_args import parse_assignments
 
     metrics = evaluate_checkpoint(
         args.checkpoint,
@@ -244,7 +245,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--root", help="dataset root (default: the config's data root)")
     e.add_argument("--out", required=True, help="output folder (metrics.json, tables, maps)")
     e.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda if available)")
-    from owslib.scorers import SCORER_REGISTRY
+    from owslib.inference.scorers import SCORER_REGISTRY
 
     e.add_argument("--scorer", action="append", choices=list(SCORER_REGISTRY),
                    help="anomaly scorer (repeatable; default: every one the model's outputs feed)")  # fmt: skip

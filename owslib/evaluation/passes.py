@@ -1,4 +1,4 @@
-"""Evaluation of a trained model under one stated protocol (:mod:`owslib.protocol`): closed-set
+"""Evaluation of a trained model under one stated protocol (:mod:`owslib.evaluation.protocol`): closed-set
 mIoU, anomaly metrics of every scorer in both aggregations, SegmentMeIfYouCan component metrics,
 novel-class discovery and class similarity. It computes and returns; :mod:`owslib.report` writes.
 
@@ -8,7 +8,7 @@ scorer (pooled and per image; histograms, memory O(bins)), one small per-image r
 the class-similarity counts and the novel-class discovery state. Component metrics binarise at the
 best pooled pixel-F1 threshold, known only at the end, so they take a second pass over the loader
 (the model runs again; nothing per pixel is kept between images). Every number carries its
-convention in ``metrics.json`` (:data:`~owslib.protocol.CONVENTIONS`, ``protocol``).
+convention in ``metrics.json`` (:data:`~owslib.evaluation.protocol.CONVENTIONS`, ``protocol``).
 
 Targets: ``target_kind="classes"`` — class indices (known ``0..K-1``, unknown ``K..K+U-1``, 255
 void; Cityscapes layout, BDD-Anomaly); ``"anomaly"`` — 0 known, 1 anomaly, 255 void
@@ -29,29 +29,31 @@ import torch.distributed as dist
 from torch import nn
 from torch.utils.data import DataLoader, SequentialSampler
 
-from owslib.discovery import ClassSimilarity, NovelClassDiscovery, feature_source
+from owslib.data import denormalize
+from owslib.distributed import ShardSampler
 from owslib.engine.autocast import autocast
-from owslib.engine.distributed import ShardSampler
-from owslib.evaluation_result import Evaluation, result_metrics
-from owslib.inference import similar_class
-from owslib.labels import unknown_mask
-from owslib.losses.class_stats import ClassStatistics
-from owslib.metrics import AnomalyMetric, ConfusionMatrix
-from owslib.metrics.components import ComponentMetric
-from owslib.metrics.histogram import Workspace
-from owslib.metrics.smiyc_curve import SMIYCCurve
-from owslib.models.outputs import EMBEDDING, SEM_LOGITS
-from owslib.protocol import (
+from owslib.evaluation.protocol import (
     AGGREGATIONS,
     CONVENTIONS,
     EvalOptions,
     anomaly_labels,
     options_from_config,
 )
-from owslib.scorers import ScoreInputs, available_scorers, get_scorer, main_scorer
+from owslib.evaluation.result import Evaluation, result_metrics
+from owslib.inference.discovery import ClassSimilarity, NovelClassDiscovery, feature_source
+from owslib.inference.gaussian import similar_class
+from owslib.inference.scorers import ScoreInputs, available_scorers, get_scorer, main_scorer
+from owslib.labels import unknown_mask
+from owslib.losses.class_stats import ClassStatistics
+from owslib.metrics import AnomalyMetric, ConfusionMatrix
+from owslib.metrics.components import ComponentMetric
+from owslib.metrics.curves import curve_points
+from owslib.metrics.histogram import Workspace
+from owslib.metrics.smiyc_curve import SMIYCCurve
+from owslib.models.outputs import EMBEDDING, SEM_LOGITS
 
 if TYPE_CHECKING:
-    from owslib.experiment import Experiment
+    from owslib.engine.experiment import Experiment
 
 __all__ = [
     "AGGREGATIONS",
@@ -82,9 +84,9 @@ def image_names(loader: Iterable) -> list[str] | None:
     return [names[i] for i in sampler]
 
 
+
 class _Pass:
     """The accumulators of one evaluation pass (see the module docstring)."""
-
     def __init__(self, opts: EvalOptions, k: int, gt_names: Sequence[str], names, n_total):
         self.opts, self.k, self.gt_names, self.names = opts, k, list(gt_names), names
         self.classes = opts.target_kind == "classes"
@@ -200,8 +202,6 @@ class _Pass:
 
     def _keep_maps(self, image, labels, inputs: ScoreInputs) -> None:
         """The anomaly maps (values, not ranks) of the chosen images, for the report to write."""
-        from owslib.data import denormalize
-
         for i in range(labels.shape[0]):
             if self.n_images + i not in self.map_at:
                 continue
@@ -300,7 +300,7 @@ def evaluate_model(
     **overrides: Any,
 ) -> Evaluation:
     """Run the model over ``loader`` (batches ``(image, target)``) and return an
-    :class:`~owslib.evaluation_result.Evaluation`: the metrics dict (as ``metrics.json``), with the
+    :class:`~owslib.evaluation.result.Evaluation`: the metrics dict (as ``metrics.json``), with the
     per-image rows, the PR/ROC curve points and the anomaly maps of ``options.n_maps`` images as
     attributes; :func:`owslib.report.write_evaluation` writes them. Nothing is written here.
 
@@ -342,9 +342,19 @@ def evaluate_model(
 
 def run_curves(run: _Pass, metrics: dict[str, Any]) -> dict[str, dict[str, np.ndarray]]:
     """PR/ROC points of every scorer with anomalies, from its pooled histogram."""
-    from owslib.metrics.curves import curve_points
-
     return {s: curve_points(run.pooled[s]) for s in metrics.get("anomaly", {})}
+
+
+def epoch_validation(exp: Experiment) -> dict[str, float]:
+    """The per-epoch check ``fit(validate=...)`` runs every ``train__eval_every`` epochs: mIoU and
+    fused pooled AUROC on the validation split; one scorer, no component pass, no discovery."""
+    val = evaluate(exp, exp.val_loader, scorers=("fused",), components=False, open_world=False,
+                   n_maps=0)  # fmt: skip
+    row = {"val_miou": val["miou"]}
+    fused = val.get("anomaly", {}).get("fused", {})
+    if "pooled" in fused:
+        row["val_auroc"] = fused["pooled"]["auroc"]
+    return row
 
 
 def evaluate(
@@ -354,7 +364,7 @@ def evaluate(
     scorers: tuple[str, ...] = (),
     **overrides: Any,
 ) -> Evaluation:
-    """:func:`evaluate_model` with everything taken from an :class:`~owslib.experiment.Experiment`."""
+    """:func:`evaluate_model` with everything taken from an :class:`~owslib.engine.experiment.Experiment`."""
     ds = loader.dataset
     if not getattr(ds, "evaluable", True):
         raise ValueError(

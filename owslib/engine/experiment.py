@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from owslib.config import ExperimentConfig
+from owslib.config import PROFILES, ExperimentConfig
 from owslib.data import (
     CityscapesDataset,
     build_eval_transforms,
@@ -23,7 +23,8 @@ from owslib.data import (
     ensure_embedded_dataset,
 )
 from owslib.data.cityscapes import FLAVOURS
-from owslib.engine.distributed import (
+from owslib.data.validation import DatasetError
+from owslib.distributed import (
     DistInfo,
     ShardSampler,
     barrier,
@@ -32,7 +33,8 @@ from owslib.engine.distributed import (
 )
 from owslib.labels import SplitDefinition, get_split
 from owslib.losses import ContMAVObjective
-from owslib.models import build_model
+from owslib.models import build_model, load_encoder_weights
+from owslib.paths import resolve
 
 log = logging.getLogger(__name__)
 
@@ -70,10 +72,6 @@ class Experiment:
 def check_data_root(cfg: ExperimentConfig) -> Path:
     """The resolved dataset root; an embedded root that does not exist is an error unless it is
     the profile's own (generated on first use): a typo in ``data__root`` must not generate 30 MB."""
-    from owslib.config import PROFILES
-    from owslib.data.validation import DatasetError
-    from owslib.paths import resolve
-
     root = resolve(cfg.data.root)
     default = PROFILES.get(cfg.profile, {}).get("data__root")
     if cfg.data.dataset == "embedded" and not root.exists() and cfg.data.root != default:
@@ -148,8 +146,19 @@ def _loader(
     )
 
 
-def build_experiment(cfg: ExperimentConfig, device: str | torch.device | None = None) -> Experiment:
-    """Everything ``fit`` and ``evaluate`` need, from the config alone."""
+def build_experiment(
+    cfg: ExperimentConfig,
+    device: str | torch.device | None = None,
+    *,
+    encoder: str | Path | None = None,
+) -> Experiment:
+    """Everything ``fit`` and ``evaluate`` need, from the config alone; it never trains.
+
+    With ``model__pretrain_epochs > 0`` the encoder starts from ``encoder``, the closed-set
+    encoder's file that the caller obtained first (:func:`owslib.engine.pretrain.
+    ensure_pretrained_encoder`, which trains it once if needed). Without it the encoder keeps its
+    initialisation: what a caller that restores a checkpoint over the model wants.
+    """
     info = init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
     dev = torch.device(device) if device is not None else resolve_device(cfg.train.device, info)
     torch.manual_seed(cfg.train.seed)
@@ -168,10 +177,10 @@ def build_experiment(cfg: ExperimentConfig, device: str | torch.device | None = 
     if cfg.model.pretrain_epochs > 0:
         if cfg.model.pretrained_path:
             raise ValueError("model__pretrain_epochs and model__pretrained_path exclude each other")
-        from owslib.models import load_encoder_weights
-        from owslib.pretrain import ensure_pretrained_encoder
-
-        load_encoder_weights(bare.encoder, ensure_pretrained_encoder(cfg, cache_dir()))
+        if encoder is not None:
+            load_encoder_weights(bare.encoder, encoder)
+        else:
+            log.info("no closed-set encoder given: the encoder starts at its initialisation")
         torch.manual_seed(cfg.train.seed)  # this run's own seed, whatever the pretraining drew
     bare = bare.to(dev)
     if cfg.train.channels_last:

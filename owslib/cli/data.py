@@ -8,7 +8,7 @@ import logging
 import shlex
 from pathlib import Path
 
-from owslib.cli import add_config_args, config_from_args
+from owslib.cli.config_args import add_config_args, config_from_args
 
 log = logging.getLogger("owslib")
 # Literal copies (checked by the tests) so that building the parser does not import torch.

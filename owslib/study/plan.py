@@ -15,9 +15,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from owslib.engine.autocast import cpu_info
 from owslib.engine.loop import format_duration
-from owslib.runner import is_finished, read_run_info, run_experiment
-from owslib.study_file import Study, run_dir
+from owslib.study.execute import ParameterError, declared_parameters, execute, notebook_path
+from owslib.study.run import is_finished, read_run_info, run_experiment
+from owslib.study.studyfile import Study, run_dir
+from owslib.study.supersede import move_aside
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +83,6 @@ def expected_run_s(
     this CPU, else of the variant's runs elsewhere, else of every finished run, else a default per
     profile (``job`` None: every variant). A CPU is its model and torch's vector ISA, as
     ``run.json`` records them (not its thread count)."""
-    from owslib.engine.autocast import cpu_info
-
     here = cpu_info()
     same_cpu = [(v, i) for v, i in done if (i.get("cpu"), i.get("cpu_capability"))
                 == (here["cpu"], here["cpu_capability"])]  # fmt: skip
@@ -123,7 +124,6 @@ def train_runs(
     """Train every job that is not finished (``overrides``: flat config keys applied to every
     run); returns the labels per outcome."""
     overrides = overrides or {}
-    from owslib.study import move_aside
 
     outcome: dict[str, list[str]] = {"reused": [], "trained": [], "failed": [], "skipped": []}
     todo = [j for j in all_jobs if force or status(study, j, overrides) != "finished"]
@@ -164,8 +164,6 @@ def notebook_parameters(
     """Each notebook's papermill parameters: ``profile``, then every ``-p`` parameter it declares;
     a flat config key it does not declare goes into its ``config_overrides``. A parameter that no
     notebook takes raises :class:`~owslib.study.ParameterError`, naming it, before anything runs."""
-    from owslib.study import ParameterError, declared_parameters, notebook_path
-
     out: dict[str, dict[str, Any]] = {}
     used: set[str] = set()
     for name in names:
@@ -193,8 +191,6 @@ def render(study: Study, results_dir: str | Path, *, notebooks: tuple[str, ...] 
     """Execute the study's notebooks (all, or those named) in order; returns the executed copies.
     A notebook is executed again when its source, its parameters or a run it reads changed
     (compared by content, so a fresh clone re-renders nothing)."""
-    from owslib.study import execute
-
     names = [n for n in study.notebook_names if not notebooks or n in notebooks]
     per_notebook = notebook_parameters(study, names, parameters or {})
     out = []

@@ -5,15 +5,15 @@ notebook shows. :mod:`owslib.notebook` re-exports these for the notebooks."""
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
 from owslib import comparison
+from owslib.io import read_json
 from owslib.paths import resolve
-from owslib.study_file import STUDY_FILE, load_study, run_dir
+from owslib.study.studyfile import STUDY_FILE, load_study, run_dir
 
 #: The numbers of a run that enter the comparisons: (metric, aggregations).
 COMPARED = {"miou": ("",), "aupr": ("pooled", "per_image"), "fpr95": ("pooled", "per_image"),
@@ -53,10 +53,7 @@ def error_bounds(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_metrics(path: Path) -> dict[str, Any] | None:
-    try:
-        return json.loads((path / "metrics.json").read_text())
-    except (OSError, json.JSONDecodeError):
-        return None
+    return read_json(path / "metrics.json")
 
 
 def format_pm(mean: float, std: float, d: int = 3) -> str:

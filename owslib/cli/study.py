@@ -1,0 +1,108 @@
+"""The ``study`` command: train the study file's runs (variants x seeds), then render its notebooks.
+
+Imports of the study machinery stay inside the command: ``owslib --help`` builds every parser
+without importing torch.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+from owslib.cli.config_args import parse_assignments
+from owslib.config import PROFILES, ExperimentConfig
+from owslib.paths import STUDY_FILE
+
+
+def cmd_study(args: argparse.Namespace) -> int:
+    from owslib.study.execute import execute, load_grid
+    from owslib.study.plan import describe, jobs, notebook_parameters, render, train_runs
+    from owslib.study.studyfile import load_study
+
+    params = parse_assignments(args.param, "-p")
+    if args.grid:  # a free-form grid of one notebook's parameters (cluster array jobs)
+        grid = load_grid(args.grid)
+        if args.list:
+            for i, (nb, name, _) in enumerate(grid):
+                print(f"{i}\t{nb}\t{name}")
+            return 0
+        chosen = range(len(grid)) if args.index is None else [args.index]
+        for i in chosen:
+            if not 0 <= i < len(grid):
+                raise ValueError(f"--index {i}: the grid has {len(grid)} jobs (0..{len(grid) - 1})")
+            nb, _, job = grid[i]
+            clash = sorted(set(params) & (set(job) - {"profile"}))
+            if clash:  # a -p over a grid value would send several jobs into one folder
+                raise ValueError(
+                    f"-p {clash}: set by the grid {args.grid}; change the grid instead"
+                )
+            job = {"profile": args.profile or "quick", **job, **params}
+            print(f"results: {execute(nb, job, results_dir=args.results, force=args.force)}")
+        return 0
+    study = load_study(args.study, profile=args.profile)
+    seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else ()
+    all_jobs = jobs(study, args.results, only=tuple(args.only or ()), seeds=seeds)
+    overrides = {k: v for k, v in params.items() if "__" in k}
+    if overrides:  # fail on an unknown key before anything runs
+        ExperimentConfig().override(**overrides)
+    notebooks = tuple(n for n in (args.only or ()) if n in study.notebook_names)
+    if args.index is None and not args.train_only:  # refuse undeclared parameters up front
+        notebook_parameters(study, [n for n in study.notebook_names
+                                    if not notebooks or n in notebooks], params)  # fmt: skip
+    if args.list or args.dry_run:
+        print("\n".join(describe(study, all_jobs, overrides)))
+        return 0
+    if args.index is not None:  # one run per array task
+        if not 0 <= args.index < len(all_jobs):
+            raise ValueError(f"--index {args.index}: the study has {len(all_jobs)} runs "
+                             f"(0..{len(all_jobs) - 1}; --list shows them)")  # fmt: skip
+        all_jobs = [all_jobs[args.index]]
+    failed: list[str] = []
+    if not args.render_only:
+        outcome = train_runs(study, all_jobs, rerun_failed=args.rerun_failed, force=args.force,
+                             overrides=overrides)  # fmt: skip
+        failed = outcome["failed"]
+        print(f"runs: {len(outcome['trained'])} trained, {len(outcome['reused'])} reused, "
+              f"{len(failed)} failed, {len(outcome['skipped'])} skipped (failed before)")  # fmt: skip
+    if args.render_only:  # render what is there: the notebooks train nothing
+        params = {"train_missing": False, **params}
+    if args.index is None and not args.train_only:
+        for nb in render(study, args.results, notebooks=notebooks, parameters=params,
+                         force=args.force):  # fmt: skip
+            print(f"results: {nb}")
+    return 1 if failed else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser(
+        "study",
+        help="train the study's runs (variants x seeds), then render its notebooks into results/",
+        description="Train the study file's runs (one per variant and seed; finished ones are "
+        "reused, interrupted ones resume), then render its notebooks into the results folder.",
+    )
+    s.add_argument("--study", default=str(STUDY_FILE), help="the study file")
+    s.add_argument("--profile", default=None, choices=sorted(PROFILES),
+                   help="config profile (default: the study file's)")  # fmt: skip
+    s.add_argument("--only", action="append", metavar="NAME",
+                   help="only this notebook or variant (repeatable; default: all)")  # fmt: skip
+    s.add_argument("--seeds", help="only these seeds, e.g. 0,1 (default: the study file's)")
+    s.add_argument("--dry-run", action="store_true", help="list the runs, their state, the time")
+    s.add_argument("--rerun-failed", action="store_true", help="retry runs that failed before")
+    s.add_argument("--render-only", action="store_true", help="render notebooks, train nothing")
+    s.add_argument("--train-only", action="store_true", help="train runs, render no notebook")
+    s.add_argument(
+        "-p",
+        "--param",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="notebook parameter (must be declared by the notebook; repeatable; default: none)",
+    )
+    s.add_argument("--results", default="results", help="results folder")
+    s.add_argument("--force", action="store_true",
+                   help="redo finished runs and notebooks (the old ones are moved aside)")  # fmt: skip
+    s.add_argument("--grid", help="a grid JSON of one notebook's parameters to run instead of "
+                   "the study (default: the study)")  # fmt: skip
+    s.add_argument("--index", type=int,
+                   help="run only run INDEX (array task id; see --list; default: every run)")  # fmt: skip
+    s.add_argument("--list", action="store_true", help="list the runs (or --grid jobs) and exit")
+    s.set_defaults(func=cmd_study)
