@@ -1,6 +1,8 @@
-"""Every ``owslib`` command of the README's shell blocks is valid: the cheap ones run as written,
-the others (training, rendering) run with ``--dry-run`` where the command has it, else are parsed
-and their config and ``--set`` keys resolved."""
+"""Every ``owslib`` command of the shell blocks of the README and of ``docs/`` is valid: the cheap ones
+run as written, the others (training, rendering) run with ``--dry-run`` where the command has it, else
+are parsed and their config and ``--set`` keys resolved. The README keeps its shape: its sections in
+the order readers need them, under 260 lines, no line over 200 characters outside tables, and every
+relative link (the rendered notebooks, docs/) pointing at a file of the repository."""
 
 from __future__ import annotations
 
@@ -8,17 +10,19 @@ import argparse
 import contextlib
 import io
 import logging
+import re
 import shlex
 from pathlib import Path
 
 import pytest
 
-from owslib import evaluation_cli
 from owslib.__main__ import build_parser, main
+from owslib.cli import evaluate as evaluation_cli
 from owslib.cli.config_args import config_from_args, parse_assignments
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
+DOCS = sorted((ROOT / "docs").glob("*.md"))
 SHELLS = ("bash", "sh", "shell", "console", "zsh")
 PREFIXES = (("python", "-m", "owslib"), ("python3", "-m", "owslib"), ("owslib",))
 CHEAP = ("--help", "-h", "--dry-run", "--list")  # commands holding one of these run as written
@@ -96,12 +100,73 @@ def check_command(line: str) -> str | None:
     return None if code in (0, None) else f"exit {code}: {stderr.getvalue().strip()[-2000:]}"
 
 
-COMMANDS = owslib_commands(README.read_text())
+README_TEXT = README.read_text()
+COMMANDS = owslib_commands(README_TEXT)
+DOC_COMMANDS = [(doc.name, line) for doc in DOCS for line in owslib_commands(doc.read_text())]
+#: The README's sections, in the order its readers need them (others may sit between).
+SECTIONS = ("Answers", "Confirmatory study", "Two commands", "Using it", "Extending it", "Layout",
+            "Reference")  # fmt: skip
+LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
+
+
+def sections(markdown: str) -> dict[str, list[str]]:
+    """``{heading: lines}`` of the ``##`` sections (fenced blocks kept whole)."""
+    out: dict[str, list[str]] = {}
+    current, fenced = None, False
+    for line in markdown.splitlines():
+        fenced ^= line.startswith("```")
+        if not fenced and line.startswith("## "):
+            current = line[3:].strip()
+            out[current] = []
+        elif current is not None:
+            out[current].append(line)
+    return out
 
 
 def test_the_readme_shows_owslib_commands():
     assert any(_argv(c)[:1] == ["study"] for c in COMMANDS)
     assert any(_argv(c)[:1] == ["train"] for c in COMMANDS)
+
+
+def test_the_readme_sections_come_in_order():
+    found = [h for h in sections(README_TEXT) if h in SECTIONS]
+    assert found == list(SECTIONS)
+
+
+def test_the_readme_is_short():
+    lines = README_TEXT.splitlines()
+    assert len(lines) < 260
+    long = [f"{i}: {len(line)}" for i, line in enumerate(lines, 1)
+            if len(line) > 200 and not line.lstrip().startswith("|")]  # fmt: skip
+    assert not long, f"README lines over 200 characters outside tables: {long}"
+    parts = sections(README_TEXT)
+    two = list(parts["Two commands"])
+    while two and not two[-1].strip():
+        two.pop()
+    assert len(two) < 15
+    layout = [line for line in parts["Layout"] if line.strip() and not line.startswith("```")]
+    assert len(layout) <= 20
+
+
+def test_the_two_commands():
+    blocks = sections(README_TEXT)["Two commands"]
+    assert [line.split("#")[0].strip() for line in blocks if line.startswith("make ")] == [
+        "make study",
+        "make test",
+    ]
+
+
+@pytest.mark.parametrize("doc", [README, *DOCS], ids=lambda p: p.name)
+def test_relative_links_point_at_files(doc):
+    targets = [t.split("#")[0] for t in LINK.findall(doc.read_text())]
+    local = [t for t in targets if t and not re.match(r"[a-z]+:", t)]
+    missing = [t for t in local if not (doc.parent / t).exists()]
+    assert not missing, f"{doc.name}: links to missing files {missing}"
+    if doc == README:  # the answers table links every rendered comparison notebook
+        for nb in ("02_trufor_fusion", "03_loss_ablations", "04_infonce", "05_synco_comparison"):
+            assert f"results/{nb}/quick/{nb}.ipynb" in local
+        unnamed = [d.name for d in DOCS if f"docs/{d.name}" not in README_TEXT]
+        assert not unnamed, f"docs/ files the README never names: {unnamed}"
 
 
 def test_the_extraction_reads_shell_blocks_only():
@@ -136,3 +201,12 @@ def test_readme_command(line, monkeypatch):
     monkeypatch.chdir(ROOT)  # the README's relative paths (results/, runs/) start there
     problem = check_command(line)
     assert problem is None, f"README command `{line}` fails: {problem}"
+
+
+@pytest.mark.parametrize(
+    "doc,line", DOC_COMMANDS, ids=lambda x: x if x.endswith(".md") else " ".join(_argv(x))
+)
+def test_docs_command(doc, line, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    problem = check_command(line)
+    assert problem is None, f"docs/{doc} command `{line}` fails: {problem}"
