@@ -15,7 +15,14 @@ from owslib.paths import STUDY_FILE
 
 def cmd_study(args: argparse.Namespace) -> int:
     from owslib.study.execute import execute, load_grid
-    from owslib.study.plan import describe, jobs, notebook_parameters, render, train_runs
+    from owslib.study.plan import (
+        describe,
+        jobs,
+        notebook_parameters,
+        one_job,
+        render,
+        train_runs,  # fmt: skip
+    )
     from owslib.study.studyfile import load_study
 
     params = parse_assignments(args.param, "-p")
@@ -39,12 +46,25 @@ def cmd_study(args: argparse.Namespace) -> int:
             print(f"results: {execute(nb, job, results_dir=args.results, force=args.force)}")
         return 0
     study = load_study(args.study, profile=args.profile)
+    if args.verify:
+        from owslib.study.verify import verify_runs
+
+        reports = verify_runs(study, args.results, args.verify)
+        for line in reports:
+            print(line)
+        return 0 if all(r.endswith("bit-identical") for r in reports) else 1
     seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else ()
-    all_jobs = jobs(study, args.results, only=tuple(args.only or ()), seeds=seeds)
+    if args.run:
+        all_jobs = [one_job(study, args.results, args.run)]
+    else:
+        all_jobs = jobs(study, args.results, only=tuple(args.only or ()), seeds=seeds,
+                        phase=args.phase)  # fmt: skip
     overrides = {k: v for k, v in params.items() if "__" in k}
     if overrides:  # fail on an unknown key before anything runs
         ExperimentConfig().override(**overrides)
     notebooks = tuple(n for n in (args.only or ()) if n in study.notebook_names)
+    if args.run:
+        args.train_only = True
     if args.index is None and not args.train_only:  # refuse undeclared parameters up front
         notebook_parameters(study, [n for n in study.notebook_names
                                     if not notebooks or n in notebooks], params)  # fmt: skip
@@ -59,6 +79,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     failed: list[str] = []
     if not args.render_only:
         outcome = train_runs(study, all_jobs, rerun_failed=args.rerun_failed, force=args.force,
+                             jobs=args.jobs,
                              overrides=overrides)  # fmt: skip
         failed = outcome["failed"]
         print(f"runs: {len(outcome['trained'])} trained, {len(outcome['reused'])} reused, "
@@ -105,4 +126,16 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--index", type=int,
                    help="run only run INDEX (array task id; see --list; default: every run)")  # fmt: skip
     s.add_argument("--list", action="store_true", help="list the runs (or --grid jobs) and exit")
+    s.add_argument("--run", metavar="VARIANT/seedK",
+                   help="train this one run (of any seed) in this process, render nothing "
+                   "(default: every run)")  # fmt: skip
+    s.add_argument("--jobs", type=int, default=1,
+                   help="runs trained at a time, each in a process of its own and in the study's "
+                   "setup (one thread each when the setup says so)")  # fmt: skip
+    s.add_argument("--phase", choices=("screening", "confirmation", "all"), default="all",
+                   help="which runs: the screening's seeds, the pre-registered confirmation's "
+                   "(its arms chosen from the finished screening by its rule), or both")  # fmt: skip
+    s.add_argument("--verify", metavar="VARIANT[/seedK]",
+                   help="retrain finished runs in a temporary folder in their recorded setup and "
+                   "compare every metric and history row; exit 1 on a difference (default: none)")  # fmt: skip
     s.set_defaults(func=cmd_study)

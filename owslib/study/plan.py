@@ -9,16 +9,27 @@ job that renders the notebooks afterwards.
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 import statistics
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from owslib.engine.autocast import cpu_info
 from owslib.engine.loop import format_duration
+from owslib.io import read_json
+from owslib.study.confirm import Question, select_arms
 from owslib.study.execute import ParameterError, declared_parameters, execute, notebook_path
+from owslib.study.results import long_rows
 from owslib.study.run import is_finished, read_run_info, run_experiment
+from owslib.study.setup import IN_SETUP_VARIABLE
 from owslib.study.studyfile import Study, run_dir
 from owslib.study.supersede import move_aside
 
@@ -39,9 +50,20 @@ class RunJob:
         return f"{self.variant} seed {self.seed}"
 
 
+def one_job(study: Study, results_dir: str | Path, name: str) -> RunJob:
+    """``VARIANT/seedK`` as a job of the study (any seed: a confirming run too)."""
+    variant, _, seed = name.partition("/seed")
+    if variant not in study.variants or not seed.isdigit():
+        raise ValueError(f"--run {name!r}: expected VARIANT/seedK with a variant of {study.path} "
+                         f"({sorted(study.variants)})")  # fmt: skip
+    return RunJob(variant, int(seed), run_dir(results_dir, study.profile, variant, int(seed)))
+
+
 def jobs(study: Study, results_dir: str | Path, *, only: tuple[str, ...] = (),
-         seeds: tuple[int, ...] = ()) -> list[RunJob]:  # fmt: skip
-    """The runs of the study (or of the notebooks / variants named in ``only``), in order."""
+         seeds: tuple[int, ...] = (), phase: str = "all") -> list[RunJob]:  # fmt: skip
+    """The runs of the study (or of the notebooks / variants named in ``only``), in order:
+    the screening's, then (``phase`` ``all`` or ``confirmation``) the pre-registered
+    confirmation's, whose arms its rule picks from the finished screening."""
     notebooks = tuple(n for n in only if n in study.notebook_names)
     variants = tuple(n for n in only if n in study.variants)
     unknown = [n for n in only if n not in notebooks and n not in variants]
@@ -50,10 +72,47 @@ def jobs(study: Study, results_dir: str | Path, *, only: tuple[str, ...] = (),
             f"--only {unknown}: neither a notebook ({study.notebook_names}) nor a variant "
             f"({sorted(study.variants)}) of {study.path}"
         )
-    runs = study.runs(notebooks, variants)
+    runs = study.runs(notebooks, variants) if phase in ("all", "screening") else []
+    if phase in ("all", "confirmation"):
+        runs += [(v, s) for v, s in confirmation_runs(study, results_dir, notebooks)
+                 if not variants or v in variants]  # fmt: skip
     if seeds:
         runs = [(v, s) for v, s in runs if s in seeds]
     return [RunJob(v, s, run_dir(results_dir, study.profile, v, s)) for v, s in runs]
+
+
+def confirmation_runs(study: Study, results_dir: str | Path,
+                      notebooks: tuple[str, ...] = ()) -> list[tuple[str, int]]:  # fmt: skip
+    """The pre-registered confirmation's runs: per question, its two arms (chosen by its rule
+    from the finished screening) at every fresh seed; a question whose screening is unfinished
+    has none yet."""
+    conf = study.confirmatory
+    out: list[tuple[str, int]] = []
+    for q in conf.questions if conf else ():
+        if notebooks and q.notebook not in notebooks:
+            continue
+        arms = selected_arms(study, results_dir, q)
+        if arms is None:
+            log.info("%s: the screening is unfinished; its confirming runs come after it", q.notebook)
+            continue
+        out += [(v, s) for s in conf.seeds for v in arms if (v, s) not in out]
+    return out
+
+
+def selected_arms(study: Study, results_dir: str | Path, q: Question) -> tuple[str, str] | None:
+    """``(arm, comparator)`` of a question by its rule, from the screening's finished runs;
+    None while a screening run of its notebook is unfinished."""
+    nb = study.notebook(q.notebook)
+    if q.rule == "head_to_head":
+        return q.arms[0], q.arms[1]
+    rows = []
+    for v in nb.variants:
+        for s in study.seeds:
+            path = run_dir(results_dir, study.profile, v, s)
+            if not is_finished(path, study.config(v, s)):
+                return None
+            rows += long_rows(v, s, read_json(path / "metrics.json") or {})
+    return select_arms(q, nb.variants, nb.baseline, pd.DataFrame(rows))
 
 
 def status(study: Study, job: RunJob, overrides: dict[str, Any] | None = None) -> str:
@@ -120,14 +179,29 @@ def train_runs(
     rerun_failed: bool = False,
     force: bool = False,
     overrides: dict[str, Any] | None = None,
+    jobs: int = 1,
 ) -> dict[str, list[str]]:
     """Train every job that is not finished (``overrides``: flat config keys applied to every
-    run); returns the labels per outcome."""
+    run); returns the labels per outcome.
+
+    Each run trains in the study's declared setup (:class:`~owslib.study.setup.Setup`): in this
+    process when it already has it, else in a process of its own started with the setup's
+    environment; ``jobs`` runs at a time (each then in its own process), their log lines
+    prefixed with the run's name.
+    """
     overrides = overrides or {}
+    for warning in study.setup.machine_warnings():
+        log.warning("study setup %s: %s", study.setup, warning)
+    in_place = bool(os.environ.get(IN_SETUP_VARIABLE)) or (jobs <= 1
+                                                           and not study.setup.differences())
+    if os.environ.get(IN_SETUP_VARIABLE) and study.setup.differences():
+        log.warning("this run's process differs from the study's setup: %s",
+                    "; ".join(study.setup.differences()))  # fmt: skip
 
     outcome: dict[str, list[str]] = {"reused": [], "trained": [], "failed": [], "skipped": []}
     todo = [j for j in all_jobs if force or status(study, j, overrides) != "finished"]
     outcome["reused"] = [j.label for j in all_jobs if j not in todo]
+    queue: list[RunJob] = []
     for n, job in enumerate(todo, 1):
         st = status(study, job, overrides)
         if st == "failed" and not (rerun_failed or force):
@@ -139,23 +213,66 @@ def train_runs(
             move_aside(
                 job.path, job.path.parents[3], "forced re-run" if force else "config changed"
             )
+        queue.append(job)
+
+    def train(n_job: tuple[int, RunJob]) -> bool:
+        n, job = n_job
         done = finished_runs(all_jobs)  # once per run: it grows as the study goes
-        left = sum(expected_run_s(study, done, j) for j in todo[n - 1 :])
-        log.info("run %d/%d: %s -> %s (about %s left in the study)", n, len(todo), job.label,
+        left = sum(expected_run_s(study, done, j) for j in queue[n - 1 :]) / max(jobs, 1)
+        log.info("run %d/%d: %s -> %s (about %s left in the study)", n, len(queue), job.label,
                  job.path, format_duration(left))  # fmt: skip
-        try:
-            run_experiment(
-                study.config(job.variant, job.seed, **overrides),
-                job.path,
-                load_model=False,
-                extra_info={"variant": job.variant, "seed": job.seed, "profile": study.profile},
-            )
-        except Exception as e:  # recorded in run.json; the study goes on with the other runs
-            log.error("run %s failed: %s: %s", job.label, type(e).__name__, e)
-            outcome["failed"].append(job.label)
-            continue
-        outcome["trained"].append(job.label)
+        if in_place:
+            return _train_here(study, job, overrides)
+        return train_in_setup(study, job, overrides)
+
+    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+        # in this process: one after the other, in the main thread (Ctrl-C stops the run)
+        results = (map if in_place else pool.map)(train, enumerate(queue, 1))
+        for job, ok in zip(queue, results, strict=True):
+            outcome["trained" if ok else "failed"].append(job.label)
     return outcome
+
+
+def base_config(study: Study, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The config keys the study applies to every run (``-p`` overrides and the setup's)."""
+    return {**overrides, **study.setup.overrides()}
+
+
+def _train_here(study: Study, job: RunJob, overrides: dict[str, Any]) -> bool:
+    info = {"variant": job.variant, "seed": job.seed, "profile": study.profile,
+            "base_config": base_config(study, overrides)}  # fmt: skip
+    try:
+        run_experiment(study.config(job.variant, job.seed, **overrides), job.path,
+                       load_model=False, extra_info=info)  # fmt: skip
+    except Exception as e:  # recorded in run.json; the study goes on with the other runs
+        log.error("run %s failed: %s: %s", job.label, type(e).__name__, e)
+        return False
+    return True
+
+
+def run_command(study: Study, job: RunJob, overrides: dict[str, Any]) -> list[str]:
+    """The command that trains ``job`` alone in a process of its own (``study --run``)."""
+    params = [a for k, v in overrides.items() for a in ("-p", f"{k}={json.dumps(v)}")]
+    return [sys.executable, "-m", "owslib", "study", "--study", str(study.path),
+            "--results", str(job.path.parents[3]), "--profile", study.profile,
+            "--run", f"{job.variant}/seed{job.seed}", "--train-only", "--rerun-failed",
+            *params]  # fmt: skip
+
+
+def train_in_setup(study: Study, job: RunJob, overrides: dict[str, Any]) -> bool:
+    """Train ``job`` in a process started with the setup's environment; its lines are logged
+    here, prefixed with the run's name."""
+    env = {**os.environ, **study.setup.environment(), "PYTHONUNBUFFERED": "1"}
+    prefix = f"[{job.variant} s{job.seed}]"
+    with subprocess.Popen(run_command(study, job, overrides), env=env, stdout=subprocess.PIPE,
+                          stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:  # fmt: skip
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            log.info("%s %s", prefix, line.rstrip())
+    if proc.returncode != 0:
+        log.error("run %s failed (exit %d): see %s", job.label, proc.returncode,
+                  job.path / "run.json")  # fmt: skip
+    return proc.returncode == 0
 
 
 def notebook_parameters(

@@ -13,11 +13,10 @@ import pandas as pd
 from owslib import comparison
 from owslib.io import read_json
 from owslib.paths import resolve
+from owslib.study.confirm import COMPARED
 from owslib.study.studyfile import STUDY_FILE, load_study, run_dir
 
 #: The numbers of a run that enter the comparisons: (metric, aggregations).
-COMPARED = {"miou": ("",), "aupr": ("pooled", "per_image"), "fpr95": ("pooled", "per_image"),
-            "auroc": ("pooled", "per_image")}  # fmt: skip
 #: The columns a comparison table shows first (the main scorer, pooled).
 HEADLINE = ("miou", "aupr/{s}/pooled", "fpr95/{s}/pooled", "auroc/{s}/pooled")
 

@@ -33,6 +33,7 @@ from owslib.inference.scorers import get_scorer
 from owslib.io import atomic_write_json, read_json, sha256_file
 from owslib.paths import shown
 from owslib.report import metrics_tables, write_evaluation
+from owslib.study.setup import fingerprint, observed
 from owslib.study.supersede import move_aside
 
 log = logging.getLogger(__name__)
@@ -132,6 +133,8 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
     if cfg.model.pretrain_epochs > 0:  # which encoder the run started from, to compare setups
         encoder = ensure_pretrained_encoder(cfg, cache_dir())  # (another node: the main's bytes)
         info["encoder_sha256"] = sha256_file(encoder)
+    info["setup"] = observed(cfg, info.get("encoder_sha256", ""), info.get("base_config"))
+    info["fingerprint"] = fingerprint(info["setup"])
     exp = build_experiment(cfg, encoder=encoder)
     history = fit(exp, run_dir, resume=resume, validate=epoch_validation)
     t1 = time.perf_counter()

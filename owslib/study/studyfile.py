@@ -30,9 +30,12 @@ from typing import Any
 
 from owslib.config import ConfigError, ExperimentConfig, lists_to_tuples, load_profile
 from owslib.paths import STUDY_FILE
+from owslib.study.confirm import Confirmatory, parse_confirmatory
+from owslib.study.setup import Setup, parse_setup
 
 BASELINE = "baseline"
-_TOP = {"profile", "seeds", "profiles", "variants", "notebooks", "description"}
+_TOP = {"profile", "seeds", "profiles", "variants", "notebooks", "description", "setup",
+        "confirmatory"}
 _VARIANT = {"description", "overrides"}
 _NOTEBOOK = {"name", "question", "variants", "baseline", "contrast", "ablation"}
 _ABLATION = {"of", "variants", "question"}
@@ -86,6 +89,10 @@ class Study:
     notebooks: tuple[NotebookSpec, ...]
     path: Path = STUDY_FILE
     description: str = ""
+    #: The machine setup every run is trained in (precision, ISA cap, threads, encoder).
+    setup: Setup = Setup()
+    #: The pre-registered confirmation (endpoints, margins, rule, fresh seeds), if declared.
+    confirmatory: Confirmatory | None = None
 
     def notebook(self, name: str) -> NotebookSpec:
         for nb in self.notebooks:
@@ -113,10 +120,11 @@ class Study:
         return out
 
     def config(self, variant: str, seed: int, **overrides: Any) -> ExperimentConfig:
-        """The training config of one run: the profile, the variant's overrides, the seed."""
+        """The training config of one run: the profile, the variant's overrides, the setup's
+        precision (one for every run), the seed, then ``overrides``."""
         v = self.variants[variant]
-        return load_profile(self.profile, **lists_to_tuples(v.overrides), train__seed=seed,
-                            **lists_to_tuples(overrides))  # fmt: skip
+        return load_profile(self.profile, **{**lists_to_tuples(v.overrides), **self.setup.overrides(),
+                                             "train__seed": seed, **lists_to_tuples(overrides)})
 
 
 
@@ -197,7 +205,15 @@ def load_study(
                             if ablation.of in keep and kept else None)  # fmt: skip
         notebooks.append(NotebookSpec(name, tuple(vs), nb.get("question", ""),
                                       nb.get("baseline", BASELINE), contrast, ablation))  # fmt: skip
-    return Study(profile, seeds, variants, tuple(notebooks), path, spec.get("description", ""))
+    try:
+        setup = parse_setup(f"{path}: setup", spec.get("setup"))
+        confirmatory = parse_confirmatory(
+            f"{path}: confirmatory", spec.get("confirmatory"),
+            {nb.name: nb.run_variants for nb in notebooks}, seeds)  # fmt: skip
+    except ValueError as e:
+        raise StudyError(str(e)) from e
+    return Study(profile, seeds, variants, tuple(notebooks), path, spec.get("description", ""),
+                 setup, confirmatory)
 
 
 def _ablation(where: str, spec: Any, notebook_variants: list[str],

@@ -1,0 +1,175 @@
+"""The pre-registered confirmation: each question's primary endpoint, equivalence margin and the
+rule that picks its arms from the screening, declared in the study file before any confirming
+run is trained; the power table that sized it; and the verdicts on the fresh seeds.
+
+``"confirmatory"`` in the study file::
+
+    {"seeds": [100, ..., 111], "alpha": 0.05, "power": 0.8,
+     "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou", "margin": 0.02,
+                    "rule": "best_screening"},
+                   {"notebook": "05_synco_comparison", "endpoint": "aupr/fused/pooled",
+                    "margin": 0.03, "rule": "head_to_head", "arms": ["synco_unknown", "synco_known"]}]}
+
+Rules: ``best_screening`` — the notebook's variant with the best screening estimate on the
+endpoint, against the notebook's baseline; ``head_to_head`` — ``arms[0]`` against ``arms[1]``.
+Holm corrects the primary hypotheses (one per question); everything else is exploratory.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from owslib import comparison
+from owslib.inference.scorers import SCORER_REGISTRY
+
+#: The metrics the study compares, and their aggregations.
+COMPARED = {"miou": ("",), "aupr": ("pooled", "per_image"), "fpr95": ("pooled", "per_image"),
+            "auroc": ("pooled", "per_image")}  # fmt: skip
+RULES = ("best_screening", "head_to_head")
+_TOP = {"seeds", "alpha", "power", "questions", "description"}
+_QUESTION = {"notebook", "endpoint", "margin", "rule", "arms", "higher_is_better", "why"}
+#: Metrics where lower is better.
+LOWER_IS_BETTER = ("fpr95",)
+
+
+@dataclass(frozen=True)
+class Question:
+    notebook: str
+    endpoint: str
+    margin: float
+    rule: str = "best_screening"
+    arms: tuple[str, ...] = ()
+    higher_is_better: bool = True
+    why: str = ""
+
+
+@dataclass(frozen=True)
+class Confirmatory:
+    seeds: tuple[int, ...]
+    questions: tuple[Question, ...]
+    alpha: float = 0.05
+    power: float = 0.8
+    description: str = ""
+
+
+def check_endpoint(endpoint: str) -> None:
+    """``metric`` or ``metric/scorer/aggregation`` as the study's tables name it; else raise."""
+    metric, *rest = endpoint.split("/")
+    if metric not in COMPARED:
+        raise ValueError(f"endpoint {endpoint!r}: {metric!r} is not a compared metric "
+                         f"({sorted(COMPARED)})")  # fmt: skip
+    if metric == "miou":
+        if rest:
+            raise ValueError(f"endpoint {endpoint!r}: miou takes no scorer or aggregation")
+        return
+    if len(rest) != 2 or rest[0] not in SCORER_REGISTRY or rest[1] not in COMPARED[metric]:
+        raise ValueError(f"endpoint {endpoint!r}: expected {metric}/SCORER/AGGREGATION with a "
+                         f"scorer of {sorted(SCORER_REGISTRY)} and an aggregation of "
+                         f"{COMPARED[metric]}")  # fmt: skip
+
+
+def parse_confirmatory(where: str, spec: Any, notebooks: dict[str, tuple[str, ...]],
+                       screening_seeds: tuple[int, ...]) -> Confirmatory | None:  # fmt: skip
+    """Validate the study file's ``"confirmatory"`` (``notebooks``: each notebook's variants)."""
+    if spec is None:
+        return None
+    if not isinstance(spec, dict) or set(spec) - _TOP:
+        raise ValueError(f"{where}: unknown keys {sorted(set(spec) - _TOP)}; allowed {sorted(_TOP)}")
+    seeds = tuple(spec.get("seeds", ()))
+    if not seeds or set(seeds) & set(screening_seeds):
+        raise ValueError(f"{where}.seeds={list(seeds)}: fresh seeds are required, none of the "
+                         f"screening's {list(screening_seeds)}")  # fmt: skip
+    questions = []
+    for i, q in enumerate(spec.get("questions", [])):
+        here = f"{where}.questions[{i}]"
+        if not isinstance(q, dict) or set(q) - _QUESTION:
+            raise ValueError(f"{here}: unknown keys {sorted(set(q) - _QUESTION)}")
+        question = Question(**{**q, "arms": tuple(q.get("arms", ()))})
+        if question.notebook not in notebooks:
+            raise ValueError(f"{here}.notebook={question.notebook!r}: not a notebook of the study")
+        check_endpoint(question.endpoint)
+        if not isinstance(question.margin, (int, float)) or not question.margin > 0:
+            raise ValueError(f"{here}.margin={question.margin!r}: must be > 0")
+        if question.rule not in RULES:
+            raise ValueError(f"{here}.rule={question.rule!r}: one of {RULES}")
+        if question.rule == "head_to_head" and (
+            len(question.arms) != 2 or not set(question.arms) <= set(notebooks[question.notebook])
+        ):
+            raise ValueError(f"{here}.arms={list(question.arms)}: two variants of the notebook")
+        questions.append(question)
+    return Confirmatory(seeds, tuple(questions), float(spec.get("alpha", 0.05)),
+                        float(spec.get("power", 0.8)), spec.get("description", ""))  # fmt: skip
+
+
+def _endpoint_values(long: pd.DataFrame, endpoint: str) -> pd.DataFrame:
+    """``variant, seed, value`` of one endpoint from the runs' long table."""
+    metric, *rest = endpoint.split("/")
+    rows = long[long["metric"] == metric]
+    if rest:
+        rows = rows[(rows["scorer"] == rest[0]) & (rows["aggregation"] == rest[1])]
+    return rows[["variant", "seed", "value"]]
+
+
+def paired_differences(long: pd.DataFrame, endpoint: str, arm: str, comparator: str) -> np.ndarray:
+    """``arm − comparator`` per seed on the endpoint (seeds with both runs only)."""
+    v = _endpoint_values(long, endpoint).pivot_table(index="seed", columns="variant", values="value")
+    if arm not in v or comparator not in v:
+        return np.array([])
+    return (v[arm] - v[comparator]).dropna().to_numpy()
+
+
+def select_arms(question: Question, variants: tuple[str, ...], baseline: str,
+                long: pd.DataFrame) -> tuple[str, str]:  # fmt: skip
+    """The rule applied to the screening: ``(arm, comparator)``."""
+    if question.rule == "head_to_head":
+        return question.arms[0], question.arms[1]
+    sign = -1.0 if question.endpoint.split("/")[0] in LOWER_IS_BETTER else 1.0
+    means = {v: float(np.mean(d)) * sign for v in variants if v != baseline
+             and len(d := paired_differences(long, question.endpoint, v, baseline))}  # fmt: skip
+    if not means:
+        raise ValueError(f"{question.notebook}: no screening run pairs with {baseline}")
+    return max(means, key=means.get), baseline
+
+
+def power_table(question_sds: dict[str, tuple[Question, float]], conf: Confirmatory,
+                n_seeds: int) -> pd.DataFrame:  # fmt: skip
+    """Per question: the screening's SD of paired differences, the margin in SDs, the power to
+    detect an effect of the margin at the Holm-worst-case level α/m with ``n_seeds``, the seeds
+    that power needs, and the power of TOST to show equivalence within the margin when the true
+    difference is 0."""
+    m = len(question_sds)
+    rows = []
+    for name, (q, sd) in question_sds.items():
+        rows.append({
+            "question": name, "endpoint": q.endpoint, "margin": q.margin, "sd_diff": sd,
+            "margin_in_sd": q.margin / sd,
+            "power_at_margin": comparison.paired_t_power(q.margin, sd, n_seeds, conf.alpha / m),
+            "seeds_for_power": comparison.seeds_for_power(q.margin, sd, conf.power, conf.alpha / m),
+            "tost_power": comparison.tost_power(q.margin, sd, n_seeds, alpha=conf.alpha),
+            "seeds_for_tost": comparison.seeds_for_equivalence(q.margin, sd, power=conf.power,
+                                                               alpha=conf.alpha),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],
+             alpha: float = 0.05) -> pd.DataFrame:  # fmt: skip
+    """The confirmatory analysis: paired t per question, Holm across the questions, TOST within
+    each margin, and the verdict (``better`` / ``worse`` / ``equivalent`` / ``inconclusive``)."""
+    names = list(diffs)
+    tests = {n: comparison.paired_t(diffs[n]) for n in names}
+    adjusted = comparison.holm([tests[n].p for n in names])
+    rows = []
+    for n, p_holm in zip(names, adjusted, strict=True):
+        q, t = questions[n], tests[n]
+        sign = q.endpoint.split("/")[0] not in LOWER_IS_BETTER and q.higher_is_better
+        eq = comparison.tost(diffs[n], q.margin, alpha) if t.n >= 2 else None
+        rows.append({"question": n, "endpoint": q.endpoint, "n_pairs": t.n, "mean": t.mean,
+                     "lo": t.lo, "hi": t.hi, "p": t.p, "p_holm": p_holm, "margin": q.margin,
+                     "p_tost": eq.p if eq else np.nan,
+                     "verdict": comparison.verdict(diffs[n], q.margin, alpha, p_holm, sign)})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -1,0 +1,152 @@
+"""The study's declared setup and every run's fingerprint.
+
+A float32 run's bits depend on the kernels (AVX2 or AVX512), the thread count and the encoder it
+starts from, besides the code and the config. The study file declares one setup for all of its
+runs (``"setup"``): the precision, the instruction-set cap, the threads and the closed-set
+encoder's sha256. The runner applies it to every run before torch initialises (a process of its
+own, :func:`Setup.environment`) and each ``run.json`` records what the run really had
+(:func:`observed`) and its :func:`fingerprint`; runs are paired only within one fingerprint.
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import owslib
+
+#: The caps that select AVX2 kernels on any x86-64 machine with AVX2 (torch's, oneDNN's, MKL's:
+#: all three are needed for the bits to change).
+ISA_CAPS = {
+    "native": {},
+    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
+             "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
+}  # fmt: skip
+#: The config overrides a precision stands for (``mixed``: bfloat16 on CPU, float16 on CUDA).
+PRECISIONS = {"float32": {"train__amp": False, "eval__amp": False},
+              "mixed": {"train__amp": True, "eval__amp": True}}  # fmt: skip
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
+#: Set in a run's own process: it trains in place and never starts another.
+IN_SETUP_VARIABLE = "OWSLIB_IN_SETUP"
+#: The parts of owslib whose code decides a run's numbers (training and evaluation).
+COMPUTING_PARTS = ("config.py", "labels.py", "io.py", "paths.py", "distributed.py", "data",
+                   "models", "losses", "metrics", "inference", "engine", "evaluation")  # fmt: skip
+_KEYS = {"precision", "isa", "threads", "encoder_sha256"}
+
+
+@dataclass(frozen=True)
+class Setup:
+    """One machine setup; an empty field leaves that part as the profile or machine has it."""
+
+    precision: str = ""
+    isa: str = ""
+    threads: int = 0
+    encoder_sha256: str = ""
+
+    @property
+    def declared(self) -> bool:
+        return any(asdict(self).values())
+
+    def overrides(self) -> dict[str, Any]:
+        """The config keys the precision stands for."""
+        return dict(PRECISIONS.get(self.precision, {}))
+
+    def environment(self) -> dict[str, str]:
+        """The environment variables a run's process needs (set before torch initialises)."""
+        env = dict(ISA_CAPS.get(self.isa, {}))
+        if self.threads:
+            env |= {v: str(self.threads) for v in THREAD_VARIABLES}
+        return env | {IN_SETUP_VARIABLE: "1"}
+
+    def differences(self) -> list[str]:
+        """How this process differs from the setup (empty: a run may train here)."""
+        import torch
+
+        out = [f"{k}={os.environ.get(k)!r}, not {v!r}"
+               for k, v in ISA_CAPS.get(self.isa, {}).items() if os.environ.get(k) != v]  # fmt: skip
+        if self.threads and torch.get_num_threads() != self.threads:
+            out.append(f"{torch.get_num_threads()} threads, not {self.threads}")
+        return out
+
+    def machine_warnings(self, cpuinfo: str | Path = "/proc/cpuinfo") -> list[str]:
+        """What this machine cannot give, and what it costs."""
+        try:
+            flags = next((line.split(":", 1)[1].split() for line in Path(cpuinfo).read_text()
+                          .splitlines() if line.startswith("flags")), [])  # fmt: skip
+        except OSError:
+            flags = []
+        out = []
+        if self.isa == "avx2" and flags and "avx2" not in flags:
+            out.append("this CPU lacks AVX2: its runs cannot reproduce the study's bits")
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        if self.threads and cores and self.threads > cores:
+            out.append(f"{self.threads} threads per run on {cores} cores: each run is slower "
+                       f"(its bits are the same)")  # fmt: skip
+        return out
+
+
+def parse_setup(where: str, spec: Any) -> Setup:
+    """The study file's ``"setup"``; an unknown key or value raises, naming it."""
+    if spec is None:
+        return Setup()
+    if not isinstance(spec, dict) or set(spec) - _KEYS:
+        raise ValueError(f"{where}: expected an object with keys {sorted(_KEYS)}, got {spec!r}")
+    setup = Setup(**spec)
+    checks = [(setup.precision in ("", *PRECISIONS), "precision", sorted(PRECISIONS)),
+              (setup.isa in ("", *ISA_CAPS), "isa", sorted(ISA_CAPS)),
+              (isinstance(setup.threads, int) and setup.threads >= 0, "threads", "an integer >= 0"),
+              (isinstance(setup.encoder_sha256, str), "encoder_sha256", "a hex string")]  # fmt: skip
+    for ok, key, expected in checks:
+        if not ok:
+            raise ValueError(f"{where}.{key}={getattr(setup, key)!r}: expected {expected}")
+    return setup
+
+
+def source_sha256(root: Path | None = None) -> str:
+    """A hash of the code that computes a run's numbers (:data:`COMPUTING_PARTS`): each module's
+    syntax tree without docstrings and import statements, the modules' hashes sorted. Comments,
+    formatting, docstrings and moving a module change nothing; a changed statement does."""
+    root = Path(owslib.__file__).parent if root is None else root
+    files = sorted(p for part in COMPUTING_PARTS
+                   for p in ([root / part] if part.endswith(".py") else (root / part).rglob("*.py"))
+                   if p.is_file())  # fmt: skip
+    digests = sorted(hashlib.sha256(_normalised(p.read_text()).encode()).hexdigest() for p in files)
+    return hashlib.sha256("\n".join(digests).encode()).hexdigest()
+
+
+def _normalised(source: str) -> str:
+    tree = ast.parse(source)
+    for node in ast.walk(tree):
+        body = getattr(node, "body", None)
+        if isinstance(body, list):
+            kept = [s for s in body if not isinstance(s, (ast.Import, ast.ImportFrom))
+                    and not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
+                             and isinstance(s.value.value, str))]  # fmt: skip
+            node.body = kept or [ast.Pass()]
+    return ast.dump(tree)
+
+
+def observed(cfg: Any, encoder_sha256: str, base_config: dict[str, Any] | None = None) -> dict:
+    """What a run really had: precision, instruction-set caps, threads, encoder, code, and the
+    config its study applies to every run (``base_config``: without variant and seed)."""
+    import torch
+
+    caps = {k: os.environ[k] for caps in ISA_CAPS.values() for k in caps if os.environ.get(k)}
+    base = json.dumps(base_config or {}, sort_keys=True, default=str)
+    return {"precision": "mixed" if cfg.train.amp else "float32",
+            "isa": next((n for n, c in ISA_CAPS.items() if c and c == caps), "native" if not caps
+                        else json.dumps(caps, sort_keys=True)),
+            "threads": torch.get_num_threads(), "encoder_sha256": encoder_sha256,
+            "source_sha256": source_sha256(),
+            "base_config_sha256": hashlib.sha256(base.encode()).hexdigest()}  # fmt: skip
+
+
+def fingerprint(record: dict[str, Any]) -> str:
+    """16 hex digits naming a setup record (:func:`observed`); two runs are paired only when
+    theirs are equal."""
+    return hashlib.sha256(json.dumps(record, sort_keys=True).encode()).hexdigest()[:16]

@@ -1,0 +1,156 @@
+"""The study's declared setup: runs trained in it in processes of their own (``--jobs``), each
+``run.json`` with its setup and fingerprint, ``--verify`` bit for bit, and the study file's new
+fields validated."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from owslib.__main__ import main
+from owslib.study.setup import ISA_CAPS, Setup, fingerprint, parse_setup, source_sha256
+from owslib.study.studyfile import StudyError, load_study, run_dir
+
+SETUP = {"precision": "float32", "isa": "avx2", "threads": 1}
+
+
+def _study(tmp_path: Path, smoke_root: Path, **extra) -> Path:
+    spec = {
+        "profile": "smoke", "seeds": [0, 1], "setup": SETUP,
+        "variants": {"baseline": {"description": "b",
+                                  "overrides": {"data__root": str(smoke_root)}},
+                     "focal": {"description": "f", "overrides": {"data__root": str(smoke_root),
+                                                                  "loss__semantic": "focal"}}},
+        "notebooks": [{"name": "03_loss_ablations", "variants": ["baseline", "focal"]}],
+        **extra,
+    }  # fmt: skip
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps(spec))
+    return path
+
+
+def test_the_setup_names_its_environment_and_config():
+    s = Setup("float32", "avx2", 1)
+    assert s.overrides() == {"train__amp": False, "eval__amp": False}
+    env = s.environment()
+    assert {k: env[k] for k in ISA_CAPS["avx2"]} == ISA_CAPS["avx2"]
+    assert env["OMP_NUM_THREADS"] == "1" and env["OWSLIB_IN_SETUP"] == "1"
+    assert not Setup().declared and s.declared
+
+
+@pytest.mark.parametrize("spec, key", [({"precision": "fp16"}, "precision"),
+                                       ({"isa": "avx9"}, "isa"), ({"threads": -1}, "threads"),
+                                       ({"cores": 2}, "cores")])  # fmt: skip
+def test_a_bad_setup_is_refused_by_name(spec, key):
+    with pytest.raises(ValueError, match=key):
+        parse_setup("study.json: setup", spec)
+
+
+def test_the_source_hash_ignores_docstrings_comments_and_imports(tmp_path):
+    pkg = tmp_path / "owslib"
+    (pkg / "losses").mkdir(parents=True)
+    (pkg / "losses" / "a.py").write_text('"""doc"""\nimport os\ndef f(x):\n    return x + 1\n')
+    before = source_sha256(pkg)
+    (pkg / "losses" / "a.py").write_text('"""other"""\nimport sys  # moved\n\ndef f(x):\n'
+                                         '    """says what"""\n    return x + 1  # same\n')
+    assert source_sha256(pkg) == before
+    (pkg / "losses" / "a.py").write_text("def f(x):\n    return x + 2\n")
+    assert source_sha256(pkg) != before
+    assert fingerprint({"a": 1}) != fingerprint({"a": 2}) and len(fingerprint({})) == 16
+
+
+def test_runs_train_in_the_setup_in_processes_of_their_own_and_verify_bit_for_bit(
+    tmp_path, smoke_root, monkeypatch, capsys, caplog
+):
+    caplog.set_level("INFO", logger="owslib")
+    monkeypatch.setenv("OWSLIB_CACHE", str(tmp_path / "cache"))
+    for k in (*ISA_CAPS["avx2"], "OMP_NUM_THREADS", "OWSLIB_IN_SETUP"):
+        monkeypatch.delenv(k, raising=False)
+    path = _study(tmp_path, smoke_root)
+    results = tmp_path / "results"
+    assert main(["study", "--study", str(path), "--results", str(results), "--train-only",
+                 "--seeds", "0", "--jobs", "2"]) == 0  # fmt: skip
+    infos = {v: json.loads((run_dir(results, "smoke", v, 0) / "run.json").read_text())
+             for v in ("baseline", "focal")}  # fmt: skip
+    for info in infos.values():
+        assert info["status"] == "finished"
+        assert info["setup"]["precision"] == "float32" and info["setup"]["isa"] == "avx2"
+        assert info["setup"]["threads"] == 1 and info["cpu_isa_caps"] == ISA_CAPS["avx2"]
+        assert info["fingerprint"] == fingerprint(info["setup"])
+    assert infos["baseline"]["fingerprint"] == infos["focal"]["fingerprint"]  # one setup
+    assert "[focal s0]" in caplog.text and "[baseline s0]" in caplog.text  # told apart
+
+    capsys.readouterr()
+    assert main(["study", "--study", str(path), "--results", str(results),
+                 "--verify", "baseline/seed0"]) == 0  # fmt: skip
+    assert "baseline/seed0: bit-identical" in capsys.readouterr().out
+
+    # a committed number changed by hand is caught, by key
+    metrics_file = run_dir(results, "smoke", "baseline", 0) / "metrics.json"
+    metrics = json.loads(metrics_file.read_text())
+    metrics["miou"] += 1e-9
+    metrics_file.write_text(json.dumps(metrics))
+    assert main(["study", "--study", str(path), "--results", str(results),
+                 "--verify", "baseline/seed0"]) == 1  # fmt: skip
+    assert "differs at metrics.json miou" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("confirmatory, match", [
+    ({"seeds": [0, 7], "questions": []}, "fresh seeds"),
+    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "mIoU",
+                                   "margin": 0.02}]}, "not a compared metric"),
+    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations",
+                                   "endpoint": "aupr/fused/everywhere", "margin": 0.02}]},
+     "aggregation"),
+    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
+                                   "margin": 0}]}, "margin"),
+    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
+                                   "margin": 0.02, "rule": "cherry_pick"}]}, "rule"),
+    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
+                                   "margin": 0.02, "alpha": 0.1}]}, "unknown keys"),
+    ({"seeds": [7], "power": 0.8, "margins": {}}, "unknown keys"),
+])  # fmt: skip
+def test_the_confirmatory_declaration_is_validated(tmp_path, smoke_root, confirmatory, match):
+    path = _study(tmp_path, smoke_root, confirmatory=confirmatory)
+    with pytest.raises(StudyError, match=match):
+        load_study(path)
+
+
+def test_confirming_runs_come_after_the_screening_on_fresh_seeds(tmp_path, smoke_root):
+    from owslib.study.plan import jobs
+
+    conf = {"seeds": [7, 8], "questions": [
+        {"notebook": "03_loss_ablations", "endpoint": "miou", "margin": 0.02,
+         "rule": "head_to_head", "arms": ["focal", "baseline"]}]}  # fmt: skip
+    study = load_study(_study(tmp_path, smoke_root, confirmatory=conf))
+    assert study.config("focal", 7).train.amp is False  # the setup's precision, every run
+    all_jobs = [(j.variant, j.seed) for j in jobs(study, tmp_path / "results")]
+    assert all_jobs[:4] == [("baseline", 0), ("focal", 0), ("baseline", 1), ("focal", 1)]
+    assert all_jobs[4:] == [("focal", 7), ("baseline", 7), ("focal", 8), ("baseline", 8)]
+    screening = [(j.variant, j.seed) for j in jobs(study, tmp_path / "r", phase="screening")]
+    assert screening == all_jobs[:4]
+
+
+def test_the_best_screening_rule_waits_for_the_screening(tmp_path, smoke_root):
+    import pandas as pd
+
+    from owslib.study.confirm import Question, select_arms
+    from owslib.study.plan import confirmation_runs
+
+    conf = {"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
+                                         "margin": 0.02}]}  # fmt: skip
+    study = load_study(_study(tmp_path, smoke_root, confirmatory=conf))
+    assert confirmation_runs(study, tmp_path / "results") == []  # nothing screened yet
+    long = pd.DataFrame([dict(variant=v, seed=s, metric="miou", scorer="", aggregation="",
+                              value=base + 0.01 * s) for s in (0, 1)
+                         for v, base in (("baseline", 0.5), ("focal", 0.6), ("dice", 0.55))])  # fmt: skip
+    q = Question("03_loss_ablations", "miou", 0.02)
+    assert select_arms(q, ("baseline", "focal", "dice"), "baseline", long) == ("focal", "baseline")
+    q_fpr = Question("03_loss_ablations", "fpr95/fused/pooled", 0.02)
+    long_fpr = long.assign(metric="fpr95", scorer="fused", aggregation="pooled")
+    # lower is better: dice (+0.05) beats focal (+0.10)
+    assert select_arms(q_fpr, ("baseline", "focal", "dice"), "baseline", long_fpr) == (
+        "dice", "baseline")
+
