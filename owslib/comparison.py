@@ -393,6 +393,9 @@ def validate_long(long: pd.DataFrame, baseline: str = "baseline") -> pd.DataFram
     if missing:
         raise ValueError(f"long table is missing columns {missing}; expected {list(LONG_COLUMNS)}")
     df = long.loc[:, list(LONG_COLUMNS)].copy()
+    # the setup a run was trained in (run.json's fingerprint; "" where unrecorded)
+    df["fingerprint"] = (long["fingerprint"].astype(object).where(long["fingerprint"].notna(), "")
+                         .astype(str) if "fingerprint" in long.columns else "")  # fmt: skip
     for col in ("scorer", "aggregation"):
         df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
     df["variant"] = df["variant"].astype(str)
@@ -453,12 +456,24 @@ def _order(df: pd.DataFrame, baseline: str, seen: pd.DataFrame) -> pd.DataFrame:
 
 def _pairs(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Outer join of each variant's (key, seed) rows with the baseline's, restricted to the keys the
-    variant reports; ``_merge`` tells paired rows (``both``) from seeds present on one side only."""
+    variant reports; ``_merge`` tells paired rows (``both``) from seeds present on one side only.
+
+    Runs are paired only within one setup: a seed whose two runs have different fingerprints
+    (run.json) is excluded, as unpaired, with a warning naming both."""
     others = df[df["variant"] != baseline]
-    base = df.loc[df["variant"] == baseline, [*_KEY, "seed", "value"]]
-    base = base.rename(columns={"value": "baseline_value"})
+    base = df.loc[df["variant"] == baseline, [*_KEY, "seed", "value", "fingerprint"]]
+    base = base.rename(columns={"value": "baseline_value", "fingerprint": "baseline_fingerprint"})
     base = others[_GROUP].drop_duplicates().merge(base, on=_KEY)
     merged = others.merge(base, on=[*_GROUP, "seed"], how="outer", indicator=True)
+    merged["_merge"] = merged["_merge"].astype(str)
+    other_setup = (merged["_merge"] == "both") & (
+        merged["fingerprint"] != merged["baseline_fingerprint"])
+    if other_setup.any():
+        for (v, s, a, b), _ in merged[other_setup].groupby(
+                ["variant", "seed", "fingerprint", "baseline_fingerprint"]):  # fmt: skip
+            log.warning("%s seed %d (setup %s) is not paired with %s (setup %s): other setups",
+                        v, s, a or "unrecorded", baseline, b or "unrecorded")  # fmt: skip
+        merged.loc[other_setup, "_merge"] = "other_setup"
     merged["_unpaired"] = merged["_merge"] != "both"
     merged["n_unpaired"] = merged.groupby(_GROUP)["_unpaired"].transform("sum").astype(int)
     return merged

@@ -46,6 +46,7 @@ from owslib.study.results import (  # noqa: F401  (re-exported for the notebooks
     long_rows,
     present_labels,
     read_metrics,
+    run_fingerprint,
     scorer_table,
     setup_note,
     setup_row,
@@ -112,8 +113,8 @@ class NotebookRun:
             for v in self.spec.variants:
                 m = read_metrics(self.run_path(v, s))
                 if m is not None:
-                    rows += long_rows(v, s, m)
-        long = pd.DataFrame(rows, columns=[*comparison.LONG_COLUMNS, "bound"])
+                    rows += long_rows(v, s, m, run_fingerprint(self.run_path(v, s)))
+        long = pd.DataFrame(rows, columns=[*comparison.LONG_COLUMNS, "bound", "fingerprint"])
         self.out_dir.mkdir(parents=True, exist_ok=True)
         long.to_csv(self.out_dir / "runs_long.csv", index=False)
         return long

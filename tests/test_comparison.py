@@ -10,6 +10,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from owslib import comparison
 from owslib.comparison import (
     LONG_COLUMNS,
     LOWER_IS_BETTER,
@@ -279,3 +280,24 @@ def test_identical_differences_are_not_significant() -> None:
     assert not row["significant"] and row["better"] is None
     with pytest.raises(ValueError, match="confidence"):
         summarise(long, confidence=95)
+
+
+def test_runs_of_different_setups_are_not_paired(caplog):
+    """A seed whose variant and baseline runs carry different setup fingerprints is excluded,
+    counted as unpaired and named in a warning; runs of one setup pair as before."""
+    rows = []
+    for seed, (fb, fv) in enumerate([("A", "A"), ("A", "A"), ("A", "B")]):
+        rows += [dict(variant="baseline", seed=seed, metric="miou", scorer="", aggregation="",
+                      value=0.5 + 0.01 * seed, fingerprint=fb),
+                 dict(variant="focal", seed=seed, metric="miou", scorer="", aggregation="",
+                      value=0.6 + 0.02 * seed, fingerprint=fv)]  # fmt: skip
+    long = pd.DataFrame(rows)
+    with caplog.at_level("WARNING"):
+        pairs = comparison.paired_differences(long)
+    assert sorted(pairs["seed"]) == [0, 1]  # seed 2 crosses setups
+    assert set(pairs["n_unpaired"]) == {1}
+    assert "focal seed 2 (setup B) is not paired with baseline (setup A)" in caplog.text
+    same = comparison.paired_differences(long.assign(fingerprint="A"))
+    assert sorted(same["seed"]) == [0, 1, 2]
+    unrecorded = comparison.paired_differences(long.drop(columns="fingerprint"))
+    assert sorted(unrecorded["seed"]) == [0, 1, 2]  # tables without fingerprints: as before

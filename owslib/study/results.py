@@ -21,19 +21,27 @@ from owslib.study.studyfile import STUDY_FILE, load_study, run_dir
 HEADLINE = ("miou", "aupr/{s}/pooled", "fpr95/{s}/pooled", "auroc/{s}/pooled")
 
 
-def long_rows(variant: str, seed: int, metrics: dict[str, Any]) -> list[dict[str, Any]]:
-    """A run's numbers in the long format of :mod:`owslib.comparison`."""
+def run_fingerprint(path: Path) -> str:
+    """The setup fingerprint a run's ``run.json`` records ("" for runs that predate it)."""
+    return (read_json(path / "run.json") or {}).get("fingerprint", "")
+
+
+def long_rows(variant: str, seed: int, metrics: dict[str, Any],
+              fingerprint: str = "") -> list[dict[str, Any]]:  # fmt: skip
+    """A run's numbers in the long format of :mod:`owslib.comparison` (with its setup's
+    fingerprint: runs are paired within one setup only)."""
     rows = []
     if "miou" in metrics:
         rows.append(dict(variant=variant, seed=seed, metric="miou", scorer="", aggregation="",
-                         value=metrics["miou"]))  # fmt: skip
+                         value=metrics["miou"], fingerprint=fingerprint))  # fmt: skip
     for scorer, by_agg in metrics.get("anomaly", {}).items():
         for agg in ("pooled", "per_image"):
             for m in ("aupr", "fpr95", "auroc"):
                 if m in by_agg.get(agg, {}):
                     rows.append(dict(variant=variant, seed=seed, metric=m, scorer=scorer,
                                      aggregation=agg, value=by_agg[agg][m],
-                                     bound=by_agg[agg].get(f"{m}_max_error", 0.0)))  # fmt: skip
+                                     bound=by_agg[agg].get(f"{m}_max_error", 0.0),
+                                     fingerprint=fingerprint))  # fmt: skip
     return rows
 
 
@@ -140,8 +148,8 @@ def study_overview(results_dir: str | Path = "results", profile: str | None = No
     for v, s in runs:
         m = read_metrics(run_dir(results, study.profile, v, s))
         if m is not None:
-            rows += long_rows(v, s, m)
-    long = pd.DataFrame(rows, columns=list(comparison.LONG_COLUMNS))
+            rows += long_rows(v, s, m, run_fingerprint(run_dir(results, study.profile, v, s)))
+    long = pd.DataFrame(rows, columns=[*comparison.LONG_COLUMNS, "fingerprint"])
     out = results / "summary" / study.profile
     out.mkdir(parents=True, exist_ok=True)
     long.to_csv(out / "all_runs.csv", index=False)
