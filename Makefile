@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
+# Runs trained at a time (each in its own process, in the study's setup of one thread).
+JOBS ?= 1
 export UV_COMPILE_BYTECODE := 1
 # Notebook kernels get the inline backend from owslib.study; other plotting is headless by default.
 
@@ -21,7 +23,7 @@ $(STAMP): pyproject.toml constraints.txt
 
 ## The main job: generate the embedded dataset and run every study notebook (quick profile).
 study: install
-	$(PY) -m owslib study --profile $(PROFILE)
+	$(PY) -m owslib study --profile $(PROFILE) --jobs $(JOBS)
 
 ## Lint, then the whole test suite (notebooks included, smoke profile).
 test: install

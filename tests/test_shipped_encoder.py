@@ -91,5 +91,15 @@ def test_the_committed_shipped_encoder_is_the_one_its_name_and_config_stand_for(
         assert _encoder_key(ExperimentConfig.from_json(pt.with_suffix(".json"))) == pt.stem
     from owslib.study.studyfile import load_study
 
-    ablation = load_study().config("synco_unknown_fp32", 0)  # notebook 05's ablation starts from it
+    ablation = load_study().config("synco_unknown", 0)  # every run of the study starts from it
     assert encoder_cache_path(ablation, resolve("results")).name in {p.name for p in shipped}
+
+
+def test_the_study_declares_the_shipped_encoder_by_its_checksum():
+    """The study's setup names the shipped encoder's sha256: every run starts from that file."""
+    from owslib.io import sha256_file
+    from owslib.paths import resolve
+    from owslib.study.studyfile import load_study
+
+    declared = load_study().setup.encoder_sha256
+    assert declared in {sha256_file(p) for p in resolve("results/encoders").glob("*.pt")}

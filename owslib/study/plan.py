@@ -9,6 +9,7 @@ job that renders the notebooks afterwards.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -29,7 +30,7 @@ from owslib.study.confirm import Question, select_arms
 from owslib.study.execute import ParameterError, declared_parameters, execute, notebook_path
 from owslib.study.results import long_rows
 from owslib.study.run import is_finished, read_run_info, run_experiment
-from owslib.study.setup import IN_SETUP_VARIABLE
+from owslib.study.setup import IN_SETUP_VARIABLE, source_sha256
 from owslib.study.studyfile import Study, run_dir
 from owslib.study.supersede import move_aside
 
@@ -116,16 +117,41 @@ def selected_arms(study: Study, results_dir: str | Path, q: Question) -> tuple[s
 
 
 def status(study: Study, job: RunJob, overrides: dict[str, Any] | None = None) -> str:
-    """``finished`` (and current), ``failed``, ``stale`` (another config), ``partial`` or ``missing``."""
+    """``finished`` (and current), ``failed``, ``stale`` (another config, or another setup than
+    the study declares), ``partial`` or ``missing``."""
     cfg = study.config(job.variant, job.seed, **(overrides or {}))
-    if is_finished(job.path, cfg):
-        return "finished"
     info = read_run_info(job.path)
+    if is_finished(job.path, cfg):
+        other = setup_mismatch(study, info or {}, overrides or {})
+        if not other:
+            return "finished"
+        log.debug("%s: trained in another setup (%s)", job.label, other)
+        return "stale"
     if info is None:
         return "missing"
     if info.get("status") == "failed":
         return "failed"
     return "stale" if info.get("status") == "finished" else "partial"
+
+
+def expected_setup(study: Study, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The setup record (:func:`~owslib.study.setup.observed`) a run of the study should have:
+    the declared fields, the current code, the study-wide config."""
+    base = json.dumps(base_config(study, overrides), sort_keys=True, default=str)
+    return {"precision": study.setup.precision, "isa": study.setup.isa,
+            "threads": study.setup.threads, "encoder_sha256": study.setup.encoder_sha256,
+            "source_sha256": source_sha256(),
+            "base_config_sha256": hashlib.sha256(base.encode()).hexdigest()}  # fmt: skip
+
+
+def setup_mismatch(study: Study, info: dict[str, Any], overrides: dict[str, Any]) -> list[str]:
+    """How a finished run's recorded setup differs from the study's (empty when the study
+    declares none): the declared fields, the code and the study-wide config."""
+    if not study.setup.declared:
+        return []
+    want, have = expected_setup(study, overrides), info.get("setup") or {}
+    always = ("source_sha256", "base_config_sha256")  # undeclared fields are not compared
+    return [k for k, v in want.items() if (v or k in always) and have.get(k) != v]
 
 
 def finished_runs(all_jobs: list[RunJob]) -> list[tuple[str, dict[str, Any]]]:
@@ -138,14 +164,21 @@ def expected_run_s(
     study: Study, done: list[tuple[str, dict[str, Any]]], job: RunJob | None = None
 ) -> float:
     """Wall seconds a run is expected to take, from ``done`` (:func:`finished_runs`): the median
-    of the finished runs of ``job``'s variant trained on this CPU, else of every finished run on
-    this CPU, else of the variant's runs elsewhere, else of every finished run, else a default per
-    profile (``job`` None: every variant). A CPU is its model and torch's vector ISA, as
-    ``run.json`` records them (not its thread count)."""
+    of the finished runs in the study's declared setup (precision, ISA cap, threads) on this CPU,
+    else in that setup anywhere, else on this CPU, else of every finished run — within each, those
+    of ``job``'s variant first — else a default per profile (``job`` None: every variant). A CPU
+    is its model and torch's vector ISA, as ``run.json`` records them."""
     here = cpu_info()
     same_cpu = [(v, i) for v, i in done if (i.get("cpu"), i.get("cpu_capability"))
                 == (here["cpu"], here["cpu_capability"])]  # fmt: skip
-    for pool in (same_cpu, done):
+    declared = {k: v for k, v in (("precision", study.setup.precision), ("isa", study.setup.isa),
+                                  ("threads", study.setup.threads)) if v}  # fmt: skip
+
+    def in_setup(pool: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+        return [(v, i) for v, i in pool if declared and all(
+            (i.get("setup") or {}).get(k) == x for k, x in declared.items())]  # fmt: skip
+
+    for pool in (in_setup(same_cpu), in_setup(done), same_cpu, done):
         tiers = [[i for v, i in pool if v == job.variant]] if job is not None else []
         for runs in (*tiers, [i for _, i in pool]):
             if runs:
@@ -241,6 +274,8 @@ def base_config(study: Study, overrides: dict[str, Any]) -> dict[str, Any]:
 def _train_here(study: Study, job: RunJob, overrides: dict[str, Any]) -> bool:
     info = {"variant": job.variant, "seed": job.seed, "profile": study.profile,
             "base_config": base_config(study, overrides)}  # fmt: skip
+    if study.setup.encoder_sha256:
+        info["expected_encoder_sha256"] = study.setup.encoder_sha256
     try:
         run_experiment(study.config(job.variant, job.seed, **overrides), job.path,
                        load_model=False, extra_info=info)  # fmt: skip

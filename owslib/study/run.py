@@ -133,6 +133,12 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
     if cfg.model.pretrain_epochs > 0:  # which encoder the run started from, to compare setups
         encoder = ensure_pretrained_encoder(cfg, cache_dir())  # (another node: the main's bytes)
         info["encoder_sha256"] = sha256_file(encoder)
+        expected = info.get("expected_encoder_sha256")
+        if expected and info["encoder_sha256"] != expected:
+            raise ValueError(
+                f"the closed-set encoder {encoder} (sha256 {info['encoder_sha256'][:12]}) is not "
+                f"the study's ({expected[:12]}): remove it from the cache so that the shipped "
+                f"one is restored, or ship the study's encoder in results/encoders/")
     info["setup"] = observed(cfg, info.get("encoder_sha256", ""), info.get("base_config"))
     info["fingerprint"] = fingerprint(info["setup"])
     exp = build_experiment(cfg, encoder=encoder)
