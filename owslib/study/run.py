@@ -33,6 +33,7 @@ from owslib.inference.scorers import get_scorer
 from owslib.io import atomic_write_json, read_json, sha256_file
 from owslib.paths import shown
 from owslib.report import metrics_tables, write_evaluation
+from owslib.report.explorer_record import RECORD_FILE, write_explorer_record
 from owslib.study.setup import fingerprint, observed
 from owslib.study.supersede import move_aside
 
@@ -199,6 +200,7 @@ def write_figures(exp, run_dir: Path, history, tables) -> dict[str, Path]:
             examples, exp.split.palette, class_names=names,
             value_range=get_scorer(score).range(k) or (0.0, 1.0),
         )  # fmt: skip
+        write_explorer_record(run_dir / RECORD_FILE, examples)  # the explorer without a checkpoint
         ex = examples[0]
         ranges = {s: get_scorer(s).range(k) for s in ex["maps"]}
         figs["scorers_side_by_side"] = plots.map_grid(

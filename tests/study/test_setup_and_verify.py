@@ -79,6 +79,7 @@ def test_runs_train_in_the_setup_in_processes_of_their_own_and_verify_bit_for_bi
         assert info["setup"]["precision"] == "float32" and info["setup"]["isa"] == "avx2"
         assert info["setup"]["threads"] == 1 and info["cpu_isa_caps"] == ISA_CAPS["avx2"]
         assert info["fingerprint"] == fingerprint(info["setup"])
+    assert (run_dir(results, "smoke", "focal", 0) / "explorer.npz").is_file()  # no checkpoint needed
     assert infos["baseline"]["fingerprint"] == infos["focal"]["fingerprint"]  # one setup
     assert "[focal s0]" in caplog.text and "[baseline s0]" in caplog.text  # told apart
 
