@@ -14,6 +14,7 @@ from owslib.cli.evaluate import register as register_evaluate_command
 from owslib.cli.study import register as register_study_command
 from owslib.cli.train import register as register_train_command
 from owslib.config import ConfigError
+from owslib.study.setup import IN_SETUP_VARIABLE
 
 log = logging.getLogger("owslib")
 DESCRIPTION = (
@@ -78,7 +79,9 @@ def main(argv: list[str] | None = None) -> int:
 
     user_errors = (ConfigError, ValueError, FileNotFoundError, NotADirectoryError, DatasetError,
                    EmbeddedDatasetError, DownloadError)  # fmt: skip
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    # a run in a process of its own: the study's process stamps the time and the run's name
+    stamp = "" if os.environ.get(IN_SETUP_VARIABLE) else "%(asctime)s "
+    logging.basicConfig(level=logging.INFO, format=stamp + "%(name)s %(levelname)s %(message)s")
     args = build_parser().parse_args(argv)
     try:
         return args.func(args)
