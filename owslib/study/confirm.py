@@ -156,6 +156,39 @@ def power_table(question_sds: dict[str, tuple[Question, float]], conf: Confirmat
     return pd.DataFrame(rows)
 
 
+def confirming_pairs(long: pd.DataFrame, q: Question, arm: str, comparator: str,
+                     seeds: tuple[int, ...]) -> np.ndarray:  # fmt: skip
+    """``arm − comparator`` on the primary endpoint at the confirmation's seeds, each seed's two
+    runs of one setup (:func:`owslib.comparison.paired_differences` pairs within a fingerprint)."""
+    metric, *rest = q.endpoint.split("/")
+    rows = long[long["variant"].isin([arm, comparator]) & long["seed"].isin(seeds)
+                & (long["metric"] == metric)]  # fmt: skip
+    if rest:
+        rows = rows[(rows["scorer"] == rest[0]) & (rows["aggregation"] == rest[1])]
+    if rows.empty or comparator not in set(rows["variant"]):
+        return np.array([])
+    pairs = comparison.paired_differences(rows, baseline=comparator)
+    return pairs.loc[pairs["variant"] == arm, "diff"].to_numpy()
+
+
+def answer(row: pd.Series, question: str, n_planned: int) -> str:
+    """One sentence per question, generated from its confirmatory row."""
+    label = f"**{question}**"
+    if row.get("status") != "analysed":
+        return f"{label} — not answered yet: {row['status']}."
+    arm, comp, unit = row["arm"], row["comparator"], row["endpoint"]
+    effect = (f"{arm} − {comp} = {row['mean']:+.3f} [{row['lo']:+.3f}, {row['hi']:+.3f}] on "
+              f"{unit} over {row['n_pairs']} fresh seeds (margin ±{row['margin']:.2f})")  # fmt: skip
+    power = (f"; {row['n_pairs']} of the {n_planned} planned seeds" if row["n_pairs"] < n_planned
+             else "")  # fmt: skip
+    said = {"better": f"{arm} is better than {comp}", "worse": f"{arm} is worse than {comp}",
+            "equivalent": f"{arm} and {comp} are equivalent within the margin",
+            "inconclusive": "inconclusive: neither a difference (Holm) nor equivalence (TOST) "
+                            "is shown"}[row["verdict"]]  # fmt: skip
+    return (f"{label} — {said}: {effect}; Holm p = {row['p_holm']:.3g}, TOST p = "
+            f"{row['p_tost']:.3g}{power}.")
+
+
 def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],
              alpha: float = 0.05) -> pd.DataFrame:  # fmt: skip
     """The confirmatory analysis: paired t per question, Holm across the questions, TOST within
@@ -173,3 +206,21 @@ def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],
                      "p_tost": eq.p if eq else np.nan,
                      "verdict": comparison.verdict(diffs[n], q.margin, alpha, p_holm, sign)})  # fmt: skip
     return pd.DataFrame(rows)
+
+
+
+def exploratory(long: pd.DataFrame, baseline: str) -> pd.DataFrame:
+    """Every variant − ``baseline`` comparison of a long table (each metric, scorer and
+    aggregation) with its paired t p-value and Benjamini–Hochberg q-value over the whole family:
+    exploratory numbers, never verdicts."""
+    pairs = comparison.paired_differences(long, baseline)
+    rows = []
+    for (v, m, sc, agg), g in pairs.groupby(["variant", "metric", "scorer", "aggregation"],
+                                             sort=False):  # fmt: skip
+        t = comparison.paired_t(g["diff"].to_numpy())
+        rows.append({"variant": v, "metric": m, "scorer": sc, "aggregation": agg,
+                     "n_pairs": t.n, "mean": t.mean, "lo": t.lo, "hi": t.hi, "p": t.p})  # fmt: skip
+    out = pd.DataFrame(rows, columns=["variant", "metric", "scorer", "aggregation", "n_pairs",
+                                      "mean", "lo", "hi", "p"])  # fmt: skip
+    out["q_bh"] = comparison.benjamini_hochberg(out["p"].to_numpy()) if len(out) else []
+    return out

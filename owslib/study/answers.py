@@ -1,0 +1,90 @@
+"""The study's answers: the pre-registered confirmatory analysis of the finished runs (one verdict
+per question), and the screening's exploratory q-values. What ``06_summary`` and notebooks 02–05
+state, generated from the numbers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+
+from owslib import comparison
+from owslib.io import read_json
+from owslib.study.confirm import answer, confirming_pairs, exploratory, verdicts
+from owslib.study.plan import selected_arms
+from owslib.study.results import long_rows, run_fingerprint
+from owslib.study.studyfile import Study, run_dir
+
+COLUMNS = ["question", "notebook", "endpoint", "arm", "comparator", "n_pairs", "mean", "lo", "hi",
+           "p", "p_holm", "margin", "p_tost", "verdict", "status"]  # fmt: skip
+
+
+def runs_long(study: Study, results_dir: str | Path, variants: tuple[str, ...],
+              seeds: tuple[int, ...]) -> pd.DataFrame:  # fmt: skip
+    """Every number of the finished runs of ``variants`` at ``seeds``, with their fingerprints."""
+    rows = []
+    for v in variants:
+        for s in seeds:
+            path = run_dir(results_dir, study.profile, v, s)
+            metrics = read_json(path / "metrics.json")
+            if metrics and (read_json(path / "run.json") or {}).get("status") == "finished":
+                rows += long_rows(v, s, metrics, run_fingerprint(path))
+    return pd.DataFrame(rows, columns=["variant", "seed", "metric", "scorer", "aggregation",
+                                       "value", "fingerprint"])  # fmt: skip
+
+
+def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
+    """One row per pre-registered question: its arms (by its rule), the paired effect on the fresh
+    seeds, Holm across the questions that have at least two pairs, TOST, the verdict; or why it is
+    not answered yet (``status``)."""
+    conf = study.confirmatory
+    if conf is None:
+        return pd.DataFrame(columns=COLUMNS)
+    rows, diffs, questions = [], {}, {}
+    for q in conf.questions:
+        nb = study.notebook(q.notebook)
+        row = {"question": nb.question or nb.name, "notebook": nb.name, "endpoint": q.endpoint,
+               "margin": q.margin}  # fmt: skip
+        arms = selected_arms(study, results_dir, q)
+        if arms is None:
+            rows.append(row | {"status": "the screening is unfinished"})
+            continue
+        long = runs_long(study, results_dir, arms, conf.seeds)
+        d = confirming_pairs(long, q, arms[0], arms[1], conf.seeds)
+        row |= {"arm": arms[0], "comparator": arms[1], "n_pairs": len(d)}
+        if len(d) < 2:
+            rows.append(row | {"status": f"{len(d)} of {len(conf.seeds)} confirming seeds done"})
+            continue
+        diffs[nb.name], questions[nb.name] = d, q
+        rows.append(row | {"status": "analysed"})
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    if diffs:
+        v = verdicts(diffs, questions, conf.alpha).set_index("question")
+        for col in ("mean", "lo", "hi", "p", "p_holm", "p_tost", "verdict"):
+            table[col] = table["notebook"].map(v[col]).where(table["status"] == "analysed")
+    return table
+
+
+def answer_sentences(study: Study, table: pd.DataFrame) -> list[str]:
+    """The four answers, one sentence each (:func:`owslib.study.confirm.answer`)."""
+    n = len(study.confirmatory.seeds) if study.confirmatory else 0
+    return [answer(row, row["question"], n) for _, row in table.iterrows()]
+
+
+def screening_exploratory(study: Study, results_dir: str | Path) -> pd.DataFrame:
+    """Each comparison notebook's screening (its variants against its baseline at the screening
+    seeds, one setup per pair), with BH q-values over all of them: exploratory."""
+    parts = []
+    for nb in study.notebooks:
+        if len(nb.variants) < 2:
+            continue
+        long = runs_long(study, results_dir, nb.variants, study.seeds)
+        if long.empty or nb.baseline not in set(long["variant"]):
+            continue
+        parts.append(exploratory(long, nb.baseline).assign(notebook=nb.name,
+                                                           baseline=nb.baseline))  # fmt: skip
+    if not parts:
+        return pd.DataFrame()
+    out = pd.concat(parts, ignore_index=True)
+    out["q_bh"] = comparison.benjamini_hochberg(out["p"].to_numpy())  # over every notebook
+    return out
