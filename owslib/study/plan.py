@@ -24,7 +24,9 @@ from typing import Any
 import pandas as pd
 
 from owslib.engine.autocast import cpu_info
+from owslib.engine.experiment import cache_dir
 from owslib.engine.loop import format_duration
+from owslib.engine.pretrain import encoder_cache_path, shipped_encoders
 from owslib.io import read_json
 from owslib.study.confirm import Question, select_arms
 from owslib.study.execute import ParameterError, declared_parameters, execute, notebook_path
@@ -186,10 +188,30 @@ def expected_run_s(
     return DEFAULT_RUN_S.get(study.profile, 600.0)
 
 
+#: Wall seconds of the closed-set encoder's pretraining when no finished run recorded it.
+DEFAULT_PRETRAIN_S = {"quick": 1900.0, "smoke": 10.0}
+
+
+def encoders_to_pretrain(study: Study, todo: list[RunJob],
+                         overrides: dict[str, Any] | None = None) -> list[Path]:  # fmt: skip
+    """The closed-set encoders the runs of ``todo`` need that are neither cached nor shipped."""
+    missing: dict[Path, None] = {}
+    for job in todo:
+        cfg = study.config(job.variant, job.seed, **(overrides or {}))
+        if cfg.model.pretrain_epochs > 0:
+            path = encoder_cache_path(cfg, cache_dir())
+            if not path.is_file() and not (shipped_encoders() / path.name).is_file():
+                missing[path] = None
+    return list(missing)
+
+
 def describe(
-    study: Study, all_jobs: list[RunJob], overrides: dict[str, Any] | None = None
+    study: Study, all_jobs: list[RunJob], overrides: dict[str, Any] | None = None,
+    jobs: int = 1,
 ) -> list[str]:
-    """One line per run (``--dry-run`` / ``--list``) and the estimated time of the missing ones."""
+    """One line per run (``--dry-run`` / ``--list``) and the estimated time of the missing ones:
+    each run at its setup's measured cost, ``jobs`` at a time, plus any closed-set encoder that
+    must be pretrained first."""
     lines, todo = [], []
     for i, job in enumerate(all_jobs):
         st = status(study, job, overrides)
@@ -197,9 +219,19 @@ def describe(
             todo.append(job)
         lines.append(f"{i}\t{job.variant}\tseed {job.seed}\t{st}\t{job.path}")
     done = finished_runs(all_jobs)
-    est = sum(expected_run_s(study, done, j) for j in todo)
-    basis = ("from the finished runs, those of this CPU first" if done else
+    est = sum(expected_run_s(study, done, j) for j in todo) / max(jobs, 1)
+    basis = ("from the finished runs, those of the study's setup and this CPU first" if done else
              f"no finished run yet: {format_duration(expected_run_s(study, done))} a run")
+    if jobs > 1:
+        basis += f", {jobs} at a time"
+    pretrain = encoders_to_pretrain(study, todo, overrides)
+    if pretrain:
+        recorded = [i["pretrain_s"] for _, i in done if "pretrain_s" in i]
+        each = statistics.median(recorded) if recorded else DEFAULT_PRETRAIN_S.get(study.profile,
+                                                                                   1900.0)  # fmt: skip
+        est += each * len(pretrain)
+        basis += f"; first {len(pretrain)} closed-set encoder(s) to pretrain, about " \
+                 f"{format_duration(each)} each"
     lines.append(f"# {len(all_jobs)} runs, {len(todo)} to train: about {format_duration(est)} "
                  f"({basis})")
     return lines

@@ -11,6 +11,7 @@ own, :func:`Setup.environment`) and each ``run.json`` records what the run reall
 from __future__ import annotations
 
 import ast
+import functools
 import hashlib
 import json
 import os
@@ -110,8 +111,17 @@ def parse_setup(where: str, spec: Any) -> Setup:
 def source_sha256(root: Path | None = None) -> str:
     """A hash of the code that computes a run's numbers (:data:`COMPUTING_PARTS`): each module's
     syntax tree without docstrings and import statements, the modules' hashes sorted. Comments,
-    formatting, docstrings and moving a module change nothing; a changed statement does."""
-    root = Path(owslib.__file__).parent if root is None else root
+    formatting, docstrings and moving a module change nothing; a changed statement does. Read
+    once per process for the installed package (the code a process runs does not change)."""
+    return _installed_source_sha256() if root is None else _source_sha256(root)
+
+
+@functools.cache
+def _installed_source_sha256() -> str:
+    return _source_sha256(Path(owslib.__file__).parent)
+
+
+def _source_sha256(root: Path) -> str:
     files = sorted(p for part in COMPUTING_PARTS
                    for p in ([root / part] if part.endswith(".py") else (root / part).rglob("*.py"))
                    if p.is_file())  # fmt: skip

@@ -370,10 +370,20 @@ def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monke
     from owslib.study.plan import DEFAULT_RUN_S, expected_run_s, finished_runs
 
     monkeypatch.setattr(plan, "cpu_info", lambda: {"cpu": "here", "cpu_capability": "AVX2"})
+    monkeypatch.setenv("OWSLIB_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setenv("OWSLIB_SHIPPED_ENCODERS", str(tmp_path / "none"))
     study = load_study(_write(tmp_path, BASE))
     all_jobs = jobs(study, tmp_path / "results")
     by = {(j.variant, j.seed): j for j in all_jobs}
     assert expected_run_s(study, finished_runs(all_jobs), by["focal", 1]) == DEFAULT_RUN_S["smoke"]
+    # nothing cached or shipped: the closed-set encoder's pretraining counts first, once
+    assert describe(study, all_jobs)[-1] == (
+        "# 6 runs, 6 to train: about 58 s (no finished run yet: 8 s a run; first 1 closed-set "
+        "encoder(s) to pretrain, about 10 s each)")
+    assert describe(study, all_jobs, jobs=2)[-1].startswith("# 6 runs, 6 to train: about 34 s")
+    encoder = plan.encoder_cache_path(study.config("baseline", 0), tmp_path / "cache")
+    encoder.parent.mkdir(parents=True)
+    encoder.write_bytes(b"cached")
     assert describe(study, all_jobs)[-1].endswith("(no finished run yet: 8 s a run)")
 
     def finish(variant, seed, train_s, cpu):
