@@ -42,7 +42,9 @@ class DataConfig:
     color_jitter: bool = True  # (code) HSV jitter
     class_weighting: str = "inverse_frequency"  # Eq. 2; or median_frequency, log, none
     max_images: int = 0  # 0 = all; the overfit profile uses a handful
-    num_workers: int = 4
+    # DataLoader workers per process; -1 = automatic: min(8, this process's CPU cores - 1),
+    # resolved when the loaders are built (owslib.engine.experiment.resolve_num_workers)
+    num_workers: int = -1
     # Training images holding an unknown class of the split: drop them (the BDD-Anomaly protocol),
     # or ignore those pixels (ignore), so test-time anomalies never reach training.
     heldout_in_train: str = "drop"
@@ -253,7 +255,15 @@ _EMBEDDED_DATA = dict(
     data__class_weighting="log",
 )
 PROFILES: dict[str, dict[str, Any]] = {
-    "paper": {},
+    "paper": {
+        # Training speed on a GPU (owslib.engine.autocast): float16 autocast for the network's
+        # forward pass (the losses and class statistics stay float32/float64: the loop casts
+        # the outputs back) and channels-last tensors for the tensor cores. Not a change of the
+        # recipe; on a CPU, autocast means bfloat16, fast only with native bfloat16 (AVX512-BF16,
+        # AMX; warned otherwise): train__amp=false there.
+        "train__amp": True,
+        "train__channels_last": True,
+    },
     "quick": {
         **_SMALL_MODEL,
         **_EMBEDDED_DATA,

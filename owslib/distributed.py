@@ -89,6 +89,17 @@ def broadcast_from_main(obj: object) -> object:
     return box[0]
 
 
+def broadcast_state(module: torch.nn.Module) -> None:
+    """Every tensor of ``module``'s state (parameters and buffers) from the main process, in
+    place: after DDP training the ranks' BatchNorm running statistics differ (DDP broadcasts them
+    only at the start of a forward), so each rank would evaluate another model."""
+    if not distributed():
+        return
+    with torch.no_grad():
+        for tensor in module.state_dict().values():
+            dist.broadcast(tensor, src=0)
+
+
 def barrier() -> None:
     if distributed():
         dist.barrier()

@@ -202,3 +202,19 @@ def test_generate_without_out_refuses_a_real_datasets_root(caplog):
     assert main(["data", "generate", "--profile", "paper"]) == 2
     (msg,) = [r.getMessage() for r in caplog.records if r.levelname == "ERROR"]
     assert "'cityscapes'" in msg and "--out" in msg
+
+
+def test_set_takes_several_assignments_and_repeats():
+    from owslib.cli.config_args import config_from_args
+
+    argv = ["train", "--profile", "smoke", "--set", "train__epochs=3", "train__lr=0.01",
+            "--set", "model__context_bins=[1,2]", "train__epochs=4", "--out", "run"]  # fmt: skip
+    args = build_parser().parse_args(argv)
+    assert args.set == ["train__epochs=3", "train__lr=0.01", "model__context_bins=[1,2]",
+                        "train__epochs=4"]  # fmt: skip
+    assert args.out == "run"
+    cfg = config_from_args(args)
+    assert (cfg.train.epochs, cfg.train.lr, cfg.model.context_bins) == (4, 0.01, (1, 2))
+    assert build_parser().parse_args(["train", "--out", "run"]).set == []
+    with pytest.raises(SystemExit, match="expected KEY=VALUE"):
+        config_from_args(build_parser().parse_args(["train", "--set", "train__lr", "--out", "r"]))

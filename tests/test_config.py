@@ -162,7 +162,8 @@ def test_unknown_profile_raises():
 
 def test_paper_defaults_match_reference():
     cfg = load_profile("paper")
-    assert cfg == ExperimentConfig()
+    # the paper's recipe, with 16-bit autocast and channels-last for GPUs (losses stay float32)
+    assert cfg.override(train__amp=False, train__channels_last=False) == ExperimentConfig()
     assert cfg.profile == "paper"
     assert cfg.train.lr == 0.004
     assert cfg.train.epochs == 500

@@ -136,3 +136,34 @@ def test_space_finding_names_the_space_that_separates_by_direction():
     assert "better separated in `embedding` (AUROC 0.750 against 0.550 in `semantic`)" in text
     assert "at most 25.0% of unknown vectors below 1e-06" in text
     assert "not in this copy" in space_finding(pd.DataFrame())
+
+
+def test_vectors_beyond_float16_are_stored_as_float32(tmp_path, caplog):
+    from owslib.evaluation.embeddings import compact_floats
+
+    caplog.set_level("INFO", logger="owslib.evaluation.embeddings")
+    small = np.array([[1.5, -65504.0], [1e-3, 65519.0]], np.float32)  # 65519 rounds to 65504
+    assert compact_floats(small).dtype == np.float16
+    big = np.array([[1.0, 7.0e4], [np.inf, -2.0]], np.float32)  # 7e4 would become inf
+    kept = compact_floats(big, "semantic")
+    assert kept.dtype == np.float32 and np.array_equal(kept, big)
+    assert "semantic" in caplog.text
+    assert compact_floats(np.arange(3, dtype=np.int16)).dtype == np.int16  # labels unchanged
+
+    class _Large(_Echo):  # logits of a confident model: far beyond float16's range
+        def forward(self, image):
+            out = super().forward(image)
+            return {EMBEDDING: out[EMBEDDING], SEM_LOGITS: out[SEM_LOGITS] * 3e4 - 1e5}
+
+    split = SimpleNamespace(known_names=("a", "b"), unknown_names=("u",), num_known=2)
+    images, targets = _loader()[0]
+    cfg = SimpleNamespace(train=SimpleNamespace(seed=0), eval=SimpleNamespace(batch_size=1))
+    exp = SimpleNamespace(split=split, bare_model=_Large(), cfg=cfg, device="cpu",
+                          test_loader=DataLoader(TensorDataset(images, targets), batch_size=2))  # fmt: skip
+    path = write_embedding_sample(tmp_path, exp, per_class=3)
+    with np.load(path) as z:
+        assert z["embedding"].dtype == np.float16 and z["semantic"].dtype == np.float32
+    back = load_embedding_sample(path)
+    direct = sample_embeddings(_Large(), _loader(), num_labels=3, per_class=3, seed=0)
+    assert np.isfinite(back["semantic"]).all()
+    np.testing.assert_array_equal(back["semantic"], direct["semantic"])

@@ -25,7 +25,7 @@ def parse_assignments(items: list[str], what: str) -> dict[str, Any]:
 
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
-    """``--profile``, ``--config`` and repeatable ``--set KEY=VALUE``."""
+    """``--profile``, ``--config`` and ``--set KEY=VALUE [KEY=VALUE ...]`` (repeatable)."""
     parser.add_argument("--profile", default="quick", choices=sorted(PROFILES),
                         help="config profile (paper: the paper's settings; quick: the embedded "
                         "study on a CPU; smoke: seconds, for tests)")  # fmt: skip
@@ -33,10 +33,12 @@ def add_config_args(parser: argparse.ArgumentParser) -> None:
                         "(default: none, the profile's config)")  # fmt: skip
     parser.add_argument(
         "--set",
-        action="append",
+        action="extend",
+        nargs="+",
         default=[],
         metavar="KEY=VALUE",
-        help="flat config override, e.g. train__lr=0.01 (repeatable; default: none)",
+        help="flat config overrides, e.g. --set train__lr=0.01 train__epochs=3 (one or more; "
+        "repeatable, a later value of a key wins; default: none)",
     )
 
 

@@ -205,7 +205,8 @@ def _add_check(dsub: argparse._SubParsersAction) -> None:
         "check",
         help="validate every file of a dataset tree, summarise it",
         description="Decode every file of a dataset tree and print its counts, "
-        "classes and problems (exit 1 on problems, 2 if the root is missing).",
+        "classes and problems (exit 1 on problems, 2 if the root is missing). A Cityscapes "
+        "tree without its test split (placeholder labels) is noted, not a problem.",
     )
     k.add_argument("root", help="dataset root")
     k.add_argument("--dataset", required=True, choices=DATASETS, help="the tree's layout")
@@ -218,7 +219,8 @@ def _add_check(dsub: argparse._SubParsersAction) -> None:
     k.add_argument(
         "--split",
         action="append",
-        help="only this split (repeatable; default: train, val and test)",
+        help="only this split (repeatable; default: train, val and test, where Cityscapes' "
+        "test may be absent)",
     )
     k.add_argument(
         "--out", default=None, help="also write tables and check.json here (default: print only)"

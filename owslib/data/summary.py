@@ -51,6 +51,7 @@ class DatasetSummary:
     problems: list[BadFile] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
     samples: dict[str, list[tuple[Path, Path | None]]] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)  # information, neither problem nor warning
 
     @property
     def ok(self) -> bool:
@@ -92,6 +93,7 @@ class DatasetSummary:
             "composition": self.composition.to_dict(orient="records"),
             "pixels": self.pixels.to_dict(orient="records"),
             "problems": [asdict(b) for b in self.problems], "warnings": self.warnings,
+            "notes": self.notes,
         }  # fmt: skip
 
 
@@ -140,7 +142,11 @@ def check_dataset(
     workers: int | None = None,
 ) -> DatasetSummary:
     """Validate every file of ``root`` (a ``dataset`` tree) and summarise it; never raises on a bad
-    file (it is listed in :attr:`DatasetSummary.problems`)."""
+    file (it is listed in :attr:`DatasetSummary.problems`).
+
+    Cityscapes' test split is optional unless ``splits`` names it: its labels are placeholders
+    (nothing is evaluated on it), and many trees do not unpack it; a tree without
+    ``leftImg8bit/test`` gets a note (:attr:`DatasetSummary.notes`), not a problem."""
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
     root = Path(root)
@@ -154,7 +160,11 @@ def check_dataset(
     classes = _classes(split_preset)
     unknown = [v for _, v, role in classes if role == "unknown"]
     counts, pixels, composition, problems, warnings, samples = [], [], [], [], [], {}
+    notes = []
     for split in splits or SPLITS:
+        if splits is None and (note := _optional_split_missing(root, dataset, split)):
+            notes.append(note)
+            continue
         try:
             pairs, bad, evaluable = _split_pairs(root, dataset, split)
         except DatasetError as e:
@@ -196,8 +206,19 @@ def check_dataset(
         warnings.append(f"{root}: an interrupted BDD-Anomaly build; run the builder again")
     return DatasetSummary(
         name or dataset, dataset, str(root), split_preset, pd.DataFrame(counts),
-        pd.DataFrame(pixels), pd.DataFrame(composition), problems, warnings, samples,
+        pd.DataFrame(pixels), pd.DataFrame(composition), problems, warnings, samples, notes,
     )  # fmt: skip
+
+
+def _optional_split_missing(root: Path, dataset: str, split: str) -> str | None:
+    """A note when ``split`` is Cityscapes' test split (placeholder labels) and is not there."""
+    image_dir = root / "leftImg8bit" / split
+    if dataset != "cityscapes" or split != "test" or not root.is_dir() or image_dir.exists():
+        return None
+    return (
+        f"{image_dir}: no test split (not needed: Cityscapes' test labels are placeholders, "
+        "evaluation uses val)"
+    )
 
 
 def _bdd_manifest(root: Path) -> dict[str, Any] | None:
@@ -232,6 +253,7 @@ def format_summary(s: DatasetSummary) -> str:
         for split, df in s.pixels.groupby("split", sort=False):
             present = df.loc[(df.pixels > 0) & (df.role != "ignore"), "class"].tolist()
             lines.append(f"classes present in {split}: {', '.join(present) or 'none'}")
+    lines += [f"note: {n}" for n in s.notes]
     lines += [f"WARNING: {w}" for w in s.warnings]
     lines.append(f"problems: {len(s.problems)}")
     lines += [f"  {b.reason}" for b in s.problems]

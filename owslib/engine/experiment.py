@@ -121,8 +121,63 @@ def build_datasets(
     }
 
 
+#: ``data__num_workers`` value meaning "what this process's share of the machine allows".
+AUTO_WORKERS = -1
+#: The most loader workers the automatic choice starts per process: the paper profile's loader
+#: (PNG decode, scale, crop, jitter of 1024x2048 images) needs a few to feed one GPU.
+MAX_AUTO_WORKERS = 8
+
+
+def resolve_num_workers(
+    requested: int, *, cpus: int | None = None, local_ranks: int | None = None
+) -> int:
+    """DataLoader workers for ``data__num_workers``: a count ``≥ 0`` as given; ``-1`` (the
+    default) = ``min(8, cores of this process's share − 1)``, one core left to the training
+    process. The share is the cores this process may run on (``os.sched_getaffinity``) divided
+    among the processes of this node (``LOCAL_WORLD_SIZE``, set by torchrun)."""
+    if requested >= 0:
+        return requested
+    if requested != AUTO_WORKERS:
+        raise ValueError(
+            f"data__num_workers={requested}: expected a count >= 0, or {AUTO_WORKERS} (automatic)"
+        )
+    if cpus is None:
+        affinity = getattr(os, "sched_getaffinity", None)
+        cpus = len(affinity(0)) if affinity is not None else os.cpu_count() or 1
+    if local_ranks is None:
+        local_ranks = int(os.environ.get("LOCAL_WORLD_SIZE", "1"))
+    return max(0, min(MAX_AUTO_WORKERS, cpus // max(local_ranks, 1) - 1))
+
+
+def loader_options(
+    device: str | torch.device, workers: int, *, batch: int, train: bool, per_rank: int
+) -> dict[str, Any]:
+    """The DataLoader arguments of a training or evaluation loader feeding ``device``."""
+    n = resolve_num_workers(workers)
+    return dict(
+        batch_size=batch,
+        num_workers=n,
+        # page-locked batches: the loop's non_blocking copies then overlap the device's work
+        pin_memory=torch.device(device).type == "cuda",
+        drop_last=train and per_rank > batch,
+        # False, whatever the device: workers are re-created every epoch, so they inherit the
+        # per-epoch seeding (loop.seed_epoch). Persistent workers keep the RNG state they were
+        # started with (the DataLoader seeds them once) and continue it from epoch to epoch, so a
+        # run resumed at epoch e would augment differently from an uninterrupted one. The price
+        # is starting the workers once per epoch (seconds, against minutes of a GPU epoch).
+        persistent_workers=False,
+    )
+
+
 def _loader(
-    ds: Dataset, batch: int, workers: int, *, train: bool, dist: DistInfo, seed: int = 0
+    ds: Dataset,
+    batch: int,
+    workers: int,
+    *,
+    train: bool,
+    dist: DistInfo,
+    device: str | torch.device,
+    seed: int = 0,
 ) -> DataLoader:
     sampler = None
     if dist.enabled:  # evaluation shards without padding: every image counted exactly once
@@ -132,18 +187,8 @@ def _loader(
             else ShardSampler(ds, dist.rank, dist.world_size)
         )
     per_rank = len(sampler) if sampler is not None else len(ds)
-    return DataLoader(
-        ds,
-        batch_size=batch,
-        shuffle=train and sampler is None,
-        sampler=sampler,
-        num_workers=workers,
-        pin_memory=torch.cuda.is_available(),
-        drop_last=train and per_rank > batch,
-        # Workers are re-created every epoch, so they inherit the per-epoch seeding (seed_epoch):
-        # persistent workers would keep the RNG of the first epoch and break exact resume.
-        persistent_workers=False,
-    )
+    options = loader_options(device, workers, batch=batch, train=train, per_rank=per_rank)
+    return DataLoader(ds, shuffle=train and sampler is None, sampler=sampler, **options)
 
 
 def build_experiment(
@@ -202,8 +247,9 @@ def build_experiment(
             "train__batch_size must be >= 2 with model__context=ppm: BatchNorm of the 1x1 pooling "
             "branch needs more than one value per channel"
         )
+    workers = cfg.data.num_workers
     train_loader = _loader(
-        data["train"], t.batch_size, cfg.data.num_workers, train=True, dist=info, seed=t.seed
+        data["train"], t.batch_size, workers, train=True, dist=info, device=dev, seed=t.seed
     )
     steps = t.epochs * math.ceil(len(train_loader) / t.accumulate)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -229,7 +275,7 @@ def build_experiment(
         scheduler=scheduler,
         scaler=scaler,
         train_loader=train_loader,
-        val_loader=_loader(data["val"], ev, cfg.data.num_workers, train=False, dist=info),
-        test_loader=_loader(data["test"], ev, cfg.data.num_workers, train=False, dist=info),
+        val_loader=_loader(data["val"], ev, workers, train=False, dist=info, device=dev),
+        test_loader=_loader(data["test"], ev, workers, train=False, dist=info, device=dev),
         class_weights=weights,
     )

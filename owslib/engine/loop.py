@@ -6,7 +6,8 @@ import logging
 import math
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,22 @@ def seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
     torch.manual_seed(s)
     np.random.seed(s)
     random.seed(s)
+
+
+@contextmanager
+def cudnn_autotuning(device: torch.device, deterministic: bool) -> Iterator[None]:
+    """cuDNN's benchmark mode while training on CUDA: the crops have one size, so the fastest
+    convolution algorithms are measured once per shape and reused for every step. Off in
+    deterministic mode (the measured choice may differ between runs, and with it the bits);
+    restored afterwards, for evaluation, whose image sizes may vary (a measurement per new size).
+    On other devices nothing changes."""
+    before = torch.backends.cudnn.benchmark
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = not deterministic
+    try:
+        yield
+    finally:
+        torch.backends.cudnn.benchmark = before
 
 
 def train_one_epoch(
@@ -140,7 +157,8 @@ def fit(
         seed_epoch(cfg.train.seed, epoch, exp.dist.rank)
         t0 = time.perf_counter()
         row: dict[str, Any] = {"epoch": epoch, "lr": exp.scheduler.get_last_lr()[0]}
-        row |= train_one_epoch(exp, epoch, logger)
+        with cudnn_autotuning(exp.device, cfg.train.deterministic):
+            row |= train_one_epoch(exp, epoch, logger)
         exp.objective.end_epoch(all_reduce_sum if exp.dist.enabled else None)
         row["time_s"] = time.perf_counter() - t0
         if validate is not None and cfg.train.eval_every and (epoch + 1) % cfg.train.eval_every == 0:

@@ -98,7 +98,8 @@ def write_embedding_sample(
     force: bool = False,
 ) -> Path | None:
     """Sample the run's test split into ``run_dir/embeddings.npz`` (class names and the number of
-    known classes stored beside the arrays, vectors as float16) with the trained ``exp`` or, when
+    known classes stored beside the arrays; vectors as float16, or float32 per array where a
+    value exceeds float16's range: :func:`compact_floats`) with the trained ``exp`` or, when
     None, the model restored from the run's checkpoint; the path, or None when neither is at hand
     (checkpoints are not committed). An existing sample is kept unless ``force``."""
     run_dir = Path(run_dir)
@@ -116,13 +117,27 @@ def write_embedding_sample(
         exp.bare_model, loader, num_labels=len(names), per_class=per_class,
         seed=exp.cfg.train.seed, device=exp.device, max_images=max_images,
     )  # fmt: skip
-    arrays = {k: v.astype(np.float16) if v.dtype == np.float32 else v for k, v in sample.items()}
+    arrays = {k: compact_floats(v, k) for k, v in sample.items()}
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(
             fh, class_names=np.array(names), num_known=np.int16(exp.split.num_known), **arrays
         )
     log.info("wrote %s (%d vectors)", out, len(sample["label"]))
     return out
+
+
+def compact_floats(array: np.ndarray, name: str = "array") -> np.ndarray:
+    """A float32 array as float16 (half the file) when every finite value stays finite there
+    (``|x| ≤ 65504``, after rounding); else as float32, logged: float16 would store inf."""
+    if array.dtype != np.float32:
+        return array
+    with np.errstate(over="ignore"):
+        half = array.astype(np.float16)
+    if np.array_equal(np.isfinite(half), np.isfinite(array)):
+        return half
+    log.info("%s: values beyond float16's range (max |x| = %.4g): stored as float32", name,
+             float(np.abs(array[np.isfinite(array)]).max()))  # fmt: skip
+    return array
 
 
 def _restore(run_dir: Path) -> Experiment | None:

@@ -130,11 +130,19 @@ class _Pass:
             spaced = np.linspace(0, n_total - 1, opts.n_maps).round() if n_total else []
             self.map_at = {int(i) for i in spaced} or set(range(opts.n_maps))
 
+    @staticmethod
+    def global_index(i: int) -> int:
+        """The dataset index of this process's ``i``-th image (:class:`ShardSampler` gives rank r
+        the images r, r + W, r + 2W, … under DDP)."""
+        if not _distributed():
+            return i
+        return dist.get_rank() + i * dist.get_world_size()
+
     def name(self, i: int) -> str:
+        """The name of this process's ``i``-th image (``names`` are in this process's order)."""
         if self.names is not None and i < len(self.names):
             return self.names[i]
-        rank = dist.get_rank() if _distributed() else 0
-        return f"{i:05d}" if rank == 0 else f"r{rank}-{i:05d}"
+        return f"{self.global_index(i):05d}"
 
     def step(self, image, outputs, target, stats) -> None:
         opts, k = self.opts, self.k
@@ -203,10 +211,11 @@ class _Pass:
     def _keep_maps(self, image, labels, inputs: ScoreInputs) -> None:
         """The anomaly maps (values, not ranks) of the chosen images, for the report to write."""
         for i in range(labels.shape[0]):
-            if self.n_images + i not in self.map_at:
+            if self.global_index(self.n_images + i) not in self.map_at:
                 continue
             self.maps.append(
                 {
+                    "index": self.global_index(self.n_images + i),
                     "name": self.name(self.n_images + i),
                     "image": denormalize(image[i]),
                     "maps": {
@@ -236,6 +245,17 @@ def _gather_rows(rows: list[dict[str, Any]], loader: Iterable) -> list[dict[str,
         order = {n: i for i, n in enumerate(names)}
         rows.sort(key=lambda r: order.get(r["image"], len(order)))
     return rows
+
+
+def _gather_maps(maps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every rank's chosen anomaly maps on the main process, in dataset order (others: none)."""
+    if not _distributed():
+        return maps
+    everyone: list[Any] = [None] * dist.get_world_size() if dist.get_rank() == 0 else None
+    dist.gather_object(maps, everyone, dst=0)
+    if dist.get_rank() != 0:
+        return []
+    return sorted((m for part in everyone for m in part), key=lambda m: m["index"])
 
 
 def _sync_device(metric: AnomalyMetric, device: torch.device) -> None:
@@ -325,7 +345,8 @@ def evaluate_model(
         run.similarity.sync(device=device)
     rows = _gather_rows(run.rows, loader)
     metrics = result_metrics(run, opts, protocol, len(rows) if _distributed() else run.n_images)
-    result = Evaluation(metrics, rows=rows, curves=run_curves(run, metrics), maps=run.maps)
+    result = Evaluation(metrics, rows=rows, curves=run_curves(run, metrics),
+                        maps=_gather_maps(run.maps))  # fmt: skip
     pooled = {s: r["pooled"] for s, r in metrics.get("anomaly", {}).items()}
     del run  # frees the accumulators' scratch buffers before the second pass
     thresholds = {

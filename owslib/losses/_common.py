@@ -1,4 +1,10 @@
-"""Shared helpers for losses: known-pixel masks and graph-attached zeros."""
+"""Shared helpers for losses: known-pixel masks, graph-attached zeros and masked means.
+
+The losses run in the training step, where a Python ``if`` on a tensor (``if mask.any()``) or a
+boolean-mask gather (``x[mask]``) waits for the device on CUDA: they reduce with masks instead
+(:func:`masked_mean`, ``torch.where``, ``index_add_`` with a discard row), whose shapes do not
+depend on the data (``tests/losses/test_sync_free.py`` checks it).
+"""
 
 from __future__ import annotations
 
@@ -22,8 +28,18 @@ def known_mask(target: torch.Tensor, num_classes: int) -> torch.Tensor:
     return target < num_classes
 
 
+def masked_mean(values: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """``values[mask].mean()``, and a zero attached to ``values``' graph when ``mask`` selects
+    nothing, without a host–device synchronisation.
+
+    ``values`` must be finite where ``mask`` is False: the gradient reaching those entries is a
+    zero, which a non-finite local derivative would turn into NaN.
+    """
+    return torch.where(mask, values, 0.0).sum() / mask.sum().clamp_min(1)
+
+
 def pixels_last(x: torch.Tensor) -> torch.Tensor:
-    """``(B, C, H, W)`` → ``(B, H, W, C)`` view, for gathering per-pixel vectors with a mask."""
+    """``(B, C, H, W)`` → ``(B, H, W, C)`` view: per-pixel vectors along the last dimension."""
     return x.permute(0, 2, 3, 1)
 
 

@@ -12,8 +12,6 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from owslib.losses._common import pixels_last
-
 
 class ClassStatistics(nn.Module):
     """Mean μ_k and variance σ_k² of the semantic logits of true-positive pixels, per class.
@@ -50,11 +48,19 @@ class ClassStatistics(nn.Module):
         """Accumulate the logits of true-positive pixels (prediction == known ground truth)."""
         pred = logits.max(dim=1).indices  # = argmax (first maximum); ~7x faster on CPU for NCHW
         tp = (pred == target) & (target < self.num_classes)
-        feats = pixels_last(logits)[tp].to(torch.float64)
-        labels = target[tp]
-        self.acc_sum.index_add_(0, labels, feats)
-        self.acc_sqsum.index_add_(0, labels, feats * feats)
-        self.acc_count += torch.bincount(labels, minlength=self.num_classes).to(torch.float64)
+        # Every pixel is added, into slot K (discarded) unless it is a true positive: no boolean
+        # gather, whose data-dependent size would make the host wait for the device. Per image
+        # and dimension, in the logits' own (B, D, H·W) layout: no per-pixel transpose.
+        k = self.num_classes
+        slot = torch.where(tp, target, k).flatten(1)  # (B, P)
+        x = logits.to(torch.float64, memory_format=torch.contiguous_format).flatten(2)  # (B, D, P)
+        index = slot.unsqueeze(1).expand_as(x)
+        sums = x.new_zeros(*x.shape[:2], k + 1).scatter_add_(2, index, x)  # (B, D, K+1)
+        sqsums = torch.zeros_like(sums).scatter_add_(2, index, x * x)
+        counts = x.new_zeros(slot.shape[0], k + 1).scatter_add_(1, slot, torch.ones_like(x[:, 0]))
+        self.acc_sum += sums.sum(dim=0).T[:k]
+        self.acc_sqsum += sqsums.sum(dim=0).T[:k]
+        self.acc_count += counts.sum(dim=0)[:k]
 
     @torch.no_grad()
     def end_epoch(self, all_reduce: Callable[[torch.Tensor], None] | None = None) -> None:
@@ -70,16 +76,18 @@ class ClassStatistics(nn.Module):
         n = self.acc_count.clamp(min=1).unsqueeze(1)
         mean = self.acc_sum / n
         var = (self.acc_sqsum / n - mean * mean).clamp(min=0)
-        self.mean[seen] = mean[seen].to(self.mean.dtype)
-        self.var[seen] = var[seen].to(self.var.dtype)
-        self.count[seen] = self.acc_count[seen]
+        # torch.where, not mask assignment: no host sync (the buffers keep their dtypes)
+        rows = seen.unsqueeze(1)
         if self.keep_stale:
+            self.mean.copy_(torch.where(rows, mean.to(self.mean.dtype), self.mean))
+            self.var.copy_(torch.where(rows, var.to(self.var.dtype), self.var))
+            self.count.copy_(torch.where(seen, self.acc_count, self.count))
             self.valid |= seen
         else:  # the reference: a class without true positives this epoch has no statistics
+            self.mean.copy_(torch.where(rows, mean.to(self.mean.dtype), 0.0))
+            self.var.copy_(torch.where(rows, var.to(self.var.dtype), 1.0))
+            self.count.copy_(torch.where(seen, self.acc_count, 0.0))
             self.valid.copy_(seen)
-            self.mean[~seen] = 0.0
-            self.var[~seen] = 1.0
-            self.count[~seen] = 0.0
         self.acc_sum.zero_()
         self.acc_sqsum.zero_()
         self.acc_count.zero_()

@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from owslib.losses._common import attached_zero, known_mask
+from owslib.losses._common import known_mask, masked_mean
 from owslib.losses.class_stats import ClassStatistics
 
 #: How classes without statistics enter Eq. 8: left out, or (reference code) with a zero mean.
@@ -56,8 +56,6 @@ class ContrastiveLoss(nn.Module):
                 f"{self.stats.mean.shape[1]}: set model__embedding_dim to 0 (= number of classes)"
             )
         mask = known_mask(target, k)
-        if not self.stats.ready or not mask.any():
-            return attached_zero(embedding)
         b, d = embedding.shape[:2]
         emb = embedding.float().flatten(2)  # (B, D, P)
         # Sums of the L2-normalised pixel embeddings per (image, class) as one batched matmul with
@@ -71,19 +69,24 @@ class ContrastiveLoss(nn.Module):
         sums = sums.transpose(1, 2).reshape(b * k, d)  # (B·K, D)
         counts = onehot.sum(dim=1).reshape(b * k)
         classes = torch.arange(k, device=target.device).repeat(b)
-        drop = self.missing_classes == "drop"
-        anchors = (counts > 0) & self.stats.valid[classes] if drop else counts > 0
-        if not anchors.any():
-            return attached_zero(embedding)
-        fbar = sums[anchors] / counts[anchors].unsqueeze(1)
-        valid = self.stats.valid.unsqueeze(1)
-        mu = F.normalize(self.stats.mean.float() * valid, dim=1)  # a missing class: zero vector
-        logits = fbar @ mu.T / self.tau
-        if drop:
-            logits = logits.masked_fill(~self.stats.valid, float("-inf"))
-        per_anchor = F.cross_entropy(logits, classes[anchors], reduction="none")
-        owner = torch.arange(b, device=target.device).repeat_interleave(k)[anchors]
-        per_image = per_anchor.new_zeros(b).index_add_(0, owner, per_anchor)
-        n_anchor = torch.bincount(owner, minlength=b)
-        has = n_anchor > 0
-        return (per_image[has] / n_anchor[has]).mean()
+        valid = self.stats.valid
+        # Anchors: (image, class) pairs present in the image; every (B·K) row is computed and
+        # the others masked out of the means (no data-dependent shapes, hence no host sync).
+        # Without statistics (before the first epoch's end) there is none: an attached zero.
+        if self.missing_classes == "drop":
+            anchors = (counts > 0) & valid[classes]
+        else:
+            anchors = (counts > 0) & valid.any()
+        fbar = sums / counts.clamp_min(1).unsqueeze(1)
+        mu = F.normalize(self.stats.mean.float() * valid.unsqueeze(1), dim=1)  # missing: zero
+        logits = fbar @ mu.T / self.tau  # (B·K, K)
+        if self.missing_classes == "drop":
+            logits = logits.masked_fill(~valid, float("-inf"))
+        # Rows that are no anchor get finite logits, so that their (masked) cross-entropy and its
+        # gradient stay finite (a row of -inf would give NaN, and NaN · 0 is NaN).
+        logits = torch.where(anchors.unsqueeze(1), logits, 0.0)
+        per_anchor = F.cross_entropy(logits, classes, reduction="none")
+        per_anchor = torch.where(anchors, per_anchor, 0.0).view(b, k)
+        n_anchor = anchors.view(b, k).sum(dim=1)
+        per_image = per_anchor.sum(dim=1) / n_anchor.clamp_min(1)
+        return masked_mean(per_image, n_anchor > 0)

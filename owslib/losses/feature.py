@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from owslib.losses._common import attached_zero, known_mask, pixels_last
+from owslib.losses._common import known_mask, masked_mean, pixels_last
 from owslib.losses.class_stats import ClassStatistics
 
 FEATURE_DISTANCES = ("norm_over_std", "l1_over_var")
@@ -42,22 +42,25 @@ class FeatureLoss(nn.Module):
         self.min_std = min_std
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        # Every pixel is computed and the uncounted ones masked out of the reductions (no data-
+        # dependent shapes, hence no host sync); they read the statistics of a stand-in class
+        # (clamped index), whose σ ≥ min_std keeps them finite. Without statistics (before the
+        # first epoch's end) no class is valid and the loss is a zero attached to the graph.
         k = self.stats.num_classes
-        mask = known_mask(target, k)
-        if not self.stats.ready or not mask.any():
-            return attached_zero(logits)
-        mask &= self.stats.valid[target.clamp(max=k - 1)]
-        if not mask.any():
-            return attached_zero(logits)
-        feats = pixels_last(logits)[mask].float()
-        labels = target[mask]
-        diff = feats - self.stats.mean[labels]
+        cls = target.clamp(max=k - 1)
+        mask = known_mask(target, k) & self.stats.valid[cls]  # Ω: (B, H, W)
+        # μ − f, whose norm and magnitudes are those of f − μ: with the gathered (contiguous) means
+        # first, the result is contiguous in (B, H, W, D) whatever the logits' memory format, and
+        # the reductions over D below run over contiguous memory (~2x faster on a CPU).
+        diff = self.stats.mean[cls] - pixels_last(logits).float()  # (B, H, W, D)
         if self.distance == "norm_over_std":
-            dist = (diff / self.stats.std(self.min_std)[labels]).norm(dim=1)
-            return dist.mean()
-        var = self.stats.var[labels].clamp(min=self.min_std**2)
-        per_pixel = (diff.abs() / var).mean(dim=1)
-        sums = per_pixel.new_zeros(k).index_add_(0, labels, per_pixel)
-        counts = torch.bincount(labels, minlength=k)
-        present = counts > 0
-        return (sums[present] / counts[present]).sum()
+            dist = (diff / self.stats.std(self.min_std)[cls]).norm(dim=-1)
+            return masked_mean(dist, mask)
+        var = self.stats.var.clamp(min=self.min_std**2)
+        per_pixel = (diff.abs() / var[cls]).mean(dim=-1).flatten()
+        # per-class sums and counts over Ω; index K collects the pixels outside it
+        slot = torch.where(mask, cls, k).flatten()
+        sums = per_pixel.new_zeros(k + 1).index_add_(0, slot, per_pixel)[:k]
+        counts = torch.zeros(k + 1, dtype=torch.long, device=slot.device)
+        counts.index_add_(0, slot, torch.ones_like(slot))
+        return (sums / counts[:k].clamp_min(1)).sum()  # classes absent from Ω add 0

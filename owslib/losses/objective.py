@@ -14,6 +14,7 @@ which config field holds its weight, and how it is built. :func:`register_term` 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from typing import Any
 
 import torch
 from torch import nn
@@ -183,12 +184,19 @@ class ContMAVObjective(nn.Module):
         # Finished epochs, in a buffer so checkpoints carry it: the statistics-based terms are zero
         # until ``cfg.stats_warmup_epochs`` epochs have ended.
         self.register_buffer("epochs_done", torch.zeros((), dtype=torch.long))
+        # its value on the host, read every step without a device sync; refreshed on load
+        self._epochs_done = 0
+        self.register_load_state_dict_post_hook(ContMAVObjective._reread_epochs_done)
+
+    @staticmethod
+    def _reread_epochs_done(module: ContMAVObjective, _incompatible: Any) -> None:
+        module._epochs_done = int(module.epochs_done)
 
 
     @property
     def warm(self) -> bool:
         """Whether the statistics-based terms are on (the warm-up epochs have passed)."""
-        return int(self.epochs_done) >= self.cfg.stats_warmup_epochs
+        return self._epochs_done >= self.cfg.stats_warmup_epochs
 
     def forward(
         self, outputs: dict[str, torch.Tensor], target: torch.Tensor
@@ -202,7 +210,7 @@ class ContMAVObjective(nn.Module):
         # Every output takes part, so DDP sees each parameter in the graph even when no term reads
         # a head (a weight of 0) or a term returns a constant.
         total = attached_zero(*outputs.values())
-        done = int(self.epochs_done)
+        done = self._epochs_done
         for name, term in self.terms.items():
             if hasattr(term, "set_epoch"):  # terms with schedules of their own (warm-ups)
                 term.set_epoch(done)
@@ -223,5 +231,6 @@ class ContMAVObjective(nn.Module):
         """Roll the class statistics: this epoch's true-positive logits become μ_k, σ_k²."""
         self.stats.end_epoch(all_reduce)
         self.epochs_done += 1
+        self._epochs_done += 1
 
 

@@ -6,7 +6,7 @@ import torch
 from torch import nn
 
 from owslib.labels import IGNORE_INDEX
-from owslib.losses._common import attached_zero
+from owslib.losses._common import masked_mean
 
 
 class ObjectosphereLoss(nn.Module):
@@ -39,9 +39,6 @@ class ObjectosphereLoss(nn.Module):
         sq = embedding.float().square().sum(dim=1)  # (B, H, W)
         known = target < self.num_classes
         void = target == self.void_index
-        loss = attached_zero(embedding)
-        if known.any():
-            loss = loss + (self.xi - sq[known]).clamp(min=0).mean()
-        if void.any():
-            loss = loss + self.unknown_scale * sq[void].mean()
-        return loss
+        # Masked means (an empty group adds a zero still attached to the graph): no host sync.
+        known_term = masked_mean((self.xi - sq).clamp(min=0), known)
+        return known_term + self.unknown_scale * masked_mean(sq, void)

@@ -7,7 +7,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from owslib.labels import IGNORE_INDEX
-from owslib.losses._common import attached_zero, class_weight_vector
+from owslib.losses._common import class_weight_vector
 
 
 class WeightedCrossEntropy(nn.Module):
@@ -36,8 +36,9 @@ class WeightedCrossEntropy(nn.Module):
         x = logits.float()
         w = self.weight.to(x.dtype)
         t = torch.where(target < self.num_classes, target, self.ignore_index)
-        denom = w[t[t != self.ignore_index]].sum()
-        if denom <= 0:
-            return attached_zero(logits)
+        # Σ of the labelled pixels' weights, gathered without a host sync (ignored pixels: 0)
+        k = self.num_classes
+        denom = torch.cat([w, w.new_zeros(1)])[torch.where(t == self.ignore_index, k, t)].sum()
         loss = F.cross_entropy(x, t, weight=w, ignore_index=self.ignore_index, reduction="sum")
-        return loss / denom
+        # all ignored: the sum is an attached zero, divided by 1
+        return loss / torch.where(denom > 0, denom, torch.ones_like(denom))

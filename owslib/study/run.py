@@ -20,9 +20,11 @@ from typing import Any
 
 import matplotlib.pyplot as plt
 import pandas as pd
+import torch
 
 from owslib import __version__, plots, report
 from owslib.config import ExperimentConfig
+from owslib.distributed import barrier, broadcast_state, init_distributed
 from owslib.engine.autocast import cpu_info
 from owslib.engine.experiment import build_experiment, cache_dir, check_data_root
 from owslib.engine.loop import CHECKPOINT_NAME, fit, restore, stale_keys
@@ -96,15 +98,20 @@ def run_experiment(
     run_dir = Path(run_dir)
     if resume and is_finished(run_dir, cfg):
         return _reuse(cfg, run_dir, load_model)
-    _supersede_if_stale(run_dir, cfg)
-    run_dir.mkdir(parents=True, exist_ok=True)
+    # under DDP the main process alone moves a stale run aside and writes run.json; others wait
+    main = init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu")).is_main
     info = {"status": "running", **(extra_info or {}), **_provenance()}
-    atomic_write_json(run_dir / RUN_FILE, info)
+    if main:
+        _supersede_if_stale(run_dir, cfg)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        atomic_write_json(run_dir / RUN_FILE, info)
+    barrier()
     try:
         return _train_and_evaluate(cfg, run_dir, resume, info)
     except BaseException as e:
-        info |= {"status": "failed", "error": f"{type(e).__name__}: {e}"}
-        atomic_write_json(run_dir / RUN_FILE, info)
+        if main:
+            info |= {"status": "failed", "error": f"{type(e).__name__}: {e}"}
+            atomic_write_json(run_dir / RUN_FILE, info)
         raise
 
 
@@ -120,9 +127,13 @@ def _supersede_if_stale(run_dir: Path, cfg: ExperimentConfig) -> None:
 
 
 def _results_root(run_dir: Path) -> Path:
-    """The results folder of ``<results>/runs/<profile>/<variant>/seed<k>`` (else its parent)."""
-    parts = Path(run_dir).resolve().parts
-    return Path(*parts[: parts.index("runs")]) if "runs" in parts else Path(run_dir).parent
+    """Where a stale run is moved aside: the results folder of a study run
+    (``<results>/runs/<profile>/<variant>/seed<k>``), else the run's own parent folder (a run
+    stays beside its folder, wherever a ``runs`` folder is in its path)."""
+    run_dir = Path(run_dir)
+    study_run = run_dir.name.startswith("seed") and len(run_dir.parents) > 3 and (
+        run_dir.parents[2].name == "runs")  # fmt: skip
+    return run_dir.parents[3] if study_run else run_dir.parent
 
 
 def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) -> RunResult:
@@ -144,6 +155,8 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
     info["fingerprint"] = fingerprint(info["setup"])
     exp = build_experiment(cfg, encoder=encoder)
     history = fit(exp, run_dir, resume=resume, validate=epoch_validation)
+    if exp.dist.enabled:  # DDP syncs BatchNorm buffers only at a forward: evaluate rank 0's model
+        broadcast_state(exp.bare_model)
     t1 = time.perf_counter()
     result = evaluate(exp, exp.test_loader)  # every rank evaluates its shard; counts are summed
     t2 = time.perf_counter()

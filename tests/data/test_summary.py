@@ -11,8 +11,9 @@ import numpy as np
 import pytest
 
 from owslib.__main__ import main
+from owslib.cli import data as cli
 from owslib.config import SyntheticConfig
-from owslib.data import bdd_anomaly, cli, summary
+from owslib.data import bdd_anomaly, summary
 from owslib.data.summary import check_dataset, format_summary, write_tables
 
 matplotlib.use("Agg")
@@ -124,3 +125,27 @@ def test_check_datasets_generates_embedded(tmp_path: Path) -> None:
     assert out[0].ok and not out[1].ok
     with pytest.raises(ValueError, match="mapillary"):
         summary.check_datasets(cfg, mapillary="x")
+
+
+def test_missing_cityscapes_test_split_is_a_note(tmp_path: Path, add_pair, hand_label_ids,
+                                                 capsys) -> None:  # fmt: skip
+    root = tmp_path / "cityscapes"
+    add_pair(root, "train", "aachen_000000_000019", hand_label_ids)
+    add_pair(root, "val", "frankfurt_000000_000019", hand_label_ids)
+    s = check_dataset(root, "cityscapes")
+    assert s.ok and not s.problems and list(s.counts["split"]) == ["train", "val"]
+    (note,) = s.notes
+    assert "leftImg8bit/test" in note and "placeholders" in note
+    assert "note: " in format_summary(s) and s.to_dict()["notes"] == [note]
+    assert main(["data", "check", str(root), "--dataset", "cityscapes"]) == 0
+    assert "no test split" in capsys.readouterr().out
+    # asked for by name, the split must be there
+    s = check_dataset(root, "cityscapes", splits=("train", "test"))
+    assert not s.ok and any("leftImg8bit/test" in b.reason for b in s.problems) and not s.notes
+    # other datasets' test splits hold the evaluation: missing is still a problem
+    other = check_dataset(root, "bdd_anomaly")
+    assert any("leftImg8bit/test" in b.reason for b in other.problems) and not other.notes
+    # a present test split is checked as before, without a note
+    add_pair(root, "test", "berlin_000000_000019", hand_label_ids)
+    s = check_dataset(root, "cityscapes")
+    assert s.ok and not s.notes and list(s.counts["split"]) == ["train", "val", "test"]
