@@ -91,6 +91,9 @@ class ModelConfig:
     # concat_conv | separate | confidence; into the embedding or the semantic logits
     fusion: str = "sum"
     fusion_target: str = "embedding"
+    # fusion=confidence: train the confidence head on detached encoder features (TruFor's phase 3
+    # trains it with backbone and localisation head frozen); false = jointly, the encoder too
+    confidence_detach: bool = False
 
 
 @dataclass(frozen=True)

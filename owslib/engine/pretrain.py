@@ -37,7 +37,8 @@ log = logging.getLogger(__name__)
 
 #: Model fields that belong to the extensions, not to the shared encoder: the pretraining run
 #: uses their defaults, so every variant of a study starts from the same encoder.
-EXTENSION_FIELDS = ("extra_decoder", "mlp_dim", "fusion", "fusion_target", "embedding_dim")
+EXTENSION_FIELDS = ("extra_decoder", "mlp_dim", "fusion", "fusion_target", "embedding_dim",
+                    "confidence_detach")
 #: Training fields that do not change what the pretraining run learns.
 _NEUTRAL_TRAIN = ("device", "log_every", "eval_every")
 

@@ -115,7 +115,6 @@ class Confidence(Fusion):
     """
     fuses = False
 
-
     def _check(self, a: torch.Tensor, b: torch.Tensor) -> None:
         # The confidence map has its own channel count (1), so only the ContMAV tensor is checked.
         if a.dim() != 4 or a.shape[1] != self.channels:

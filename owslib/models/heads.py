@@ -41,7 +41,9 @@ class MLPHead(nn.Module):
     * ``separate``: the head's embedding is a second output, :data:`EMBEDDING_MLP`, trained by its
       own objectosphere and contrastive terms and scored on its own;
     * ``confidence``: a one-channel head, :data:`CONFIDENCE`, trained to predict the semantic
-      decoder's true-class probability (TruFor's confidence map).
+      decoder's true-class probability (TruFor's confidence map). With
+      ``model__confidence_detach`` it reads detached encoder features, so its loss trains the
+      head alone, as TruFor's phase 3 trains its confidence head with the rest frozen.
     """
 
     def __init__(self, model: nn.Module, cfg: Any) -> None:
@@ -63,10 +65,13 @@ class MLPHead(nn.Module):
             self.key = self.target
         self.decoder = MLPDecoder(model.encoder.out_channels, out, embed_dim=cfg.mlp_dim)
         self.fusion = build_fusion(cfg.fusion, out)
+        self.detach = bool(getattr(cfg, "confidence_detach", False)) and cfg.fusion == "confidence"
 
     def forward(
         self, feats: Sequence[torch.Tensor], outputs: dict[str, torch.Tensor], size: tuple[int, int]
     ) -> dict[str, torch.Tensor]:
+        if self.detach:  # no gradient of the confidence loss reaches the shared encoder
+            feats = [f.detach() for f in feats]
         b = self.decoder(feats, size=size)
         if self.key == self.target:
             return {self.target: self.fusion(outputs[self.target], b)}

@@ -144,3 +144,23 @@ def test_tempered_anomaly():
     assert out.shape == score.shape
     assert torch.allclose(out, torch.tensor([[[0.0, 0.6, 1.0, 1.0]]]))
     assert (out >= score).all()
+
+
+@pytest.mark.parametrize("detach", [False, True])
+def test_confidence_detach_keeps_the_confidence_loss_out_of_the_encoder(detach):
+    """model__confidence_detach: the confidence loss trains the head alone (TruFor's phase 3);
+    without it the loss reaches the shared encoder too."""
+    from owslib.config import load_profile
+    from owslib.models import build_model
+    from owslib.models.outputs import CONFIDENCE, SEM_LOGITS
+
+    cfg = load_profile("smoke", model__extra_decoder="mlp", model__fusion="confidence",
+                       model__confidence_detach=detach).model  # fmt: skip
+    model = build_model(cfg, num_classes=4)
+    out = model(torch.randn(2, 3, 64, 64))
+    target = torch.randint(0, 4, (2, 64, 64))
+    confidence_loss(out[CONFIDENCE], out[SEM_LOGITS].detach(), target, 4).backward()
+    encoder_grads = [p.grad for p in model.encoder.parameters() if p.grad is not None]
+    head_grads = [p.grad for p in model.extra_head.parameters() if p.grad is not None]
+    assert head_grads and all(torch.isfinite(g).all() for g in head_grads)
+    assert (not encoder_grads) == detach
