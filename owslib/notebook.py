@@ -5,16 +5,20 @@
 folder ``results/<notebook>/<profile>/``. ``nb.ensure_runs()`` trains what is missing and reuses
 the rest (one run per variant and seed, shared between notebooks); then ``nb.table()``,
 ``nb.delta_figure()``, ``nb.map_figure()`` and ``nb.curves_figure()`` give the comparison with the
-baseline, paired by seed, and write it into the output folder (CSV, markdown, PNG).
+baseline, paired by seed, and write it into the output folder (CSV, markdown, every figure as
+PNG and SVG); each figure is shown inline with alt text. ``nb.side_by_side()`` and
+:func:`explorer` are the widgets, drawn from the runs' explorer records (no checkpoint needed).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import matplotlib.pyplot as plt
 import pandas as pd
 
 from owslib import comparison
@@ -25,7 +29,7 @@ from owslib.evaluation.embeddings import (
     space_table,
     write_embedding_sample,
 )
-from owslib.inference.scorers import get_scorer
+from owslib.inference.scorers import SCORER_REGISTRY, get_scorer
 from owslib.io import atomic_write_text
 from owslib.labels import get_split
 from owslib.losses.infonce import DEFAULT_MIN_NORM
@@ -33,9 +37,12 @@ from owslib.models.cost import model_cost
 from owslib.paths import resolve, shown
 from owslib.plots import save_figure
 from owslib.plots.embeddings import embedding_pca, norm_histograms
+from owslib.plots.inline import figure_bundle, image_bundle, to_jpeg
+from owslib.report.explorer_record import RECORD_FILE, load_explorer_record
 from owslib.report.tables import markdown_table
 from owslib.study.figures import curves_figure, delta_figure, variant_map_figure
 from owslib.study.kernel import configure_logging
+from owslib.study.plan import RunJob, train_runs
 from owslib.study.results import (  # noqa: F401  (re-exported for the notebooks)
     COMPARED,
     HEADLINE,
@@ -43,25 +50,50 @@ from owslib.study.results import (  # noqa: F401  (re-exported for the notebooks
     error_bounds,
     findings,
     format_pm,
+    format_sigma,
     long_rows,
+    noise_floor_table,
     present_labels,
     read_metrics,
+    reader_table,
     run_fingerprint,
     scorer_table,
     setup_note,
     setup_row,
+    short_label,
     study_overview,
+    summary_intro,
+    summary_sections,
 )
 from owslib.study.run import RunResult, is_finished, read_run_info, run_experiment
 from owslib.study.studyfile import STUDY_FILE, NotebookSpec, Study, load_study, run_dir
-from owslib.widgets import AnomalyExplorer
+from owslib.widgets import AnomalyExplorer, FigureBox, SideBySide
 
 log = logging.getLogger(__name__)
+
+#: Loggers quieted to warnings while finished runs are read back: a reused run says nothing but
+#: the one line :meth:`NotebookRun.ensure_runs` logs for all (no per-run "reusing …", no dataset
+#: scan or cache path when a model is loaded from its checkpoint).
+READ_LOGGERS = ("owslib.study.run", "owslib.engine", "owslib.data")
+
+
+@contextlib.contextmanager
+def _quiet(names: tuple[str, ...] = READ_LOGGERS):
+    loggers = [logging.getLogger(n) for n in names]
+    old = [lg.level for lg in loggers]
+    for lg in loggers:
+        lg.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        for lg, level in zip(loggers, old, strict=True):
+            lg.setLevel(level)
 
 
 @dataclass
 class NotebookRun:
     """A study notebook's context: its spec in the study file, its runs and its output folder."""
+
     name: str
     study: Study
     spec: NotebookSpec
@@ -83,23 +115,48 @@ class NotebookRun:
         already has a partial ``history.csv``: it is not shown)."""
         return (read_run_info(self.run_path(variant, seed)) or {}).get("status") == "finished"
 
+    def where(self, path: str | Path) -> str:
+        """``path`` as a notebook shows it, in backticks: relative to the repository when inside
+        it, else relative to the results folder; never the machine's absolute path."""
+        text = shown(path)
+        if not Path(text).is_absolute():
+            return f"`{text}`"
+        try:
+            return f"`{Path(path).resolve().relative_to(self.results_dir.resolve())}` in the results folder"
+        except ValueError:
+            return f"`{Path(path).name}`"
+
     def ensure_runs(
         self, *, load_model: bool = False, train_missing: bool = True
     ) -> dict[tuple[str, int], RunResult]:
         """Every (variant, seed) of this notebook: reused when finished, trained otherwise (with
-        ``train_missing=False`` a missing run is listed and left out)."""
+        ``train_missing=False`` a missing run is listed and left out). Reused runs are read
+        quietly and summed up in one line ("21 runs reused (…), 0 missing")."""
         todo = [(v, s) for s in self.study.seeds for v in self.spec.run_variants]
-        self.missing = []
-        for i, (v, s) in enumerate(todo, 1):
+        self.missing, reused, trained = [], [], []
+        unfinished = [RunJob(v, s, self.run_path(v, s)) for v, s in todo
+                      if not is_finished(self.run_path(v, s), self.study.config(v, s, **self.overrides))]
+        if unfinished and train_missing:  # in the study's setup, as `owslib study` trains them
+            log.info("training %d missing runs", len(unfinished))
+            done = train_runs(self.study, unfinished, rerun_failed=True, overrides=self.overrides)
+            trained_labels = set(done["trained"])
+        else:
+            trained_labels = set()
+        for v, s in todo:
             cfg = self.study.config(v, s, **self.overrides)
-            if not train_missing and not is_finished(self.run_path(v, s), cfg):
+            if not is_finished(self.run_path(v, s), cfg):
                 self.missing.append(f"{v} seed {s}")
                 continue
-            log.info("run %d/%d: %s seed %d", i, len(todo), v, s)
-            self.runs[v, s] = run_experiment(
-                cfg, self.run_path(v, s), load_model=load_model,
-                extra_info={"variant": v, "seed": s, "profile": self.study.profile},
-            )  # fmt: skip
+            with _quiet():
+                self.runs[v, s] = run_experiment(
+                    cfg, self.run_path(v, s), load_model=load_model,
+                    extra_info={"variant": v, "seed": s, "profile": self.study.profile},
+                )  # fmt: skip
+            (trained if f"{v} seed {s}" in trained_labels else reused).append(self.runs[v, s])
+        loaded = sum(r.exp is not None for r in reused)
+        how = f"{loaded} with the model loaded from its checkpoint" if loaded else "no model loaded"
+        log.info("%d runs reused (metrics and figures read back; %s)%s, %d missing", len(reused),
+                 how, f", {len(trained)} trained" if trained else "", len(self.missing))  # fmt: skip
         if self.missing:
             log.warning("%d of %d runs not finished yet (left out): %s", len(self.missing),
                         len(todo), ", ".join(self.missing))  # fmt: skip
@@ -131,29 +188,50 @@ class NotebookRun:
         return s
 
     def table(self, scorer: str = "fused", metrics: tuple[str, ...] = ()) -> pd.DataFrame:
-        """The reader's table (``comparison.md`` with its footnote): mean ± std and paired Δ."""
+        """Mean ± std and paired Δ [lo, hi] per variant under the full metric labels
+        (``comparison.csv``); :meth:`headline_table` is the form a reader meets."""
+        return self._comparison(scorer, metrics)[0]
+
+    def headline_table(self, scorer: str = "fused",
+                       metrics: tuple[str, ...] = ()) -> tuple[pd.DataFrame, str]:  # fmt: skip
+        """The reader's comparison and its footnote (``comparison.md``): short headers ("aupr",
+        "aupr Δ"), ✱ where the interval excludes 0, the conventions (seeds, interval, scorer,
+        aggregation) and any streamed error bound above 1e-3 said once in the footnote."""
+        return self._comparison(scorer, metrics)[1:]
+
+    def _comparison(
+        self, scorer: str, metrics: tuple[str, ...]
+    ) -> tuple[pd.DataFrame, pd.DataFrame, str]:
         long = self.long_table()
         summary = self.summary(long=long)
-        labels = metrics or tuple(h.format(s=scorer) for h in HEADLINE)
-        table = (comparison.format_table(summary, present_labels(summary, labels))
-                 if len(summary) else pd.DataFrame())  # fmt: skip
-        note = comparison.table_footnote(n_seeds=len(self.study.seeds))
-        shown = error_bounds(long)
-        shown = shown[[comparison.metric_label(m, sc, a) in labels for m, sc, a in
-                       shown[["metric", "scorer", "aggregation"]].itertuples(index=False)]]  # fmt: skip
-        if len(shown):  # shown under the table wherever it is displayed (table.attrs["note"])
-            table.attrs["note"] = "Streamed error bounds above 1e-3 (largest over the seeds): " + (
-                "; ".join(f"{r.variant} {comparison.metric_label(r.metric, r.scorer, r.aggregation)}"
-                          f" ±{r.bound:.4f}" for r in shown.itertuples()) + ".")  # fmt: skip
-            note += " " + table.attrs["note"]
-        self._write_md("comparison", table, note)
-        return table
+        labels = metrics or tuple(self.headline(scorer))
+        if not len(summary):
+            self._write_md("comparison", pd.DataFrame(), "no runs paired with the baseline yet")
+            return pd.DataFrame(), pd.DataFrame(), "no runs paired with the baseline yet"
+        present = present_labels(summary, labels)
+        full = comparison.format_table(summary, present)
+        short, note = reader_table(summary, present, baseline=self.baseline,
+                                   n_seeds=len(self.study.seeds))  # fmt: skip
+        bounds = error_bounds(long)
+        bounds = bounds[[comparison.metric_label(m, sc, a) in labels for m, sc, a in
+                         bounds[["metric", "scorer", "aggregation"]].itertuples(index=False)]]  # fmt: skip
+        if len(bounds):  # said under the table wherever it is displayed (table.attrs["note"])
+            full.attrs["note"] = "Streamed error bounds above 1e-3 (largest over the seeds): " + (
+                "; ".join(f"{r.variant} {short_label(comparison.metric_label(r.metric, r.scorer, r.aggregation))}"
+                          f" ±{r.bound:.4f}" for r in bounds.itertuples()) + ".")  # fmt: skip
+            note += " " + full.attrs["note"]
+        self._write_md("comparison", short, note, csv=full)
+        return full, short, note
 
-    def _write_md(self, name: str, table: pd.DataFrame, note: str) -> None:
-
+    def _write_md(self, name: str, table: pd.DataFrame, note: str,
+                  csv: pd.DataFrame | None = None) -> None:  # fmt: skip
+        """``<name>.md`` (the table as shown, with its note) and ``<name>.csv`` (``csv``, else the
+        same table)."""
         body = "none" if table.empty else table.to_markdown(index=False)
         atomic_write_text(self.out_dir / f"{name}.md", f"{body}\n\n{note}\n")
-        atomic_write_text(self.out_dir / f"{name}.csv", table.to_csv(index=False))
+        atomic_write_text(
+            self.out_dir / f"{name}.csv", (table if csv is None else csv).to_csv(index=False)
+        )
 
     def descriptions(self) -> pd.DataFrame:
         v = self.study.variants
@@ -189,35 +267,43 @@ class NotebookRun:
     def headline(self, scorer: str = "fused") -> list[str]:
         return [h.format(s=scorer) for h in HEADLINE]
 
-    def delta_figure(self, scorer: str = "fused", labels: tuple[str, ...] = ()):
-        """Paired Δ to the baseline per variant (``delta.png``)."""
-        if self.baseline not in set(self.long_table()["variant"]):
+    def delta_figure(self, scorer: str = "fused", labels: tuple[str, ...] = ()) -> Path | None:
+        """Paired Δ to the baseline per variant (``delta.png``/``.svg``), shown with alt text."""
+        long = self.long_table()
+        if self.baseline not in set(long["variant"]):
             return None
-        fig = delta_figure(self.long_table(), list(labels or self.headline(scorer)), self.baseline)
-        self.save(fig, "delta")
-        return fig
+        labels = list(labels or self.headline(scorer))
+        fig = delta_figure(long, labels, self.baseline)
+        variants = [v for v in dict.fromkeys(long["variant"]) if v != self.baseline]
+        return self.save(fig, "delta", f"Paired difference to {self.baseline} at the same seeds, one "
+                         f"panel per metric ({', '.join(map(short_label, labels))}): for each of "
+                         f"{', '.join(variants)} the mean Δ with its 95 % t-interval and the "
+                         "per-seed differences; the numbers are in the table above.")  # fmt: skip
 
-    def map_figure(self, scorer: str = "fused", n_images: int = 4):
-        """Every variant's ``scorer`` map of the same test images, one scale (``maps_<scorer>.png``)."""
+    def map_figure(self, scorer: str = "fused", n_images: int = 4) -> Path | None:
+        """Every variant's ``scorer`` map of the same test images at the first seed, one scale
+        (``maps_<scorer>.png``/``.svg``; shown as a JPEG, a grid of photographs), from the runs'
+        explorer records (with each map's per-image AUPR and the unknown objects outlined), else
+        from the maps the runs saved."""
         seed = self.study.seeds[0]
         dirs = {v: self.run_path(v, seed) for v in self.spec.variants}
-        found = (dirs[self.baseline] / "anomaly_maps").glob(f"*_{scorer}.png")
-        names = sorted(p.name.removesuffix(f"_{scorer}.png") for p in found)[:n_images]
-        if not names:
-            return None
-
-        value_range = get_scorer(scorer).range(self.num_known) or (0.0, 1.0)
+        records = {v: load_explorer_record(d / RECORD_FILE) if (d / RECORD_FILE).is_file() else None
+                   for v, d in dirs.items()}  # fmt: skip
         root = resolve(self.study.config(self.baseline, seed, **self.overrides).data.root)
-        import matplotlib.pyplot as plt
+        fig = variant_map_figure(records, scorer, self.scorer_range(scorer), n_images=n_images,
+                                 run_dirs=dirs, data_root=root)  # fmt: skip
+        if fig is None:
+            return None
+        return self.save(fig, f"maps_{scorer}", f"{scorer} anomaly maps of {n_images} test images "
+                         f"(rows) by {', '.join(dirs)} (columns) at seed {seed}, on one colour scale, "
+                         "the first column the image with the unknown objects outlined.", photo=True)  # fmt: skip
 
-        fig = variant_map_figure(dirs, names, scorer, value_range, data_root=root)
-        path = self.save(fig, f"maps_{scorer}")
-        plt.close(fig)  # shown from its file, as a JPEG: a grid of photographs
-        show_image(path, photo=True)
-        return path
+    def scorer_range(self, scorer: str) -> tuple[float, float] | None:
+        """The scorer's fixed value range (None: unbounded, or not a registered scorer)."""
+        return get_scorer(scorer).range(self.num_known) if scorer in SCORER_REGISTRY else None
 
-    def curves_figure(self, term: str = "loss", log_scale: bool = True):
-        """The variants' training curves overlaid (seed of the first run, ``curves_<term>.png``)."""
+    def curves_figure(self, term: str = "loss", log_scale: bool = True) -> Path:
+        """The variants' training curves overlaid (first seed, ``curves_<term>.png``/``.svg``)."""
         seed = self.study.seeds[0]
         hist = {}
         for v in self.spec.variants:
@@ -225,8 +311,30 @@ class NotebookRun:
             if path.is_file() and self.finished(v, seed):
                 hist[v] = pd.read_csv(path)
         fig = curves_figure(hist, term, log_scale=log_scale)
-        self.save(fig, f"curves_{term}")
-        return fig
+        return self.save(fig, f"curves_{term}", f"Training curves of train {term} per epoch at "
+                         f"seed {seed}, one line per variant ({', '.join(hist) or 'none finished'})"
+                         f"{', log axis' if log_scale else ''}.")  # fmt: skip
+
+    def side_by_side(self, scorer: str = "fused") -> FigureBox | None:
+        """Two variants' maps of one test image on one colour scale, with their per-image AUPR
+        (:class:`owslib.widgets.SideBySide`), from the explorer records of this notebook's runs
+        (notebook 01, which has one variant: of every run of the study); None, with one line
+        saying why, when no run has a record yet."""
+        variants = self.spec.variants if len(self.spec.variants) > 1 else tuple(self.study.variants)
+        records = {(v, s): self.run_path(v, s) / RECORD_FILE for s in self.study.seeds
+                   for v in variants if (self.run_path(v, s) / RECORD_FILE).is_file()}  # fmt: skip
+        if not records:
+            _say(
+                "No explorer record among these runs yet: they predate `explorer.npz`, which "
+                "every run now writes; the side-by-side view appears once they are retrained."
+            )
+            return None
+        scorers = {s for path in list(records.values())[:1] for s in _record_scorers(path)}
+        view = SideBySide(records, ranges={s: self.scorer_range(s) for s in scorers},
+                          baseline=self.baseline)  # fmt: skip
+        if scorer in view.scorer.options:
+            view.scorer.value = scorer
+        return view.widget
 
     @property
     def num_known(self) -> int:
@@ -236,12 +344,21 @@ class NotebookRun:
         ).num_known
 
     def scorers(self, aggregation: str = "pooled") -> pd.DataFrame:
-        """Every scorer of every variant: mean ± std and paired Δ (``scorers_<aggregation>.md``)."""
+        """Every scorer of every variant: mean ± std and paired Δ (``scorers_<aggregation>.md``,
+        with :meth:`scorer_note` under it)."""
         long = self.long_table()
         table = scorer_table(self.summary(long=long), aggregation, error_bounds(long))
-        self._write_md(f"scorers_{aggregation}", table,
-                       comparison.table_footnote(n_seeds=len(self.study.seeds)))  # fmt: skip
+        self._write_md(f"scorers_{aggregation}", table, self.scorer_note(aggregation))
         return table
+
+    def scorer_note(self, aggregation: str = "pooled") -> str:
+        """The footnote of :meth:`scorers`: the conventions its short headers leave out."""
+        over = ("pooled over all test pixels" if aggregation == "pooled" else
+                "the mean over the test images holding both known and unknown pixels")  # fmt: skip
+        return (f"aupr, fpr95, auroc {over}: mean ± std over {len(self.study.seeds)} seeds; "
+                f"Δ = variant − `{self.baseline}`, paired by seed, with its 95 % Student-t interval; "
+                f"✱: the interval excludes 0; bound: the largest streamed error bound over the seeds, "
+                "where above 1e-3.")  # fmt: skip
 
     def findings(self, scorer: str = "fused") -> str:
         """The comparison in sentences, from the numbers (see :func:`findings`)."""
@@ -267,8 +384,8 @@ class NotebookRun:
                  else pd.DataFrame(columns=["metric", "scorer", "aggregation", "std"]))  # fmt: skip
         labels = self.headline(scorer)
         summary, text = contrast_findings(long, a, b, labels, floor)
-        table = comparison.format_table(summary, present_labels(summary, labels))
-        note = comparison.table_footnote(n_seeds=len(self.study.seeds)) + f" Here Δ = {a} − {b}."
+        table, note = reader_table(summary, present_labels(summary, labels), baseline=b,
+                                   n_seeds=len(self.study.seeds))  # fmt: skip
         self._write_md("contrast", table, note)
         return table, note, text
 
@@ -341,17 +458,26 @@ class NotebookRun:
         seed = self.study.seeds[0]
         cfg = self.study.config(self.baseline, seed, **self.overrides)
         palette = get_split(cfg.data.split_preset).palette
-        self.save(embedding_pca(samples, space, palette, seed=seed), f"embedding_pca_{space}")
-        self.save(norm_histograms(samples, DEFAULT_MIN_NORM), "embedding_norms")
+        shown_v = ", ".join(v for v, smp in samples.items() if smp is not None) or "no variant"
+        self.save(embedding_pca(samples, space, palette, seed=seed), f"embedding_pca_{space}",
+                  f"PCA of the {space} space of known and unknown test pixels at seed {seed}, one "
+                  f"panel per variant ({shown_v}), points coloured by class.")  # fmt: skip
+        self.save(norm_histograms(samples, DEFAULT_MIN_NORM), "embedding_norms",
+                  f"Histograms of the vector norms of known and unknown test pixels in both spaces "
+                  f"for {shown_v}, with the InfoNCE term's min_norm marked.")  # fmt: skip
         present = {v: s for v, s in samples.items() if s is not None}
         table = space_table(present, DEFAULT_MIN_NORM) if present else pd.DataFrame()
         self._write_md("embedding_spaces", table, "Test pixels, first seed; cosine AUROC: unknown "
                        "vs known by 1 - max cosine to the known class mean directions.")  # fmt: skip
         return table
 
-    def save(self, fig, name: str):
-
-        return save_figure(fig, self.out_dir / f"{name}.png")
+    def save(self, fig: plt.Figure, name: str, alt: str, *, photo: bool = False) -> Path:
+        """Write ``fig`` beside the rendered notebook as ``<name>.png`` and ``<name>.svg``, show
+        it inline with ``alt`` (a JPEG when ``photo``: a grid of photographs), close it."""
+        path = save_figure(fig, self.out_dir / f"{name}.png", formats=("png", "svg"))
+        plt.close(fig)
+        show_image(path, photo=photo, alt=alt)
+        return path
 
 
 def setup(namespace: dict[str, Any], name: str) -> NotebookRun:
@@ -369,53 +495,100 @@ def setup(namespace: dict[str, Any], name: str) -> NotebookRun:
     return NotebookRun(name, study, study.notebook(name), results, out, overrides)
 
 
-def show_image(path: str | Path, *, photo: bool = False, quality: int = 85) -> None:
-    """Display a figure file inline. ``photo=True`` (panels of camera images and maps) shows it as
-    a JPEG of ``quality``: about a fifth of the PNG's bytes in the rendered notebook, the file on
-    disk unchanged; line plots stay PNG."""
-    import io
-
-    from IPython.display import Image, display
-    from PIL import Image as PILImage
+def show_image(path: str | Path, *, photo: bool = False, quality: int = 85, alt: str = "") -> None:
+    """Display a figure file inline with ``alt`` text (default: its file name). ``photo=True``
+    (panels of camera images and maps) shows it as a JPEG of ``quality``: about a fifth of the
+    PNG's bytes in the rendered notebook, the file on disk unchanged; line plots stay PNG."""
+    from IPython.display import display
 
     path = resolve(path)
-    if not photo:
-        display(Image(filename=str(path)))
-        return
-    buf = io.BytesIO()
-    with PILImage.open(path) as im:
-        im.convert("RGB").save(buf, format="JPEG", quality=quality, optimize=True)
-    display(Image(data=buf.getvalue(), format="jpeg"))
+    data = path.read_bytes()
+    alt = alt or f"Figure {path.stem.replace('_', ' ')}"
+    bundle, metadata = image_bundle(to_jpeg(data, quality), alt, "jpeg") if photo else (
+        image_bundle(data, alt, "png"))  # fmt: skip
+    display(bundle, metadata=metadata, raw=True)
 
 
-def show_table(table: pd.DataFrame, note: str = "", decimals: int = 4) -> None:
+#: Alt text of a run's figures (:data:`owslib.study.run.FIGURES`), as notebook 01 shows them.
+RUN_FIGURE_ALT = {
+    "training_curves": "Training curves: the per-epoch mean of every loss term on a log axis, the "
+    "statistics warm-up shaded; the learning rate and the validation metrics beside.",
+    "pr_curves": "Precision-recall curves of every anomaly scorer over the test pixels.",
+    "roc_curves": "ROC curves of every anomaly scorer over the test pixels, with the diagonal of "
+    "a random scorer.",
+    "per_class_iou": "Horizontal bars: the IoU of each known class on the test split.",
+    "qualitative": "Qualitative examples, one row per test image: the image, the ground truth with "
+    "the unknown objects outlined, the closed-set prediction and the anomaly score.",
+    "scorers_side_by_side": "One test image and every scorer's anomaly map of it, each with its "
+    "colour bar, the unknown objects outlined.",
+}  # fmt: skip
+
+
+def show_run_figure(run: RunResult, name: str, *, photo: bool = False) -> None:
+    """A figure the run wrote (``<name>.png`` in its folder), shown with its alt text."""
+    who = f" Run {run.info.get('variant', run.run_dir.parent.name)}, {run.run_dir.name}."
+    show_image(run.run_dir / f"{name}.png", photo=photo, alt=RUN_FIGURE_ALT.get(name, name) + who)
+
+
+def show_figure(fig: plt.Figure, alt: str, *, photo: bool = False) -> None:
+    """Display a matplotlib figure inline with ``alt`` text, then close it."""
+    from IPython.display import display
+
+    bundle, metadata = figure_bundle(fig, alt, photo=photo)
+    plt.close(fig)
+    display(bundle, metadata=metadata, raw=True)
+
+
+def show_table(table: pd.DataFrame, note: str = "", decimals: int = 4, *,
+               compact: bool = False) -> None:  # fmt: skip
     """Display a table as markdown (:func:`owslib.report.tables.markdown_table`): no index column,
     ``decimals`` decimals, integer counts, each convention once as a numbered note, then ``note``;
-    an empty table reads "none"."""
+    an empty table reads "none". ``compact``: a column holding one value in every row is left
+    out and its value said once, above the table."""
     from IPython.display import Markdown, display
 
+    above = ""
+    if compact and len(table) > 1:
+        same = [c for c in table.columns if table[c].astype(str).nunique() == 1]
+        if same and len(same) < len(table.columns):
+            above = (
+                "In every row: " + "; ".join(f"{c} `{table[c].iloc[0]}`" for c in same) + ".\n\n"
+            )
+            table = table.drop(columns=same)
+    display(Markdown(above + markdown_table(table, note, decimals)))
 
-    display(Markdown(markdown_table(table, note, decimals)))
+
+def explorer(run: RunResult) -> FigureBox | None:
+    """The anomaly explorer of a run, as one output (the live widget in JupyterLab with a kernel;
+    in a rendered copy a picture of it): every test image through the model when one is loaded,
+    else the images of the run's explorer record (no checkpoint needed). A run with neither (it
+    predates explorer records, and checkpoints are not committed) is said so in one line."""
+    if run.exp is not None:
+        return AnomalyExplorer(run.exp, run.exp.test_loader.dataset).widget
+    variant = run.info.get("variant", run.run_dir.parent.name)
+    seed = run.info.get("seed", run.run_dir.name.removeprefix("seed"))
+    if (run.run_dir / RECORD_FILE).is_file():
+        examples = load_explorer_record(run.run_dir / RECORD_FILE)
+        palette = get_split(run.cfg.data.split_preset).palette
+        source = (f"the explorer record of `{variant}` seed {seed}: its {len(examples)} recorded "
+                  "test images (no model loaded; with one, every test image)")  # fmt: skip
+        return AnomalyExplorer.from_record(examples, palette, delta=run.cfg.eval.delta,
+                                           source=source).widget  # fmt: skip
+    _say(f"This run (`{variant}` seed {seed}) predates explorer records and has no checkpoint, so "
+         f"there is nothing to explore; `python -m owslib study --run {variant}/seed{seed} --profile "
+         f"{run.cfg.profile} --results scratch` retrains it into scratch/ without touching the "
+         "committed results.")  # fmt: skip
+    return None
 
 
-def explorer(run: RunResult):
-    """The JupyterLab anomaly explorer of a run (a static view first, for rendered copies); without
-    a loaded model it says how to get one."""
+def _say(text: str) -> None:
     from IPython.display import Markdown, display
 
-    if run.exp is None:
-        display(Markdown(
-            f"The explorer needs the trained model, and `{shown(run.run_dir)}` has no checkpoint (checkpoints "
-            "are not committed). Retrain this run (about 3 minutes; the committed one is moved aside): "
-            "`python -m owslib study --only baseline --seeds 0 --force --train-only`, then run this "
-            "notebook again in JupyterLab."
-        ))  # fmt: skip
-        return None
-    import matplotlib.pyplot as plt
+    display(Markdown(text))
 
 
-    ex = AnomalyExplorer(run.exp, run.exp.test_loader.dataset)
-    fig = ex.render(ex.index.value, ex.scorer.value, ex.delta.value)
-    display(fig)
-    plt.close(fig)
-    return ex.widget
+def _record_scorers(path: Path) -> list[str]:
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as z:
+        return [str(x) for x in z["scorers"]]

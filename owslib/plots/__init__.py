@@ -1,6 +1,7 @@
 """Figures, one module per subject: ``training`` (curves, qualitative panels, side-by-side maps),
 ``curves`` (PR / ROC curves, colourised anomaly maps), ``data`` (class histograms, composition,
-sample grids), ``embeddings`` (PCA and norms of embedding samples)."""
+sample grids), ``embeddings`` (PCA and norms of embedding samples), ``maps`` (several runs' maps
+of the same images on one scale), ``inline`` (a figure as a notebook output with alt text)."""
 
 from owslib.plots.curves import anomaly_map_rgb, curve_points, pr_curves, roc_curves
 from owslib.plots.data import class_histogram, composition, sample_grid

@@ -41,12 +41,30 @@ def colorize(mask: np.ndarray, palette: np.ndarray) -> np.ndarray:
     return lut[np.asarray(mask, dtype=np.uint8)]
 
 
-def save_figure(fig: plt.Figure, path: str | Path, dpi: int = 120) -> Path:
-    """Save a figure as PNG atomically."""
+def row_label(name: str, width: int = 16) -> str:
+    """An image name as a row label, whole (``falkenried_000000_000019``), broken after an
+    underscore into lines of at most about ``width`` characters so a narrow row keeps it."""
+    lines, line = [], ""
+    for part in name.split("_"):
+        piece = f"{line}_{part}" if line else part
+        if line and len(piece) > width:
+            lines.append(line + "_")
+            piece = part
+        line = piece
+    return "\n".join([*lines, line])
+
+
+def save_figure(
+    fig: plt.Figure, path: str | Path, dpi: int = 120, *, formats: Sequence[str] = ("png",)
+) -> Path:
+    """Save a figure atomically in each of ``formats`` (``png``, ``svg``, …) as ``path`` with
+    that suffix; returns the first (the PNG by default)."""
     path = Path(path)
-    with atomic_path(path) as tmp:
-        fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format="png")
-    return path
+    out = [path.with_suffix(f".{fmt}") for fmt in formats]
+    for p, fmt in zip(out, formats, strict=True):
+        with atomic_path(p) as tmp:
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt)
+    return out[0]
 
 
 def logged_terms(df: pd.DataFrame) -> list[str]:
@@ -147,9 +165,11 @@ def qualitative_panel(
             axes[r, c].imshow(img)
         if ex.get("unknown_mask") is not None and ex["unknown_mask"].any():
             for c in (1, 3):
-                axes[r, c].contour(ex["unknown_mask"], levels=[0.5], colors="yellow", linewidths=0.8)
+                axes[r, c].contour(
+                    ex["unknown_mask"], levels=[0.5], colors="yellow", linewidths=0.8
+                )
         im = axes[r, 3].imshow(ex["score"], cmap="magma", vmin=value_range[0], vmax=value_range[1])
-        axes[r, 0].set_ylabel(ex.get("name", "")[-24:], fontsize=8)
+        axes[r, 0].set_ylabel(row_label(ex.get("name", "")), fontsize=8)
         for c in range(4):
             axes[r, c].set_xticks([])
             axes[r, c].set_yticks([])
@@ -171,9 +191,11 @@ def map_grid(
     ranges: Mapping[str, tuple[float, float] | None] | None = None,
     columns: int = 4,
 ) -> plt.Figure:
-    """An image and several anomaly maps of it in a grid (readable at print width), each map with
+    """An image and several anomaly maps of it in a grid (readable at print width: every cell
+    3.4 in wide, titles 9 pt, colourbar ticks 8 pt, whatever the number of columns), each map with
     its own colourbar: the fixed range in ``ranges`` (e.g. one per scorer, shared across variants)
-    or the map's 1st-99th percentiles; unknown objects outlined."""
+    or the map's 1st-99th percentiles; unknown objects outlined in yellow on the image and on
+    every map."""
     cells = 1 + len(maps)
     cols = min(columns, cells)
     rows = math.ceil(cells / cols)
@@ -182,14 +204,17 @@ def map_grid(
     fig, axes = plt.subplots(rows, cols, figsize=size, squeeze=False)
     flat = axes.ravel()
     flat[0].imshow(image)
+    outlined = unknown_mask is not None and bool(np.asarray(unknown_mask).any())
     flat[0].set_title("image", fontsize=9)
+    if outlined:
+        flat[0].set_xlabel("unknown objects outlined (yellow)", fontsize=8)
     for ax, (name, m) in zip(flat[1:], maps.items(), strict=False):
         lo, hi = (ranges or {}).get(name) or tuple(np.nanpercentile(m, [1, 99]))
         im = ax.imshow(m, cmap="magma", vmin=lo, vmax=hi if hi > lo else lo + 1e-6)
         ax.set_title(name, fontsize=9)
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=7)
-    for ax in flat[: cells]:
-        if unknown_mask is not None and unknown_mask.any():
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.02).ax.tick_params(labelsize=8)
+    for ax in flat[:cells]:
+        if outlined:
             ax.contour(unknown_mask, levels=[0.5], colors="yellow", linewidths=0.7)
     for ax in flat:
         ax.set_xticks([])
@@ -201,7 +226,10 @@ def map_grid(
 
 
 def side_by_side(
-    image: np.ndarray, maps: dict[str, np.ndarray], *, unknown_mask: np.ndarray | None = None,
+    image: np.ndarray,
+    maps: dict[str, np.ndarray],
+    *,
+    unknown_mask: np.ndarray | None = None,
     ranges: Mapping[str, tuple[float, float] | None] | None = None,
 ) -> plt.Figure:
     """One image and several anomaly maps of it (e.g. one per scorer), as :func:`map_grid`."""

@@ -19,7 +19,7 @@ from typing import Any
 from owslib.config import SEP, load_profile
 from owslib.engine.loop import stale_keys
 from owslib.io import atomic_path, atomic_write_json, read_json
-from owslib.paths import NOTEBOOK_DIR
+from owslib.paths import NOTEBOOK_DIR, shown
 from owslib.study.kernel import resolve_config, run_dir_for
 from owslib.study.supersede import move_aside
 
@@ -129,8 +129,23 @@ def execute(
             # loopback, its messages signed with a per-kernel key) is noise to a study's reader
             extra_arguments=["--IPKernelApp.log_level=ERROR"],
         )
+        _relative_paths(tmp, src, out_nb, Path(results_dir))
     atomic_write_json(stamp, stamp_value | {"inputs": digest()})
     return out_nb
+
+
+def _relative_paths(path: Path, src: Path, out_nb: Path, results_dir: Path) -> None:
+    """papermill records where it read and wrote, as this machine's absolute paths: the rendered
+    copy says the source relative to the repository and itself relative to its results folder's
+    parent (``results/01_…/quick/01_….ipynb``), wherever they were on the rendering machine."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    here = Path(results_dir).resolve()
+    meta = nb.metadata.get("papermill", {})
+    meta.update(input_path=shown(src),
+                output_path=str(Path(here.name) / out_nb.resolve().relative_to(here)))  # fmt: skip
+    nbformat.write(nb, path)
 
 
 #: The kernel's matplotlib backend: figures inline in the executed copy, whatever the caller's

@@ -5,14 +5,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
-import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
+from matplotlib.ticker import MaxNLocator
 from PIL import Image
 
 from owslib import comparison
+from owslib.labels import IGNORE_INDEX
+from owslib.metrics import anomaly_metrics
+from owslib.plots.maps import map_rows
+from owslib.study.results import short_label
 
 
 def delta_figure(long: pd.DataFrame, labels: Sequence[str], baseline: str = "baseline",
@@ -44,56 +49,88 @@ def delta_figure(long: pd.DataFrame, labels: Sequence[str], baseline: str = "bas
         better = (
             "lower" if comparison.better_direction(label.split("/")[0]) == "lower" else "higher"
         )
-        ax.set(title=label, xlabel=f"Δ vs {baseline} ({better} is better)")
+        ax.set_title(short_label(label), fontsize=10)
+        ax.set_xlabel(f"Δ ({better} is better)", fontsize=9)
+        ax.xaxis.set_major_locator(MaxNLocator(nbins=4, symmetric=False))
+        ax.tick_params(labelsize=8)
         ax.set_yticks(range(len(variants)), variants)
     axes[0, 0].invert_yaxis()
-    fig.suptitle(f"paired difference to {baseline}: mean, {confidence:.0%} t-interval, per-seed "
-                 "points (orange)", fontsize=9)  # fmt: skip
-    fig.tight_layout()
+    fig.suptitle(f"Paired difference to {baseline} (Δ = variant − {baseline}, same seeds): mean, "
+                 f"{confidence:.0%} t-interval, per-seed points (orange)", fontsize=9)  # fmt: skip
+    fig.tight_layout(w_pad=2.5)
     return fig
 
 
 def variant_map_figure(
-    run_dirs: Mapping[str, Path], images: Sequence[str], scorer: str,
-    value_range: tuple[float, float] = (0.0, 1.0), data_root: Path | None = None,
-) -> plt.Figure:  # fmt: skip
-    """Rows: test images; columns: the image, then each variant's ``scorer`` map of it (the maps
-    each run wrote, all on the scorer's fixed ``value_range``, magma), with one colourbar."""
-    cols = 1 + len(run_dirs)
-    first = next(iter(run_dirs.values()))
-    sample = np.asarray(Image.open(first / "anomaly_maps" / f"{images[0]}_{scorer}.png"))
-    h, w = sample.shape[:2]
-    fig, axes = plt.subplots(len(images), cols, figsize=(2.6 * cols, len(images) * 2.6 * h / w + 0.8),
-                             squeeze=False)  # fmt: skip
-    for r, name in enumerate(images):
-        rgb = _image_of(first, name, data_root)
-        axes[r, 0].imshow(rgb if rgb is not None else np.zeros_like(sample))
-        axes[r, 0].set_ylabel(name[-18:], fontsize=7)
-        for c, (variant, d) in enumerate(run_dirs.items(), 1):
-            path = d / "anomaly_maps" / f"{name}_{scorer}.png"
-            if path.is_file():
-                axes[r, c].imshow(np.asarray(Image.open(path)))
-            if r == 0:
-                axes[r, c].set_title(variant, fontsize=8)
-        if r == 0:
-            axes[r, 0].set_title("image", fontsize=8)
-    for ax in axes.ravel():
-        ax.set_xticks([])
-        ax.set_yticks([])
-    norm = matplotlib.colors.Normalize(*value_range)
-    bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap="magma"), ax=axes.ravel().tolist(),
-                       fraction=0.02)  # fmt: skip
-    bar.set_label(f"{scorer} (one scale for every variant)", fontsize=8)
-    return fig
+    records: Mapping[str, Sequence[Mapping[str, Any]] | None], scorer: str,
+    value_range: tuple[float, float] | None = (0.0, 1.0), *, n_images: int = 4,
+    run_dirs: Mapping[str, Path] | None = None, data_root: Path | None = None,
+) -> plt.Figure | None:  # fmt: skip
+    """Rows: test images; columns: the image with the unknown objects outlined, then each
+    variant's ``scorer`` map of it, all on ``value_range`` (None: one range from the maps shown),
+    each with its per-image AUPR; one colourbar. ``records`` maps a variant to its run's explorer
+    record (:func:`owslib.report.explorer_record.load_explorer_record`), None where the run has
+    none: then its saved map (``anomaly_maps/<image>_<scorer>.png`` in ``run_dirs``) is shown as it
+    is, without AUPR (coloured over a bounded scorer's fixed range, so on the same scale; an
+    unbounded scorer's saved map has its own). None when no image has a map."""
+    by_name = {v: {ex["name"]: ex for ex in rec or ()} for v, rec in records.items()}
+    dirs = dict(run_dirs or {})
+    names = next((list(d) for d in by_name.values() if d), None)
+    if names is None:  # no record: the images whose maps the first run saved
+        first = next(iter(dirs.values()), None)
+        found = (first / "anomaly_maps").glob(f"*_{scorer}.png") if first else ()
+        names = sorted(p.name.removesuffix(f"_{scorer}.png") for p in found)
+    rows, notes = [], {}
+    for name in names[:n_images]:
+        known = next((d[name] for d in by_name.values() if name in d), None)
+        image = known["image"] if known is not None else _image_of(dirs, name, data_root)
+        maps = {}
+        for v in records:
+            ex = by_name[v].get(name)
+            if ex is not None and scorer in ex["maps"]:
+                maps[v] = ex["maps"][scorer]
+                notes[len(rows), v] = f"AUPR {format_score(image_aupr(maps[v], ex))}"
+            elif v in dirs and (dirs[v] / "anomaly_maps" / f"{name}_{scorer}.png").is_file():
+                maps[v] = np.asarray(Image.open(dirs[v] / "anomaly_maps" / f"{name}_{scorer}.png"))
+        if image is None or not maps:
+            continue
+        rows.append({"name": name, "image": image, "maps": maps,
+                     "unknown_mask": None if known is None else known["unknown_mask"]})  # fmt: skip
+    if not rows:
+        return None
+    return map_rows(rows, list(records), scorer=scorer, value_range=value_range, notes=notes)
 
 
-def _image_of(run: Path, name: str, data_root: Path | None = None) -> np.ndarray | None:
-    """The input image the run saved beside its maps (``<name>_image.png``), else the dataset's
+def image_aupr(score: np.ndarray, example: Mapping[str, Any]) -> float:
+    """One image's AUPR of ``score``: its unknown pixels (``example["unknown_mask"]``) positive,
+    the other valid pixels negative, void (``IGNORE_INDEX`` in ``example["target"]``) left out;
+    exact (:func:`owslib.metrics.anomaly_metrics`); NaN without an unknown pixel."""
+    labels = np.where(np.asarray(example["target"]) == IGNORE_INDEX, IGNORE_INDEX,
+                      np.asarray(example["unknown_mask"]).astype(np.uint8))  # fmt: skip
+    return float(
+        anomaly_metrics(np.asarray(score, dtype=np.float64), labels.astype(np.int64))["aupr"]
+    )
+
+
+def format_score(x: float, d: int = 3) -> str:
+    return "n/a" if not np.isfinite(x) else f"{x:.{d}f}"
+
+
+def _image_of(
+    run_dirs: Mapping[str, Path], name: str, data_root: Path | None = None
+) -> np.ndarray | None:
+    """The input image a run saved beside its maps (``<name>_image.png``), else the dataset's
     ``<name>_leftImg8bit.png`` under ``data_root``, else None."""
-    path = run / "anomaly_maps" / f"{name}_image.png"
-    if not path.is_file() and data_root is not None:
-        path = next(Path(data_root).glob(f"leftImg8bit/*/*/{name}_leftImg8bit.*"), path)
-    return np.asarray(Image.open(path).convert("RGB")) if path.is_file() else None
+    for run in run_dirs.values():
+        path = run / "anomaly_maps" / f"{name}_image.png"
+        if path.is_file():
+            return np.asarray(Image.open(path).convert("RGB"))
+    path = (
+        next(Path(data_root).glob(f"leftImg8bit/*/*/{name}_leftImg8bit.*"), None)
+        if data_root
+        else None
+    )
+    return np.asarray(Image.open(path).convert("RGB")) if path is not None else None
 
 
 def curves_figure(

@@ -12,7 +12,7 @@ import pandas as pd
 
 from owslib import comparison
 from owslib.io import read_json
-from owslib.paths import resolve
+from owslib.paths import resolve, shown
 from owslib.study.confirm import COMPARED
 from owslib.study.studyfile import STUDY_FILE, load_study, run_dir
 
@@ -63,30 +63,91 @@ def read_metrics(path: Path) -> dict[str, Any] | None:
     return read_json(path / "metrics.json")
 
 
+def _num(x: float, d: int = 3, sign: bool = False) -> str:
+    """``x`` with ``d`` decimals (a ``+`` before a positive one when ``sign``); a value that rounds
+    to zero reads "0.000" / "+0.000", never "-0.000"."""
+    text = f"{x:{'+' if sign else ''}.{d}f}"
+    return f"{0.0:{'+' if sign else ''}.{d}f}" if float(text) == 0 else text
+
+
 def format_pm(mean: float, std: float, d: int = 3) -> str:
     """``mean ± std``; the mean alone without a std (one value), "—" without a mean."""
-    return (
-        "—"
-        if pd.isna(mean)
-        else f"{mean:.{d}f} ± {std:.{d}f}"
-        if not pd.isna(std)
-        else f"{mean:.{d}f}"
-    )
+    if pd.isna(mean):
+        return "—"
+    return f"{_num(mean, d)} ± {_num(std, d)}" if not pd.isna(std) else _num(mean, d)
 
 
-def _delta(row: pd.Series, d: int = 3) -> str:
+def format_sigma(std: float, d: int = 3) -> str:
+    """A standard deviation with ``d`` decimals; one that rounds to zero reads "< 0.0005" (its
+    bound), not "0.000"."""
+    if pd.isna(std):
+        return "n/a"
+    return f"< {0.5 * 10**-d:.{d + 1}f}" if abs(std) < 0.5 * 10**-d else f"{std:.{d}f}"
+
+
+#: Marks a paired Δ whose interval excludes 0 (explained in each table's footnote).
+SIGNIFICANT = "✱"
+
+
+def _delta(row: pd.Series, d: int = 3, mark: bool = False) -> str:
+    """A paired Δ with its interval, ``+0.019 [+0.011, +0.027]``; with ``mark``, followed by
+    :data:`SIGNIFICANT` where the interval excludes 0 (``row["significant"]``)."""
     if pd.isna(row["delta"]):
         return "—"
     if pd.isna(row["delta_lo"]):
-        return f"{row['delta']:+.{d}f} [n/a]"
-    return f"{row['delta']:+.{d}f} [{row['delta_lo']:+.{d}f}, {row['delta_hi']:+.{d}f}]"
+        return f"{_num(row['delta'], d, True)} [n/a]"
+    significant = row.get("significant")
+    significant = not pd.isna(significant) and bool(significant)
+    while significant and d < 6 and 0.0 in (round(row["delta_lo"], d), round(row["delta_hi"], d)):
+        d += 1  # an interval that excludes 0 is not printed as if it reached it
+    text = (f"{_num(row['delta'], d, True)} [{_num(row['delta_lo'], d, True)}, "
+            f"{_num(row['delta_hi'], d, True)}]")  # fmt: skip
+    return text + f" {SIGNIFICANT}" if mark and significant else text
+
+
+def short_label(label: str) -> str:
+    """A metric label for a header or a panel title: ``"aupr/fused/pooled"`` → ``"aupr (fused,
+    pooled)"``, ``"miou"`` stays."""
+    metric, *rest = label.split("/")
+    return f"{metric} ({', '.join(rest)})" if rest else metric
+
+
+def reader_table(summary: pd.DataFrame, labels, *, baseline: str, n_seeds: int,
+                 confidence: float = 0.95) -> tuple[pd.DataFrame, str]:  # fmt: skip
+    """The comparison as a reader meets it: per variant and metric label the ``mean ± std`` and
+    the paired Δ with its interval (marked :data:`SIGNIFICANT` where it excludes 0), under short
+    headers ("aupr", "aupr Δ"): the scorer and aggregation the labels share, the seeds and the
+    interval are said once, in the footnote returned with the table."""
+    keyed = summary.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
+                                  summary[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
+    parts = [lab.split("/") for lab in labels]
+    shared = {tuple(p[1:]) for p in parts if len(p) == 3}
+    common = next(iter(shared)) if len(shared) == 1 else None
+    rows = {v: {"variant": v} for v in dict.fromkeys(keyed["variant"])}
+    for label in labels:
+        head = label.split("/")[0] if common and label.endswith("/".join(("", *common))) else (
+            short_label(label))  # fmt: skip
+        for _, r in keyed[keyed["label"] == label].iterrows():
+            rows[r["variant"]][head] = format_pm(r["mean"], r["std"])
+            rows[r["variant"]][f"{head} Δ"] = _delta(r, mark=True)
+    table = pd.DataFrame(list(rows.values())).fillna("—")
+    note = (f"mean ± std over {n_seeds} seeds; Δ = variant − `{baseline}`, paired by seed, with its "
+            f"{confidence * 100:g} % Student-t interval (n−1 degrees of freedom); {SIGNIFICANT}: the "
+            "interval excludes 0.")  # fmt: skip
+    if common:
+        anomaly = ", ".join(p[0] for p in parts if len(p) == 3)
+        note += f" {anomaly}: {common[0]} scorer, {common[1].replace('_', '-')}" + (
+            " over all test pixels." if common[1] == "pooled" else " mean over the test images."
+        )
+    return table, note
 
 
 def scorer_table(
     summary: pd.DataFrame, aggregation: str = "pooled", bounds: pd.DataFrame | None = None
 ) -> pd.DataFrame:
-    """Rows (variant, scorer), columns AUPR / FPR95 / AUROC as mean ± std and paired Δ [95 % CI];
-    a metric with a streamed error bound in ``bounds`` (:func:`error_bounds`) gets a column
+    """Rows (variant, scorer), columns ``aupr`` / ``fpr95`` / ``auroc`` (mean ± std) and their
+    paired Δ [95 % CI] (``aupr Δ``, marked :data:`SIGNIFICANT` where the interval excludes 0); a
+    metric with a streamed error bound in ``bounds`` (:func:`error_bounds`) gets a column
     ``<metric> bound`` (the largest over the seeds, empty where below 1e-3)."""
     bound = {} if bounds is None else {
         (r.variant, r.scorer, r.metric): r.bound
@@ -101,8 +162,8 @@ def scorer_table(
             .loc[[m for m in ("aupr", "fpr95", "auroc") if m in set(g["metric"])]]
             .iterrows()
         ):
-            row[f"{r.name} mean ± std"] = format_pm(r["mean"], r["std"])
-            row[f"{r.name} Δ"] = _delta(r)
+            row[r.name] = format_pm(r["mean"], r["std"])
+            row[f"{r.name} Δ"] = _delta(r, mark=True)
             if any(k[2] == r.name for k in bound):
                 b = bound.get((variant, scorer, r.name))
                 row[f"{r.name} bound"] = f"±{b:.4f}" if b else ""
@@ -130,8 +191,9 @@ def findings(summary: pd.DataFrame, baseline: str, labels: list[str], floor: pd.
             r = r.iloc[0]
             verdict = ("better" if r["better"] is True else "worse" if r["better"] is False
                        else "not distinguishable from 0")  # fmt: skip
-            n = noise.get(label, float("nan"))
-            parts.append(f"{label} Δ {_delta(r)} ({verdict}; noise floor σ = {n:.3f})")
+            sigma = format_sigma(noise.get(label, float("nan")))
+            sigma = sigma if sigma.startswith("<") else f"= {sigma}"
+            parts.append(f"{label} Δ {_delta(r)} ({verdict}; noise floor σ {sigma})")
         if parts:
             lines.append(f"- **{variant}**: " + "; ".join(parts))
     return "\n".join(lines) or "none (no variant has runs paired with the baseline yet)"
@@ -182,6 +244,53 @@ def study_overview(results_dir: str | Path = "results", profile: str | None = No
     done = int(long.groupby(["variant", "seed"]).ngroups) if not long.empty else 0
     return {"study": study, "long": long, "noise_floor": floor, "sections": sections,
             "runs_done": done, "runs_expected": expected, "out_dir": out}  # fmt: skip
+
+
+def summary_intro(overview: dict[str, Any]) -> str:
+    """What 06 says first: the study, how many runs finished, where its numbers come from (a path
+    relative to the repository, or to the results folder when that lies outside it)."""
+    study, out = overview["study"], Path(overview["out_dir"])
+    where = f"`{shown(out / 'all_runs.csv')}`"
+    if Path(shown(out)).is_absolute():
+        where = f"`{out.relative_to(out.parents[1]) / 'all_runs.csv'}` in the results folder"
+    return (f"{study.description}\n\n**Runs finished:** {overview['runs_done']} of "
+            f"{overview['runs_expected']} (profile `{study.profile}`, seeds {list(study.seeds)}); "
+            f"every number below comes from {where}.")  # fmt: skip
+
+
+def noise_floor_table(
+    floor: pd.DataFrame, scorers: tuple[str, ...] = ("", "fused")
+) -> pd.DataFrame:
+    """The baseline's mean and seed-to-seed σ per metric of ``scorers`` ("" for mIoU), σ to three
+    decimals ("< 0.0005" where it rounds to zero)."""
+    if floor.empty:
+        return pd.DataFrame(columns=["metric", "mean", "σ", "n"])
+    f = floor[floor["scorer"].isin(scorers)]
+    return pd.DataFrame({
+        "metric": [short_label(comparison.metric_label(m, s, a)) for m, s, a in
+                   f[["metric", "scorer", "aggregation"]].itertuples(index=False)],
+        "mean": f["mean"].astype(float).tolist(),
+        "σ": [format_sigma(x) for x in f["std"]], "n": f["n"].astype(int).tolist(),
+    })  # fmt: skip
+
+
+def summary_sections(overview: dict[str, Any]) -> list[str]:
+    """One markdown section per question of the study: the question as its heading, then the
+    notebook that answers it (linked to its rendered copy), the findings, the head to head and
+    the ablation where declared."""
+    out = []
+    for s in overview["sections"]:
+        link = f" ([rendered notebook]({s['rendered']}))" if "rendered" in s else ""
+        meta = f"Notebook `{s['notebook']}`{link}"
+        if s.get("baseline"):
+            meta += f"; baseline `{s['baseline']}`; {s.get('n_runs', 0)} runs"
+        text = f"### {s['question'] or s['notebook']}\n{meta}.\n\n{s['findings']}"
+        if s.get("contrast"):
+            text += f"\n\n**Head to head:**\n{s['contrast']}"
+        if s.get("ablation"):
+            text += f"\n\n**Ablation. {s['ablation_question']}**\n{s['ablation']}"
+        out.append(text)
+    return out
 
 
 def _ablation_section(spec, long: pd.DataFrame, labels) -> dict[str, str]:
@@ -264,4 +373,8 @@ def setup_note(setups: pd.DataFrame, baseline: str) -> str:
                     if len(encoders) == 1 else "Each run started from the encoder of the "
                     f"`{baseline}` run at its seed")  # fmt: skip
         text[-1] += ", so each paired Δ measures the variant alone."
+    unrecorded = [c for c in ("cpu", "isa", "threads") if (setups[c] == "?").any()]
+    if unrecorded:
+        text.append(f"“?” under {', '.join(unrecorded)}: not recorded, the run's run.json predates "
+                    "that field.")  # fmt: skip
     return " ".join(text)

@@ -23,6 +23,7 @@ seed<k>/``; a run shared by several notebooks (the baseline) is trained once.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -207,6 +208,8 @@ def load_study(
                                       nb.get("baseline", BASELINE), contrast, ablation))  # fmt: skip
     try:
         setup = parse_setup(f"{path}: setup", spec.get("setup"))
+        if profile != spec.get("profile", "quick"):  # another profile has an encoder of its own
+            setup = dataclasses.replace(setup, encoder_sha256="")
         confirmatory = parse_confirmatory(
             f"{path}: confirmatory", spec.get("confirmatory"),
             {nb.name: nb.run_variants for nb in notebooks}, seeds)  # fmt: skip

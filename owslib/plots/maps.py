@@ -1,0 +1,82 @@
+"""Anomaly maps of several runs compared on one colour scale: a row per test image, its first
+column the image with the unknown objects outlined, then a column per run."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+
+from owslib.plots.training import row_label
+
+#: Width of one cell in inches: titles and labels keep their size whatever the number of columns.
+CELL_IN = 2.6
+OUTLINE = "yellow"
+
+
+def map_rows(
+    rows: Sequence[Mapping[str, Any]],
+    columns: Sequence[str],
+    *,
+    scorer: str,
+    value_range: tuple[float, float] | None = None,
+    notes: Mapping[tuple[int, str], str] | None = None,
+) -> plt.Figure:
+    """Rows of ``{"name", "image", "unknown_mask" (or None), "maps": {column: map}}``; a map is an
+    (H, W) array of ``scorer`` values drawn with magma on ``value_range`` (None: the 1st-99th
+    percentiles of every map shown, pooled), or an (H, W, 3) picture already coloured (a run's
+    saved PNG), or missing. Unknown objects are outlined on the image and on every map;
+    ``notes[(row, column)]`` is written under a cell (e.g. its per-image AUPR). Titles 9 pt, row
+    labels whole at 8 pt, one colourbar for all."""
+    arrays = [m for r in rows for m in r["maps"].values() if m is not None and np.ndim(m) == 2]
+    lo, hi = value_range or shared_range(arrays)
+    norm = matplotlib.colors.Normalize(lo, hi if hi > lo else lo + 1e-6)
+    h, w = np.asarray(rows[0]["image"]).shape[:2]
+    cols = 1 + len(columns)
+    height = len(rows) * (CELL_IN * h / w + (0.45 if notes else 0.25)) + 0.9
+    fig, axes = plt.subplots(len(rows), cols, figsize=(CELL_IN * cols + 1.0, height), squeeze=False)
+    for r, row in enumerate(rows):
+        mask = row.get("unknown_mask")
+        outlined = mask is not None and bool(np.asarray(mask).any())
+        axes[r, 0].imshow(row["image"])
+        axes[r, 0].set_ylabel(row_label(row["name"]), fontsize=8)
+        for c, column in enumerate(columns, 1):
+            m = row["maps"].get(column)
+            if m is None:
+                axes[r, c].text(0.5, 0.5, "no map", ha="center", va="center", fontsize=8,
+                                transform=axes[r, c].transAxes)  # fmt: skip
+            elif np.ndim(m) == 2:
+                axes[r, c].imshow(m, cmap="magma", norm=norm)
+            else:
+                axes[r, c].imshow(m)
+            if (r, column) in (notes or {}):
+                axes[r, c].set_xlabel(notes[r, column], fontsize=8)
+        if outlined:
+            for ax in axes[r]:
+                ax.contour(mask, levels=[0.5], colors=OUTLINE, linewidths=0.8)
+    masks = [r.get("unknown_mask") for r in rows]
+    outlined = any(m is not None and bool(np.asarray(m).any()) for m in masks)
+    titles = ["image, unknown outlined" if outlined else "image", *columns]
+    for c, title in enumerate(titles):
+        axes[0, c].set_title(row_label(title, 24), fontsize=9)
+    for ax in axes.ravel():
+        ax.set_xticks([])
+        ax.set_yticks([])
+    one_row = len(rows) == 1  # a bar as tall as one row would not hold its label: below it
+    bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap="magma"),
+                       ax=axes.ravel().tolist(), fraction=0.06 if one_row else 0.025,
+                       pad=0.12 if one_row else 0.02,
+                       orientation="horizontal" if one_row else "vertical", aspect=50)  # fmt: skip
+    bar.set_label(f"{scorer}: one scale for every map (higher = more anomalous)", fontsize=8)
+    bar.ax.tick_params(labelsize=8)
+    return fig
+
+
+def shared_range(maps: Sequence[np.ndarray]) -> tuple[float, float]:
+    """One colour range for several maps: the 1st-99th percentiles of their pooled values."""
+    values = np.concatenate([np.ravel(m) for m in maps]) if maps else np.zeros(1)
+    lo, hi = (float(v) for v in np.nanpercentile(values, [1, 99]))
+    return lo, hi if hi > lo else lo + 1e-6
