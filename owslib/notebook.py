@@ -40,7 +40,14 @@ from owslib.plots.embeddings import embedding_pca, norm_histograms
 from owslib.plots.inline import figure_bundle, image_bundle, to_jpeg
 from owslib.report.explorer_record import RECORD_FILE, load_explorer_record
 from owslib.report.tables import markdown_table
-from owslib.study.figures import curves_figure, delta_figure, variant_map_figure
+from owslib.study.answers import (
+    answer_sentences,
+    confirmatory_answers,
+    notebook_verdict,
+    power_now,  # fmt: skip
+    screening_exploratory,
+)
+from owslib.study.figures import curves_figure, delta_figure, forest_figure, variant_map_figure
 from owslib.study.kernel import configure_logging
 from owslib.study.plan import RunJob, train_runs
 from owslib.study.results import (  # noqa: F401  (re-exported for the notebooks)
@@ -360,6 +367,11 @@ class NotebookRun:
                 f"✱: the interval excludes 0; bound: the largest streamed error bound over the seeds, "
                 "where above 1e-3.")  # fmt: skip
 
+    def verdict(self) -> str:
+        """The closing sentence: the pre-registered question's verdict on the fresh seeds (or
+        why it waits), generated from the runs (:func:`owslib.study.answers.notebook_verdict`)."""
+        return notebook_verdict(self.study, self.results_dir, self.name)
+
     def findings(self, scorer: str = "fused") -> str:
         """The comparison in sentences, from the numbers (see :func:`findings`)."""
         long = self.long_table()
@@ -478,6 +490,18 @@ class NotebookRun:
         plt.close(fig)
         show_image(path, photo=photo, alt=alt)
         return path
+
+
+def answers(results_dir: str | Path = "results", profile: str | None = None,
+            study_file: str | Path = STUDY_FILE) -> dict[str, Any]:  # fmt: skip
+    """What 06_summary opens with: the confirmatory table and one sentence per question, the
+    forest plot (None until a question is analysed), the power table from the screening in
+    ``results_dir``, and the screening's comparisons with BH q-values (exploratory)."""
+    study, results = load_study(resolve(study_file), profile=profile), resolve(results_dir)
+    table = confirmatory_answers(study, results)
+    return {"table": table, "sentences": answer_sentences(study, table),
+            "forest": forest_figure(table), "power": power_now(study, results),
+            "exploratory": screening_exploratory(study, results)}  # fmt: skip
 
 
 def setup(namespace: dict[str, Any], name: str) -> NotebookRun:

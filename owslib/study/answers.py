@@ -6,11 +6,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from owslib import comparison
 from owslib.io import read_json
-from owslib.study.confirm import answer, confirming_pairs, exploratory, verdicts
+from owslib.study.confirm import (
+    Question,
+    answer,
+    confirming_pairs,
+    exploratory,
+    power_table,
+    verdicts,  # fmt: skip
+)
 from owslib.study.plan import selected_arms
 from owslib.study.results import long_rows, run_fingerprint
 from owslib.study.studyfile import Study, run_dir
@@ -88,3 +96,41 @@ def screening_exploratory(study: Study, results_dir: str | Path) -> pd.DataFrame
     out = pd.concat(parts, ignore_index=True)
     out["q_bh"] = comparison.benjamini_hochberg(out["p"].to_numpy())  # over every notebook
     return out
+
+
+def screening_sd(study: Study, results_dir: str | Path, q: Question) -> float:
+    """The screening's SD of paired differences on a question's endpoint: for a head-to-head
+    question its two arms, else the root mean square over the notebook's variant − baseline SDs
+    (as the pre-registration sized the confirmation); NaN without two pairs."""
+    nb = study.notebook(q.notebook)
+    pairs = ([tuple(q.arms)] if q.rule == "head_to_head"
+             else [(v, nb.baseline) for v in nb.variants if v != nb.baseline])  # fmt: skip
+    variants = tuple(dict.fromkeys(v for p in pairs for v in p))
+    long = runs_long(study, results_dir, variants, study.seeds)
+    sds = [float(np.std(d, ddof=1)) for a, b in pairs
+           if len(d := confirming_pairs(long, q, a, b, study.seeds)) >= 2]  # fmt: skip
+    return float(np.sqrt(np.mean(np.square(sds)))) if sds else float("nan")
+
+
+def power_now(study: Study, results_dir: str | Path) -> pd.DataFrame:
+    """The power table with the SDs of the screening in ``results_dir`` (the pre-registered one,
+    from the earlier screening, is in docs/confirmatory.md)."""
+    conf = study.confirmatory
+    if conf is None:
+        return pd.DataFrame()
+    sds = {q.notebook: (q, screening_sd(study, results_dir, q)) for q in conf.questions}
+    known = {k: v for k, v in sds.items() if v[1] == v[1] and v[1] > 0}
+    return power_table(known, conf, len(conf.seeds)) if known else pd.DataFrame()
+
+
+def notebook_verdict(study: Study, results_dir: str | Path, notebook: str) -> str:
+    """The closing sentence of a comparison notebook: its pre-registered question's verdict (or
+    why it waits), and that everything else in the notebook is exploratory."""
+    table = confirmatory_answers(study, results_dir)
+    rows = table[table["notebook"] == notebook]
+    if rows.empty:
+        return "This notebook's question has no pre-registered confirmation: every number here is " \
+               "exploratory."
+    (sentence,) = answer_sentences(study, rows)
+    return (f"{sentence}\n\nEverything else in this notebook (other metrics, scorers, variants, the "
+            "screening seeds) is exploratory: screening intervals are not verdicts.")

@@ -81,3 +81,13 @@ def test_the_screening_gets_bh_q_values(tmp_path):
     table = screening_exploratory(study, results).set_index("variant")
     assert set(table.index) == {"focal", "dice"}
     assert (table["q_bh"] >= table["p"]).all() and table.loc["focal", "q_bh"] < 0.05
+
+
+def test_a_notebook_closes_with_its_question_s_verdict(tmp_path):
+    from owslib.study.answers import notebook_verdict
+
+    study, results = _study(tmp_path), tmp_path / "results"
+    text = notebook_verdict(study, results, "03_loss_ablations")
+    assert text.startswith("**Which semantic loss?** — not answered yet: 0 of 6 confirming seeds")
+    assert "exploratory" in text
+    assert "no pre-registered confirmation" in notebook_verdict(study, results, "01_x")
