@@ -69,13 +69,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Run a command. A user error (a bad key, value, file or layout) is one line naming it and
-    exit code 2; ``--debug`` (or ``OWSLIB_DEBUG=1``) shows its traceback. Other exceptions are
-    bugs and keep their traceback."""
+    exit code 2, also when a DataLoader worker raised it (torch re-raises it with the worker's
+    traceback as its message: its original line is kept); ``--debug`` (or ``OWSLIB_DEBUG=1``)
+    shows its traceback. Other exceptions are bugs and keep their traceback."""
     import os
 
     from owslib.data.download import DownloadError
     from owslib.data.embedded.generator import EmbeddedDatasetError
-    from owslib.data.validation import DatasetError
+    from owslib.data.validation import DatasetError, worker_message
 
     user_errors = (ConfigError, ValueError, FileNotFoundError, NotADirectoryError, DatasetError,
                    EmbeddedDatasetError, DownloadError)  # fmt: skip
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     except user_errors as e:
         if args.debug or os.environ.get("OWSLIB_DEBUG"):
             raise
-        log.error("%s", e)
+        log.error("%s", worker_message(str(e)) or e)
         return 2
 
 

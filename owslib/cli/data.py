@@ -120,13 +120,11 @@ def cmd_cityscapes_download(args: argparse.Namespace) -> int:
 
 
 def cmd_bdd_anomaly(args: argparse.Namespace) -> int:
-    from owslib.data.bdd_anomaly import build_bdd_anomaly
+    from owslib.data.bdd_anomaly import build_bdd_anomaly, describe_manifest
 
     manifest = build_bdd_anomaly(args.bdd100k, args.out, args.variant, link=args.link,
                                  skip_bad=args.skip_bad, workers=args.workers)  # fmt: skip
-    keys = ("variant", "split_preset", "counts", "counts_from_source_split", "source_counts",
-            "skipped_bad_files", "count_check")  # fmt: skip
-    print(json.dumps({k: manifest[k] for k in keys}, indent=2))
+    print(describe_manifest(manifest, args.out))
     return 0
 
 
@@ -187,7 +185,8 @@ def _add_bdd(dsub: argparse._SubParsersAction) -> None:
         "bdd-anomaly",
         help="build BDD-Anomaly from BDD100K sem-seg",
         description="Build BDD-Anomaly from the BDD100K sem-seg release: every "
-        "image holding an unknown class moves, whole, to test.",
+        "image holding an unknown class moves, whole, to test. Prints a summary (images per "
+        "split, per unknown class, the manifest's path); OUT/manifest.json holds the rest.",
     )
     b.add_argument("--bdd100k", required=True, help="BDD100K root (images/10k, labels/sem_seg)")
     b.add_argument("--out", required=True, help="output folder (Cityscapes-like tree)")

@@ -227,6 +227,29 @@ def build_bdd_anomaly(
     return manifest
 
 
+def describe_manifest(manifest: dict[str, Any], out: str | Path) -> str:
+    """A few lines on a build: images per split, images moved to test per unknown class, skipped
+    files, the manifest's path (what ``python -m owslib data bdd-anomaly`` prints; the count
+    check's warnings are logged by :func:`build_bdd_anomaly`)."""
+    out = Path(out)
+    counts = manifest["counts"]
+    moved = manifest["counts_from_source_split"]["test"]
+    test_with = manifest["images_with_class"]["test"]
+    per_class = ", ".join(f"{name}={test_with[name]}" for name in manifest["unknown_classes"])
+    lines = [
+        f"BDD-Anomaly {manifest['variant']} (split preset {manifest['split_preset']}) at {out}: "
+        + ", ".join(f"{counts[split]} {split}" for split in OUT_SPLITS)
+        + " images",
+        f"moved to test: {counts['test']} images ({moved['train']} from train, {moved['val']} "
+        f"from val); images holding each unknown class: {per_class} (an image may hold several)",
+    ]
+    if manifest["skipped_bad_files"]:
+        lines.append(f"skipped {manifest['skipped_bad_files']} bad files, listed in "
+                     f"{out / BAD_REPORT}")  # fmt: skip
+    lines.append(f"manifest: {out / MANIFEST}")
+    return "\n".join(lines)
+
+
 def _remove_stale(out: Path, wanted: set[Path]) -> None:
     """Remove files in our ``bdd`` folders that the plan does not hold (earlier builds, temp files)."""
     for top in ("leftImg8bit", "gtFine"):

@@ -9,13 +9,17 @@ stores trainIds (``*_gtFine_labelTrainIds.png``, the name cityscapesScripts give
 Images are ``*_leftImg8bit.png`` or ``*_leftImg8bit.jpg``.
 
 Construction only pairs files (cheap); decoding errors surface when an item is loaded, naming the
-file. ``skip_bad=True`` decodes every pair up front instead and drops the bad ones into a report.
+file. ``skip_bad=True`` decodes every pair up front instead and drops the bad ones into a report;
+:func:`validate_files` decodes every pair of the datasets once and raises for the first bad one
+(``data__validate``: what training runs before its first epoch).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+import os
+import time
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +38,7 @@ from owslib.data.transforms import (
 from owslib.data.validation import (
     BadFile,
     DatasetError,
+    first_bad_pair,
     names,
     open_image,
     read_label_ids,
@@ -41,9 +46,18 @@ from owslib.data.validation import (
     validate_pair,
     write_bad_report,
 )
+from owslib.distributed import broadcast_from_main
 from owslib.labels import IGNORE_INDEX, PAD_INDEX, SplitDefinition, get_split
 
-__all__ = ["CityscapesDataset", "DatasetError", "denormalize", "list_samples", "read_label_ids"]
+__all__ = [
+    "CityscapesDataset",
+    "DatasetError",
+    "denormalize",
+    "list_samples",
+    "read_label_ids",
+    "validate_files",
+    "validation_wanted",
+]
 
 log = logging.getLogger(__name__)
 
@@ -67,6 +81,8 @@ Transform = Callable[[Image.Image, np.ndarray], Any]
 #: What a training split does with images holding an unknown (held-out) class: keep them as they
 #: are, drop them (the BDD-Anomaly protocol, applied to any dataset), or ignore those pixels.
 HELDOUT_MODES = ("keep", "drop", "ignore")
+#: ``data__validate``: decode every file before the first epoch (auto: for the real datasets).
+VALIDATE_MODES = ("auto", "true", "false")
 
 
 def _label_suffix(label_format: str) -> str:
@@ -339,6 +355,43 @@ class CityscapesDataset(ImageLabelPairs):
             width, height = open_image(self.samples[index][0]).size
             return np.full((height, width), IGNORE_INDEX, dtype=np.uint8)
         return self._lut[train_ids]
+
+
+def validation_wanted(cfg: DataConfig) -> bool:
+    """Whether ``cfg`` asks to decode every file before the first epoch (``data__validate``):
+    ``auto`` for the real datasets, not the generated ``embedded`` one; never with ``skip_bad``,
+    whose readers already decoded every pair (and left the bad ones out)."""
+    if cfg.validate not in VALIDATE_MODES:
+        raise ValueError(f"data__validate={cfg.validate!r}; choose one of {VALIDATE_MODES}")
+    if cfg.skip_bad:
+        return False
+    return cfg.dataset != "embedded" if cfg.validate == "auto" else cfg.validate == "true"
+
+
+def validate_files(
+    datasets: Iterable[CityscapesDataset], *, main: bool = True, workers: int | None = None
+) -> None:
+    """Decode every image and label of ``datasets`` once (a pair two splits share, once): the first
+    bad file raises :class:`DatasetError` naming it, in one line. Under DDP only the main process
+    (``main``) decodes; every process raises its verdict."""
+    problem: BadFile | None = None
+    if main:
+        start, seen, count = time.perf_counter(), set(), 0
+        workers = workers or min(8, os.cpu_count() or 1)
+        for ds in datasets:
+            pairs = [pair for pair in ds.samples if pair not in seen]
+            seen.update(pairs)
+            count += len(pairs)
+            if (problem := first_bad_pair(pairs, ds.label_format, workers=workers)) is not None:
+                break
+        else:
+            log.info("validated %d image/label pairs in %.1f s", count, time.perf_counter() - start)
+    problem = broadcast_from_main(problem)
+    if problem is not None:
+        raise DatasetError(
+            f"{problem.reason} (found by data__validate before training; data__skip_bad=true "
+            "leaves bad files out instead)"
+        )
 
 
 def denormalize(image: torch.Tensor) -> np.ndarray:

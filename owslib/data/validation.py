@@ -4,7 +4,12 @@ Every reader decodes through :func:`open_image` and :func:`read_train_ids`, so a
 corrupt file, a label of the wrong shape or an id outside the label table raises an error naming the
 file and what was expected. With ``skip_bad`` a reader runs :func:`validate_pair` over every pair up
 front instead, drops the bad ones and lists each with its reason in a :class:`BadFile` report
-(:func:`write_bad_report`) — nothing is dropped silently.
+(:func:`write_bad_report`) — nothing is dropped silently. :func:`first_bad_pair` decodes a list of
+pairs once (the check before the first epoch, ``data__validate``).
+
+An error raised in a DataLoader worker comes back wrapped by torch, its message the worker's whole
+traceback; :func:`worker_message` recovers the original one line, and :class:`DatasetError` does so
+itself when torch re-creates it.
 
 Label encodings (``label_format``):
 
@@ -18,6 +23,9 @@ from __future__ import annotations
 
 import io
 import logging
+import re
+from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -38,8 +46,45 @@ _VALID_ANOMALY[[0, 1, IGNORE_INDEX]] = True
 ANOMALY_KNOWN, ANOMALY_LABEL = 0, 1
 
 
+#: How torch re-raises an error of a DataLoader worker: "Caught <Type> in DataLoader worker process
+#: <n>.\nOriginal Traceback (most recent call last): …<module>.<Type>: <message>".
+_WORKER = re.compile(r"\ACaught (\w+) in DataLoader worker process \d+\.\nOriginal Traceback")
+
+
+def worker_message(text: str) -> str | None:
+    """The original message of an error re-raised by a DataLoader worker (``text`` is what torch
+    made of it: the worker's traceback), or ``None`` if ``text`` is not such a message."""
+    caught = _WORKER.match(text)
+    if caught is None:
+        return None
+    # the traceback ends with "<module>.<Type>: <message>" (after any chained causes)
+    lines = list(re.finditer(rf"^(?:[\w.]+\.)?{caught.group(1)}: ", text, re.MULTILINE))
+    return text[lines[-1].end() :].strip() if lines else None
+
+
 class DatasetError(RuntimeError):
-    """A dataset folder or file is missing, unreadable or inconsistent; the message names it."""
+    """A dataset folder or file is missing, unreadable or inconsistent; the message names it.
+
+    Re-created by torch from a DataLoader worker's traceback, it keeps the original message (one
+    line naming the file: what ``run.json`` records) and the worker's traceback in
+    :attr:`worker_traceback`, also a note of its traceback (Python ≥ 3.11; ``--debug`` shows it)."""
+
+    worker_traceback: str | None = None
+
+    def __init__(self, *args: object) -> None:
+        original = worker_message(args[0]) if len(args) == 1 and isinstance(args[0], str) else None
+        if original is None:
+            super().__init__(*args)
+            return
+        super().__init__(original)
+        self.worker_traceback = args[0]
+        if hasattr(self, "add_note"):
+            self.add_note(args[0])
+
+
+class LabelFileError(DatasetError, LabelError):
+    """A label file holds values outside its encoding (a :class:`~owslib.labels.LabelError` that is
+    also a :class:`DatasetError`, so a worker's re-raise keeps one line)."""
 
 
 @dataclass(frozen=True)
@@ -100,8 +145,13 @@ def to_train_ids(arr: np.ndarray, label_format: str, source: str) -> np.ndarray:
 
 
 def read_train_ids(path: Path, label_format: str, *, data: bytes | None = None) -> np.ndarray:
-    """Decode, check and convert one label file (see the module docstring for the encodings)."""
-    return to_train_ids(read_label_ids(path, data=data), label_format, str(path))
+    """Decode, check and convert one label file (see the module docstring for the encodings);
+    values outside the encoding raise :class:`LabelFileError` naming the file."""
+    arr = read_label_ids(path, data=data)
+    try:
+        return to_train_ids(arr, label_format, str(path))
+    except LabelError as e:
+        raise LabelFileError(str(e)) from e
 
 
 def validate_pair(
@@ -123,6 +173,27 @@ def validate_pair(
             str(label_path), size_mismatch(label_path, image_path, train_ids, image)
         ), None
     return None, train_ids
+
+
+def first_bad_pair(
+    pairs: Iterable[tuple[Path, Path | None]], label_format: str, *, workers: int = 1
+) -> BadFile | None:
+    """Fully decode every pair (:func:`validate_pair`, in ``workers`` threads: PIL decodes without
+    the GIL); the first bad one in ``pairs``' order, or ``None``. Stops early on a bad pair."""
+
+    def problem(image: Path, label: Path | None) -> BadFile | None:
+        return validate_pair(image, label, label_format)[0]  # the decoded label is not kept
+
+    with ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
+        futures = [pool.submit(problem, image, label) for image, label in pairs]
+        try:
+            for future in futures:
+                if (bad := future.result()) is not None:
+                    return bad
+        finally:  # on a bad pair: the queued decodes are not needed
+            for future in futures:
+                future.cancel()
+    return None
 
 
 def size_mismatch(label_path: Path, image_path: Path, label: np.ndarray, image: Image.Image) -> str:

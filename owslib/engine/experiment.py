@@ -22,7 +22,7 @@ from owslib.data import (
     compute_class_weights,
     ensure_embedded_dataset,
 )
-from owslib.data.cityscapes import FLAVOURS
+from owslib.data.cityscapes import FLAVOURS, validate_files, validation_wanted
 from owslib.data.validation import DatasetError
 from owslib.distributed import (
     DistInfo,
@@ -106,7 +106,8 @@ def build_datasets(
         skip_bad=d.skip_bad,
         report_dir=d.bad_file_report or None,
     )
-    return {
+    validate = validation_wanted(d)  # (an invalid data__validate is named before any reading)
+    datasets = {
         "train": CityscapesDataset(
             root,
             d.train_split,
@@ -119,6 +120,9 @@ def build_datasets(
         "val": CityscapesDataset(root, d.val_split, split, build_eval_transforms(d), **common),
         "test": CityscapesDataset(root, d.test_split, split, build_eval_transforms(d), **common),
     }
+    if validate:  # a bad file ends the run now, in one line, not when a loader worker draws it
+        validate_files(datasets.values(), main=dist is None or dist.is_main)
+    return datasets
 
 
 #: ``data__num_workers`` value meaning "what this process's share of the machine allows".

@@ -28,11 +28,12 @@ log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoints/last.pt"
 #: Config keys that may change between an interrupted run and its resumption (they do not change
-#: what is trained): evaluation options, devices, workers, logging cadence.
+#: what is trained): evaluation options, devices, workers, the file check, logging cadence.
 RESUMABLE_CHANGES = (
     "eval__",
     "train__device",
     "data__num_workers",
+    "data__validate",
     "train__log_every",
     "train__eval_every",
 )

@@ -75,7 +75,7 @@ def _encoder_key(pcfg: ExperimentConfig) -> str:
         if v != default.get(k)
         and not k.startswith(("eval__", "loss__"))  # the loss is always CE alone
         and k.removeprefix("train__") not in _NEUTRAL_TRAIN
-        and k not in ("name", "profile", "data__num_workers")
+        and k not in ("name", "profile", "data__num_workers", "data__validate")
     }
     return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
 

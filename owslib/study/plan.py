@@ -25,7 +25,7 @@ import pandas as pd
 
 from owslib.engine.autocast import cpu_info
 from owslib.engine.experiment import cache_dir
-from owslib.engine.loop import format_duration
+from owslib.engine.loop import format_duration, stale_keys
 from owslib.engine.pretrain import encoder_cache_path, shipped_encoders
 from owslib.io import read_json
 from owslib.study.confirm import Question, select_arms
@@ -156,6 +156,15 @@ def setup_mismatch(study: Study, info: dict[str, Any], overrides: dict[str, Any]
     return [k for k, v in want.items() if (v or k in always) and have.get(k) != v]
 
 
+def stale_reason(study: Study, job: RunJob, overrides: dict[str, Any]) -> list[str]:
+    """Why a finished run is stale: the training-config keys that changed, else the parts of the
+    setup it was not trained in."""
+    cfg = study.config(job.variant, job.seed, **overrides)
+    changed = stale_keys(read_json(job.path / "config.json"), cfg)
+    other = setup_mismatch(study, read_run_info(job.path) or {}, overrides)
+    return changed or [f"setup {k}" for k in other] or ["config changed"]
+
+
 def finished_runs(all_jobs: list[RunJob]) -> list[tuple[str, dict[str, Any]]]:
     """(variant, ``run.json``) of every finished job that recorded its wall seconds."""
     return [(j.variant, i) for j in all_jobs
@@ -275,9 +284,8 @@ def train_runs(
             outcome["skipped"].append(job.label)
             continue
         if job.path.exists() and (force or st == "stale"):
-            move_aside(
-                job.path, job.path.parents[3], "forced re-run" if force else "config changed"
-            )
+            move_aside(job.path, job.path.parents[3],
+                       "forced re-run" if force else stale_reason(study, job, overrides))  # fmt: skip
         queue.append(job)
 
     def train(n_job: tuple[int, RunJob]) -> bool:

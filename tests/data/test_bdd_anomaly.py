@@ -216,11 +216,31 @@ def test_cli(bdd_tree: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert main(["data", "bdd-anomaly", "--bdd100k", str(bdd_tree), "--out", str(out),
                  "--variant", "2"]) == 0  # fmt: skip
-    printed = json.loads(capsys.readouterr().out)
-    assert printed["counts"] == {"train": 3, "val": 2, "test": 3} and printed["variant"] == 2
+    printed = capsys.readouterr().out.splitlines()
+    # a short summary, not the manifest: splits, images moved per unknown class, where the rest is
+    assert printed == [
+        f"BDD-Anomaly 2 (split preset bdd_anomaly2) at {out}: 3 train, 2 val, 3 test images",
+        "moved to test: 3 images (2 from train, 1 from val); images holding each unknown class: "
+        "train=1, motorcycle=2 (an image may hold several)",
+        f"manifest: {out / bdd.MANIFEST}",
+    ]
+    manifest = json.loads((out / bdd.MANIFEST).read_text())
+    assert manifest["counts"] == {"train": 3, "val": 2, "test": 3} and manifest["variant"] == 2
     _no_mask(bdd_tree)
     assert main(["data", "bdd-anomaly", "--bdd100k", str(bdd_tree), "--out", str(out)]) == 2
     assert main(["data", "bdd-anomaly", "--bdd100k", str(bdd_tree), "--out", str(out),
                  "--skip-bad"]) == 0  # fmt: skip
     assert (out / bdd.BAD_REPORT).is_file()
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].endswith("1 train, 2 val, 4 test images") and len(printed) == 4
+    assert printed[2] == f"skipped 1 bad files, listed in {out / bdd.BAD_REPORT}"
     assert IGNORE_INDEX == 255
+
+
+def test_summary_counts_images_per_unknown_class(bdd_tree: Path, tmp_path: Path) -> None:
+    # variant 3: b (train), c (motorcycle), d (bicycle), g (bicycle + motorcycle) move to test
+    out = tmp_path / "out"
+    text = bdd.describe_manifest(bdd.build_bdd_anomaly(bdd_tree, out, 3), out)
+    assert "4 images (3 from train, 1 from val)" in text
+    assert "train=1, motorcycle=2, bicycle=2" in text
+    assert len(text.splitlines()) == 3 and "sha256" not in text and '"files"' not in text
