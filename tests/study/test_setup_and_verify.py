@@ -155,3 +155,20 @@ def test_the_best_screening_rule_waits_for_the_screening(tmp_path, smoke_root):
     assert select_arms(q_fpr, ("baseline", "focal", "dice"), "baseline", long_fpr) == (
         "dice", "baseline")
 
+
+
+def test_a_run_moved_aside_stays_beside_its_own_folder(tmp_path):
+    """A stale run of `train --out scratch/runs/x` moves into scratch/runs/_superseded/, not next to
+    the first folder named `runs` above it; a study run moves into its results folder's."""
+    from owslib.config import load_profile
+    from owslib.study.run import _results_root, _supersede_if_stale
+
+    out = tmp_path / "scratch" / "runs" / "x"
+    out.mkdir(parents=True)
+    load_profile("smoke", train__lr=0.1).to_json(out / "config.json")
+    _supersede_if_stale(out, load_profile("smoke"))
+    assert not out.exists()
+    (moved,) = (tmp_path / "scratch" / "runs" / "_superseded").glob("*/x-*")
+    assert "train__lr" in (moved / "SUPERSEDED.txt").read_text()
+    study_run = tmp_path / "results" / "runs" / "quick" / "baseline" / "seed0"
+    assert _results_root(study_run) == tmp_path / "results"
