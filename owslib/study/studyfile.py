@@ -23,7 +23,6 @@ seed<k>/``; a run shared by several notebooks (the baseline) is trained once.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -208,8 +207,10 @@ def load_study(
                                       nb.get("baseline", BASELINE), contrast, ablation))  # fmt: skip
     try:
         setup = parse_setup(f"{path}: setup", spec.get("setup"))
-        if profile != spec.get("profile", "quick"):  # another profile has an encoder of its own
-            setup = dataclasses.replace(setup, encoder_sha256="")
+        if profile != spec.get("profile", "quick"):
+            # another profile (smoke: tests, a quick look) has an encoder of its own and trains in
+            # this process: the setup's kernels and threads are the study's, its precision stays
+            setup = Setup(precision=setup.precision)
         confirmatory = parse_confirmatory(
             f"{path}: confirmatory", spec.get("confirmatory"),
             {nb.name: nb.run_variants for nb in notebooks}, seeds)  # fmt: skip
