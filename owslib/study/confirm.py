@@ -105,31 +105,15 @@ def parse_confirmatory(where: str, spec: Any, notebooks: dict[str, tuple[str, ..
                         float(spec.get("power", 0.8)), spec.get("description", ""))  # fmt: skip
 
 
-def _endpoint_values(long: pd.DataFrame, endpoint: str) -> pd.DataFrame:
-    """``variant, seed, value`` of one endpoint from the runs' long table."""
-    metric, *rest = endpoint.split("/")
-    rows = long[long["metric"] == metric]
-    if rest:
-        rows = rows[(rows["scorer"] == rest[0]) & (rows["aggregation"] == rest[1])]
-    return rows[["variant", "seed", "value"]]
-
-
-def paired_differences(long: pd.DataFrame, endpoint: str, arm: str, comparator: str) -> np.ndarray:
-    """``arm − comparator`` per seed on the endpoint (seeds with both runs only)."""
-    v = _endpoint_values(long, endpoint).pivot_table(index="seed", columns="variant", values="value")
-    if arm not in v or comparator not in v:
-        return np.array([])
-    return (v[arm] - v[comparator]).dropna().to_numpy()
-
-
 def select_arms(question: Question, variants: tuple[str, ...], baseline: str,
                 long: pd.DataFrame) -> tuple[str, str]:  # fmt: skip
     """The rule applied to the screening: ``(arm, comparator)``."""
     if question.rule == "head_to_head":
         return question.arms[0], question.arms[1]
     sign = -1.0 if question.endpoint.split("/")[0] in LOWER_IS_BETTER else 1.0
+    seeds = tuple(int(x) for x in long["seed"].unique()) if len(long) else ()
     means = {v: float(np.mean(d)) * sign for v in variants if v != baseline
-             and len(d := paired_differences(long, question.endpoint, v, baseline))}  # fmt: skip
+             and len(d := confirming_pairs(long, question, v, baseline, seeds))}  # fmt: skip
     if not means:
         raise ValueError(f"{question.notebook}: no screening run pairs with {baseline}")
     return max(means, key=means.get), baseline
@@ -158,8 +142,8 @@ def power_table(question_sds: dict[str, tuple[Question, float]], conf: Confirmat
 
 def confirming_pairs(long: pd.DataFrame, q: Question, arm: str, comparator: str,
                      seeds: tuple[int, ...]) -> np.ndarray:  # fmt: skip
-    """``arm − comparator`` on the primary endpoint at the confirmation's seeds, each seed's two
-    runs of one setup (:func:`owslib.comparison.paired_differences` pairs within a fingerprint)."""
+    """``arm − comparator`` on the question's endpoint at ``seeds`` (the screening's, to pick the
+    arms; the confirmation's, to test them), each seed's two runs of one setup (:func:`owslib.comparison.paired_differences` pairs within a fingerprint)."""
     metric, *rest = q.endpoint.split("/")
     rows = long[long["variant"].isin([arm, comparator]) & long["seed"].isin(seeds)
                 & (long["metric"] == metric)]  # fmt: skip

@@ -30,7 +30,7 @@ from owslib.engine.pretrain import encoder_cache_path, shipped_encoders
 from owslib.io import read_json
 from owslib.study.confirm import Question, select_arms
 from owslib.study.execute import ParameterError, declared_parameters, execute, notebook_path
-from owslib.study.results import long_rows
+from owslib.study.results import long_rows, run_fingerprint
 from owslib.study.run import is_finished, read_run_info, run_experiment
 from owslib.study.setup import IN_SETUP_VARIABLE, source_sha256
 from owslib.study.studyfile import Study, run_dir
@@ -114,7 +114,7 @@ def selected_arms(study: Study, results_dir: str | Path, q: Question) -> tuple[s
             path = run_dir(results_dir, study.profile, v, s)
             if not is_finished(path, study.config(v, s)):
                 return None
-            rows += long_rows(v, s, read_json(path / "metrics.json") or {})
+            rows += long_rows(v, s, read_json(path / "metrics.json") or {}, run_fingerprint(path))
     return select_arms(q, nb.variants, nb.baseline, pd.DataFrame(rows))
 
 
