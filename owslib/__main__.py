@@ -25,10 +25,6 @@ DESCRIPTION = (
 )
 
 
-
-
-
-
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Adds "(default: …)" to an option's help unless the help already says its default, or the
     option is required, a flag (off by default) or without a default value (None or [])."""
@@ -50,10 +46,6 @@ class Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
-
-
-
-
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -211,7 +211,6 @@ class ExperimentConfig:
         return flatten(self.to_dict())
 
     def to_json(self, path: str | Path) -> None:
-
         atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2, sort_keys=True) + "\n")
 
     @classmethod

@@ -345,7 +345,6 @@ class NotebookRun:
 
     @property
     def num_known(self) -> int:
-
         return get_split(
             self.study.config(self.baseline, self.study.seeds[0]).data.split_preset
         ).num_known

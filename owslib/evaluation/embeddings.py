@@ -191,8 +191,6 @@ def space_table(samples: Mapping[str, Mapping[str, np.ndarray]], min_norm: float
     return pd.DataFrame(rows)
 
 
-
-
 def space_finding(table: pd.DataFrame) -> str:
     """One sentence per space from a :func:`space_table`: the mean cosine AUROC over the variants
     and the largest share of unknown vectors without a direction; then which space separates

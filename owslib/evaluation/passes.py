@@ -84,7 +84,6 @@ def image_names(loader: Iterable) -> list[str] | None:
     return [names[i] for i in sampler]
 
 
-
 class _Pass:
     """The accumulators of one evaluation pass (see the module docstring)."""
     def __init__(self, opts: EvalOptions, k: int, gt_names: Sequence[str], names, n_total):

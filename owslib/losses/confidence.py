@@ -75,5 +75,4 @@ class ConfidenceTerm(nn.Module):
         self.num_classes = num_classes
 
     def forward(self, outputs: Mapping[str, torch.Tensor], target: torch.Tensor) -> torch.Tensor:
-
         return confidence_loss(outputs[CONFIDENCE], outputs[SEM_LOGITS], target, self.num_classes)

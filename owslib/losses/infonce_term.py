@@ -42,7 +42,6 @@ FORMS = ("prototype", "seed")
 SYNCO_DIRECTIONS = ("none", "known_anchors", "unknown_anchors", "both")
 
 
-
 def parse_synco_counts(text: str) -> dict[str, int]:
     """``"kind:n,kind:n"`` → ``{kind: n}``, kinds of :data:`SYNTHETIC_KINDS`, integers n ≥ 0."""
     out: dict[str, int] = {}

@@ -47,16 +47,6 @@ __all__ = [
 STALE_CLASS_STATS = ("keep", "drop")
 
 
-
-
-
-
-
-
-
-
-
-
 def _feature(ctx: TermContext) -> nn.Module:
     loss = FeatureLoss(ctx.stats, ctx.cfg.feature_distance, ctx.cfg.min_std)
     return OutputTerm(SEM_LOGITS, loss)
@@ -84,8 +74,6 @@ def _objectosphere(key: str) -> Callable[[TermContext], nn.Module]:
         )
 
     return build
-
-
 
 
 for _spec in (

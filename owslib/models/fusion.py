@@ -143,10 +143,6 @@ def build_fusion(name: str, channels: int) -> Fusion:
     return FUSIONS[name](channels)
 
 
-
-
-
-
 def tempered_anomaly(score: torch.Tensor, confidence: torch.Tensor) -> torch.Tensor:
     """``1 − (1 − score) · confidence``: an anomaly score in [0, 1] tempered by a confidence map.
 

@@ -229,8 +229,6 @@ def write_metrics(
     return tables
 
 
-
-
 def markdown_table(table: pd.DataFrame, note: str = "", decimals: int = 4) -> str:
     """A table as markdown for readers: no index column, ``decimals`` decimals, counts as integers,
     each convention once — a ``convention`` column becomes numbered notes under the table —, then

@@ -192,7 +192,6 @@ def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],
     return pd.DataFrame(rows)
 
 
-
 def exploratory(long: pd.DataFrame, baseline: str) -> pd.DataFrame:
     """Every variant − ``baseline`` comparison of a long table (each metric, scorer and
     aggregation) with its paired t p-value and Benjamini–Hochberg q-value over the whole family:

@@ -75,8 +75,6 @@ def check_parameters(path: Path, parameters: dict[str, Any]) -> None:
         )
 
 
-
-
 def execute(
     name: str,
     parameters: dict[str, Any] | None = None,
@@ -168,10 +166,6 @@ def _inline_figures():
             os.environ["MPLBACKEND"] = old
 
 
-
-
-
-
 def run_study(
     profile: str = "quick",
     *,
@@ -233,16 +227,6 @@ def load_grid(path: str | Path) -> list[tuple[str, str, dict[str, Any]]]:
         params["run_name"] = "_".join(p for p in (prefix, name) if p) or "grid"
         jobs.append((spec["notebook"], params["run_name"], params))
     return jobs
-
-
-
-
-
-
-
-
-
-
 
 
 def _jsonable(d: dict[str, Any]) -> Any:

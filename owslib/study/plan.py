@@ -166,9 +166,14 @@ def stale_reason(study: Study, job: RunJob, overrides: dict[str, Any]) -> list[s
 
 
 def finished_runs(all_jobs: list[RunJob]) -> list[tuple[str, dict[str, Any]]]:
-    """(variant, ``run.json``) of every finished job that recorded its wall seconds."""
-    return [(j.variant, i) for j in all_jobs
-            if (i := read_run_info(j.path) or {}).get("status") == "finished" and "train_s" in i]
+    """(variant, ``run.json``) of every finished run that recorded its wall seconds, in the
+    profile folders of ``all_jobs`` (``results/runs/<profile>/<variant>/seed<k>``): the jobs'
+    own and every other run there, so that one run (``--run``, ``--index``) is estimated from
+    the study's finished runs too."""
+    folders = dict.fromkeys(j.path.parent.parent for j in all_jobs)
+    found = [(p.parent.parent.name, p.parent) for f in folders for p in f.glob("*/seed*/run.json")]
+    return [(v, i) for v, path in found
+            if (i := read_run_info(path) or {}).get("status") == "finished" and "train_s" in i]
 
 
 def expected_run_s(
@@ -276,6 +281,7 @@ def train_runs(
     todo = [j for j in all_jobs if force or status(study, j, overrides) != "finished"]
     outcome["reused"] = [j.label for j in all_jobs if j not in todo]
     queue: list[RunJob] = []
+    stale: dict[int, list[str]] = {}  # queue position (from 1) -> why its finished run is stale
     for n, job in enumerate(todo, 1):
         st = status(study, job, overrides)
         if st == "failed" and not (rerun_failed or force):
@@ -283,17 +289,18 @@ def train_runs(
                         n, len(todo), job.label)  # fmt: skip
             outcome["skipped"].append(job.label)
             continue
-        if job.path.exists() and (force or st == "stale"):
-            move_aside(job.path, job.path.parents[3],
-                       "forced re-run" if force else stale_reason(study, job, overrides))  # fmt: skip
         queue.append(job)
+        if st == "stale":
+            stale[len(queue)] = stale_reason(study, job, overrides)
 
     def train(n_job: tuple[int, RunJob]) -> bool:
         n, job = n_job
         done = finished_runs(all_jobs)  # once per run: it grows as the study goes
         left = sum(expected_run_s(study, done, j) for j in queue[n - 1 :]) / max(jobs, 1)
-        log.info("run %d/%d: %s -> %s (about %s left in the study)", n, len(queue), job.label,
-                 job.path, format_duration(left))  # fmt: skip
+        log.info("run %d/%d: %s -> %s (about %s%s)", n, len(queue), job.label, job.path,
+                 format_duration(left), " left in the study" if len(queue) > 1 else "")  # fmt: skip
+        if job.path.exists() and (force or n in stale):  # moved aside when its retraining starts
+            move_aside(job.path, job.path.parents[3], "forced re-run" if force else stale[n])
         if in_place:
             return _train_here(study, job, overrides)
         return train_in_setup(study, job, overrides)

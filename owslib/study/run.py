@@ -176,8 +176,6 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
     return RunResult(run_dir, cfg, dict(result), tables, history, info, exp, False, figures)
 
 
-
-
 def _pretrain_encoder(cfg: ExperimentConfig) -> bool:
     """Train the shared closed-set encoder of ``cfg`` if it is neither cached nor shipped with the
     results (see :func:`owslib.engine.pretrain.encoder_cached`); True if it ran."""

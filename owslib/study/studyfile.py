@@ -127,8 +127,6 @@ class Study:
                                              "train__seed": seed, **lists_to_tuples(overrides)})
 
 
-
-
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     seen: dict[str, Any] = {}
     for k, v in pairs:

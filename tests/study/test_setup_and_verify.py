@@ -156,7 +156,6 @@ def test_the_best_screening_rule_waits_for_the_screening(tmp_path, smoke_root):
         "dice", "baseline")
 
 
-
 def test_a_run_moved_aside_stays_beside_its_own_folder(tmp_path):
     """A stale run of `train --out scratch/runs/x` moves into scratch/runs/_superseded/, not next to
     the first folder named `runs` above it; a study run moves into its results folder's."""

@@ -112,6 +112,37 @@ def test_finished_runs_are_reused_failed_ones_retried_on_request(tmp_path, monke
     assert calls == ["focal"] and out["failed"] == ["focal seed 0"]
 
 
+def test_a_stale_run_is_moved_aside_only_when_its_retraining_starts(tmp_path, monkeypatch):
+    """Interrupting a retraining leaves the stale runs not yet reached where they were."""
+    import owslib.study.plan as study_runs
+
+    study = load_study(_write(tmp_path, BASE))
+    first, second = jobs(study, tmp_path / "results")[:2]
+    for job in (first, second):  # finished runs of another training config
+        job.path.mkdir(parents=True)
+        cfg = study.config(job.variant, job.seed)
+        cfg.to_json(job.path / "config.json")
+        (job.path / "metrics.json").write_text("{}")
+        (job.path / "run.json").write_text(json.dumps({"status": "finished", "train_s": 5.0}))
+        config = json.loads((job.path / "config.json").read_text())
+        config["train"]["lr"] = 0.123
+        (job.path / "config.json").write_text(json.dumps(config))
+    seen = []
+
+    def fake_run(cfg, path, **kw):
+        seen.append((path.exists(), second.path.exists()))
+        if path == first.path:
+            raise KeyboardInterrupt  # the study is interrupted during its first retraining
+
+    monkeypatch.setattr(study_runs, "run_experiment", fake_run)
+    with pytest.raises(KeyboardInterrupt):
+        train_runs(study, [first, second])
+    assert seen == [(False, True)]  # the first moved aside, the second untouched
+    assert status(study, second) == "stale" and (second.path / "metrics.json").is_file()
+    (moved,) = (tmp_path / "results" / "_superseded" / first.variant).iterdir()
+    assert "train__lr" in (moved / "SUPERSEDED.txt").read_text()
+
+
 def test_grid_run_names_are_unique_and_grid_values_cannot_be_overridden(tmp_path):
     from owslib.__main__ import main
     from owslib.study.execute import ParameterError, load_grid
@@ -404,5 +435,7 @@ def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monke
     finish("dice", 0, 690, "here")
     assert expected_run_s(study, finished_runs(all_jobs), by["dice", 1]) == 700  # the variant's on this CPU
     assert expected_run_s(study, finished_runs(all_jobs)) == 600  # no job: every run on this CPU
+    # one run alone (`--run`, `--index`) is estimated from the study's finished runs too
+    assert expected_run_s(study, finished_runs([by["focal", 1]]), by["focal", 1]) == 600
     # the two missing runs: focal 1 (600, this CPU's median) + dice 1 (700)
     assert describe(study, all_jobs)[-1].startswith("# 6 runs, 2 to train: about 21 min 40 s")

@@ -102,8 +102,6 @@ def _header(cfg: SyntheticConfig) -> dict[str, Any]:
     return {"config": dataclasses.asdict(cfg), "generator_version": GENERATOR_VERSION}
 
 
-
-
 def _existing_files(root: Path) -> set[Path]:
     return {p for sub in ("leftImg8bit", "gtFine") for p in (root / sub).glob("*/*/*.png")}
 
