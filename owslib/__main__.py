@@ -66,16 +66,16 @@ def main(argv: list[str] | None = None) -> int:
     shows its traceback. Other exceptions are bugs and keep their traceback."""
     import os
 
+    # a run in a process of its own: the study's process stamps the time and the run's name
+    stamp = "" if os.environ.get(IN_SETUP_VARIABLE) else "%(asctime)s "
+    logging.basicConfig(level=logging.INFO, format=stamp + "%(name)s %(levelname)s %(message)s")
+    args = build_parser().parse_args(argv)  # before the data package (torch): --help is quick
     from owslib.data.download import DownloadError
     from owslib.data.embedded.generator import EmbeddedDatasetError
     from owslib.data.validation import DatasetError, worker_message
 
     user_errors = (ConfigError, ValueError, FileNotFoundError, NotADirectoryError, DatasetError,
                    EmbeddedDatasetError, DownloadError)  # fmt: skip
-    # a run in a process of its own: the study's process stamps the time and the run's name
-    stamp = "" if os.environ.get(IN_SETUP_VARIABLE) else "%(asctime)s "
-    logging.basicConfig(level=logging.INFO, format=stamp + "%(name)s %(levelname)s %(message)s")
-    args = build_parser().parse_args(argv)
     try:
         return args.func(args)
     except user_errors as e:

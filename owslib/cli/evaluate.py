@@ -206,7 +206,10 @@ def evaluate_checkpoint(
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from owslib.cli.config_args import parse_assignments
+    from owslib.inference.scorers import get_scorer
 
+    for name in args.scorer or ():  # an unknown name: one line listing the known ones
+        get_scorer(name)
     metrics = evaluate_checkpoint(
         args.checkpoint,
         args.out,
@@ -245,10 +248,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--root", help="dataset root (default: the config's data root)")
     e.add_argument("--out", required=True, help="output folder (metrics.json, tables, maps)")
     e.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda if available)")
-    from owslib.inference.scorers import SCORER_REGISTRY
-
-    e.add_argument("--scorer", action="append", choices=list(SCORER_REGISTRY),
-                   help="anomaly scorer (repeatable; default: every one the model's outputs feed)")  # fmt: skip
+    e.add_argument("--scorer", action="append", metavar="NAME",
+                   help="anomaly scorer, e.g. fused or max_softmax (repeatable; an unknown name "
+                   "lists the known ones; default: every one the model's outputs feed)")  # fmt: skip
     e.add_argument("--workers", type=int, default=0,
                    help="data loader workers (default: 0, loading in the main process)")  # fmt: skip
     e.add_argument("--max-images", type=int, default=0,

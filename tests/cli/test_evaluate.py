@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import logging
 
@@ -40,14 +39,20 @@ def checkpoint(smoke_cfg, tmp_path):
 
 def test_literal_choices_match_the_library():
     from owslib.cli.data import DATASETS
+
+    assert set(evaluation_cli.DATASETS) == set(DATASETS)
+
+
+def test_an_unknown_scorer_lists_the_registered_ones(tmp_path, caplog):
+    """Scorers are checked against the registry when the command runs (parsing stays free of
+    torch), before the checkpoint is read."""
     from owslib.inference.scorers import SCORER_REGISTRY
 
-    parser = argparse.ArgumentParser()
-    evaluation_cli.register(parser.add_subparsers())
-    scorer_action = next(a for a in parser._subparsers._group_actions[0].choices["evaluate"]._actions
-                         if a.dest == "scorer")  # fmt: skip
-    assert list(scorer_action.choices) == list(SCORER_REGISTRY)  # derived from the registry
-    assert set(evaluation_cli.DATASETS) == set(DATASETS)
+    argv = ["evaluate", "--checkpoint", str(tmp_path / "never_read.pt"), "--out", str(tmp_path)]
+    assert main([*argv, "--scorer", "fused", "--scorer", "fuzed"]) == 2
+    line = _error_line(caplog)
+    assert line.startswith("unknown scorer 'fuzed'") and "never_read.pt" not in line
+    assert all(name in line for name in SCORER_REGISTRY)
 
 
 def test_evaluate_command_writes_every_output(checkpoint, smoke_root, tmp_path, capsys):
