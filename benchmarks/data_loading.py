@@ -40,17 +40,21 @@ from owslib.labels import get_split, label_ids_to_train_ids
 CITYSCAPES_HW, BDD_HW = (1024, 2048), (720, 1280)
 
 
+def write_cityscapes_scene(root: Path, i: int) -> None:
+    """Generated scene ``i`` at Cityscapes' size, as ``leftImg8bit``/``gtFine`` PNGs of city
+    aachen in the train split under ``root``."""
+    rgb, label_ids = render_scene(np.random.default_rng(i), *CITYSCAPES_HW, n_unknown=1, n_clutter=2)
+    stem = f"aachen_{i:06d}_000019"
+    for folder, suffix, array in (("leftImg8bit", "_leftImg8bit.png", rgb),
+                                  ("gtFine", "_gtFine_labelIds.png", label_ids)):  # fmt: skip
+        path = root / folder / "train" / "aachen" / f"{stem}{suffix}"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(array).save(path, format="PNG")
+
+
 def write_cityscapes(root: Path, n: int) -> None:
     for i in range(n):
-        rgb, label_ids = render_scene(
-            np.random.default_rng(i), *CITYSCAPES_HW, n_unknown=1, n_clutter=2
-        )
-        stem = f"aachen_{i:06d}_000019"
-        for folder, suffix, array in (("leftImg8bit", "_leftImg8bit.png", rgb),
-                                      ("gtFine", "_gtFine_labelIds.png", label_ids)):  # fmt: skip
-            path = root / folder / "train" / "aachen" / f"{stem}{suffix}"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            Image.fromarray(array).save(path, format="PNG")
+        write_cityscapes_scene(root, i)
 
 
 def write_bdd100k(root: Path, n: int) -> None:

@@ -39,7 +39,6 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
-import numpy as np
 import torch
 
 HERE = Path(__file__).resolve().parent
@@ -207,18 +206,10 @@ def part_eval(s: dict, device: torch.device) -> dict:
 
 # -- data loader -----------------------------------------------------------------------------------
 def _write_scene(args: tuple[Path, int]) -> None:
-    from PIL import Image
+    sys.path.insert(0, str(HERE))
+    from data_loading import write_cityscapes_scene  # benchmarks/data_loading.py
 
-    from owslib.data.embedded.scene import render_scene
-
-    root, i = args
-    rgb, label_ids = render_scene(np.random.default_rng(i), 1024, 2048, n_unknown=1, n_clutter=2)
-    stem = f"aachen_{i:06d}_000019"
-    for folder, suffix, array in (("leftImg8bit", "_leftImg8bit.png", rgb),
-                                  ("gtFine", "_gtFine_labelIds.png", label_ids)):  # fmt: skip
-        path = root / folder / "train" / "aachen" / f"{stem}{suffix}"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        Image.fromarray(array).save(path, format="PNG")
+    write_cityscapes_scene(*args)
 
 
 def part_loader(s: dict, device: torch.device) -> dict:

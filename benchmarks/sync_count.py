@@ -9,7 +9,7 @@ forward outside the count, then counts during ``objective(outputs, target)`` and
 ``loss.backward()`` of one batch (with void, padding and an unknown class in the target).
 
 On a CPU nothing synchronises, so the count is of the Python-level calls that do on CUDA
-(:class:`SyncCounter`): ``bool(t)``/``if t``, ``.item()``, ``.tolist()``, ``int(t)``,
+(:class:`owslib.syncs.SyncCalls`): ``bool(t)``/``if t``, ``.item()``, ``.tolist()``, ``int(t)``,
 ``float(t)``, ``.cpu()``, ``.numpy()``, ``nonzero``/``argwhere``/``masked_select``/``unique``/
 ``bincount``, one-argument ``torch.where``, ``repeat_interleave`` by a tensor without
 ``output_size``, and indexing by a boolean tensor (``x[mask]``, ``x[mask] = v``). On CUDA the
@@ -31,12 +31,12 @@ import warnings
 from collections import Counter
 
 import torch
-from torch.overrides import TorchFunctionMode
 
 from owslib.config import load_profile
 from owslib.labels import IGNORE_INDEX, PAD_INDEX, get_split
 from owslib.losses import ContMAVObjective
 from owslib.models import build_model
+from owslib.syncs import SyncCalls
 
 #: This script's counts (CPU method, default arguments) on the losses before the masked
 #: reductions (commit 928104a); ``by_part`` as measured alone, ``objective`` the rest of the step
@@ -45,51 +45,6 @@ BEFORE_CPU = {
     "syncs_per_step": 26,
     "by_part": {"stats_update": 3, "sem": 2, "feat": 5, "cont": 10, "obj": 4, "objective": 2},
 }
-
-T = torch.Tensor
-_ALWAYS = {
-    T.__bool__, T.item, T.tolist, T.__int__, T.__float__, T.__index__, T.cpu, T.numpy,
-    T.nonzero, torch.nonzero, T.argwhere, torch.argwhere, T.masked_select, torch.masked_select,
-    T.unique, torch.unique, T.bincount, torch.bincount,
-}  # fmt: skip
-
-
-def _is_bool_index(index) -> bool:
-    items = index if isinstance(index, tuple) else (index,)
-    return any(isinstance(i, torch.Tensor) and i.dtype in (torch.bool, torch.uint8) for i in items)
-
-
-def is_sync(func, args, kwargs) -> bool:
-    """Whether this torch call synchronises host and device on CUDA (see the module docstring)."""
-    if func in _ALWAYS:
-        return True
-    if func in (T.__getitem__, T.__setitem__):
-        return len(args) > 1 and _is_bool_index(args[1])
-    if func is torch.where:
-        return len(args) + len(kwargs) == 1
-    if func in (T.repeat_interleave, torch.repeat_interleave):
-        repeats = args[1] if len(args) > 1 else kwargs.get("repeats")
-        return isinstance(repeats, torch.Tensor) and kwargs.get("output_size") is None
-    return False
-
-
-class SyncCounter(TorchFunctionMode):
-    """Counts the torch calls that synchronise on CUDA, by name, while the mode is active."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: Counter[str] = Counter()
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        if is_sync(func, args, kwargs):
-            self.calls[getattr(func, "__name__", str(func))] += 1
-        return func(*args, **kwargs)
-
-    @property
-    def total(self) -> int:
-        return sum(self.calls.values())
-
 
 class CudaSyncCounter:
     """Counts the warnings of ``torch.cuda.set_sync_debug_mode("warn")`` while active."""
@@ -113,12 +68,16 @@ class CudaSyncCounter:
         self._stack.close()
 
     @property
+    def by_name(self) -> Counter[str]:
+        return self.calls
+
+    @property
     def total(self) -> int:
         return sum(self.calls.values())
 
 
-def counter(device: torch.device):
-    return CudaSyncCounter() if device.type == "cuda" else SyncCounter()
+def counter(device: torch.device) -> CudaSyncCounter | SyncCalls:
+    return CudaSyncCounter() if device.type == "cuda" else SyncCalls()
 
 
 def make_batch(k: int, batch: int, h: int, w: int, device: torch.device) -> torch.Tensor:
@@ -148,7 +107,7 @@ def count_step(objective, outputs, target, device) -> tuple[int, dict[str, int]]
     outs = {k: v.detach().requires_grad_() for k, v in outputs.items()}
     with counter(device) as c:
         objective(outs, target)["loss"].backward()
-    return c.total, dict(c.calls)
+    return c.total, dict(c.by_name)
 
 
 def count_parts(objective, outputs, target, device) -> dict[str, int]:

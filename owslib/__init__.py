@@ -5,7 +5,8 @@ The package is built in layers; a module imports only from its own layer or the 
 
 0. roots — ``config`` (experiment config dataclasses), ``labels`` (label tables, splits), ``io``
    (atomic writes), ``paths`` (the project's folders), ``distributed`` (process groups and
-   collectives), ``comparison`` (paired statistics over seeds);
+   collectives), ``comparison`` (paired statistics over seeds), ``syncs`` (host–device
+   synchronisations counted, for the tests and benchmarks);
 1. parts — ``data`` (readers, transforms, the embedded dataset), ``models``, ``losses``,
    ``metrics``, ``inference`` (Gaussian scores, scorers, discovery), ``plots`` (figures);
 2. ``engine`` — the experiment builder, the training loop, checkpoints, the closed-set encoder;

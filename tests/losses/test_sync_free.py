@@ -6,36 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
-from torch.overrides import TorchFunctionMode
 
 from owslib.labels import IGNORE_INDEX, PAD_INDEX
 from owslib.losses import ClassStatistics, ContrastiveLoss, FeatureLoss, ObjectosphereLoss
+from owslib.syncs import SyncCalls
 
 K = 4
-T = torch.Tensor
-#: Calls that make the host wait for the device on CUDA (on a CPU they are only counted).
-SYNCING = {
-    T.__bool__, T.item, T.tolist, T.__int__, T.__float__, T.__index__, T.cpu, T.numpy,
-    T.nonzero, torch.nonzero, T.argwhere, torch.argwhere, T.masked_select, torch.masked_select,
-    T.unique, torch.unique, T.bincount, torch.bincount,
-}  # fmt: skip
-
-
-class SyncCalls(TorchFunctionMode):
-    """Records the torch calls made while active that synchronise on CUDA (names in ``calls``)."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.calls: list[str] = []
-
-    def __torch_function__(self, func, types, args=(), kwargs=None):
-        kwargs = kwargs or {}
-        index = args[1] if func in (T.__getitem__, T.__setitem__) and len(args) > 1 else None
-        items = index if isinstance(index, tuple) else (index,)
-        bool_index = any(isinstance(i, T) and i.dtype in (torch.bool, torch.uint8) for i in items)
-        if func in SYNCING or bool_index or (func is torch.where and len(args) == 1):
-            self.calls.append(getattr(func, "__name__", str(func)))
-        return func(*args, **kwargs)
 
 
 def _stats(device="cpu", valid=(True, True, False, True)) -> ClassStatistics:
