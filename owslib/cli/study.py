@@ -16,6 +16,7 @@ from owslib.paths import STUDY_FILE
 def cmd_study(args: argparse.Namespace) -> int:
     from owslib.study.execute import execute, load_grid
     from owslib.study.plan import (
+        BUSY_EXIT,
         describe,
         jobs,
         notebook_parameters,
@@ -83,7 +84,10 @@ def cmd_study(args: argparse.Namespace) -> int:
                              overrides=overrides)  # fmt: skip
         failed = outcome["failed"]
         print(f"runs: {len(outcome['trained'])} trained, {len(outcome['reused'])} reused, "
-              f"{len(failed)} failed, {len(outcome['skipped'])} skipped (failed before)")  # fmt: skip
+              f"{len(failed)} failed, {len(outcome['skipped'])} skipped (failed before), "
+              f"{len(outcome['busy'])} left to another process training them")  # fmt: skip
+        if args.run and outcome["busy"]:
+            return BUSY_EXIT
     if args.render_only:  # render what is there: the notebooks train nothing
         params = {"train_missing": False, **params}
     if args.index is None and not args.train_only:

@@ -9,13 +9,17 @@ job that renders the notebooks afterwards.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
 import os
+import signal
 import statistics
 import subprocess
 import sys
+import threading
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,6 +34,7 @@ from owslib.engine.pretrain import encoder_cache_path, shipped_encoders
 from owslib.io import read_json
 from owslib.study.confirm import Question, select_arms
 from owslib.study.execute import ParameterError, declared_parameters, execute, notebook_path
+from owslib.study.lock import RunBusyError, is_busy, lock_path
 from owslib.study.results import long_rows, run_fingerprint
 from owslib.study.run import is_finished, read_run_info, run_experiment
 from owslib.study.setup import IN_SETUP_VARIABLE, source_sha256
@@ -277,7 +282,8 @@ def train_runs(
         log.warning("this run's process differs from the study's setup: %s",
                     "; ".join(study.setup.differences()))  # fmt: skip
 
-    outcome: dict[str, list[str]] = {"reused": [], "trained": [], "failed": [], "skipped": []}
+    outcome: dict[str, list[str]] = {"reused": [], "trained": [], "failed": [], "skipped": [],
+                                     "busy": []}  # fmt: skip
     todo = [j for j in all_jobs if force or status(study, j, overrides) != "finished"]
     outcome["reused"] = [j.label for j in all_jobs if j not in todo]
     queue: list[RunJob] = []
@@ -293,8 +299,12 @@ def train_runs(
         if st == "stale":
             stale[len(queue)] = stale_reason(study, job, overrides)
 
-    def train(n_job: tuple[int, RunJob]) -> bool:
+    def train(n_job: tuple[int, RunJob]) -> str:
         n, job = n_job
+        if is_busy(job.path):
+            log.warning("run %d/%d %s: being trained by another process, left alone (%s)", n,
+                        len(queue), job.label, lock_path(job.path))  # fmt: skip
+            return "busy"
         done = finished_runs(all_jobs)  # once per run: it grows as the study goes
         left = sum(expected_run_s(study, done, j) for j in queue[n - 1 :]) / max(jobs, 1)
         log.info("run %d/%d: %s -> %s (about %s%s)", n, len(queue), job.label, job.path,
@@ -305,12 +315,53 @@ def train_runs(
             return _train_here(study, job, overrides)
         return train_in_setup(study, job, overrides)
 
-    with ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+    _stopping.clear()
+    with sigterm_interrupts(), ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
         # in this process: one after the other, in the main thread (Ctrl-C stops the run)
         results = (map if in_place else pool.map)(train, enumerate(queue, 1))
-        for job, ok in zip(queue, results, strict=True):
-            outcome["trained" if ok else "failed"].append(job.label)
+        try:
+            for job, result in zip(queue, results, strict=True):
+                outcome[result].append(job.label)
+        except BaseException:  # Ctrl-C or SIGTERM: no new run starts, the running ones stop
+            stop_children()
+            pool.shutdown(wait=False, cancel_futures=True)
+            raise
     return outcome
+
+
+#: Exit status of ``study --run`` when another process is training that run.
+BUSY_EXIT = 3
+_children: set[subprocess.Popen] = set()
+_children_lock = threading.Lock()
+_stopping = threading.Event()
+
+
+@contextlib.contextmanager
+def sigterm_interrupts() -> Iterator[None]:
+    """While the block runs in the main thread, SIGTERM (``kill``, a scheduler's time limit)
+    stops this process as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def stop_children() -> None:
+    """Stop every run process this process started (SIGTERM: each run keeps its last checkpoint
+    and resumes next time) and start no other, so that stopping the runner never leaves a run
+    training on with nobody reading it."""
+    with _children_lock:
+        _stopping.set()
+        for proc in _children:
+            proc.terminate()
+
+
+def _raise_interrupt(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def base_config(study: Study, overrides: dict[str, Any]) -> dict[str, Any]:
@@ -318,7 +369,7 @@ def base_config(study: Study, overrides: dict[str, Any]) -> dict[str, Any]:
     return {**overrides, **study.setup.overrides()}
 
 
-def _train_here(study: Study, job: RunJob, overrides: dict[str, Any]) -> bool:
+def _train_here(study: Study, job: RunJob, overrides: dict[str, Any]) -> str:
     info = {"variant": job.variant, "seed": job.seed, "profile": study.profile,
             "base_config": base_config(study, overrides)}  # fmt: skip
     if study.setup.encoder_sha256:
@@ -326,10 +377,13 @@ def _train_here(study: Study, job: RunJob, overrides: dict[str, Any]) -> bool:
     try:
         run_experiment(study.config(job.variant, job.seed, **overrides), job.path,
                        load_model=False, extra_info=info)  # fmt: skip
+    except RunBusyError as e:
+        log.warning("run %s: %s", job.label, e)
+        return "busy"
     except Exception as e:  # recorded in run.json; the study goes on with the other runs
         log.error("run %s failed: %s: %s", job.label, type(e).__name__, e)
-        return False
-    return True
+        return "failed"
+    return "trained"
 
 
 def run_command(study: Study, job: RunJob, overrides: dict[str, Any]) -> list[str]:
@@ -341,20 +395,31 @@ def run_command(study: Study, job: RunJob, overrides: dict[str, Any]) -> list[st
             *params]  # fmt: skip
 
 
-def train_in_setup(study: Study, job: RunJob, overrides: dict[str, Any]) -> bool:
+def train_in_setup(study: Study, job: RunJob, overrides: dict[str, Any]) -> str:
     """Train ``job`` in a process started with the setup's environment; its lines are logged
-    here, prefixed with the run's name."""
+    here, prefixed with the run's name. Returns ``trained``, ``failed`` or ``busy``."""
     env = {**os.environ, **study.setup.environment(), "PYTHONUNBUFFERED": "1"}
     prefix = f"[{job.variant} s{job.seed}]"
-    with subprocess.Popen(run_command(study, job, overrides), env=env, stdout=subprocess.PIPE,
-                          stderr=subprocess.STDOUT, text=True, bufsize=1) as proc:  # fmt: skip
-        assert proc.stdout is not None
-        for line in proc.stdout:
-            log.info("%s %s", prefix, line.rstrip())
+    with _children_lock:
+        if _stopping.is_set():
+            raise KeyboardInterrupt("the study is stopping")
+        proc = subprocess.Popen(run_command(study, job, overrides), env=env, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, text=True, bufsize=1)  # fmt: skip
+        _children.add(proc)
+    try:
+        with proc:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                log.info("%s %s", prefix, line.rstrip())
+    finally:
+        with _children_lock:
+            _children.discard(proc)
+    if proc.returncode == BUSY_EXIT:
+        return "busy"
     if proc.returncode != 0:
         log.error("run %s failed (exit %d): see %s", job.label, proc.returncode,
                   job.path / "run.json")  # fmt: skip
-    return proc.returncode == 0
+    return "trained" if proc.returncode == 0 else "failed"
 
 
 def notebook_parameters(

@@ -9,6 +9,7 @@ from its last checkpoint.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import platform
@@ -36,6 +37,7 @@ from owslib.io import atomic_write_json, read_json, sha256_file
 from owslib.paths import shown
 from owslib.report import metrics_tables, write_evaluation
 from owslib.report.explorer_record import RECORD_FILE, write_explorer_record
+from owslib.study.lock import run_lock
 from owslib.study.setup import fingerprint, observed
 from owslib.study.supersede import move_aside
 
@@ -93,26 +95,34 @@ def run_experiment(
     ``run.json`` (status, wall seconds of training and evaluation, owslib version, git commit,
     host, device, the CPU (model, vector ISA, native bfloat16), and ``extra_info`` such as the
     variant and seed). A failed run is recorded as ``failed`` in ``run.json`` with its error, then
-    the error is raised.
+    the error is raised; an interrupted one (``KeyboardInterrupt``) as ``interrupted``, and it
+    resumes next time. One process trains a run at a time (:mod:`owslib.study.lock`): another
+    one's run raises :class:`~owslib.study.lock.RunBusyError` and is left alone.
     """
     run_dir = Path(run_dir)
     if resume and is_finished(run_dir, cfg):
         return _reuse(cfg, run_dir, load_model)
-    # under DDP the main process alone moves a stale run aside and writes run.json; others wait
+    # under DDP the main process alone locks the run, moves a stale run aside and writes
+    # run.json; the others wait
     main = init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu")).is_main
-    info = {"status": "running", **(extra_info or {}), **_provenance()}
-    if main:
-        _supersede_if_stale(run_dir, cfg)
-        run_dir.mkdir(parents=True, exist_ok=True)
-        atomic_write_json(run_dir / RUN_FILE, info)
-    barrier()
-    try:
-        return _train_and_evaluate(cfg, run_dir, resume, info)
-    except BaseException as e:
+    with run_lock(run_dir) if main else contextlib.nullcontext():  # RunBusyError: another has it
+        if resume and is_finished(run_dir, cfg):  # finished by the process that held it
+            return _reuse(cfg, run_dir, load_model)
+        info = {"status": "running", **(extra_info or {}), **_provenance()}
         if main:
-            info |= {"status": "failed", "error": f"{type(e).__name__}: {e}"}
+            _supersede_if_stale(run_dir, cfg)
+            run_dir.mkdir(parents=True, exist_ok=True)
             atomic_write_json(run_dir / RUN_FILE, info)
-        raise
+        barrier()
+        try:
+            return _train_and_evaluate(cfg, run_dir, resume, info)
+        except BaseException as e:
+            if main:  # interrupted (Ctrl-C, the runner's SIGTERM): it resumes from its checkpoint
+                stopped = isinstance(e, KeyboardInterrupt)
+                info |= {"status": "interrupted" if stopped else "failed",
+                         "error": f"{type(e).__name__}: {e}"}  # fmt: skip
+                atomic_write_json(run_dir / RUN_FILE, info)
+            raise
 
 
 def _supersede_if_stale(run_dir: Path, cfg: ExperimentConfig) -> None:

@@ -1,0 +1,157 @@
+"""One process trains a run at a time; stopping the runner stops its run processes; an interrupted
+run resumes instead of counting as failed."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from owslib.study import plan
+from owslib.study.lock import RunBusyError, is_busy, lock_path, run_lock
+from owslib.study.plan import jobs, status, train_runs
+from owslib.study.studyfile import load_study
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="runs are not locked on Windows")
+
+STUDY = {
+    "profile": "smoke",
+    "seeds": [0, 1],
+    "variants": {"baseline": {"description": "b", "overrides": {}}},
+    "notebooks": [{"name": "01_baseline_contmav", "variants": ["baseline"]}],
+}
+
+
+def _study(tmp_path: Path):
+    path = tmp_path / "study.json"
+    path.write_text(json.dumps(STUDY))
+    return load_study(path)
+
+
+def test_a_run_is_locked_by_one_holder_at_a_time(tmp_path):
+    run = tmp_path / "runs" / "smoke" / "baseline" / "seed0"
+    assert not is_busy(run) and not lock_path(run).exists()  # asking creates nothing
+    with run_lock(run):
+        assert is_busy(run)  # another open file: another holder
+        with pytest.raises(RunBusyError, match=f"{run} is being trained by another process "
+                           f"\\(pid {os.getpid()} on .*, since .* UTC\\)"):  # fmt: skip
+            with run_lock(run):
+                pass
+        run.mkdir(parents=True)
+        run.rename(tmp_path / "moved")  # moving the run aside keeps its lock: it is beside it
+        assert is_busy(run)
+    assert not is_busy(run)
+    with run_lock(run):
+        pass
+
+
+def test_a_killed_holder_leaves_no_lock(tmp_path):
+    run = tmp_path / "seed0"
+    code = f"from owslib.study.lock import run_lock\nwith run_lock({str(run)!r}):\n" \
+           "    print('held', flush=True)\n    import time; time.sleep(60)\n"  # fmt: skip
+    holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "held"
+    assert is_busy(run)
+    holder.kill()  # SIGKILL: no cleanup runs
+    holder.wait()
+    assert not is_busy(run)
+
+
+def test_a_busy_run_is_left_alone(tmp_path, monkeypatch):
+    study = _study(tmp_path)
+    first, second = jobs(study, tmp_path / "results")
+    second.path.mkdir(parents=True)
+    (second.path / "run.json").write_text(json.dumps({"status": "running", "by": "other"}))
+    trained = []
+
+    def fake_run(cfg, path, **kw):
+        trained.append(path)
+        path.mkdir(parents=True, exist_ok=True)
+        (path / "run.json").write_text(json.dumps({"status": "finished", "train_s": 1.0}))
+
+    monkeypatch.setattr(plan, "run_experiment", fake_run)
+    with run_lock(second.path):  # another process trains seed 1
+        out = train_runs(study, [first, second])
+    assert out["trained"] == ["baseline seed 0"] and out["busy"] == ["baseline seed 1"]
+    assert trained == [first.path]
+    assert json.loads((second.path / "run.json").read_text())["by"] == "other"  # untouched
+
+
+def test_run_experiment_refuses_a_run_another_process_trains(tmp_path, smoke_cfg):
+    from owslib.study.run import run_experiment
+
+    run = tmp_path / "seed0"
+    run.mkdir()
+    (run / "run.json").write_text('{"status": "running"}')
+    with run_lock(run), pytest.raises(RunBusyError, match="seed0 is being trained"):
+        run_experiment(smoke_cfg, run)
+    assert (run / "run.json").read_text() == '{"status": "running"}'
+
+
+def test_an_interrupted_run_resumes_rather_than_counting_as_failed(tmp_path, monkeypatch):
+    import owslib.study.run as run_module
+
+    study = _study(tmp_path)
+    job = jobs(study, tmp_path / "results")[0]
+
+    def interrupted(cfg, run_dir, resume, info):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(run_module, "_train_and_evaluate", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_module.run_experiment(study.config("baseline", 0), job.path)
+    assert json.loads((job.path / "run.json").read_text())["status"] == "interrupted"
+    assert status(study, job) == "partial"  # trained again (resumed) without --rerun-failed
+    assert not is_busy(job.path)  # the lock went with the interruption
+
+
+RUNNER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from owslib.study import plan
+    from owslib.study.studyfile import load_study
+
+    study_file, results, pids = sys.argv[1:]
+    code = "import os, time; open({!r} + '/' + str(os.getpid()), 'w').close(); time.sleep(120)"
+    plan.run_command = lambda study, job, overrides: [sys.executable, "-c", code.format(pids)]
+    study = load_study(study_file)
+    plan.train_runs(study, plan.jobs(study, results), jobs=2)
+    """
+)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return False
+    return "\nState:\tZ" not in state  # a zombie has ended
+
+
+@pytest.mark.skipif(not Path("/proc").is_dir(), reason="reads /proc")
+def test_sigterm_to_the_runner_stops_its_run_processes(tmp_path):
+    _study(tmp_path)
+    pids = tmp_path / "pids"
+    pids.mkdir()
+    runner = subprocess.Popen([sys.executable, "-c", RUNNER, str(tmp_path / "study.json"),
+                               str(tmp_path / "results"), str(pids)],
+                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    deadline = time.monotonic() + 60
+    while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    children = [int(p.name) for p in pids.iterdir()]
+    assert len(children) == 2 and all(_alive(c) for c in children)  # two runs at a time
+    runner.send_signal(signal.SIGTERM)
+    _, err = runner.communicate(timeout=30)
+    assert runner.returncode != 0 and "KeyboardInterrupt" in err
+    time.sleep(0.5)
+    assert not [c for c in children if _alive(c)]
+    assert len(list(pids.iterdir())) == 2  # no queued run started after the signal
