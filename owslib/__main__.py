@@ -73,9 +73,10 @@ def main(argv: list[str] | None = None) -> int:
     from owslib.data.download import DownloadError
     from owslib.data.embedded.generator import EmbeddedDatasetError
     from owslib.data.validation import DatasetError, worker_message
+    from owslib.study.lock import RunBusyError
 
     user_errors = (ConfigError, ValueError, FileNotFoundError, NotADirectoryError, DatasetError,
-                   EmbeddedDatasetError, DownloadError)  # fmt: skip
+                   EmbeddedDatasetError, DownloadError, RunBusyError)  # fmt: skip
     try:
         return args.func(args)
     except user_errors as e:

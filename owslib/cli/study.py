@@ -82,9 +82,10 @@ def cmd_study(args: argparse.Namespace) -> int:
         outcome = train_runs(study, all_jobs, rerun_failed=args.rerun_failed, force=args.force,
                              jobs=args.jobs,
                              overrides=overrides)  # fmt: skip
-        failed = outcome["failed"]
+        failed = outcome["failed"] + outcome["interrupted"]
         print(f"runs: {len(outcome['trained'])} trained, {len(outcome['reused'])} reused, "
-              f"{len(failed)} failed, {len(outcome['skipped'])} skipped (failed before), "
+              f"{len(outcome['failed'])} failed, {len(outcome['interrupted'])} interrupted (they "
+              f"resume), {len(outcome['skipped'])} skipped (failed before), "
               f"{len(outcome['busy'])} left to another process training them")  # fmt: skip
         if args.run and outcome["busy"]:
             return BUSY_EXIT

@@ -8,23 +8,33 @@ A second process that wants the same run gets :class:`RunBusyError` naming the h
 runners, an array task started twice, or a runner's child left running after its parent was
 killed can no longer write one run's files at once.
 
-Locks are ``flock`` locks (Linux, macOS; local disks and NFS on Linux); where ``fcntl`` does not
-exist (Windows) runs are not locked.
+Locks are ``flock`` locks (Linux and macOS, local disks; on NFS, Linux emulates them with POSIX
+locks, which hold between processes, not within one). Where ``fcntl`` does not exist (Windows) or
+the file system refuses locks (Lustre mounted ``noflock``, NFS without a lock daemon), runs are
+not locked, with a warning. Caveats: a symlinked run folder and its target have different locks;
+DataLoader workers forked by the holder keep the lock until they notice their parent ended.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime
+import errno
+import logging
 import os
 import platform
+import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 try:
     import fcntl
 except ImportError:  # Windows
     fcntl = None  # type: ignore[assignment]
+
+
+log = logging.getLogger(__name__)
 
 
 class RunBusyError(RuntimeError):
@@ -46,14 +56,12 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
         return
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a+", encoding="utf-8") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+        if not _lock(f, path):
             f.seek(0)
             holder = f.read().strip() or "a process that did not say who it is"
             raise RunBusyError(
                 f"{run_dir} is being trained by another process ({holder}); it was left alone"
-            ) from None
+            )
         f.seek(0)
         f.truncate()
         stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
@@ -61,17 +69,51 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
         f.flush()
         try:
             yield
-        finally:
-            fcntl.flock(f, fcntl.LOCK_UN)
+        finally:  # (closing alone would leave it to forked DataLoader workers' copies)
+            with contextlib.suppress(OSError):
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+#: errno values of a file system that does not lock (the run goes on unlocked).
+NO_LOCKS = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
+_warned: set[Path] = set()
+
+
+def _lock(f: IO[str], path: Path, tries: int = 5) -> bool:
+    """Take ``f``'s exclusive lock: False when another process holds it (after a few tries over
+    ~0.1 s, so that a brief :func:`is_busy` probe is not taken for a trainer), True when taken or
+    when the file system does not lock."""
+    for attempt in range(tries):
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if attempt < tries - 1:
+                time.sleep(0.025)
+        except OSError as e:
+            if e.errno not in NO_LOCKS:
+                raise
+            if path.parent not in _warned:
+                _warned.add(path.parent)
+                log.warning("%s: the file system does not lock files (%s); runs there are not "
+                            "protected from being trained twice at once", path.parent, e)  # fmt: skip
+            return True
+    return False
 
 
 def is_busy(run_dir: str | Path) -> bool:
-    """Whether another process holds the run's lock now (creates nothing when no process ever
-    locked it)."""
-    if fcntl is None or not lock_path(run_dir).is_file():
+    """Whether another process holds the run's lock now (creates and writes nothing)."""
+    path = lock_path(run_dir)
+    if fcntl is None or not path.is_file():
         return False
-    try:
-        with run_lock(run_dir):
-            return False
-    except RunBusyError:
-        return True
+    with open(path, encoding="utf-8") as f:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        except OSError as e:
+            if e.errno in NO_LOCKS:
+                return False
+            raise
+        fcntl.flock(f, fcntl.LOCK_UN)
+        return False

@@ -19,6 +19,7 @@ import statistics
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -283,7 +284,7 @@ def train_runs(
                     "; ".join(study.setup.differences()))  # fmt: skip
 
     outcome: dict[str, list[str]] = {"reused": [], "trained": [], "failed": [], "skipped": [],
-                                     "busy": []}  # fmt: skip
+                                     "busy": [], "interrupted": []}  # fmt: skip
     todo = [j for j in all_jobs if force or status(study, j, overrides) != "finished"]
     outcome["reused"] = [j.label for j in all_jobs if j not in todo]
     queue: list[RunJob] = []
@@ -301,36 +302,60 @@ def train_runs(
 
     def train(n_job: tuple[int, RunJob]) -> str:
         n, job = n_job
-        if is_busy(job.path):
-            log.warning("run %d/%d %s: being trained by another process, left alone (%s)", n,
-                        len(queue), job.label, lock_path(job.path))  # fmt: skip
-            return "busy"
-        done = finished_runs(all_jobs)  # once per run: it grows as the study goes
-        left = sum(expected_run_s(study, done, j) for j in queue[n - 1 :]) / max(jobs, 1)
-        log.info("run %d/%d: %s -> %s (about %s%s)", n, len(queue), job.label, job.path,
-                 format_duration(left), " left in the study" if len(queue) > 1 else "")  # fmt: skip
-        if job.path.exists() and (force or n in stale):  # moved aside when its retraining starts
-            move_aside(job.path, job.path.parents[3], "forced re-run" if force else stale[n])
-        if in_place:
-            return _train_here(study, job, overrides)
-        return train_in_setup(study, job, overrides)
+        try:
+            return _train_one(study, queue[n - 1 :], len(queue), finished_runs(all_jobs),
+                              overrides, jobs=jobs, in_place=in_place,
+                              supersede="forced re-run" if force else stale.get(n))  # fmt: skip
+        except Exception as e:  # this run's trouble (a move, a process); the others go on
+            log.error("run %s failed: %s: %s", job.label, type(e).__name__, e)
+            return "failed"
 
     _stopping.clear()
-    with sigterm_interrupts(), ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
-        # in this process: one after the other, in the main thread (Ctrl-C stops the run)
-        results = (map if in_place else pool.map)(train, enumerate(queue, 1))
-        try:
-            for job, result in zip(queue, results, strict=True):
-                outcome[result].append(job.label)
-        except BaseException:  # Ctrl-C or SIGTERM: no new run starts, the running ones stop
-            stop_children()
-            pool.shutdown(wait=False, cancel_futures=True)
-            raise
+    try:
+        with sigterm_interrupts(), ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
+            try:  # in this process: one after the other, in the main thread (Ctrl-C stops it)
+                results = (map if in_place else pool.map)(train, enumerate(queue, 1))
+                for job, result in zip(queue, results, strict=True):
+                    outcome[result].append(job.label)
+            except BaseException:  # Ctrl-C or SIGTERM: no new run starts, the running ones stop
+                pool.shutdown(wait=False, cancel_futures=True)
+                stop_children()
+                raise
+    finally:
+        _stopping.clear()
     return outcome
+
+
+def _train_one(study: Study, left_jobs: list[RunJob], total: int,
+               done: list[tuple[str, dict[str, Any]]], overrides: dict[str, Any], *, jobs: int,
+               in_place: bool, supersede: str | list[str] | None) -> str:  # fmt: skip
+    """Train the first of ``left_jobs`` (the rest of a queue of ``total``, for the time left;
+    ``done``: the finished runs); a run found busy or finished by another process meanwhile is
+    left alone. Returns the outcome: ``trained``, ``failed``, ``busy``, ``interrupted``, ``reused``."""
+    job, label = left_jobs[0], f"run {total - len(left_jobs) + 1}/{total}"
+    if is_busy(job.path):
+        log.warning("%s %s: being trained by another process, left alone (%s)", label,
+                    job.label, lock_path(job.path))  # fmt: skip
+        return "busy"
+    left = sum(expected_run_s(study, done, j) for j in left_jobs) / max(jobs, 1)
+    log.info("%s: %s -> %s (about %s%s)", label, job.label, job.path, format_duration(left),
+             " left in the study" if total > 1 else "")  # fmt: skip
+    if supersede and job.path.exists():  # moved aside when its retraining starts
+        now = status(study, job, overrides)  # (another runner may have retrained it meanwhile)
+        if now == "finished" and supersede != "forced re-run":
+            log.info("%s %s: finished meanwhile by another process, reused", label, job.label)
+            return "reused"
+        if now in ("stale", "finished"):
+            move_aside(job.path, job.path.parents[3], supersede)
+    if in_place:
+        return _train_here(study, job, overrides)
+    return train_in_setup(study, job, overrides)
 
 
 #: Exit status of ``study --run`` when another process is training that run.
 BUSY_EXIT = 3
+#: How long a run process may take to stop after SIGTERM before it is killed.
+STOP_GRACE_S = 30.0
 _children: set[subprocess.Popen] = set()
 _children_lock = threading.Lock()
 _stopping = threading.Event()
@@ -347,17 +372,28 @@ def sigterm_interrupts() -> Iterator[None]:
     try:
         yield
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        if previous is not None:  # None: a handler set from C, which Python cannot restore
+            signal.signal(signal.SIGTERM, previous)
 
 
-def stop_children() -> None:
-    """Stop every run process this process started (SIGTERM: each run keeps its last checkpoint
-    and resumes next time) and start no other, so that stopping the runner never leaves a run
-    training on with nobody reading it."""
+def stop_children(grace_s: float = STOP_GRACE_S) -> None:
+    """Stop every run process this process started and start no other, so that stopping the
+    runner never leaves a run training on with nobody reading it: SIGTERM (each run keeps its
+    last checkpoint and resumes next time), then SIGKILL for one still running after
+    ``grace_s``."""
     with _children_lock:
         _stopping.set()
-        for proc in _children:
-            proc.terminate()
+        procs = list(_children)
+    for proc in procs:
+        proc.terminate()
+    deadline = time.monotonic() + grace_s
+    for proc in procs:
+        try:
+            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
+        except subprocess.TimeoutExpired:
+            log.warning("run process %d did not stop within %.0f s of SIGTERM: killed", proc.pid,
+                        grace_s)  # fmt: skip
+            proc.kill()
 
 
 def _raise_interrupt(signum: int, frame: Any) -> None:
@@ -414,12 +450,16 @@ def train_in_setup(study: Study, job: RunJob, overrides: dict[str, Any]) -> str:
     finally:
         with _children_lock:
             _children.discard(proc)
-    if proc.returncode == BUSY_EXIT:
+    code = proc.returncode
+    if code == BUSY_EXIT:
         return "busy"
-    if proc.returncode != 0:
-        log.error("run %s failed (exit %d): see %s", job.label, proc.returncode,
-                  job.path / "run.json")  # fmt: skip
-    return "trained" if proc.returncode == 0 else "failed"
+    if code and (code < 0 or (read_run_info(job.path) or {}).get("status") == "interrupted"):
+        log.warning("run %s interrupted (exit %d); it resumes from its last checkpoint next time",
+                    job.label, code)  # fmt: skip
+        return "interrupted"
+    if code != 0:
+        log.error("run %s failed (exit %d): see %s", job.label, code, job.path / "run.json")
+    return "trained" if code == 0 else "failed"
 
 
 def notebook_parameters(

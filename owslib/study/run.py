@@ -25,7 +25,7 @@ import torch
 
 from owslib import __version__, plots, report
 from owslib.config import ExperimentConfig
-from owslib.distributed import barrier, broadcast_state, init_distributed
+from owslib.distributed import barrier, broadcast_state, init_distributed, main_value
 from owslib.engine.autocast import cpu_info
 from owslib.engine.experiment import build_experiment, cache_dir, check_data_root
 from owslib.engine.loop import CHECKPOINT_NAME, fit, restore, stale_keys
@@ -106,7 +106,8 @@ def run_experiment(
     # run.json; the others wait
     main = init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu")).is_main
     with run_lock(run_dir) if main else contextlib.nullcontext():  # RunBusyError: another has it
-        if resume and is_finished(run_dir, cfg):  # finished by the process that held it
+        # finished by the process that held it? (the main process decides for every rank)
+        if main_value(resume and is_finished(run_dir, cfg)):
             return _reuse(cfg, run_dir, load_model)
         info = {"status": "running", **(extra_info or {}), **_provenance()}
         if main:

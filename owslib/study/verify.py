@@ -81,8 +81,9 @@ def verify_run(study: Study, results_dir: str | Path, variant: str, seed: int) -
     overrides = {**(info.get("base_config") or {}), **PRECISIONS.get(setup.precision, {})}
     with tempfile.TemporaryDirectory(prefix="owslib-verify-") as tmp:
         job = RunJob(variant, seed, run_dir(tmp, study.profile, variant, seed))
-        if not train_in_setup(dataclasses.replace(study, setup=setup), job, overrides):
-            return f"{label}: the retraining failed (see the log above)"
+        outcome = train_in_setup(dataclasses.replace(study, setup=setup), job, overrides)
+        if outcome != "trained":
+            return f"{label}: the retraining {outcome} (see the log above)"
         again = read_run_info(job.path) or {}
         if again.get("encoder_sha256", "") != info.get("encoder_sha256", ""):
             return f"{label}: started from another encoder ({again.get('encoder_sha256', '')[:12]} " \

@@ -23,7 +23,7 @@ pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="runs are not lo
 
 STUDY = {
     "profile": "smoke",
-    "seeds": [0, 1],
+    "seeds": [0, 1, 2],
     "variants": {"baseline": {"description": "b", "overrides": {}}},
     "notebooks": [{"name": "01_baseline_contmav", "variants": ["baseline"]}],
 }
@@ -66,7 +66,7 @@ def test_a_killed_holder_leaves_no_lock(tmp_path):
 
 def test_a_busy_run_is_left_alone(tmp_path, monkeypatch):
     study = _study(tmp_path)
-    first, second = jobs(study, tmp_path / "results")
+    first, second, _ = jobs(study, tmp_path / "results")
     second.path.mkdir(parents=True)
     (second.path / "run.json").write_text(json.dumps({"status": "running", "by": "other"}))
     trained = []
@@ -148,10 +148,58 @@ def test_sigterm_to_the_runner_stops_its_run_processes(tmp_path):
     while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     children = [int(p.name) for p in pids.iterdir()]
-    assert len(children) == 2 and all(_alive(c) for c in children)  # two runs at a time
+    assert len(children) == 2 and all(_alive(c) for c in children)  # two runs at a time (of 3)
     runner.send_signal(signal.SIGTERM)
     _, err = runner.communicate(timeout=30)
     assert runner.returncode != 0 and "KeyboardInterrupt" in err
     time.sleep(0.5)
     assert not [c for c in children if _alive(c)]
-    assert len(list(pids.iterdir())) == 2  # no queued run started after the signal
+    assert len(list(pids.iterdir())) == 2  # the third, queued, never started
+
+
+def _setup_job(tmp_path, monkeypatch, code: str):
+    """The study's first job, its run process replaced by ``code``."""
+    study = _study(tmp_path)
+    job = jobs(study, tmp_path / "results")[0]
+    monkeypatch.setattr(plan, "run_command", lambda *a: [sys.executable, "-c", code])
+    return study, job
+
+
+@pytest.mark.parametrize(
+    ("code", "outcome"),
+    [("raise SystemExit(0)", "trained"), ("raise SystemExit(1)", "failed"),
+     ("raise SystemExit(3)", "busy"),  # study --run on a run another process trains
+     ("import os, signal; os.kill(os.getpid(), signal.SIGTERM)", "interrupted")],
+)  # fmt: skip
+def test_a_run_process_exit_status_is_read_as_its_outcome(tmp_path, monkeypatch, code, outcome):
+    study, job = _setup_job(tmp_path, monkeypatch, code)
+    assert plan.train_in_setup(study, job, {}) == outcome
+
+
+def test_study_run_exits_3_on_a_run_another_process_trains(tmp_path, monkeypatch):
+    """Both checks: the runner's look at the lock, and the run's own attempt to take it."""
+    from owslib.__main__ import main
+    from owslib.study.plan import BUSY_EXIT
+
+    _study(tmp_path)
+    argv = ["study", "--study", str(tmp_path / "study.json"), "--results",
+            str(tmp_path / "results"), "--run", "baseline/seed0"]  # fmt: skip
+    run = tmp_path / "results" / "runs" / "smoke" / "baseline" / "seed0"
+    with run_lock(run):
+        assert main(argv) == BUSY_EXIT
+        monkeypatch.setattr(plan, "is_busy", lambda path: False)  # the run itself finds it locked
+        assert main(argv) == BUSY_EXIT
+    assert not run.exists()  # nothing written
+
+
+def test_verify_says_when_the_retraining_did_not_finish(tmp_path, monkeypatch):
+    from owslib.study import verify
+
+    study = _study(tmp_path)
+    job = jobs(study, tmp_path / "results")[0]
+    job.path.mkdir(parents=True)
+    (job.path / "run.json").write_text(json.dumps({"status": "finished"}))
+    (job.path / "config.json").write_text("{}")
+    monkeypatch.setattr(verify, "train_in_setup", lambda *a: "failed")
+    assert verify.verify_run(study, tmp_path / "results", "baseline", 0) == (
+        "baseline/seed0: the retraining failed (see the log above)")
