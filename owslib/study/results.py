@@ -60,7 +60,10 @@ def error_bounds(long: pd.DataFrame) -> pd.DataFrame:
 
 
 def read_metrics(path: Path) -> dict[str, Any] | None:
-    return read_json(path / "metrics.json")
+    """A finished run's metrics (None for a run that is missing, failed or still being written:
+    its ``metrics.json`` comes before its figures and ``run.json``'s ``finished``)."""
+    info = read_json(path / "run.json") or {}
+    return read_json(path / "metrics.json") if info.get("status") == "finished" else None
 
 
 def _num(x: float, d: int = 3, sign: bool = False) -> str:
@@ -173,7 +176,9 @@ def scorer_table(
 
 def findings(summary: pd.DataFrame, baseline: str, labels: list[str], floor: pd.DataFrame) -> str:
     """Sentences stating, from the numbers, each variant's paired Δ with its interval and how it
-    compares with the baseline's seed-to-seed std (the noise floor)."""
+    compares with the baseline's seed-to-seed std (the noise floor). Which side an interval that
+    excludes 0 favours is said as such, uncorrected: these are exploratory, never verdicts
+    (:mod:`owslib.study.answers` gives the confirmatory ones)."""
     keyed = summary.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
                                   summary[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
     fl = floor.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
@@ -189,8 +194,9 @@ def findings(summary: pd.DataFrame, baseline: str, labels: list[str], floor: pd.
             if r.empty or pd.isna(r.iloc[0]["delta"]):
                 continue
             r = r.iloc[0]
-            verdict = ("better" if r["better"] is True else "worse" if r["better"] is False
-                       else "not distinguishable from 0")  # fmt: skip
+            verdict = (f"favours {variant}, uncorrected" if r["better"] is True else
+                       f"favours {baseline}, uncorrected" if r["better"] is False else
+                       "interval includes 0")  # fmt: skip
             sigma = format_sigma(noise.get(label, float("nan")))
             sigma = sigma if sigma.startswith("<") else f"= {sigma}"
             parts.append(f"{label} Δ {_delta(r)} ({verdict}; noise floor σ {sigma})")

@@ -188,6 +188,7 @@ def _fake_tree(tmp_path, vary_focal=False):
             (d / "metrics.json").write_text(
                 json.dumps(_fake_metrics(miou + jitter, auroc + jitter))
             )
+            (d / "run.json").write_text(json.dumps({"status": "finished"}))
     return results, values
 
 
@@ -206,11 +207,18 @@ def test_summary_renders_from_a_fake_results_tree(tmp_path):
     floor = out["noise_floor"].set_index(["metric", "scorer", "aggregation"])
     assert floor.loc[("miou", "", ""), "std"] == pytest.approx(0.01)
     (section,) = [s for s in out["sections"] if s["notebook"] == "03_loss_ablations"]
-    # focal: +0.05 mIoU at every seed (better), -0.10 AUROC (worse); dice: identical (no effect)
-    assert "**focal**: miou Δ +0.050" in section["findings"] and "better" in section["findings"]
-    assert "auroc/fused/pooled Δ -0.100" in section["findings"] and "worse" in section["findings"]
-    assert "**dice**: miou Δ +0.000" in section["findings"]
+    # focal: +0.05 mIoU at every seed (for focal), -0.10 AUROC (for the baseline); dice: identical;
+    # said as what the interval favours, uncorrected (exploratory), never "better" or "worse"
+    focal, dice = section["findings"].split("\n")
+    assert focal.startswith("- **focal**: miou Δ +0.050") and "(favours focal, uncorrected" in focal
+    assert "auroc/fused/pooled Δ -0.100" in focal and "(favours baseline, uncorrected" in focal
+    assert dice.startswith("- **dice**: miou Δ +0.000") and "(interval includes 0" in dice
+    assert "better" not in section["findings"] and "worse" not in section["findings"]
     assert section["rendered"].endswith("03_loss_ablations/smoke/03_loss_ablations.ipynb")
+    # a run still being written (its metrics.json comes before run.json says finished) is left out
+    (run_dir(results, "smoke", "dice", 2) / "run.json").write_text('{"status": "running"}')
+    again = study_overview(results, study_file=path)
+    assert again["runs_done"] == 8 and len(again["long"]) == 8 * 7
 
 
 @pytest.mark.parametrize("contrast", [["focal"], ["focal", "focal"], ["focal", "ghost"]])
@@ -236,7 +244,8 @@ def test_the_summary_states_a_contrast_head_to_head(tmp_path):
     # dice - focal: -0.05 mIoU (worse), +0.10 AUROC (better), against the baseline's noise floor
     text = section["contrast"]
     assert text.startswith("- **dice against focal** (Δ = dice − focal): miou Δ -0.050")
-    assert "auroc/fused/pooled Δ +0.100" in text and "better" in text and "σ = 0.010" in text
+    assert "auroc/fused/pooled Δ +0.100 [" in text and "(favours dice, uncorrected" in text
+    assert "(favours focal, uncorrected" in text and "σ = 0.010" in text
 
 
 def _with_ablation(**ablation):
