@@ -341,11 +341,12 @@ def _train_one(study: Study, left_jobs: list[RunJob], total: int,
     log.info("%s: %s -> %s (about %s%s)", label, job.label, job.path, format_duration(left),
              " left in the study" if total > 1 else "")  # fmt: skip
     if supersede and job.path.exists():  # moved aside when its retraining starts
+        forced = supersede == "forced re-run"
         now = status(study, job, overrides)  # (another runner may have retrained it meanwhile)
-        if now == "finished" and supersede != "forced re-run":
+        if now == "finished" and not forced:
             log.info("%s %s: finished meanwhile by another process, reused", label, job.label)
             return "reused"
-        if now in ("stale", "finished"):
+        if forced or now == "stale":
             move_aside(job.path, job.path.parents[3], supersede)
     if in_place:
         return _train_here(study, job, overrides)

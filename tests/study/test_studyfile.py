@@ -110,6 +110,12 @@ def test_finished_runs_are_reused_failed_ones_retried_on_request(tmp_path, monke
     assert calls == [] and out["skipped"] == ["focal seed 0"] and len(out["reused"]) == 2
     out = train_runs(study, all_jobs, rerun_failed=True)
     assert calls == ["focal"] and out["failed"] == ["focal seed 0"]
+    calls.clear()
+    out = train_runs(study, all_jobs, force=True)  # every run again, the old ones moved aside
+    assert calls == ["baseline", "baseline", "focal"] and len(out["trained"]) == 2
+    notes = (tmp_path / "results" / "_superseded").glob("*/*/SUPERSEDED.txt")
+    moved = sorted(p.parent.parent.name for p in notes)
+    assert moved == ["baseline", "baseline", "focal"]
 
 
 def test_a_stale_run_is_moved_aside_only_when_its_retraining_starts(tmp_path, monkeypatch):
