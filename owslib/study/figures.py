@@ -146,7 +146,11 @@ def curves_figure(
             ax.plot(df["epoch"], y, marker="o", markersize=2.5, label=variant)
     ax.set(yscale="log" if log_scale else "linear", xlabel="epoch", ylabel=f"train {term} (epoch mean)",
            title=f"training curves: {term}, seed 0")  # fmt: skip
-    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
+    else:  # no finished run has the term yet
+        ax.text(0.5, 0.5, f"no finished run records train_{term} yet", ha="center", va="center",
+                transform=ax.transAxes, fontsize=8)  # fmt: skip
     fig.tight_layout()
     return fig
 
