@@ -43,12 +43,19 @@ def runs_long(study: Study, results_dir: str | Path, variants: tuple[str, ...],
 
 def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
     """One row per pre-registered question: its arms (by its rule), the paired effect on the fresh
-    seeds, Holm across the questions that have at least two pairs, TOST, the verdict; or why it is
-    not answered yet (``status``)."""
+    seeds, Holm across the questions, TOST, the verdict; or why it is not answered yet
+    (``status``).
+
+    The analysis is the pre-registered one, never an interim look: a question is analysed once
+    both its arms have finished at every planned seed (``n_pairs`` counts the pairs of one setup
+    among them). Until then its row shows the interim effect (``mean``, ``lo``, ``hi``; status
+    ``k of N confirming seeds done``) and no p-value or verdict. Holm runs across all the questions; one not analysed
+    yet enters with p = 1, so an analysed question's ``better``/``worse`` already stands, and any
+    other verdict waits for the rest (status ``holm_waits``)."""
     conf = study.confirmatory
     if conf is None:
         return pd.DataFrame(columns=COLUMNS)
-    rows, diffs, questions = [], {}, {}
+    rows, diffs, questions, n_planned = [], {}, {}, len(conf.seeds)
     for q in conf.questions:
         nb = study.notebook(q.notebook)
         row = {"question": nb.question or nb.name, "notebook": nb.name, "endpoint": q.endpoint,
@@ -60,16 +67,24 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         long = runs_long(study, results_dir, arms, conf.seeds)
         d = confirming_pairs(long, q, arms[0], arms[1], conf.seeds)
         row |= {"arm": arms[0], "comparator": arms[1], "n_pairs": len(d)}
-        if len(d) < 2:
-            rows.append(row | {"status": f"{len(d)} of {len(conf.seeds)} confirming seeds done"})
+        done = len(set.intersection(*(set(long.loc[long["variant"] == a, "seed"]) for a in arms)))
+        if done < n_planned:
+            t = comparison.paired_t(d) if len(d) >= 2 else None
+            interim = {"mean": t.mean, "lo": t.lo, "hi": t.hi} if t else {}
+            rows.append(row | interim | {"status": f"{done} of {n_planned} confirming seeds done"})
             continue
         diffs[nb.name], questions[nb.name] = d, q
         rows.append(row | {"status": "analysed"})
     table = pd.DataFrame(rows, columns=COLUMNS)
     if diffs:
-        v = verdicts(diffs, questions, conf.alpha).set_index("question")
+        v = verdicts(diffs, questions, conf.alpha, family=len(conf.questions))
+        v = v.set_index("question")
+        analysed = table["status"] == "analysed"
         for col in ("mean", "lo", "hi", "p", "p_holm", "p_tost", "verdict"):
-            table[col] = table["notebook"].map(v[col]).where(table["status"] == "analysed")
+            table[col] = table[col].where(~analysed, table["notebook"].map(v[col]))
+        waits = analysed & ~table["verdict"].isin(["better", "worse"]) & (len(diffs) < len(rows))
+        table.loc[waits, "verdict"] = np.nan
+        table.loc[waits, "status"] = "holm_waits"
     return table
 
 

@@ -158,11 +158,17 @@ def confirming_pairs(long: pd.DataFrame, q: Question, arm: str, comparator: str,
 def answer(row: pd.Series, question: str, n_planned: int) -> str:
     """One sentence per question, generated from its confirmatory row."""
     label = f"**{question}**"
-    if row.get("status") != "analysed":
-        return f"{label} — not answered yet: {row['status']}."
+    status = row.get("status")
+    if status not in ("analysed", "holm_waits"):
+        waits = "; the verdict comes with the last" if "seeds done" in str(status) else ""
+        return f"{label} — not answered yet: {status}{waits}."
     arm, comp, unit = row["arm"], row["comparator"], row["endpoint"]
     effect = (f"{arm} − {comp} = {row['mean']:+.3f} [{row['lo']:+.3f}, {row['hi']:+.3f}] on "
               f"{unit} over {row['n_pairs']} fresh seeds (margin ±{row['margin']:.2f})")  # fmt: skip
+    if status == "holm_waits":
+        return (f"{label} — not answered yet: {effect}; Holm across the questions waits for the "
+                f"others' confirmation (its p is at most {row['p_holm']:.3g} now), TOST p = "
+                f"{row['p_tost']:.3g}.")  # fmt: skip
     power = (f"; {row['n_pairs']} of the {n_planned} planned seeds" if row["n_pairs"] < n_planned
              else "")  # fmt: skip
     said = {"better": f"{arm} is better than {comp}", "worse": f"{arm} is worse than {comp}",
@@ -174,12 +180,18 @@ def answer(row: pd.Series, question: str, n_planned: int) -> str:
 
 
 def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],
-             alpha: float = 0.05) -> pd.DataFrame:  # fmt: skip
+             alpha: float = 0.05, family: int | None = None) -> pd.DataFrame:  # fmt: skip
     """The confirmatory analysis: paired t per question, Holm across the questions, TOST within
-    each margin, and the verdict (``better`` / ``worse`` / ``equivalent`` / ``inconclusive``)."""
+    each margin, and the verdict (``better`` / ``worse`` / ``equivalent`` / ``inconclusive``).
+
+    ``family``: the number of primary hypotheses when some are not in ``diffs`` yet; each missing
+    one enters Holm with p = 1, so the adjusted p-values are upper bounds of the final ones (Holm's
+    adjusted p-values never decrease when another raw p-value grows): a ``better``/``worse`` found
+    then stands, anything else may still change."""
     names = list(diffs)
     tests = {n: comparison.paired_t(diffs[n]) for n in names}
-    adjusted = comparison.holm([tests[n].p for n in names])
+    missing = max(0, (family or len(names)) - len(names))
+    adjusted = comparison.holm([tests[n].p for n in names] + [1.0] * missing)[: len(names)]
     rows = []
     for n, p_holm in zip(names, adjusted, strict=True):
         q, t = questions[n], tests[n]

@@ -157,19 +157,21 @@ def curves_figure(
 
 def forest_figure(table: pd.DataFrame) -> plt.Figure | None:
     """The confirmatory effects: per question the mean paired difference and its 95 % interval,
-    over the equivalence band ±margin (grey); None while no question is analysed."""
-    rows = table[table["status"] == "analysed"]
+    over the equivalence band ±margin (grey); None while no question is analysed (every planned
+    seed done; an interim effect is not drawn)."""
+    rows = table[table["status"].isin(["analysed", "holm_waits"])]
     if rows.empty:
         return None
     fig, axes = plt.subplots(len(rows), 1, figsize=(7.5, 1.1 * len(rows) + 0.6), squeeze=False)
     for ax, (_, r) in zip(axes[:, 0], rows.iterrows(), strict=True):
+        verdict = r["verdict"] if r["status"] == "analysed" else "no verdict until Holm has all"
         ax.axvspan(-r["margin"], r["margin"], color="0.9", label="equivalence margin")
         ax.axvline(0, color="0.5", lw=0.8)
         ax.errorbar([r["mean"]], [0], xerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]],
                     fmt="o", color="C0", capsize=4)  # fmt: skip
         ax.set_yticks([])
         ax.set_title(f"{r['question']}  ({r['arm']} − {r['comparator']}, {r['endpoint']}, "
-                     f"n = {r['n_pairs']}): {r['verdict']}", fontsize=8.5, loc="left")  # fmt: skip
+                     f"n = {r['n_pairs']}): {verdict}", fontsize=8.5, loc="left")  # fmt: skip
         ax.tick_params(labelsize=8)
     axes[-1, 0].set_xlabel("paired difference, 95 % interval", fontsize=8.5)
     fig.tight_layout()

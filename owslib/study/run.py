@@ -165,13 +165,17 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
     info["setup"] = observed(cfg, info.get("encoder_sha256", ""), info.get("base_config"))
     info["fingerprint"] = fingerprint(info["setup"])
     exp = build_experiment(cfg, encoder=encoder)
-    history = fit(exp, run_dir, resume=resume, validate=epoch_validation)
+    trained_here: set[int] = set()
+    history = fit(exp, run_dir, resume=resume, validate=epoch_validation,
+                  on_epoch_end=lambda epoch, _row: trained_here.add(epoch))
     if exp.dist.enabled:  # DDP syncs BatchNorm buffers only at a forward: evaluate rank 0's model
         broadcast_state(exp.bare_model)
     t1 = time.perf_counter()
     result = evaluate(exp, exp.test_loader)  # every rank evaluates its shard; counts are summed
     t2 = time.perf_counter()
-    info |= {"device": str(exp.device), "train_s": round(t1 - t0, 1), "eval_s": round(t2 - t1, 1)}
+    earlier = resumed_training_s(history, trained_here)  # a resumed run: its earlier processes' epochs
+    info |= {"device": str(exp.device), "train_s": round(t1 - t0 + earlier, 1),
+             "eval_s": round(t2 - t1, 1)}
     if not exp.dist.is_main:
         return RunResult(run_dir, cfg, dict(result), {}, history, info, exp)
     tables = write_evaluation(run_dir, result, cfg.data.dataset, cfg.data.split_preset)
@@ -185,6 +189,12 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
     log.info("finished %s in %.0f s (train %.0f s, evaluate %.0f s)", run_dir,
              time.perf_counter() - t0, info["train_s"], info["eval_s"])  # fmt: skip
     return RunResult(run_dir, cfg, dict(result), tables, history, info, exp, False, figures)
+
+
+def resumed_training_s(history: list[dict[str, Any]], trained_here: set[int]) -> float:
+    """Seconds of the epochs in ``history`` that an earlier process trained (those not in
+    ``trained_here``): what a resumed run adds to this process's time to record its whole training."""
+    return sum(float(row.get("time_s", 0.0)) for row in history if row["epoch"] not in trained_here)
 
 
 def _pretrain_encoder(cfg: ExperimentConfig) -> bool:

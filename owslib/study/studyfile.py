@@ -4,7 +4,7 @@
 notebooks raise, naming them)::
 
     {"profile": "quick", "seeds": [0, 1, 2],
-     "profiles": {"smoke": {"seeds": [0]}},
+     "profiles": {"smoke": {"seeds": [0], "confirmatory_seeds": [100, 101]}},
      "variants": {"baseline": {"description": "...", "overrides": {}},
                   "focal": {"description": "...", "overrides": {"loss__semantic": "focal"}}},
      "notebooks": [{"name": "01_baseline_contmav", "variants": ["baseline"]},
@@ -39,7 +39,7 @@ _TOP = {"profile", "seeds", "profiles", "variants", "notebooks", "description", 
 _VARIANT = {"description", "overrides"}
 _NOTEBOOK = {"name", "question", "variants", "baseline", "contrast", "ablation"}
 _ABLATION = {"of", "variants", "question"}
-_PROFILE = {"seeds", "variants"}
+_PROFILE = {"seeds", "variants", "confirmatory_seeds"}
 
 
 class StudyError(ValueError):
@@ -148,7 +148,7 @@ def load_study(
     path: str | Path = STUDY_FILE, profile: str | None = None, notebook_dir: Path | None = None
 ) -> Study:
     """Read and validate a study file; ``profile`` overrides the file's (its ``profiles`` entry,
-    if any, narrows seeds and variants for that profile)."""
+    if any, narrows seeds, variants and the confirmation's seeds for that profile)."""
     path = Path(path)
     try:
         spec = json.loads(path.read_text(), object_pairs_hook=_no_duplicates)
@@ -209,8 +209,11 @@ def load_study(
             # another profile (smoke: tests, a quick look) has an encoder of its own and trains in
             # this process: the setup's kernels and threads are the study's, its precision stays
             setup = Setup(precision=setup.precision)
+        conf_spec = spec.get("confirmatory")
+        if conf_spec is not None and "confirmatory_seeds" in narrowed:  # (smoke: a few, for tests)
+            conf_spec = {**conf_spec, "seeds": narrowed["confirmatory_seeds"]}
         confirmatory = parse_confirmatory(
-            f"{path}: confirmatory", spec.get("confirmatory"),
+            f"{path}: confirmatory", conf_spec,
             {nb.name: nb.run_variants for nb in notebooks}, seeds)  # fmt: skip
     except ValueError as e:
         raise StudyError(str(e)) from e

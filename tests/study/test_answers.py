@@ -91,3 +91,82 @@ def test_a_notebook_closes_with_its_question_s_verdict(tmp_path):
     assert text.startswith("**Which semantic loss?** — not answered yet: 0 of 6 confirming seeds")
     assert "exploratory" in text
     assert "no pre-registered confirmation" in notebook_verdict(study, results, "01_x")
+
+
+def test_no_verdict_is_read_before_every_planned_seed_is_done(tmp_path):
+    study, results = _study(tmp_path), tmp_path / "results"
+    for s in (10, 11, 12):  # half the planned seeds, a clear effect
+        _run(results, "baseline", s, 0.5)
+        _run(results, "focal", s, 0.55 + 0.001 * s)
+    _run(results, "focal", 13, 0.6)  # the comparator of seed 13 is not finished: not done
+    row = confirmatory_answers(study, results).iloc[0]
+    assert row["status"] == "3 of 6 confirming seeds done" and row["n_pairs"] == 3
+    assert abs(row["mean"] - 0.061) < 1e-12 and row["lo"] < row["mean"] < row["hi"]  # interim
+    assert row["verdict"] != row["verdict"] and row["p"] != row["p"]  # no test, no verdict
+    (sentence,) = answer_sentences(study, confirmatory_answers(study, results))
+    assert sentence == ("**Which semantic loss?** — not answered yet: 3 of 6 confirming seeds "
+                        "done; the verdict comes with the last.")  # fmt: skip
+
+
+THREE = {
+    **SPEC,
+    "notebooks": [{"name": "03_loss_ablations", "question": "Focal?", "variants": ["baseline", "focal"]},
+                  {"name": "04_infonce", "question": "Dice?", "variants": ["baseline", "dice"]},
+                  {"name": "05_synco_comparison", "question": "Focal or Dice?",
+                   "variants": ["focal", "dice"]}],
+    "confirmatory": {"seeds": [10, 11, 12, 13, 14, 15], "questions": [
+        {"notebook": n, "endpoint": "miou", "margin": 0.02, "rule": "head_to_head", "arms": arms}
+        for n, arms in (("03_loss_ablations", ["focal", "baseline"]),
+                        ("04_infonce", ["dice", "baseline"]),
+                        ("05_synco_comparison", ["focal", "dice"]))]},
+}  # fmt: skip
+
+
+def test_holm_counts_every_question_and_only_a_verdict_that_stands_is_given(tmp_path):
+    from owslib import comparison
+
+    study, results = _study(tmp_path, THREE), tmp_path / "results"
+    noise = np.random.default_rng(2).normal(0, 0.004, (3, 6))
+    for i, s in enumerate(range(10, 16)):
+        _run(results, "baseline", s, 0.5 + noise[0, i])
+        _run(results, "focal", s, 0.56 + noise[1, i])  # focal − baseline: clearly better
+    for s in (10, 11):  # dice has two of its six seeds: its questions are not analysed yet
+        _run(results, "dice", s, 0.5)
+    table = confirmatory_answers(study, results).set_index("notebook")
+    first = table.loc["03_loss_ablations"]
+    p = comparison.paired_t(np.array(0.06 + noise[1] - noise[0])).p
+    # two questions pending enter Holm with p = 1: the first is adjusted by the whole family of 3
+    assert first["status"] == "analysed" and abs(first["p_holm"] - min(1.0, 3 * p)) < 1e-12
+    assert first["verdict"] == "better"  # stands whatever the others' p-values turn out to be
+    assert table.loc["04_infonce", "status"] == "2 of 6 confirming seeds done"
+    for i, s in enumerate(range(12, 16)):  # dice finishes at baseline's level (within noise)
+        _run(results, "dice", s, 0.5 + noise[0, i + 2] + noise[2, i + 2] / 4)
+    table = confirmatory_answers(study, results).set_index("notebook")
+    assert (table["status"] == "analysed").all()  # every question done: Holm is final
+    raw = table["p"].to_numpy()
+    assert np.allclose(table["p_holm"], comparison.holm(raw))
+    assert table.loc["03_loss_ablations", "verdict"] == "better"
+
+
+def test_a_verdict_that_holm_may_still_change_waits_for_the_other_questions(tmp_path):
+    study, results = _study(tmp_path, THREE), tmp_path / "results"
+    noise = np.random.default_rng(3).normal(0, 0.002, 6)
+    for i, s in enumerate(range(10, 16)):
+        _run(results, "baseline", s, 0.5)
+        _run(results, "focal", s, 0.5 + noise[i])  # no effect: TOST alone would say equivalent
+    row = confirmatory_answers(study, results).set_index("notebook").loc["03_loss_ablations"]
+    assert row["status"] == "holm_waits" and row["verdict"] != row["verdict"]
+    (sentence, *_) = answer_sentences(study, confirmatory_answers(study, results))
+    assert sentence.startswith("**Focal?** — not answered yet: focal − baseline = ")
+    assert "Holm across the questions waits for the others' confirmation" in sentence
+
+
+def test_holm_with_the_missing_p_values_at_1_bounds_the_final_holm():
+    from owslib import comparison
+
+    rng = np.random.default_rng(4)
+    for _ in range(200):
+        p = rng.uniform(0, 0.2, 4)
+        known = rng.integers(1, 4)
+        bound = comparison.holm(np.r_[p[:known], np.ones(4 - known)])[:known]
+        assert (bound >= comparison.holm(p)[:known] - 1e-15).all()

@@ -21,3 +21,21 @@ def test_curves_of_a_term_no_run_records_say_so_without_a_warning():
     fig = curves_figure(histories, "loss")
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["baseline"]
     plt.close(fig)
+
+
+def test_the_forest_plot_draws_analysed_questions_only_and_says_which_wait_for_holm():
+    from owslib.study.figures import forest_figure
+
+    base = {"arm": "a", "comparator": "b", "endpoint": "miou", "n_pairs": 14, "margin": 0.02,
+            "mean": 0.01, "lo": 0.0, "hi": 0.02}  # fmt: skip
+    table = pd.DataFrame([
+        base | {"question": "Q1", "status": "analysed", "verdict": "better"},
+        base | {"question": "Q2", "status": "holm_waits", "verdict": None},
+        base | {"question": "Q3", "status": "5 of 14 confirming seeds done", "verdict": None},
+    ])  # fmt: skip
+    fig = forest_figure(table)
+    titles = [ax.get_title(loc="left") for ax in fig.axes]
+    assert len(titles) == 2 and titles[0].startswith("Q1") and titles[0].endswith(": better")
+    assert titles[1].endswith("no verdict until Holm has all")  # an interim Q3 is not drawn
+    plt.close(fig)
+    assert forest_figure(table.iloc[2:]) is None

@@ -112,6 +112,40 @@ def test_an_interrupted_run_resumes_rather_than_counting_as_failed(tmp_path, mon
     assert not is_busy(job.path)  # the lock went with the interruption
 
 
+
+def test_a_resumed_run_records_the_training_time_of_every_process(smoke_root, tmp_path, monkeypatch):
+    import torch
+
+    import owslib.study.run as run_module
+    from owslib.engine.loop import CHECKPOINT_NAME
+
+    study = _study(tmp_path)
+    job = jobs(study, tmp_path / "results")[0]
+    cfg = study.config("baseline", 0, data__root=str(smoke_root), train__epochs=2,
+                       model__pretrain_epochs=0)
+    real_fit = run_module.fit
+
+    def stopped_after_epoch_0(exp, run_dir, **kw):  # Ctrl-C once epoch 0 is checkpointed
+        def stop(epoch, row):
+            raise KeyboardInterrupt
+        return real_fit(exp, run_dir, **{**kw, "on_epoch_end": stop})
+
+    monkeypatch.setattr(run_module, "fit", stopped_after_epoch_0)
+    with pytest.raises(KeyboardInterrupt):
+        run_module.run_experiment(cfg, job.path)
+    ckpt_path = job.path / CHECKPOINT_NAME
+    ckpt = torch.load(ckpt_path, weights_only=True)
+    assert [row["epoch"] for row in ckpt["history"]] == [0]
+    ckpt["history"][0]["time_s"] = 1000.0  # the first process's epoch, made long enough to see
+    torch.save(ckpt, ckpt_path)
+    monkeypatch.setattr(run_module, "fit", real_fit)
+    result = run_module.run_experiment(cfg, job.path)
+    info = json.loads((job.path / "run.json").read_text())
+    assert info["status"] == "finished" and [row["epoch"] for row in result.history] == [0, 1]
+    # this process trained epoch 1 only; the record counts epoch 0's 1000 s too
+    assert 1000.0 + result.history[1]["time_s"] <= info["train_s"] < 1000.0 + 600.0
+    assert run_module.resumed_training_s(result.history, {0, 1}) == 0.0
+
 RUNNER = textwrap.dedent(
     """
     import sys

@@ -134,6 +134,20 @@ def test_confirming_runs_come_after_the_screening_on_fresh_seeds(tmp_path, smoke
     assert screening == all_jobs[:4]
 
 
+def test_a_profile_narrows_the_confirming_seeds_and_keeps_them_fresh(tmp_path, smoke_root):
+    conf = {"seeds": [7, 8, 9], "questions": []}
+    profiles = {"quick": {"confirmatory_seeds": [7]}, "overfit": {"confirmatory_seeds": [1, 7]}}
+    path = _study(tmp_path, smoke_root, confirmatory=conf, profiles=profiles)
+    assert load_study(path).confirmatory.seeds == (7, 8, 9)  # the declared study: all of them
+    assert load_study(path, profile="quick").confirmatory.seeds == (7,)
+    with pytest.raises(StudyError, match="fresh seeds"):  # 1 is a screening seed
+        load_study(path, profile="overfit")
+    # the project's study: the smoke profile confirms on two seeds, the declared one on all
+    project_smoke, project = load_study(profile="smoke"), load_study()
+    assert len(project_smoke.confirmatory.seeds) == 2
+    assert set(project_smoke.confirmatory.seeds) < set(project.confirmatory.seeds)
+
+
 def test_the_best_screening_rule_waits_for_the_screening(tmp_path, smoke_root):
     import pandas as pd
 
