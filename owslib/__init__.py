@@ -5,14 +5,16 @@ The package is built in layers; a module imports only from its own layer or the 
 
 0. roots — ``config`` (experiment config dataclasses), ``labels`` (label tables, splits), ``io``
    (atomic writes), ``paths`` (the project's folders), ``distributed`` (process groups and
-   collectives), ``comparison`` (paired statistics over seeds), ``syncs`` (host–device
-   synchronisations counted, for the tests and benchmarks);
+   collectives), ``stats`` (paired t, TOST, Holm/BH, verdicts, power), ``comparison`` (paired
+   differences over seeds, their tables), ``syncs`` (host–device synchronisations counted, for
+   the tests and benchmarks);
 1. parts — ``data`` (readers, transforms, the embedded dataset), ``models``, ``losses``,
    ``metrics``, ``inference`` (Gaussian scores, scorers, discovery), ``plots`` (figures);
 2. ``engine`` — the experiment builder, the training loop, checkpoints, the closed-set encoder;
 3. ``evaluation`` (the protocol: computes, writes nothing) and ``report`` (writes its files);
 4. ``study`` — the study file, planning and running its runs, papermill, results read back;
-5. faces — ``cli`` (every command), ``notebook`` (what the notebooks call), ``widgets``.
+5. faces — ``cli`` (every command), ``notebook`` (what the notebooks call), ``display`` (tables,
+   figures and the explorer shown inline), ``widgets``.
 """
 
 __version__ = "0.1.0"

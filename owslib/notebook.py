@@ -23,6 +23,15 @@ import pandas as pd
 
 from owslib import comparison
 from owslib.config import load_profile
+from owslib.display import (  # noqa: F401  (re-exported: the notebooks call nb.show_table, …)
+    RUN_FIGURE_ALT,
+    explorer,
+    say,
+    show_figure,
+    show_image,
+    show_run_figure,
+    show_table,
+)
 from owslib.evaluation.embeddings import (
     load_embedding_sample,
     space_finding,  # noqa: F401  (used by notebook 04)
@@ -37,9 +46,7 @@ from owslib.models.cost import model_cost
 from owslib.paths import resolve, shown
 from owslib.plots import save_figure
 from owslib.plots.embeddings import embedding_pca, norm_histograms
-from owslib.plots.inline import figure_bundle, image_bundle, to_jpeg
 from owslib.report.explorer_record import RECORD_FILE, load_explorer_record
-from owslib.report.tables import markdown_table
 from owslib.study.answers import (
     answer_sentences,
     confirmatory_answers,
@@ -74,7 +81,7 @@ from owslib.study.results import (  # noqa: F401  (re-exported for the notebooks
 )
 from owslib.study.run import RunResult, is_finished, read_run_info, run_experiment
 from owslib.study.studyfile import STUDY_FILE, NotebookSpec, Study, load_study, run_dir
-from owslib.widgets import AnomalyExplorer, FigureBox, SideBySide
+from owslib.widgets import FigureBox, SideBySide
 
 log = logging.getLogger(__name__)
 
@@ -331,7 +338,7 @@ class NotebookRun:
         records = {(v, s): self.run_path(v, s) / RECORD_FILE for s in self.study.seeds
                    for v in variants if (self.run_path(v, s) / RECORD_FILE).is_file()}  # fmt: skip
         if not records:
-            _say(
+            say(
                 "No explorer record among these runs yet: they predate `explorer.npz`, which "
                 "every run now writes; the side-by-side view appears once they are retrained."
             )
@@ -516,98 +523,6 @@ def setup(namespace: dict[str, Any], name: str) -> NotebookRun:
         study.config(study.notebook(name).baseline if study.notebook(name).variants else "baseline",
                      study.seeds[0], **overrides)  # unknown keys raise here  # fmt: skip
     return NotebookRun(name, study, study.notebook(name), results, out, overrides)
-
-
-def show_image(path: str | Path, *, photo: bool = False, quality: int = 85, alt: str = "") -> None:
-    """Display a figure file inline with ``alt`` text (default: its file name). ``photo=True``
-    (panels of camera images and maps) shows it as a JPEG of ``quality``: about a fifth of the
-    PNG's bytes in the rendered notebook, the file on disk unchanged; line plots stay PNG."""
-    from IPython.display import display
-
-    path = resolve(path)
-    data = path.read_bytes()
-    alt = alt or f"Figure {path.stem.replace('_', ' ')}"
-    bundle, metadata = image_bundle(to_jpeg(data, quality), alt, "jpeg") if photo else (
-        image_bundle(data, alt, "png"))  # fmt: skip
-    display(bundle, metadata=metadata, raw=True)
-
-
-#: Alt text of a run's figures (:data:`owslib.study.run.FIGURES`), as notebook 01 shows them.
-RUN_FIGURE_ALT = {
-    "training_curves": "Training curves: the per-epoch mean of every loss term on a log axis, the "
-    "statistics warm-up shaded; the learning rate and the validation metrics beside.",
-    "pr_curves": "Precision-recall curves of every anomaly scorer over the test pixels.",
-    "roc_curves": "ROC curves of every anomaly scorer over the test pixels, with the diagonal of "
-    "a random scorer.",
-    "per_class_iou": "Horizontal bars: the IoU of each known class on the test split.",
-    "qualitative": "Qualitative examples, one row per test image: the image, the ground truth with "
-    "the unknown objects outlined, the closed-set prediction and the anomaly score.",
-    "scorers_side_by_side": "One test image and every scorer's anomaly map of it, each with its "
-    "colour bar, the unknown objects outlined.",
-}  # fmt: skip
-
-
-def show_run_figure(run: RunResult, name: str, *, photo: bool = False) -> None:
-    """A figure the run wrote (``<name>.png`` in its folder), shown with its alt text."""
-    who = f" Run {run.info.get('variant', run.run_dir.parent.name)}, {run.run_dir.name}."
-    show_image(run.run_dir / f"{name}.png", photo=photo, alt=RUN_FIGURE_ALT.get(name, name) + who)
-
-
-def show_figure(fig: plt.Figure, alt: str, *, photo: bool = False) -> None:
-    """Display a matplotlib figure inline with ``alt`` text, then close it."""
-    from IPython.display import display
-
-    bundle, metadata = figure_bundle(fig, alt, photo=photo)
-    plt.close(fig)
-    display(bundle, metadata=metadata, raw=True)
-
-
-def show_table(table: pd.DataFrame, note: str = "", decimals: int = 4, *,
-               compact: bool = False) -> None:  # fmt: skip
-    """Display a table as markdown (:func:`owslib.report.tables.markdown_table`): no index column,
-    ``decimals`` decimals, integer counts, each convention once as a numbered note, then ``note``;
-    an empty table reads "none". ``compact``: a column holding one value in every row is left
-    out and its value said once, above the table."""
-    from IPython.display import Markdown, display
-
-    above = ""
-    if compact and len(table) > 1:
-        same = [c for c in table.columns if table[c].astype(str).nunique() == 1]
-        if same and len(same) < len(table.columns):
-            above = (
-                "In every row: " + "; ".join(f"{c} `{table[c].iloc[0]}`" for c in same) + ".\n\n"
-            )
-            table = table.drop(columns=same)
-    display(Markdown(above + markdown_table(table, note, decimals)))
-
-
-def explorer(run: RunResult) -> FigureBox | None:
-    """The anomaly explorer of a run, as one output (the live widget in JupyterLab with a kernel;
-    in a rendered copy a picture of it): every test image through the model when one is loaded,
-    else the images of the run's explorer record (no checkpoint needed). A run with neither (it
-    predates explorer records, and checkpoints are not committed) is said so in one line."""
-    if run.exp is not None:
-        return AnomalyExplorer(run.exp, run.exp.test_loader.dataset).widget
-    variant = run.info.get("variant", run.run_dir.parent.name)
-    seed = run.info.get("seed", run.run_dir.name.removeprefix("seed"))
-    if (run.run_dir / RECORD_FILE).is_file():
-        examples = load_explorer_record(run.run_dir / RECORD_FILE)
-        palette = get_split(run.cfg.data.split_preset).palette
-        source = (f"the explorer record of `{variant}` seed {seed}: its {len(examples)} recorded "
-                  "test images (no model loaded; with one, every test image)")  # fmt: skip
-        return AnomalyExplorer.from_record(examples, palette, delta=run.cfg.eval.delta,
-                                           source=source).widget  # fmt: skip
-    _say(f"This run (`{variant}` seed {seed}) predates explorer records and has no checkpoint, so "
-         f"there is nothing to explore; `python -m owslib study --run {variant}/seed{seed} --profile "
-         f"{run.cfg.profile} --results scratch` retrains it into scratch/ without touching the "
-         "committed results.")  # fmt: skip
-    return None
-
-
-def _say(text: str) -> None:
-    from IPython.display import Markdown, display
-
-    display(Markdown(text))
 
 
 def _record_scorers(path: Path) -> list[str]:

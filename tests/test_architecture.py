@@ -17,12 +17,12 @@ PACKAGE = Path(owslib.__file__).parent
 #: Layer of each top-level part of owslib (lower imports nothing higher).
 LAYERS = {
     "owslib": 0, "config": 0, "labels": 0, "io": 0, "paths": 0, "distributed": 0, "comparison": 0,
-    "syncs": 0,
+    "syncs": 0, "stats": 0,
     "data": 1, "models": 1, "losses": 1, "metrics": 1, "inference": 1, "plots": 1,
     "engine": 2,
     "evaluation": 3, "report": 3,
     "study": 4,
-    "cli": 5, "notebook": 5, "widgets": 5, "__main__": 5,
+    "cli": 5, "notebook": 5, "display": 5, "widgets": 5, "__main__": 5,
 }  # fmt: skip
 
 

@@ -19,9 +19,9 @@ from owslib.comparison import (
     noise_floor,
     paired_differences,
     summarise,
-    t_interval,
     table_footnote,
 )
+from owslib.stats import t_interval
 
 T_2_975 = 4.302652729911275  # t_{2, 0.975}
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from owslib.comparison import (
+from owslib.stats import (
     PairedT,
     Tost,
     benjamini_hochberg,
@@ -313,3 +313,11 @@ def test_result_types() -> None:
                for x in (r, e) for f in dataclasses.fields(x))  # fmt: skip
     assert isinstance(paired_t_power(0.5, 1.0, 10), float)
     assert isinstance(seeds_for_power(0.5, 1.0), int)
+
+
+def test_the_comparison_module_offers_the_statistics_by_their_issue_names():
+    import owslib.comparison as comparison
+    import owslib.stats as st
+
+    for name in ("paired_t", "tost", "holm", "benjamini_hochberg", "verdict"):
+        assert getattr(comparison, name) is getattr(st, name)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from owslib import comparison
+from owslib import stats
 from owslib.io import read_json
 from owslib.study.confirm import (
     Question,
@@ -69,7 +69,7 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         row |= {"arm": arms[0], "comparator": arms[1], "n_pairs": len(d)}
         done = len(set.intersection(*(set(long.loc[long["variant"] == a, "seed"]) for a in arms)))
         if done < n_planned:
-            t = comparison.paired_t(d) if len(d) >= 2 else None
+            t = stats.paired_t(d) if len(d) >= 2 else None
             interim = {"mean": t.mean, "lo": t.lo, "hi": t.hi} if t else {}
             rows.append(row | interim | {"status": f"{done} of {n_planned} confirming seeds done"})
             continue
@@ -109,7 +109,7 @@ def screening_exploratory(study: Study, results_dir: str | Path) -> pd.DataFrame
     if not parts:
         return pd.DataFrame()
     out = pd.concat(parts, ignore_index=True)
-    out["q_bh"] = comparison.benjamini_hochberg(out["p"].to_numpy())  # over every notebook
+    out["q_bh"] = stats.benjamini_hochberg(out["p"].to_numpy())  # over every notebook
     return out
 
 

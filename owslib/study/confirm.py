@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from owslib import comparison
+from owslib import comparison, stats
 from owslib.inference.scorers import SCORER_REGISTRY
 
 #: The metrics the study compares, and their aggregations.
@@ -131,10 +131,10 @@ def power_table(question_sds: dict[str, tuple[Question, float]], conf: Confirmat
         rows.append({
             "question": name, "endpoint": q.endpoint, "margin": q.margin, "sd_diff": sd,
             "margin_in_sd": q.margin / sd,
-            "power_at_margin": comparison.paired_t_power(q.margin, sd, n_seeds, conf.alpha / m),
-            "seeds_for_power": comparison.seeds_for_power(q.margin, sd, conf.power, conf.alpha / m),
-            "tost_power": comparison.tost_power(q.margin, sd, n_seeds, alpha=conf.alpha),
-            "seeds_for_tost": comparison.seeds_for_equivalence(q.margin, sd, power=conf.power,
+            "power_at_margin": stats.paired_t_power(q.margin, sd, n_seeds, conf.alpha / m),
+            "seeds_for_power": stats.seeds_for_power(q.margin, sd, conf.power, conf.alpha / m),
+            "tost_power": stats.tost_power(q.margin, sd, n_seeds, alpha=conf.alpha),
+            "seeds_for_tost": stats.seeds_for_equivalence(q.margin, sd, power=conf.power,
                                                                alpha=conf.alpha),
         })  # fmt: skip
     return pd.DataFrame(rows)
@@ -189,18 +189,18 @@ def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],
     adjusted p-values never decrease when another raw p-value grows): a ``better``/``worse`` found
     then stands, anything else may still change."""
     names = list(diffs)
-    tests = {n: comparison.paired_t(diffs[n]) for n in names}
+    tests = {n: stats.paired_t(diffs[n]) for n in names}
     missing = max(0, (family or len(names)) - len(names))
-    adjusted = comparison.holm([tests[n].p for n in names] + [1.0] * missing)[: len(names)]
+    adjusted = stats.holm([tests[n].p for n in names] + [1.0] * missing)[: len(names)]
     rows = []
     for n, p_holm in zip(names, adjusted, strict=True):
         q, t = questions[n], tests[n]
         sign = q.endpoint.split("/")[0] not in LOWER_IS_BETTER and q.higher_is_better
-        eq = comparison.tost(diffs[n], q.margin, alpha) if t.n >= 2 else None
+        eq = stats.tost(diffs[n], q.margin, alpha) if t.n >= 2 else None
         rows.append({"question": n, "endpoint": q.endpoint, "n_pairs": t.n, "mean": t.mean,
                      "lo": t.lo, "hi": t.hi, "p": t.p, "p_holm": p_holm, "margin": q.margin,
                      "p_tost": eq.p if eq else np.nan,
-                     "verdict": comparison.verdict(diffs[n], q.margin, alpha, p_holm, sign)})  # fmt: skip
+                     "verdict": stats.verdict(diffs[n], q.margin, alpha, p_holm, sign)})  # fmt: skip
     return pd.DataFrame(rows)
 
 
@@ -212,7 +212,7 @@ def exploratory(long: pd.DataFrame, baseline: str) -> pd.DataFrame:
     rows = []
     for (v, m, sc, agg), g in pairs.groupby(["variant", "metric", "scorer", "aggregation"],
                                              sort=False):  # fmt: skip
-        t = comparison.paired_t(g["diff"].to_numpy())
+        t = stats.paired_t(g["diff"].to_numpy())
         rows.append({"variant": v, "metric": m, "scorer": sc, "aggregation": agg,
                      "n_pairs": t.n, "mean": t.mean, "lo": t.lo, "hi": t.hi, "p": t.p})  # fmt: skip
     out = pd.DataFrame(rows, columns=["variant", "metric", "scorer", "aggregation", "n_pairs",
