@@ -79,25 +79,36 @@ NO_LOCKS = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
 _warned: set[Path] = set()
 
 
+def _try_flock(f: IO[str]) -> bool | None:
+    """Take ``f``'s exclusive lock without waiting: True when taken, False when another process
+    holds it, None when the file system does not lock."""
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    except OSError as e:
+        if e.errno in NO_LOCKS:
+            return None
+        raise
+
+
 def _lock(f: IO[str], path: Path, tries: int = 5) -> bool:
     """Take ``f``'s exclusive lock: False when another process holds it (after a few tries over
     ~0.1 s, so that a brief :func:`is_busy` probe is not taken for a trainer), True when taken or
     when the file system does not lock."""
     for attempt in range(tries):
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except BlockingIOError:
-            if attempt < tries - 1:
-                time.sleep(0.025)
-        except OSError as e:
-            if e.errno not in NO_LOCKS:
-                raise
+        taken = _try_flock(f)
+        if taken is None:
             if path.parent not in _warned:
                 _warned.add(path.parent)
-                log.warning("%s: the file system does not lock files (%s); runs there are not "
-                            "protected from being trained twice at once", path.parent, e)  # fmt: skip
+                log.warning("%s: the file system does not lock files; runs there are not "
+                            "protected from being trained twice at once", path.parent)  # fmt: skip
             return True
+        if taken:
+            return True
+        if attempt < tries - 1:
+            time.sleep(0.025)
     return False
 
 
@@ -107,13 +118,7 @@ def is_busy(run_dir: str | Path) -> bool:
     if fcntl is None or not path.is_file():
         return False
     with open(path, encoding="utf-8") as f:
-        try:
-            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            return True
-        except OSError as e:
-            if e.errno in NO_LOCKS:
-                return False
-            raise
-        fcntl.flock(f, fcntl.LOCK_UN)
-        return False
+        taken = _try_flock(f)
+        if taken:
+            fcntl.flock(f, fcntl.LOCK_UN)
+        return taken is False

@@ -52,6 +52,28 @@ def test_a_run_is_locked_by_one_holder_at_a_time(tmp_path):
         pass
 
 
+
+def test_a_file_system_that_does_not_lock_runs_unlocked_with_one_warning(tmp_path, monkeypatch, caplog):
+    import errno
+
+    from owslib.study import lock
+
+    def refuses(f, op):
+        if op & lock.fcntl.LOCK_UN:
+            return
+        raise OSError(errno.ENOLCK, "No locks available")
+
+    run = tmp_path / "runs" / "smoke" / "baseline" / "seed0"
+    with run_lock(run):  # the real lock: held here
+        monkeypatch.setattr(lock.fcntl, "flock", refuses)
+        assert not is_busy(run)  # nothing can say it is busy: not busy
+        with caplog.at_level("WARNING", logger="owslib.study.lock"):
+            with run_lock(run), run_lock(run):  # unlocked: nothing stops a second holder
+                pass
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{run.parent}: the file system does not lock files; runs there are not protected from "
+        "being trained twice at once"]  # fmt: skip
+
 def test_a_killed_holder_leaves_no_lock(tmp_path):
     run = tmp_path / "seed0"
     code = f"from owslib.study.lock import run_lock\nwith run_lock({str(run)!r}):\n" \
