@@ -1,7 +1,8 @@
 """Paired statistics on a vector of per-seed differences: the Student t-test and its interval,
 equivalence (TOST), the multiplicity adjustments (Holm, Benjamini–Hochberg), the study's verdict
 and the power and sample-size helpers of a pre-registration. :mod:`owslib.comparison` builds the
-differences from the study's long tables and re-exports everything here.
+differences from the study's long tables and offers the tests the study names (paired_t, tost,
+holm, benjamini_hochberg, verdict) too.
 
 Edge cases, the same everywhere: NaN differences (missing seeds) are dropped and ``n`` counts the
 pairs used; fewer than 2 pairs give NaN p-values; differences that are all equal (sample sd below

@@ -46,12 +46,16 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
     seeds, Holm across the questions, TOST, the verdict; or why it is not answered yet
     (``status``).
 
-    The analysis is the pre-registered one, never an interim look: a question is analysed once
-    both its arms have finished at every planned seed (``n_pairs`` counts the pairs of one setup
-    among them). Until then its row shows the interim effect (``mean``, ``lo``, ``hi``; status
-    ``k of N confirming seeds done``) and no p-value or verdict. Holm runs across all the questions; one not analysed
-    yet enters with p = 1, so an analysed question's ``better``/``worse`` already stands, and any
-    other verdict waits for the rest (status ``holm_waits``)."""
+    The analysis is the pre-registered one, with no interim test: a question is analysed once
+    both its arms have finished at every planned seed in one setup (``n_pairs`` = the planned
+    seeds; a run of another setup is retrained by the runner, and a run that cannot be trained
+    is a defect to mend, never a missing value). Until then its row carries the untested interim
+    estimate (``mean``, ``lo``, ``hi``, for whoever reads the table; the notebooks show no effect,
+    p-value or verdict) with status ``k of N confirming seeds done``. Holm runs across all the
+    questions; one not analysed yet enters with p = 1, so an analysed question's
+    ``better``/``worse`` already stands, and any other verdict waits for the rest (status
+    ``holm_waits``).
+    """
     conf = study.confirmatory
     if conf is None:
         return pd.DataFrame(columns=COLUMNS)
@@ -67,11 +71,11 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         long = runs_long(study, results_dir, arms, conf.seeds)
         d = confirming_pairs(long, q, arms[0], arms[1], conf.seeds)
         row |= {"arm": arms[0], "comparator": arms[1], "n_pairs": len(d)}
-        done = len(set.intersection(*(set(long.loc[long["variant"] == a, "seed"]) for a in arms)))
-        if done < n_planned:
+        if len(d) < n_planned:  # (pairs: both arms finished at a seed, in one setup)
             t = stats.paired_t(d) if len(d) >= 2 else None
             interim = {"mean": t.mean, "lo": t.lo, "hi": t.hi} if t else {}
-            rows.append(row | interim | {"status": f"{done} of {n_planned} confirming seeds done"})
+            rows.append(row | interim | {"status": f"{len(d)} of {n_planned} confirming seeds "
+                                                   "done"})  # fmt: skip
             continue
         diffs[nb.name], questions[nb.name] = d, q
         rows.append(row | {"status": "analysed"})
@@ -82,7 +86,8 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         analysed = table["status"] == "analysed"
         for col in ("mean", "lo", "hi", "p", "p_holm", "p_tost", "verdict"):
             table[col] = table[col].where(~analysed, table["notebook"].map(v[col]))
-        waits = analysed & ~table["verdict"].isin(["better", "worse"]) & (len(diffs) < len(rows))
+        pending = len(diffs) < len(conf.questions)
+        waits = analysed & ~table["verdict"].isin(["better", "worse"]) & pending
         table.loc[waits, "verdict"] = np.nan
         table.loc[waits, "status"] = "holm_waits"
     return table

@@ -91,6 +91,8 @@ def parse_confirmatory(where: str, spec: Any, notebooks: dict[str, tuple[str, ..
         question = Question(**{**q, "arms": tuple(q.get("arms", ()))})
         if question.notebook not in notebooks:
             raise ValueError(f"{here}.notebook={question.notebook!r}: not a notebook of the study")
+        if any(question.notebook == other.notebook for other in questions):
+            raise ValueError(f"{here}.notebook={question.notebook!r}: one question per notebook")
         check_endpoint(question.endpoint)
         if not isinstance(question.margin, (int, float)) or not question.margin > 0:
             raise ValueError(f"{here}.margin={question.margin!r}: must be > 0")
@@ -167,7 +169,8 @@ def answer(row: pd.Series, question: str, n_planned: int) -> str:
               f"{unit} over {row['n_pairs']} fresh seeds (margin ±{row['margin']:.2f})")  # fmt: skip
     if status == "holm_waits":
         return (f"{label} — not answered yet: {effect}; Holm across the questions waits for the "
-                f"others' confirmation (its p is at most {row['p_holm']:.3g} now), TOST p = "
+                f"others' confirmation (its Holm-adjusted p is at most {row['p_holm']:.3g} now), "
+                f"TOST p = "
                 f"{row['p_tost']:.3g}.")  # fmt: skip
     power = (f"; {row['n_pairs']} of the {n_planned} planned seeds" if row["n_pairs"] < n_planned
              else "")  # fmt: skip
@@ -191,7 +194,9 @@ def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],
     names = list(diffs)
     tests = {n: stats.paired_t(diffs[n]) for n in names}
     missing = max(0, (family or len(names)) - len(names))
-    adjusted = stats.holm([tests[n].p for n in names] + [1.0] * missing)[: len(names)]
+    # a question without a p-value (fewer than 2 pairs, equal differences) stays in the family
+    raw = [1.0 if np.isnan(tests[n].p) else tests[n].p for n in names]
+    adjusted = stats.holm(raw + [1.0] * missing)[: len(names)]
     rows = []
     for n, p_holm in zip(names, adjusted, strict=True):
         q, t = questions[n], tests[n]

@@ -173,7 +173,7 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
     t1 = time.perf_counter()
     result = evaluate(exp, exp.test_loader)  # every rank evaluates its shard; counts are summed
     t2 = time.perf_counter()
-    earlier = resumed_training_s(history, trained_here)  # a resumed run: its earlier processes' epochs
+    earlier = resumed_training_s(history, trained_here)  # resumed: earlier processes' epochs
     info |= {"device": str(exp.device), "train_s": round(t1 - t0 + earlier, 1),
              "eval_s": round(t2 - t1, 1)}
     if not exp.dist.is_main:
@@ -193,7 +193,8 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
 
 def resumed_training_s(history: list[dict[str, Any]], trained_here: set[int]) -> float:
     """Seconds of the epochs in ``history`` that an earlier process trained (those not in
-    ``trained_here``): what a resumed run adds to this process's time to record its whole training."""
+    ``trained_here``): what a resumed run adds to this process's time. Their epochs' training
+    time only: an earlier process's start-up and checkpoint writes are not recorded anywhere."""
     return sum(float(row.get("time_s", 0.0)) for row in history if row["epoch"] not in trained_here)
 
 

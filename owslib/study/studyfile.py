@@ -209,9 +209,8 @@ def load_study(
             # another profile (smoke: tests, a quick look) has an encoder of its own and trains in
             # this process: the setup's kernels and threads are the study's, its precision stays
             setup = Setup(precision=setup.precision)
-        conf_spec = spec.get("confirmatory")
-        if conf_spec is not None and "confirmatory_seeds" in narrowed:  # (smoke: a few, for tests)
-            conf_spec = {**conf_spec, "seeds": narrowed["confirmatory_seeds"]}
+        conf_spec = _narrowed_confirmation(f"{path}: profiles.{profile}.confirmatory_seeds",
+                                           spec, profile, narrowed)  # fmt: skip
         confirmatory = parse_confirmatory(
             f"{path}: confirmatory", conf_spec,
             {nb.name: nb.run_variants for nb in notebooks}, seeds)  # fmt: skip
@@ -219,6 +218,26 @@ def load_study(
         raise StudyError(str(e)) from e
     return Study(profile, seeds, variants, tuple(notebooks), path, spec.get("description", ""),
                  setup, confirmatory)
+
+
+def _narrowed_confirmation(where: str, spec: dict[str, Any], profile: str,
+                           narrowed: dict[str, Any]) -> Any:  # fmt: skip
+    """The study's ``confirmatory`` section, its seeds narrowed by another profile's
+    ``confirmatory_seeds`` (smoke: a few, for the tests): distinct declared confirming seeds. The
+    study's own profile keeps every pre-registered seed."""
+    conf = spec.get("confirmatory")
+    if "confirmatory_seeds" not in narrowed:
+        return conf
+    seeds = narrowed["confirmatory_seeds"]
+    declared = conf.get("seeds", []) if isinstance(conf, dict) else []
+    if conf is None:
+        raise StudyError(f"{where}: the study declares no confirmation to narrow")
+    if profile == spec.get("profile", "quick"):
+        raise StudyError(f"{where}: the study's own profile confirms on every pre-registered seed")
+    if (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)
+            or not all(isinstance(x, int) and x in declared for x in seeds)):  # fmt: skip
+        raise StudyError(f"{where}={seeds!r}: distinct seeds of the confirmation's {declared}")
+    return {**conf, "seeds": seeds}
 
 
 def _ablation(where: str, spec: Any, notebook_variants: list[str],

@@ -51,15 +51,20 @@ def test_a_clear_effect_is_better_after_holm(tmp_path):
     assert "over 6 fresh seeds" in sentence
 
 
-def test_no_difference_within_the_margin_is_equivalent_and_other_setups_are_not_paired(tmp_path):
+def test_no_difference_within_the_margin_is_equivalent_and_other_setups_wait(tmp_path):
     study, results = _study(tmp_path), tmp_path / "results"
     noise = np.random.default_rng(1).normal(0, 0.002, 6)
     for s, e in zip(range(10, 16), noise, strict=True):
         _run(results, "baseline", s, 0.5)
         _run(results, "focal", s, 0.5 + e, fingerprint="B" if s == 15 else "A")
     row = confirmatory_answers(study, results).iloc[0]
-    assert row["n_pairs"] == 5  # seed 15's runs are of two setups
-    assert row["verdict"] == "equivalent"
+    # seed 15's runs are of two setups: not a pair; the runner retrains the other setup's run
+    assert row["n_pairs"] == 5 and row["status"] == "5 of 6 confirming seeds done"
+    assert row["verdict"] != row["verdict"]
+    (run_dir(results, "smoke", "focal", 15) / "run.json").write_text(
+        json.dumps({"status": "finished", "fingerprint": "A"}))  # retrained in the setup
+    row = confirmatory_answers(study, results).iloc[0]
+    assert row["n_pairs"] == 6 and row["verdict"] == "equivalent"
 
 
 def test_questions_wait_for_their_runs(tmp_path):
@@ -170,3 +175,20 @@ def test_holm_with_the_missing_p_values_at_1_bounds_the_final_holm():
         known = rng.integers(1, 4)
         bound = comparison.holm(np.r_[p[:known], np.ones(4 - known)])[:known]
         assert (bound >= comparison.holm(p)[:known] - 1e-15).all()
+
+
+def test_a_question_without_a_p_value_stays_in_holm_s_family(tmp_path):
+    from owslib import comparison
+
+    study, results = _study(tmp_path, THREE), tmp_path / "results"
+    noise = np.random.default_rng(5).normal(0, 0.004, (2, 6))
+    for i, s in enumerate(range(10, 16)):
+        _run(results, "baseline", s, 0.5 + noise[0, i])
+        _run(results, "dice", s, 0.5 + noise[0, i])  # dice − baseline = 0 at every seed: no p
+        _run(results, "focal", s, 0.56 + noise[1, i])
+    table = confirmatory_answers(study, results).set_index("notebook")
+    assert (table["status"] == "analysed").all() and table.loc["04_infonce", "p"] != table.loc[
+        "04_infonce", "p"]  # fmt: skip
+    raw = [table.loc["03_loss_ablations", "p"], 1.0, table.loc["05_synco_comparison", "p"]]
+    assert np.allclose(table["p_holm"], comparison.holm(raw))  # m = 3, not 2
+    assert table.loc["04_infonce", "verdict"] == "inconclusive"

@@ -23,7 +23,7 @@ def test_curves_of_a_term_no_run_records_say_so_without_a_warning():
     plt.close(fig)
 
 
-def test_the_forest_plot_draws_analysed_questions_only_and_says_which_wait_for_holm():
+def test_the_forest_plot_draws_questions_with_every_seed_done_and_says_which_wait_for_holm():
     from owslib.study.figures import forest_figure
 
     base = {"arm": "a", "comparator": "b", "endpoint": "miou", "n_pairs": 14, "margin": 0.02,

@@ -112,6 +112,8 @@ def test_runs_train_in_the_setup_in_processes_of_their_own_and_verify_bit_for_bi
     ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
                                    "margin": 0.02, "alpha": 0.1}]}, "unknown keys"),
     ({"seeds": [7], "power": 0.8, "margins": {}}, "unknown keys"),
+    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
+                                   "margin": 0.02}] * 2}, "one question per notebook"),
 ])  # fmt: skip
 def test_the_confirmatory_declaration_is_validated(tmp_path, smoke_root, confirmatory, match):
     path = _study(tmp_path, smoke_root, confirmatory=confirmatory)
@@ -134,14 +136,26 @@ def test_confirming_runs_come_after_the_screening_on_fresh_seeds(tmp_path, smoke
     assert screening == all_jobs[:4]
 
 
-def test_a_profile_narrows_the_confirming_seeds_and_keeps_them_fresh(tmp_path, smoke_root):
+def test_another_profile_narrows_the_confirming_seeds_to_some_declared_ones(tmp_path, smoke_root):
     conf = {"seeds": [7, 8, 9], "questions": []}
-    profiles = {"quick": {"confirmatory_seeds": [7]}, "overfit": {"confirmatory_seeds": [1, 7]}}
-    path = _study(tmp_path, smoke_root, confirmatory=conf, profiles=profiles)
+    path = _study(tmp_path, smoke_root, confirmatory=conf,
+                  profiles={"quick": {"confirmatory_seeds": [7]}})  # fmt: skip
     assert load_study(path).confirmatory.seeds == (7, 8, 9)  # the declared study: all of them
     assert load_study(path, profile="quick").confirmatory.seeds == (7,)
-    with pytest.raises(StudyError, match="fresh seeds"):  # 1 is a screening seed
-        load_study(path, profile="overfit")
+    for profile, seeds, match in [
+        ("smoke", [7], "own profile confirms on every pre-registered seed"),
+        ("quick", [1, 7], "distinct seeds of the confirmation's"),  # 1: not a confirming seed
+        ("quick", [500], "distinct seeds of the confirmation's"),
+        ("quick", [7, 7], "distinct seeds of the confirmation's"),
+        ("quick", 7, "distinct seeds of the confirmation's"),
+    ]:  # fmt: skip
+        path = _study(tmp_path, smoke_root, confirmatory=conf,
+                      profiles={profile: {"confirmatory_seeds": seeds}})  # fmt: skip
+        with pytest.raises(StudyError, match=f"profiles.{profile}.confirmatory_seeds.*{match}"):
+            load_study(path, profile=profile)
+    path = _study(tmp_path, smoke_root, profiles={"quick": {"confirmatory_seeds": [7]}})
+    with pytest.raises(StudyError, match="declares no confirmation to narrow"):
+        load_study(path, profile="quick")
     # the project's study: the smoke profile confirms on two seeds, the declared one on all
     project_smoke, project = load_study(profile="smoke"), load_study()
     assert len(project_smoke.confirmatory.seeds) == 2
