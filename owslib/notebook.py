@@ -56,7 +56,7 @@ from owslib.study.answers import (
 )
 from owslib.study.figures import curves_figure, delta_figure, forest_figure, variant_map_figure
 from owslib.study.kernel import configure_logging
-from owslib.study.plan import RunJob, train_runs
+from owslib.study.plan import train_runs
 from owslib.study.results import (  # noqa: F401  (re-exported for the notebooks)
     COMPARED,
     HEADLINE,
@@ -80,7 +80,7 @@ from owslib.study.results import (  # noqa: F401  (re-exported for the notebooks
     summary_sections,
 )
 from owslib.study.run import RunResult, is_finished, read_run_info, run_experiment
-from owslib.study.studyfile import STUDY_FILE, NotebookSpec, Study, load_study, run_dir
+from owslib.study.studyfile import STUDY_FILE, NotebookSpec, RunJob, Study, load_study, run_dir
 from owslib.widgets import FigureBox, SideBySide
 
 log = logging.getLogger(__name__)

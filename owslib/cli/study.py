@@ -15,15 +15,9 @@ from owslib.paths import STUDY_FILE
 
 def cmd_study(args: argparse.Namespace) -> int:
     from owslib.study.execute import execute, load_grid
-    from owslib.study.plan import (
-        BUSY_EXIT,
-        describe,
-        jobs,
-        notebook_parameters,
-        one_job,
-        render,
-        train_runs,  # fmt: skip
-    )
+    from owslib.study.plan import describe, jobs, one_job, train_runs
+    from owslib.study.processes import BUSY_EXIT
+    from owslib.study.render import notebook_parameters, render
     from owslib.study.studyfile import load_study
 
     params = parse_assignments(args.param, "-p")

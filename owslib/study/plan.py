@@ -9,54 +9,41 @@ job that renders the notebooks afterwards.
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import logging
 import os
-import signal
 import statistics
-import subprocess
-import sys
-import threading
-import time
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from owslib.engine.autocast import cpu_info
-from owslib.engine.experiment import cache_dir
 from owslib.engine.loop import format_duration, stale_keys
-from owslib.engine.pretrain import encoder_cache_path, shipped_encoders
 from owslib.io import read_json
 from owslib.study.confirm import Question, select_arms
-from owslib.study.execute import ParameterError, declared_parameters, execute, notebook_path
-from owslib.study.lock import RunBusyError, is_busy, lock_path
+from owslib.study.estimate import (
+    DEFAULT_PRETRAIN_S,
+    encoders_to_pretrain,
+    expected_run_s,
+    finished_runs,
+)
+from owslib.study.lock import is_busy, lock_path
+from owslib.study.processes import (
+    allow_starts,
+    sigterm_interrupts,
+    stop_children,
+    train_here,
+    train_in_setup,
+)
 from owslib.study.results import long_rows, run_fingerprint
-from owslib.study.run import is_finished, read_run_info, run_experiment
+from owslib.study.run import is_finished, read_run_info
 from owslib.study.setup import IN_SETUP_VARIABLE, source_sha256
-from owslib.study.studyfile import Study, run_dir
+from owslib.study.studyfile import RunJob, Study, base_config, run_dir
 from owslib.study.supersede import move_aside
 
 log = logging.getLogger(__name__)
-
-#: Wall seconds of one run when no finished run of the profile says better (2 CPU cores).
-DEFAULT_RUN_S = {"quick": 170.0, "smoke": 8.0}
-
-
-@dataclass(frozen=True)
-class RunJob:
-    variant: str
-    seed: int
-    path: Path
-
-    @property
-    def label(self) -> str:
-        return f"{self.variant} seed {self.seed}"
 
 
 def one_job(study: Study, results_dir: str | Path, name: str) -> RunJob:
@@ -171,60 +158,6 @@ def stale_reason(study: Study, job: RunJob, overrides: dict[str, Any]) -> list[s
     return changed or [f"setup {k}" for k in other] or ["config changed"]
 
 
-def finished_runs(all_jobs: list[RunJob]) -> list[tuple[str, dict[str, Any]]]:
-    """(variant, ``run.json``) of every finished run that recorded its wall seconds, in the
-    profile folders of ``all_jobs`` (``results/runs/<profile>/<variant>/seed<k>``): the jobs'
-    own and every other run there, so that one run (``--run``, ``--index``) is estimated from
-    the study's finished runs too."""
-    folders = dict.fromkeys(j.path.parent.parent for j in all_jobs)
-    found = [(p.parent.parent.name, p.parent) for f in folders for p in f.glob("*/seed*/run.json")]
-    return [(v, i) for v, path in found
-            if (i := read_run_info(path) or {}).get("status") == "finished" and "train_s" in i]
-
-
-def expected_run_s(
-    study: Study, done: list[tuple[str, dict[str, Any]]], job: RunJob | None = None
-) -> float:
-    """Wall seconds a run is expected to take, from ``done`` (:func:`finished_runs`): the median
-    of the finished runs in the study's declared setup (precision, ISA cap, threads) on this CPU,
-    else in that setup anywhere, else on this CPU, else of every finished run — within each, those
-    of ``job``'s variant first — else a default per profile (``job`` None: every variant). A CPU
-    is its model and torch's vector ISA, as ``run.json`` records them."""
-    here = cpu_info()
-    same_cpu = [(v, i) for v, i in done if (i.get("cpu"), i.get("cpu_capability"))
-                == (here["cpu"], here["cpu_capability"])]  # fmt: skip
-    declared = {k: v for k, v in (("precision", study.setup.precision), ("isa", study.setup.isa),
-                                  ("threads", study.setup.threads)) if v}  # fmt: skip
-
-    def in_setup(pool: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
-        return [(v, i) for v, i in pool if declared and all(
-            (i.get("setup") or {}).get(k) == x for k, x in declared.items())]  # fmt: skip
-
-    for pool in (in_setup(same_cpu), in_setup(done), same_cpu, done):
-        tiers = [[i for v, i in pool if v == job.variant]] if job is not None else []
-        for runs in (*tiers, [i for _, i in pool]):
-            if runs:
-                return statistics.median(i["train_s"] + i.get("eval_s", 0) for i in runs)
-    return DEFAULT_RUN_S.get(study.profile, 600.0)
-
-
-#: Wall seconds of the closed-set encoder's pretraining when no finished run recorded it.
-DEFAULT_PRETRAIN_S = {"quick": 1900.0, "smoke": 10.0}
-
-
-def encoders_to_pretrain(study: Study, todo: list[RunJob],
-                         overrides: dict[str, Any] | None = None) -> list[Path]:  # fmt: skip
-    """The closed-set encoders the runs of ``todo`` need that are neither cached nor shipped."""
-    missing: dict[Path, None] = {}
-    for job in todo:
-        cfg = study.config(job.variant, job.seed, **(overrides or {}))
-        if cfg.model.pretrain_epochs > 0:
-            path = encoder_cache_path(cfg, cache_dir())
-            if not path.is_file() and not (shipped_encoders() / path.name).is_file():
-                missing[path] = None
-    return list(missing)
-
-
 def describe(
     study: Study, all_jobs: list[RunJob], overrides: dict[str, Any] | None = None,
     jobs: int = 1,
@@ -310,7 +243,7 @@ def train_runs(
             log.error("run %s failed: %s: %s", job.label, type(e).__name__, e)
             return "failed"
 
-    _stopping.clear()
+    allow_starts()
     try:
         with sigterm_interrupts(), ThreadPoolExecutor(max_workers=max(jobs, 1)) as pool:
             try:  # in this process: one after the other, in the main thread (Ctrl-C stops it)
@@ -322,7 +255,7 @@ def train_runs(
                 stop_children()
                 raise
     finally:
-        _stopping.clear()
+        allow_starts()
     return outcome
 
 
@@ -349,179 +282,7 @@ def _train_one(study: Study, left_jobs: list[RunJob], total: int,
         if forced or now == "stale":
             move_aside(job.path, job.path.parents[3], supersede)
     if in_place:
-        return _train_here(study, job, overrides)
+        return train_here(study, job, overrides)
     return train_in_setup(study, job, overrides)
 
 
-#: Exit status of ``study --run`` when another process is training that run.
-BUSY_EXIT = 3
-#: How long a run process may take to stop after SIGTERM before it is killed.
-STOP_GRACE_S = 30.0
-_children: set[subprocess.Popen] = set()
-_children_lock = threading.Lock()
-_stopping = threading.Event()
-
-
-@contextlib.contextmanager
-def sigterm_interrupts() -> Iterator[None]:
-    """While the block runs in the main thread, SIGTERM (``kill``, a scheduler's time limit)
-    stops this process as Ctrl-C does."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    try:
-        yield
-    finally:
-        if previous is not None:  # None: a handler set from C, which Python cannot restore
-            signal.signal(signal.SIGTERM, previous)
-
-
-def stop_children(grace_s: float = STOP_GRACE_S) -> None:
-    """Stop every run process this process started and start no other, so that stopping the
-    runner never leaves a run training on with nobody reading it: SIGTERM (each run keeps its
-    last checkpoint and resumes next time), then SIGKILL for one still running after
-    ``grace_s``."""
-    with _children_lock:
-        _stopping.set()
-        procs = list(_children)
-    for proc in procs:
-        proc.terminate()
-    deadline = time.monotonic() + grace_s
-    for proc in procs:
-        try:
-            proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
-        except subprocess.TimeoutExpired:
-            log.warning("run process %d did not stop within %.0f s of SIGTERM: killed", proc.pid,
-                        grace_s)  # fmt: skip
-            proc.kill()
-
-
-def _raise_interrupt(signum: int, frame: Any) -> None:
-    raise KeyboardInterrupt(f"signal {signum}")
-
-
-def base_config(study: Study, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The config keys the study applies to every run (``-p`` overrides and the setup's)."""
-    return {**overrides, **study.setup.overrides()}
-
-
-def _train_here(study: Study, job: RunJob, overrides: dict[str, Any]) -> str:
-    info = {"variant": job.variant, "seed": job.seed, "profile": study.profile,
-            "base_config": base_config(study, overrides)}  # fmt: skip
-    if study.setup.encoder_sha256:
-        info["expected_encoder_sha256"] = study.setup.encoder_sha256
-    try:
-        run_experiment(study.config(job.variant, job.seed, **overrides), job.path,
-                       load_model=False, extra_info=info)  # fmt: skip
-    except RunBusyError as e:
-        log.warning("run %s: %s", job.label, e)
-        return "busy"
-    except Exception as e:  # recorded in run.json; the study goes on with the other runs
-        log.error("run %s failed: %s: %s", job.label, type(e).__name__, e)
-        return "failed"
-    return "trained"
-
-
-def run_command(study: Study, job: RunJob, overrides: dict[str, Any]) -> list[str]:
-    """The command that trains ``job`` alone in a process of its own (``study --run``)."""
-    params = [a for k, v in overrides.items() for a in ("-p", f"{k}={json.dumps(v)}")]
-    return [sys.executable, "-m", "owslib", "study", "--study", str(study.path),
-            "--results", str(job.path.parents[3]), "--profile", study.profile,
-            "--run", f"{job.variant}/seed{job.seed}", "--train-only", "--rerun-failed",
-            *params]  # fmt: skip
-
-
-def train_in_setup(study: Study, job: RunJob, overrides: dict[str, Any]) -> str:
-    """Train ``job`` in a process started with the setup's environment; its lines are logged
-    here, prefixed with the run's name. Returns ``trained``, ``failed`` or ``busy``."""
-    env = {**os.environ, **study.setup.environment(), "PYTHONUNBUFFERED": "1"}
-    prefix = f"[{job.variant} s{job.seed}]"
-    with _children_lock:
-        if _stopping.is_set():
-            raise KeyboardInterrupt("the study is stopping")
-        proc = subprocess.Popen(run_command(study, job, overrides), env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, bufsize=1)  # fmt: skip
-        _children.add(proc)
-    try:
-        with proc:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log.info("%s %s", prefix, line.rstrip())
-    finally:
-        with _children_lock:
-            _children.discard(proc)
-    code = proc.returncode
-    if code == BUSY_EXIT:
-        return "busy"
-    if code and (code < 0 or (read_run_info(job.path) or {}).get("status") == "interrupted"):
-        log.warning("run %s interrupted (exit %d); it resumes from its last checkpoint next time",
-                    job.label, code)  # fmt: skip
-        return "interrupted"
-    if code != 0:
-        log.error("run %s failed (exit %d): see %s", job.label, code, job.path / "run.json")
-    return "trained" if code == 0 else "failed"
-
-
-def notebook_parameters(
-    study: Study, names: list[str], parameters: dict[str, Any]
-) -> dict[str, dict[str, Any]]:
-    """Each notebook's papermill parameters: ``profile``, then every ``-p`` parameter it declares;
-    a flat config key it does not declare goes into its ``config_overrides``. A parameter that no
-    notebook takes raises :class:`~owslib.study.ParameterError`, naming it, before anything runs."""
-    out: dict[str, dict[str, Any]] = {}
-    used: set[str] = set()
-    for name in names:
-        declared = declared_parameters(notebook_path(name))
-        params: dict[str, Any] = {"profile": study.profile}
-        overrides: dict[str, Any] = {}
-        for k, v in parameters.items():
-            if k in declared:
-                params[k] = v
-                used.add(k)
-            elif "__" in k and "config_overrides" in declared:
-                overrides[k] = v
-                used.add(k)
-        if overrides:
-            params["config_overrides"] = overrides
-        out[name] = params
-    strangers = sorted(set(parameters) - used - {"train_missing"})
-    if strangers:
-        raise ParameterError(f"no notebook of {names} declares parameter(s) {strangers}")
-    return out
-
-
-def render(study: Study, results_dir: str | Path, *, notebooks: tuple[str, ...] = (),
-           parameters: dict[str, Any] | None = None, force: bool = False) -> list[Path]:  # fmt: skip
-    """Execute the study's notebooks (all, or those named) in order; returns the executed copies.
-    A notebook is executed again when its source, its parameters or a run it reads changed
-    (compared by content, so a fresh clone re-renders nothing)."""
-    names = [n for n in study.notebook_names if not notebooks or n in notebooks]
-    per_notebook = notebook_parameters(study, names, parameters or {})
-    out = []
-    for i, name in enumerate(names, 1):
-        log.info("notebook %d/%d: %s", i, len(names), name)
-        def inputs(name: str = name) -> str:
-            return runs_digest(study, name, results_dir)
-
-        out.append(execute(name, per_notebook[name], results_dir=results_dir, force=force,
-                           inputs=inputs))  # fmt: skip
-    return out
-
-
-def runs_digest(study: Study, name: str, results_dir: str | Path) -> str:
-    """sha256 of the ``run.json`` and ``embeddings.npz`` files notebook ``name`` reads (the
-    summary: every run's)."""
-    import hashlib
-
-    spec = study.notebook(name)
-    runs = (
-        study.runs((name,)) if spec.variants else (study.runs() if name.endswith("summary") else [])
-    )
-    digest = hashlib.sha256()
-    for v, s in sorted(runs):
-        folder = run_dir(results_dir, study.profile, v, s)
-        for f in ("run.json", "embeddings.npz"):
-            path = folder / f
-            digest.update(f"{v}/{s}/{f}:".encode() + (path.read_bytes() if path.exists() else b"-"))
-    return digest.hexdigest()

@@ -259,3 +259,19 @@ def _ablation(where: str, spec: Any, notebook_variants: list[str],
 def run_dir(results_dir: str | Path, profile: str, variant: str, seed: int) -> Path:
     """Where the run of (variant, seed) lives: ``results/runs/<profile>/<variant>/seed<k>/``."""
     return Path(results_dir) / "runs" / profile / variant / f"seed{seed}"
+
+
+@dataclass(frozen=True)
+class RunJob:
+    variant: str
+    seed: int
+    path: Path
+
+    @property
+    def label(self) -> str:
+        return f"{self.variant} seed {self.seed}"
+
+
+def base_config(study: Study, overrides: dict[str, Any]) -> dict[str, Any]:
+    """The config keys the study applies to every run (``-p`` overrides and the setup's)."""
+    return {**overrides, **study.setup.overrides()}

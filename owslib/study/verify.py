@@ -14,10 +14,10 @@ from pathlib import Path
 from typing import Any
 
 from owslib.io import read_json
-from owslib.study.plan import RunJob, train_in_setup
+from owslib.study.processes import train_in_setup
 from owslib.study.run import read_run_info
 from owslib.study.setup import ISA_CAPS, PRECISIONS, Setup
-from owslib.study.studyfile import Study, run_dir
+from owslib.study.studyfile import RunJob, Study, run_dir
 
 #: History columns that measure time, not what was computed.
 TIME_COLUMNS = ("time_s",)

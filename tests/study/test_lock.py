@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from owslib.study import plan
+from owslib.study import plan, processes
 from owslib.study.lock import RunBusyError, is_busy, lock_path, run_lock
 from owslib.study.plan import jobs, status, train_runs
 from owslib.study.studyfile import load_study
@@ -98,7 +98,7 @@ def test_a_busy_run_is_left_alone(tmp_path, monkeypatch):
         path.mkdir(parents=True, exist_ok=True)
         (path / "run.json").write_text(json.dumps({"status": "finished", "train_s": 1.0}))
 
-    monkeypatch.setattr(plan, "run_experiment", fake_run)
+    monkeypatch.setattr(processes, "run_experiment", fake_run)
     with run_lock(second.path):  # another process trains seed 1
         out = train_runs(study, [first, second])
     assert out["trained"] == ["baseline seed 0"] and out["busy"] == ["baseline seed 1"]
@@ -172,12 +172,12 @@ RUNNER = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from owslib.study import plan
+    from owslib.study import plan, processes
     from owslib.study.studyfile import load_study
 
     study_file, results, pids = sys.argv[1:]
     code = "import os, time; open({!r} + '/' + str(os.getpid()), 'w').close(); time.sleep(120)"
-    plan.run_command = lambda study, job, overrides: [sys.executable, "-c", code.format(pids)]
+    processes.run_command = lambda study, job, overrides: [sys.executable, "-c", code.format(pids)]
     study = load_study(study_file)
     plan.train_runs(study, plan.jobs(study, results), jobs=2)
     """
@@ -217,7 +217,7 @@ def _setup_job(tmp_path, monkeypatch, code: str):
     """The study's first job, its run process replaced by ``code``."""
     study = _study(tmp_path)
     job = jobs(study, tmp_path / "results")[0]
-    monkeypatch.setattr(plan, "run_command", lambda *a: [sys.executable, "-c", code])
+    monkeypatch.setattr(processes, "run_command", lambda *a: [sys.executable, "-c", code])
     return study, job
 
 
@@ -229,13 +229,13 @@ def _setup_job(tmp_path, monkeypatch, code: str):
 )  # fmt: skip
 def test_a_run_process_exit_status_is_read_as_its_outcome(tmp_path, monkeypatch, code, outcome):
     study, job = _setup_job(tmp_path, monkeypatch, code)
-    assert plan.train_in_setup(study, job, {}) == outcome
+    assert processes.train_in_setup(study, job, {}) == outcome
 
 
 def test_study_run_exits_3_on_a_run_another_process_trains(tmp_path, monkeypatch):
     """Both checks: the runner's look at the lock, and the run's own attempt to take it."""
     from owslib.__main__ import main
-    from owslib.study.plan import BUSY_EXIT
+    from owslib.study.processes import BUSY_EXIT
 
     _study(tmp_path)
     argv = ["study", "--study", str(tmp_path / "study.json"), "--results",

@@ -83,7 +83,7 @@ def test_runs_are_shared_and_indexed_once_each(tmp_path):
 
 
 def test_finished_runs_are_reused_failed_ones_retried_on_request(tmp_path, monkeypatch):
-    import owslib.study.plan as study_runs
+    import owslib.study.processes as study_runs
 
     study = load_study(_write(tmp_path, BASE))
     all_jobs = jobs(study, tmp_path / "results")[:3]
@@ -120,7 +120,7 @@ def test_finished_runs_are_reused_failed_ones_retried_on_request(tmp_path, monke
 
 def test_a_stale_run_is_moved_aside_only_when_its_retraining_starts(tmp_path, monkeypatch):
     """Interrupting a retraining leaves the stale runs not yet reached where they were."""
-    import owslib.study.plan as study_runs
+    import owslib.study.processes as study_runs
 
     study = load_study(_write(tmp_path, BASE))
     first, second = jobs(study, tmp_path / "results")[:2]
@@ -412,10 +412,11 @@ def test_setups_tell_whether_each_pair_started_from_the_same_encoder(tmp_path):
 
 
 def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monkeypatch):
-    from owslib.study import plan
-    from owslib.study.plan import DEFAULT_RUN_S, expected_run_s, finished_runs
+    from owslib.engine.pretrain import encoder_cache_path
+    from owslib.study import estimate
+    from owslib.study.estimate import DEFAULT_RUN_S, expected_run_s, finished_runs
 
-    monkeypatch.setattr(plan, "cpu_info", lambda: {"cpu": "here", "cpu_capability": "AVX2"})
+    monkeypatch.setattr(estimate, "cpu_info", lambda: {"cpu": "here", "cpu_capability": "AVX2"})
     monkeypatch.setenv("OWSLIB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("OWSLIB_SHIPPED_ENCODERS", str(tmp_path / "none"))
     study = load_study(_write(tmp_path, BASE))
@@ -427,7 +428,7 @@ def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monke
         "# 6 runs, 6 to train: about 58 s (no finished run yet: 8 s a run; first 1 closed-set "
         "encoder(s) to pretrain, about 10 s each)")
     assert describe(study, all_jobs, jobs=2)[-1].startswith("# 6 runs, 6 to train: about 34 s")
-    encoder = plan.encoder_cache_path(study.config("baseline", 0), tmp_path / "cache")
+    encoder = encoder_cache_path(study.config("baseline", 0), tmp_path / "cache")
     encoder.parent.mkdir(parents=True)
     encoder.write_bytes(b"cached")
     assert describe(study, all_jobs)[-1].endswith("(no finished run yet: 8 s a run)")
