@@ -66,7 +66,6 @@ from owslib.study.results import (  # noqa: F401  (re-exported for the notebooks
     format_pm,
     format_sigma,
     long_rows,
-    noise_floor_table,
     present_labels,
     read_metrics,
     reader_table,
@@ -75,12 +74,15 @@ from owslib.study.results import (  # noqa: F401  (re-exported for the notebooks
     setup_note,
     setup_row,
     short_label,
+)
+from owslib.study.run import RunResult, is_finished, read_run_info, run_experiment
+from owslib.study.studyfile import STUDY_FILE, NotebookSpec, RunJob, Study, load_study, run_dir
+from owslib.study.summary import (  # noqa: F401  (re-exported for the notebooks)
+    noise_floor_table,
     study_overview,
     summary_intro,
     summary_sections,
 )
-from owslib.study.run import RunResult, is_finished, read_run_info, run_experiment
-from owslib.study.studyfile import STUDY_FILE, NotebookSpec, RunJob, Study, load_study, run_dir
 from owslib.widgets import FigureBox, SideBySide
 
 log = logging.getLogger(__name__)

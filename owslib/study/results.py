@@ -1,7 +1,8 @@
 """The study's numbers as they are read back from ``results/``: every run's metrics in the long
 format of :mod:`owslib.comparison` (with the streamed error bounds), the per-scorer table, the
-findings in sentences generated from the numbers, and :func:`study_overview`, what the summary
-notebook shows. :mod:`owslib.notebook` re-exports these for the notebooks."""
+findings in sentences generated from the numbers, and what each run's setup was
+(:mod:`owslib.study.summary` builds the summary notebook from them). :mod:`owslib.notebook`
+re-exports these for the notebooks."""
 
 from __future__ import annotations
 
@@ -12,9 +13,7 @@ import pandas as pd
 
 from owslib import comparison
 from owslib.io import read_json
-from owslib.paths import resolve, shown
 from owslib.study.confirm import COMPARED
-from owslib.study.studyfile import STUDY_FILE, load_study, run_dir
 
 #: The numbers of a run that enter the comparisons: (metric, aggregations).
 #: The columns a comparison table shows first (the main scorer, pooled).
@@ -203,112 +202,6 @@ def findings(summary: pd.DataFrame, baseline: str, labels: list[str], floor: pd.
         if parts:
             lines.append(f"- **{variant}**: " + "; ".join(parts))
     return "\n".join(lines) or "none (no variant has runs paired with the baseline yet)"
-
-
-def study_overview(results_dir: str | Path = "results", profile: str | None = None,
-                   study_file: str | Path = STUDY_FILE) -> dict[str, Any]:  # fmt: skip
-    """What the summary notebook shows, from ``results/`` only: the long table of every run, the
-    noise floor, and per comparison notebook its question, findings and rendered copy."""
-    study = load_study(resolve(study_file), profile=profile)
-    results = resolve(results_dir)
-    rows = []
-    runs = study.runs()
-    for v, s in runs:
-        m = read_metrics(run_dir(results, study.profile, v, s))
-        if m is not None:
-            rows += long_rows(v, s, m, run_fingerprint(run_dir(results, study.profile, v, s)))
-    long = pd.DataFrame(rows, columns=[*comparison.LONG_COLUMNS, "fingerprint"])
-    out = results / "summary" / study.profile
-    out.mkdir(parents=True, exist_ok=True)
-    long.to_csv(out / "all_runs.csv", index=False)
-    floor = comparison.noise_floor(long) if "baseline" in set(long["variant"]) else pd.DataFrame()
-    sections = []
-    for spec in study.notebooks:
-        if len(spec.variants) < 2:
-            continue
-        sub = long[long["variant"].isin(spec.variants)]
-        if spec.baseline not in set(sub["variant"]):
-            sections.append(
-                {"notebook": spec.name, "question": spec.question, "findings": "no runs yet"}
-            )
-            continue
-        summary = comparison.summarise(sub, baseline=spec.baseline)
-        summary.to_csv(out / f"{spec.name}_summary.csv", index=False)
-        labels = [h.format(s="fused") for h in HEADLINE]
-        spec_floor = comparison.noise_floor(sub, baseline=spec.baseline)
-        contrast = ""
-        if spec.contrast and set(spec.contrast) <= set(sub["variant"]):
-            _, contrast = contrast_findings(sub, *spec.contrast, labels, spec_floor)
-        sections.append({
-            "contrast": contrast, **_ablation_section(spec, long, labels),
-            "notebook": spec.name, "question": spec.question, "baseline": spec.baseline,
-            "findings": findings(summary, spec.baseline, labels, spec_floor),
-            "rendered": f"../../{spec.name}/{study.profile}/{spec.name}.ipynb",
-            "n_runs": int(sub.groupby(["variant", "seed"]).ngroups),
-        })  # fmt: skip
-    expected = len(runs)
-    done = int(long.groupby(["variant", "seed"]).ngroups) if not long.empty else 0
-    return {"study": study, "long": long, "noise_floor": floor, "sections": sections,
-            "runs_done": done, "runs_expected": expected, "out_dir": out}  # fmt: skip
-
-
-def summary_intro(overview: dict[str, Any]) -> str:
-    """What 06 says first: the study, how many runs finished, where its numbers come from (a path
-    relative to the repository, or to the results folder when that lies outside it)."""
-    study, out = overview["study"], Path(overview["out_dir"])
-    where = f"`{shown(out / 'all_runs.csv')}`"
-    if Path(shown(out)).is_absolute():
-        where = f"`{out.relative_to(out.parents[1]) / 'all_runs.csv'}` in the results folder"
-    return (f"{study.description}\n\n**Runs finished:** {overview['runs_done']} of "
-            f"{overview['runs_expected']} (profile `{study.profile}`, seeds {list(study.seeds)}); "
-            f"every number below comes from {where}.")  # fmt: skip
-
-
-def noise_floor_table(
-    floor: pd.DataFrame, scorers: tuple[str, ...] = ("", "fused")
-) -> pd.DataFrame:
-    """The baseline's mean and seed-to-seed σ per metric of ``scorers`` ("" for mIoU), σ to three
-    decimals ("< 0.0005" where it rounds to zero)."""
-    if floor.empty:
-        return pd.DataFrame(columns=["metric", "mean", "σ", "n"])
-    f = floor[floor["scorer"].isin(scorers)]
-    return pd.DataFrame({
-        "metric": [short_label(comparison.metric_label(m, s, a)) for m, s, a in
-                   f[["metric", "scorer", "aggregation"]].itertuples(index=False)],
-        "mean": f["mean"].astype(float).tolist(),
-        "σ": [format_sigma(x) for x in f["std"]], "n": f["n"].astype(int).tolist(),
-    })  # fmt: skip
-
-
-def summary_sections(overview: dict[str, Any]) -> list[str]:
-    """One markdown section per question of the study: the question as its heading, then the
-    notebook that answers it (linked to its rendered copy), the findings, the head to head and
-    the ablation where declared."""
-    out = []
-    for s in overview["sections"]:
-        link = f" ([rendered notebook]({s['rendered']}))" if "rendered" in s else ""
-        meta = f"Notebook `{s['notebook']}`{link}"
-        if s.get("baseline"):
-            meta += f"; baseline `{s['baseline']}`; {s.get('n_runs', 0)} runs"
-        text = f"### {s['question'] or s['notebook']}\n{meta}.\n\n{s['findings']}"
-        if s.get("contrast"):
-            text += f"\n\n**Head to head:**\n{s['contrast']}"
-        if s.get("ablation"):
-            text += f"\n\n**Ablation. {s['ablation_question']}**\n{s['ablation']}"
-        out.append(text)
-    return out
-
-
-def _ablation_section(spec, long: pd.DataFrame, labels) -> dict[str, str]:
-    """A notebook's ``ablation`` for the summary: its question and findings against ``of``."""
-    a = spec.ablation
-    sub = long[long["variant"].isin((a.of, *a.variants))] if a else long.iloc[:0]
-    if a is None or a.of not in set(sub["variant"]) or len(set(sub["variant"])) < 2:
-        return {}
-    summary = comparison.summarise(sub, baseline=a.of)
-    floor = comparison.noise_floor(sub, baseline=a.of)
-    return {"ablation_question": a.question or f"Each of {list(a.variants)} against {a.of}",
-            "ablation": findings(summary, a.of, labels, floor)}  # fmt: skip
 
 
 def present_labels(summary: pd.DataFrame, labels) -> list[str]:
