@@ -83,12 +83,30 @@ def test_runs_train_in_the_setup_in_processes_of_their_own_and_verify_bit_for_bi
     assert infos["baseline"]["fingerprint"] == infos["focal"]["fingerprint"]  # one setup
     assert "[focal s0]" in caplog.text and "[baseline s0]" in caplog.text  # told apart
 
+    import shutil
+
+    from owslib.study import verify
+
+    real, kept = verify.train_in_setup, tmp_path / "retrained"
+
+    def keeping(study, job, overrides):  # the retrained run, kept for the second check
+        outcome = real(study, job, overrides)
+        shutil.copytree(job.path, kept)
+        return outcome
+
+    monkeypatch.setattr(verify, "train_in_setup", keeping)
     capsys.readouterr()
     assert main(["study", "--study", str(path), "--results", str(results),
                  "--verify", "baseline/seed0"]) == 0  # fmt: skip
     assert "baseline/seed0: bit-identical" in capsys.readouterr().out
 
-    # a committed number changed by hand is caught, by key
+    # a committed number changed by hand is caught, by key (against the same retrained run: the
+    # retraining is deterministic, as the check above shows, so it is not trained again here)
+    def retrained(study, job, overrides):
+        shutil.copytree(kept, job.path)
+        return "trained"
+
+    monkeypatch.setattr(verify, "train_in_setup", retrained)
     metrics_file = run_dir(results, "smoke", "baseline", 0) / "metrics.json"
     metrics = json.loads(metrics_file.read_text())
     metrics["miou"] += 1e-9
