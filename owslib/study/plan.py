@@ -158,13 +158,42 @@ def stale_reason(study: Study, job: RunJob, overrides: dict[str, Any]) -> list[s
     return changed or [f"setup {k}" for k in other] or ["config changed"]
 
 
+def progress(study: Study, results_dir: str | Path,
+             overrides: dict[str, Any] | None = None) -> list[str]:  # fmt: skip
+    """One line per comparison notebook: its screening's finished runs, then its pre-registered
+    confirmation's (once the screening has chosen its arms)."""
+    conf = study.confirmatory
+    questions = {q.notebook: q for q in conf.questions} if conf else {}
+
+    def finished(runs: list[tuple[str, int]]) -> str:
+        n = sum(status(study, RunJob(v, s, run_dir(results_dir, study.profile, v, s)), overrides)
+                == "finished" for v, s in runs)  # fmt: skip
+        return f"{n}/{len(runs)}"
+
+    lines = []
+    for nb in study.notebooks:
+        if len(nb.run_variants) < 2:
+            continue
+        text = f"# {nb.name}: screening {finished(study.runs((nb.name,)))} runs finished"
+        q = questions.get(nb.name)
+        arms = selected_arms(study, results_dir, q) if q else None
+        if q and arms is None:
+            text += "; its confirmation starts when the screening is finished"
+        elif q:
+            runs = [(v, s) for s in conf.seeds for v in arms]
+            text += f"; confirmation ({arms[0]} vs {arms[1]}) {finished(runs)}"
+        lines.append(text)
+    return lines
+
+
 def describe(
     study: Study, all_jobs: list[RunJob], overrides: dict[str, Any] | None = None,
-    jobs: int = 1,
+    jobs: int = 1, results_dir: str | Path | None = None,
 ) -> list[str]:
     """One line per run (``--dry-run`` / ``--list``) and the estimated time of the missing ones:
     each run at its setup's measured cost, ``jobs`` at a time, plus any closed-set encoder that
-    must be pretrained first."""
+    must be pretrained first; with ``results_dir`` (``--dry-run``), first each notebook's
+    :func:`progress`."""
     lines, todo = [], []
     for i, job in enumerate(all_jobs):
         st = status(study, job, overrides)
@@ -185,6 +214,8 @@ def describe(
         est += each * len(pretrain)
         basis += f"; first {len(pretrain)} closed-set encoder(s) to pretrain, about " \
                  f"{format_duration(each)} each"
+    if results_dir is not None:
+        lines += progress(study, results_dir, overrides)
     lines.append(f"# {len(all_jobs)} runs, {len(todo)} to train: about {format_duration(est)} "
                  f"({basis})")
     return lines

@@ -455,3 +455,34 @@ def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monke
     assert expected_run_s(study, finished_runs([by["focal", 1]]), by["focal", 1]) == 600
     # the two missing runs: focal 1 (600, this CPU's median) + dice 1 (700)
     assert describe(study, all_jobs)[-1].startswith("# 6 runs, 2 to train: about 21 min 40 s")
+
+
+def test_the_dry_run_says_how_far_each_notebook_s_screening_and_confirmation_are(tmp_path):
+    from owslib.study.plan import progress
+
+    spec = {**BASE, "confirmatory": {"seeds": [7, 8], "questions": [
+        {"notebook": "03_loss_ablations", "endpoint": "miou", "margin": 0.02,
+         "rule": "best_screening"}]}}  # fmt: skip
+    study, results = load_study(_write(tmp_path, spec)), tmp_path / "results"
+
+    def finish(variant, seed, miou):
+        path = results / "runs" / "smoke" / variant / f"seed{seed}"
+        path.mkdir(parents=True)
+        study.config(variant, seed).to_json(path / "config.json")
+        (path / "run.json").write_text(json.dumps({"status": "finished", "train_s": 1.0}))
+        (path / "metrics.json").write_text(json.dumps({"miou": miou}))
+
+    finish("baseline", 0, 0.5)
+    finish("focal", 0, 0.6)
+    assert progress(study, results) == [
+        "# 03_loss_ablations: screening 2/6 runs finished; its confirmation starts when the "
+        "screening is finished"]  # fmt: skip
+    for v, s, m in (("dice", 0, 0.55), ("baseline", 1, 0.5), ("focal", 1, 0.62),
+                    ("dice", 1, 0.5), ("focal", 7, 0.6)):  # fmt: skip
+        finish(v, s, m)
+    assert progress(study, results) == [  # the rule picked focal; one confirming run is done
+        "# 03_loss_ablations: screening 6/6 runs finished; confirmation (focal vs baseline) 1/4"]
+    all_jobs = jobs(study, results)
+    lines = describe(study, all_jobs, results_dir=results)
+    assert lines[-2] == progress(study, results)[0] and lines[-1].startswith("# 10 runs, 3 to")
+    assert not any(line.startswith("# 03") for line in describe(study, all_jobs))  # --list
