@@ -93,10 +93,9 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
     return table
 
 
-def answer_sentences(study: Study, table: pd.DataFrame) -> list[str]:
+def answer_sentences(table: pd.DataFrame) -> list[str]:
     """The four answers, one sentence each (:func:`owslib.study.confirm.answer`)."""
-    n = len(study.confirmatory.seeds) if study.confirmatory else 0
-    return [answer(row, row["question"], n) for _, row in table.iterrows()]
+    return [answer(row, row["question"]) for _, row in table.iterrows()]
 
 
 def screening_exploratory(study: Study, results_dir: str | Path) -> pd.DataFrame:
@@ -151,6 +150,6 @@ def notebook_verdict(study: Study, results_dir: str | Path, notebook: str) -> st
     if rows.empty:
         return "This notebook's question has no pre-registered confirmation: every number here is " \
                "exploratory."
-    (sentence,) = answer_sentences(study, rows)
+    (sentence,) = answer_sentences(rows)
     return (f"{sentence}\n\nEverything else in this notebook (other metrics, scorers, variants, the "
             "screening seeds) is exploratory: screening intervals are not verdicts.")

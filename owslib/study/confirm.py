@@ -157,7 +157,7 @@ def confirming_pairs(long: pd.DataFrame, q: Question, arm: str, comparator: str,
     return pairs.loc[pairs["variant"] == arm, "diff"].to_numpy()
 
 
-def answer(row: pd.Series, question: str, n_planned: int) -> str:
+def answer(row: pd.Series, question: str) -> str:
     """One sentence per question, generated from its confirmatory row."""
     label = f"**{question}**"
     status = row.get("status")
@@ -170,16 +170,12 @@ def answer(row: pd.Series, question: str, n_planned: int) -> str:
     if status == "holm_waits":
         return (f"{label} — not answered yet: {effect}; Holm across the questions waits for the "
                 f"others' confirmation (its Holm-adjusted p is at most {row['p_holm']:.3g} now), "
-                f"TOST p = "
-                f"{row['p_tost']:.3g}.")  # fmt: skip
-    power = (f"; {row['n_pairs']} of the {n_planned} planned seeds" if row["n_pairs"] < n_planned
-             else "")  # fmt: skip
+                f"TOST p = {row['p_tost']:.3g}.")  # fmt: skip
     said = {"better": f"{arm} is better than {comp}", "worse": f"{arm} is worse than {comp}",
             "equivalent": f"{arm} and {comp} are equivalent within the margin",
             "inconclusive": "inconclusive: neither a difference (Holm) nor equivalence (TOST) "
                             "is shown"}[row["verdict"]]  # fmt: skip
-    return (f"{label} — {said}: {effect}; Holm p = {row['p_holm']:.3g}, TOST p = "
-            f"{row['p_tost']:.3g}{power}.")
+    return f"{label} — {said}: {effect}; Holm p = {row['p_holm']:.3g}, TOST p = {row['p_tost']:.3g}."
 
 
 def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],

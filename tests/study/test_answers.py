@@ -46,7 +46,7 @@ def test_a_clear_effect_is_better_after_holm(tmp_path):
     assert (row["arm"], row["comparator"], row["n_pairs"]) == ("focal", "baseline", 6)
     assert row["verdict"] == "better" and row["p_holm"] == row["p"]  # one hypothesis
     assert abs(row["mean"] - (0.05 + noise.mean())) < 1e-12
-    (sentence,) = answer_sentences(study, confirmatory_answers(study, results))
+    (sentence,) = answer_sentences(confirmatory_answers(study, results))
     assert sentence.startswith("**Which semantic loss?** — focal is better than baseline")
     assert "over 6 fresh seeds" in sentence
 
@@ -74,7 +74,7 @@ def test_questions_wait_for_their_runs(tmp_path):
     row = confirmatory_answers(study, results).iloc[0]
     assert row["status"] == "the screening is unfinished" and row["verdict"] != row["verdict"]
     assert "not answered yet: the screening is unfinished" in answer_sentences(
-        study, confirmatory_answers(study, results))[0]
+        confirmatory_answers(study, results))[0]
 
 
 def test_the_screening_gets_bh_q_values(tmp_path):
@@ -108,7 +108,7 @@ def test_no_verdict_is_read_before_every_planned_seed_is_done(tmp_path):
     assert row["status"] == "3 of 6 confirming seeds done" and row["n_pairs"] == 3
     assert abs(row["mean"] - 0.061) < 1e-12 and row["lo"] < row["mean"] < row["hi"]  # interim
     assert row["verdict"] != row["verdict"] and row["p"] != row["p"]  # no test, no verdict
-    (sentence,) = answer_sentences(study, confirmatory_answers(study, results))
+    (sentence,) = answer_sentences(confirmatory_answers(study, results))
     assert sentence == ("**Which semantic loss?** — not answered yet: 3 of 6 confirming seeds "
                         "done; the verdict comes with the last.")  # fmt: skip
 
@@ -161,7 +161,7 @@ def test_a_verdict_that_holm_may_still_change_waits_for_the_other_questions(tmp_
         _run(results, "focal", s, 0.5 + noise[i])  # no effect: TOST alone would say equivalent
     row = confirmatory_answers(study, results).set_index("notebook").loc["03_loss_ablations"]
     assert row["status"] == "holm_waits" and row["verdict"] != row["verdict"]
-    (sentence, *_) = answer_sentences(study, confirmatory_answers(study, results))
+    (sentence, *_) = answer_sentences(confirmatory_answers(study, results))
     assert sentence.startswith("**Focal?** — not answered yet: focal − baseline = ")
     assert "Holm across the questions waits for the others' confirmation" in sentence
 
