@@ -142,3 +142,16 @@ def test_roc_log_fpr_limit_follows_the_smallest_positive_fpr() -> None:
     assert roc_curves({"s": c}, log_fpr=True).axes[0].get_xlim()[0] == pytest.approx(1e-6)
     c = {"tpr": np.array([0.0, 0.3, 1.0]), "fpr": np.array([0.0, 2e-5, 1.0])}
     assert roc_curves({"s": c}, log_fpr=True).axes[0].get_xlim()[0] == pytest.approx(1e-5)
+
+
+def test_the_same_figure_saved_twice_is_the_same_file(tmp_path):
+    fig, ax = plt.subplots()
+    ax.plot([0, 1, 2], [1.0, 0.5, 0.25], label="loss")
+    ax.legend()
+    first = {fmt: (tmp_path / "a").with_suffix(f".{fmt}") for fmt in ("png", "svg", "pdf")}
+    save_figure(fig, tmp_path / "a.png", formats=("png", "svg", "pdf"))
+    save_figure(fig, tmp_path / "b.png", formats=("png", "svg", "pdf"))  # later: another second
+    for fmt, path in first.items():
+        assert path.read_bytes() == path.with_name(f"b.{fmt}").read_bytes(), fmt
+    assert b"<dc:date>" not in first["svg"].read_bytes()
+    plt.close(fig)

@@ -58,13 +58,19 @@ def save_figure(
     fig: plt.Figure, path: str | Path, dpi: int = 120, *, formats: Sequence[str] = ("png",)
 ) -> Path:
     """Save a figure atomically in each of ``formats`` (``png``, ``svg``, …) as ``path`` with
-    that suffix; returns the first (the PNG by default)."""
+    that suffix; returns the first (the PNG by default). The same figure gives the same bytes
+    (no save date, fixed SVG ids), so a figure rendered again unchanged is no change in git."""
     path = Path(path)
     out = [path.with_suffix(f".{fmt}") for fmt in formats]
     for p, fmt in zip(out, formats, strict=True):
-        with atomic_path(p) as tmp:
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt)
+        with atomic_path(p) as tmp, plt.rc_context({"svg.hashsalt": "owslib"}):
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt,
+                        metadata=_NO_DATE.get(fmt))  # fmt: skip
     return out[0]
+
+
+#: Metadata that would differ at every save, left out.
+_NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
 
 
 def logged_terms(df: pd.DataFrame) -> list[str]:
