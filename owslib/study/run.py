@@ -186,8 +186,9 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
         log.warning("%s: no embedding sample (%s)", run_dir, e)
     info |= {"status": "finished", "figures_s": round(time.perf_counter() - t2, 1)}
     atomic_write_json(run_dir / RUN_FILE, info)
-    log.info("finished %s in %.0f s (train %.0f s, evaluate %.0f s)", run_dir,
-             time.perf_counter() - t0, info["train_s"], info["eval_s"])  # fmt: skip
+    log.info("finished %s in %.0f s (train %.0f s%s, evaluate %.0f s)", run_dir,
+             time.perf_counter() - t0 + earlier, info["train_s"],
+             f" of which {earlier:.0f} s before it resumed" if earlier else "", info["eval_s"])  # fmt: skip
     return RunResult(run_dir, cfg, dict(result), tables, history, info, exp, False, figures)
 
 

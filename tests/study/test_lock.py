@@ -135,7 +135,8 @@ def test_an_interrupted_run_resumes_rather_than_counting_as_failed(tmp_path, mon
 
 
 
-def test_a_resumed_run_records_the_training_time_of_every_process(smoke_root, tmp_path, monkeypatch):
+def test_a_resumed_run_records_the_training_time_of_every_process(smoke_root, tmp_path, monkeypatch,
+                                                                   caplog):
     import torch
 
     import owslib.study.run as run_module
@@ -161,7 +162,9 @@ def test_a_resumed_run_records_the_training_time_of_every_process(smoke_root, tm
     ckpt["history"][0]["time_s"] = 1000.0  # the first process's epoch, made long enough to see
     torch.save(ckpt, ckpt_path)
     monkeypatch.setattr(run_module, "fit", real_fit)
-    result = run_module.run_experiment(cfg, job.path)
+    with caplog.at_level("INFO", logger="owslib.study.run"):
+        result = run_module.run_experiment(cfg, job.path)
+    assert "of which 1000 s before it resumed" in caplog.text
     info = json.loads((job.path / "run.json").read_text())
     assert info["status"] == "finished" and [row["epoch"] for row in result.history] == [0, 1]
     # this process trained epoch 1 only; the record counts epoch 0's 1000 s too
