@@ -54,6 +54,10 @@ def row_label(name: str, width: int = 16) -> str:
     return "\n".join([*lines, line])
 
 
+#: Metadata that would differ at every save, left out.
+_NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
+
+
 def save_figure(
     fig: plt.Figure, path: str | Path, dpi: int = 120, *, formats: Sequence[str] = ("png",)
 ) -> Path:
@@ -68,9 +72,6 @@ def save_figure(
                         metadata=_NO_DATE.get(fmt))  # fmt: skip
     return out[0]
 
-
-#: Metadata that would differ at every save, left out.
-_NO_DATE = {"svg": {"Date": None}, "pdf": {"CreationDate": None}}
 
 
 def logged_terms(df: pd.DataFrame) -> list[str]:
