@@ -302,8 +302,9 @@ def _train_one(study: Study, left_jobs: list[RunJob], total: int,
                     job.label, lock_path(job.path))  # fmt: skip
         return "busy"
     left = sum(expected_run_s(study, done, j) for j in left_jobs) / max(jobs, 1)
-    log.info("%s: %s -> %s (about %s%s)", label, job.label, job.path, format_duration(left),
-             " left in the study" if total > 1 else "")  # fmt: skip
+    log.info("%s: %s -> %s (about %s%s%s)", label, job.label, job.path, format_duration(left),
+             " left in the study" if total > 1 else "",
+             "" if done else "; a guess: no finished run here to measure from")  # fmt: skip
     if supersede and job.path.exists():  # moved aside when its retraining starts
         forced = supersede == "forced re-run"
         now = status(study, job, overrides)  # (another runner may have retrained it meanwhile)

@@ -9,15 +9,19 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import logging
 import tempfile
 from pathlib import Path
 from typing import Any
 
+from owslib.engine.loop import format_duration
 from owslib.io import read_json
 from owslib.study.processes import train_in_setup
 from owslib.study.run import read_run_info
 from owslib.study.setup import ISA_CAPS, PRECISIONS, Setup
 from owslib.study.studyfile import RunJob, Study, run_dir
+
+log = logging.getLogger(__name__)
 
 #: History columns that measure time, not what was computed.
 TIME_COLUMNS = ("time_s",)
@@ -79,6 +83,11 @@ def verify_run(study: Study, results_dir: str | Path, variant: str, seed: int) -
     cfg = read_json(src / "config.json") or {}
     setup = recorded_setup(info, cfg)
     overrides = {**(info.get("base_config") or {}), **PRECISIONS.get(setup.precision, {})}
+    train_s, eval_s = info.get("train_s", 0.0), info.get("eval_s", 0.0)
+    log.info("%s: retraining in its recorded setup (%s, ISA %s, %s thread(s)); the committed run "
+             "took %s (training %s, evaluation %s) on %s", label, setup.precision or "as configured",
+             setup.isa or "native", setup.threads or "all", format_duration(train_s + eval_s),
+             format_duration(train_s), format_duration(eval_s), info.get("cpu", "a CPU"))  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="owslib-verify-") as tmp:
         job = RunJob(variant, seed, run_dir(tmp, study.profile, variant, seed))
         outcome = train_in_setup(dataclasses.replace(study, setup=setup), job, overrides)

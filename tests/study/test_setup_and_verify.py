@@ -99,6 +99,10 @@ def test_runs_train_in_the_setup_in_processes_of_their_own_and_verify_bit_for_bi
     assert main(["study", "--study", str(path), "--results", str(results),
                  "--verify", "baseline/seed0"]) == 0  # fmt: skip
     assert "baseline/seed0: bit-identical" in capsys.readouterr().out
+    # it says what the committed run cost, and its run process (an empty folder) calls its ETA a guess
+    assert "baseline/seed0: retraining in its recorded setup (float32, ISA avx2, 1 thread(s)); " \
+           "the committed run took" in caplog.text
+    assert "a guess: no finished run here to measure from" in caplog.text
 
     # a committed number changed by hand is caught, by key (against the same retrained run: the
     # retraining is deterministic, as the check above shows, so it is not trained again here)
