@@ -43,7 +43,9 @@ CITYSCAPES_HW, BDD_HW = (1024, 2048), (720, 1280)
 def write_cityscapes_scene(root: Path, i: int) -> None:
     """Generated scene ``i`` at Cityscapes' size, as ``leftImg8bit``/``gtFine`` PNGs of city
     aachen in the train split under ``root``."""
-    rgb, label_ids = render_scene(np.random.default_rng(i), *CITYSCAPES_HW, n_unknown=1, n_clutter=2)
+    rgb, label_ids = render_scene(
+        np.random.default_rng(i), *CITYSCAPES_HW, n_unknown=1, n_clutter=2
+    )
     stem = f"aachen_{i:06d}_000019"
     for folder, suffix, array in (("leftImg8bit", "_leftImg8bit.png", rgb),
                                   ("gtFine", "_gtFine_labelIds.png", label_ids)):  # fmt: skip

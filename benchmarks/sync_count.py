@@ -46,6 +46,7 @@ BEFORE_CPU = {
     "by_part": {"stats_update": 3, "sem": 2, "feat": 5, "cont": 10, "obj": 4, "objective": 2},
 }
 
+
 class CudaSyncCounter:
     """Counts the warnings of ``torch.cuda.set_sync_debug_mode("warn")`` while active."""
 

@@ -28,6 +28,7 @@ DESCRIPTION = (
 class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
     """Adds "(default: …)" to an option's help unless the help already says its default, or the
     option is required, a flag (off by default) or without a default value (None or [])."""
+
     def _get_help_string(self, action: argparse.Action) -> str:
         text = action.help or ""
         if (
@@ -43,6 +44,7 @@ class HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
 
 class Parser(argparse.ArgumentParser):
     """An argument parser with :class:`HelpFormatter`; its sub-command parsers are the same kind."""
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("formatter_class", HelpFormatter)
         super().__init__(*args, **kwargs)
@@ -88,5 +90,3 @@ def main(argv: list[str] | None = None) -> int:
 
 if __name__ == "__main__":
     sys.exit(main())
-
-

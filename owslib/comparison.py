@@ -139,7 +139,8 @@ def _pairs(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
     merged = others.merge(base, on=[*_GROUP, "seed"], how="outer", indicator=True)
     merged["_merge"] = merged["_merge"].astype(str)
     other_setup = (merged["_merge"] == "both") & (
-        merged["fingerprint"] != merged["baseline_fingerprint"])
+        merged["fingerprint"] != merged["baseline_fingerprint"]
+    )
     if other_setup.any():
         for (v, s, a, b), _ in merged[other_setup].groupby(
                 ["variant", "seed", "fingerprint", "baseline_fingerprint"]):  # fmt: skip

@@ -58,9 +58,9 @@ class DataConfig:
 
 
 @dataclass(frozen=True)
-
 class SyntheticConfig:
     """The embedded, procedurally generated street-scene dataset (Cityscapes layout)."""
+
     seed: int = 0
     n_train: int = 300
     n_val: int = 50

@@ -150,8 +150,11 @@ class NotebookRun:
         quietly and summed up in one line ("21 runs reused (…), 0 missing")."""
         todo = [(v, s) for s in self.study.seeds for v in self.spec.run_variants]
         self.missing, reused, trained = [], [], []
-        unfinished = [RunJob(v, s, self.run_path(v, s)) for v, s in todo
-                      if not is_finished(self.run_path(v, s), self.study.config(v, s, **self.overrides))]
+        unfinished = [
+            RunJob(v, s, self.run_path(v, s))
+            for v, s in todo
+            if not is_finished(self.run_path(v, s), self.study.config(v, s, **self.overrides))
+        ]
         if unfinished and train_missing:  # in the study's setup, as `owslib study` trains them
             log.info("training %d missing runs", len(unfinished))
             done = train_runs(self.study, unfinished, rerun_failed=True, overrides=self.overrides)

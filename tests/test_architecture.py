@@ -143,6 +143,8 @@ def test_no_module_imports_a_layer_above_its_own():
 
 def test_the_graph_sees_function_local_imports(tmp_path, monkeypatch):
     """The walker reads imports inside functions too (a cycle hidden in a function is one)."""
-    tree = ast.parse("def f():\n    from owslib.study import run\nif TYPE_CHECKING:\n    import owslib.cli\n")
+    tree = ast.parse(
+        "def f():\n    from owslib.study import run\nif TYPE_CHECKING:\n    import owslib.cli\n"
+    )
     found = [ast.unparse(n) for n in _runtime_imports(tree)]
     assert found == ["from owslib.study import run"]

@@ -91,7 +91,9 @@ def test_written_sample_round_trips_and_is_kept(tmp_path):
     # the sample reads the whole split from the loader's dataset (one batch of 1 at a time)
     loader = DataLoader(TensorDataset(images, targets), batch_size=2)
     cfg = SimpleNamespace(train=SimpleNamespace(seed=0), eval=SimpleNamespace(batch_size=1))
-    exp = SimpleNamespace(split=split, bare_model=_Echo(), test_loader=loader, cfg=cfg, device="cpu")
+    exp = SimpleNamespace(
+        split=split, bare_model=_Echo(), test_loader=loader, cfg=cfg, device="cpu"
+    )
     path = write_embedding_sample(tmp_path, exp, per_class=3)
     back = load_embedding_sample(path)
     direct = sample_embeddings(_Echo(), _loader(), num_labels=3, per_class=3, seed=0)

@@ -85,7 +85,9 @@ def test_a_smoke_rendering_records_no_absolute_path_in_its_metadata(rendered):
     for nb in rendered.values():
         meta = nb.metadata["papermill"]  # (its "parameters" are the caller's own arguments)
         assert not ABSOLUTE.search(meta["input_path"] + meta["output_path"])
-        assert meta["input_path"].startswith("notebooks/") and meta["output_path"].endswith(".ipynb")
+        assert meta["input_path"].startswith("notebooks/") and meta["output_path"].endswith(
+            ".ipynb"
+        )
 
 
 @pytest.mark.slow

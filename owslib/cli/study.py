@@ -64,8 +64,17 @@ def cmd_study(args: argparse.Namespace) -> int:
         notebook_parameters(study, [n for n in study.notebook_names
                                     if not notebooks or n in notebooks], params)  # fmt: skip
     if args.list or args.dry_run:
-        print("\n".join(describe(study, all_jobs, overrides, jobs=args.jobs,
-                                  results_dir=args.results if args.dry_run else None)))
+        print(
+            "\n".join(
+                describe(
+                    study,
+                    all_jobs,
+                    overrides,
+                    jobs=args.jobs,
+                    results_dir=args.results if args.dry_run else None,
+                )
+            )
+        )
         return 0
     if args.index is not None:  # one run per array task
         if not 0 <= args.index < len(all_jobs):

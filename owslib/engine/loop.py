@@ -153,7 +153,6 @@ def fit(
     if exp.dist.is_main:  # after restore() accepted the checkpoint: never overwrite its record
         cfg.to_json(run_dir / "config.json")
 
-
     for epoch in range(start, cfg.train.epochs):
         seed_epoch(cfg.train.seed, epoch, exp.dist.rank)
         t0 = time.perf_counter()
@@ -162,7 +161,11 @@ def fit(
             row |= train_one_epoch(exp, epoch, logger)
         exp.objective.end_epoch(all_reduce_sum if exp.dist.enabled else None)
         row["time_s"] = time.perf_counter() - t0
-        if validate is not None and cfg.train.eval_every and (epoch + 1) % cfg.train.eval_every == 0:
+        if (
+            validate is not None
+            and cfg.train.eval_every
+            and (epoch + 1) % cfg.train.eval_every == 0
+        ):
             row |= validate(exp)
         exp.history.append(row)
         logger.end_epoch(row)

@@ -37,8 +37,14 @@ log = logging.getLogger(__name__)
 
 #: Model fields that belong to the extensions, not to the shared encoder: the pretraining run
 #: uses their defaults, so every variant of a study starts from the same encoder.
-EXTENSION_FIELDS = ("extra_decoder", "mlp_dim", "fusion", "fusion_target", "embedding_dim",
-                    "confidence_detach")
+EXTENSION_FIELDS = (
+    "extra_decoder",
+    "mlp_dim",
+    "fusion",
+    "fusion_target",
+    "embedding_dim",
+    "confidence_detach",
+)
 #: Training fields that do not change what the pretraining run learns.
 _NEUTRAL_TRAIN = ("device", "log_every", "eval_every")
 
@@ -92,7 +98,9 @@ def encoder_cached(cfg: ExperimentConfig, cache: Path, shipped: Path | None = No
     main process first restores a shipped encoder into a cache that lacks it (``shipped``:
     default :func:`shipped_encoders`; see :func:`restore_shipped_encoder`)."""
     init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
-    if _is_main():  # one copy per job; other nodes get the main's bytes in ensure_pretrained_encoder
+    if (
+        _is_main()
+    ):  # one copy per job; other nodes get the main's bytes in ensure_pretrained_encoder
         restore_shipped_encoder(cfg, cache, shipped_encoders() if shipped is None else shipped)
     return main_value(encoder_cache_path(cfg, cache).is_file())
 

@@ -86,6 +86,7 @@ def image_names(loader: Iterable) -> list[str] | None:
 
 class _Pass:
     """The accumulators of one evaluation pass (see the module docstring)."""
+
     def __init__(self, opts: EvalOptions, k: int, gt_names: Sequence[str], names, n_total):
         self.opts, self.k, self.gt_names, self.names = opts, k, list(gt_names), names
         self.classes = opts.target_kind == "classes"

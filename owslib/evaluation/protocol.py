@@ -75,7 +75,9 @@ class EvalOptions:
     similarity_lookup: str = DEFAULT_SIMILARITY_LOOKUP
     similarity_underflow: str = "nearest"  # all s_k underflow: nearest class | first (code)
     components: bool = True  # SegmentMeIfYouCan component metrics (second pass)
-    component_scorers: tuple[str, ...] = ()  # () = the main scorer (owslib.inference.scorers.main_scorer)
+    component_scorers: tuple[
+        str, ...
+    ] = ()  # () = the main scorer (owslib.inference.scorers.main_scorer)
     component_track: str = "anomaly"  # anomaly (500/100 px) | obstacle (50/10 px)
     curve: str = "histogram"  # histogram | smiyc (adds the leaderboard's binned pixel curve)
     # scorers whose maps are kept for the chosen images (() = the main scorer, gaussian, contrastive)

@@ -28,11 +28,11 @@ from owslib.models.outputs import CONFIDENCE, EMBEDDING, EMBEDDING_MLP, SEM_LOGI
 
 class ScoreInputs:
     """One batch's outputs and statistics, with the shared intermediate results cached."""
+
     def __init__(
         self,
         outputs: dict[str, torch.Tensor],
         stats: ClassStatistics,
-
         xi: float = 1.0,
         min_std: float = 1e-3,
         nearest: tuple[torch.Tensor, torch.Tensor] | None = None,

@@ -70,6 +70,7 @@ def confidence_loss(
 class ConfidenceTerm(nn.Module):
     """MSE of the confidence head against the semantic decoder's detached true-class probability
     (ConfidNet, Corbière et al., NeurIPS 2019; TruFor, Guillaro et al., CVPR 2023)."""
+
     def __init__(self, num_classes: int) -> None:
         super().__init__()
         self.num_classes = num_classes

@@ -98,7 +98,9 @@ class FocalLoss(nn.Module):
         self.num_classes = num_classes
         self.gamma = float(gamma)
         self.ignore_index = ignore_index
-        self.register_buffer("weight", class_weight_vector(weight, num_classes, "focal class weight"))
+        self.register_buffer(
+            "weight", class_weight_vector(weight, num_classes, "focal class weight")
+        )
 
     def forward(self, logits: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
         return focal_loss(

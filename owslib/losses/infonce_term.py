@@ -95,6 +95,7 @@ class InfoNCETerm(nn.Module):
     Shape: ``outputs[key]`` (B, D, H, W), ``target`` (B, H, W) → scalar loss.
     Reference: Oord et al. 2018, Eq. 4; Li et al., ICLR 2021; Giakoumoglou & Stathaki 2024.
     """
+
     prototypes: torch.Tensor
 
     prototype_valid: torch.Tensor

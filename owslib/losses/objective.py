@@ -127,6 +127,7 @@ class ContMAVObjective(nn.Module):
 
     Reference: Sodano et al., CVPR 2024, §3 (Eqs. 2, 5, 8, 9).
     """
+
     def __init__(
         self,
         cfg: LossConfig,
@@ -180,7 +181,6 @@ class ContMAVObjective(nn.Module):
     def _reread_epochs_done(module: ContMAVObjective, _incompatible: Any) -> None:
         module._epochs_done = int(module.epochs_done)
 
-
     @property
     def warm(self) -> bool:
         """Whether the statistics-based terms are on (the warm-up epochs have passed)."""
@@ -220,5 +220,3 @@ class ContMAVObjective(nn.Module):
         self.stats.end_epoch(all_reduce)
         self.epochs_done += 1
         self._epochs_done += 1
-
-

@@ -18,6 +18,7 @@ _PLANAR_8[1] = True
 #: ``(known samples (N, D), their classes (N,), unknown samples (M, D))``.
 Samples = tuple[torch.Tensor, torch.Tensor, torch.Tensor]
 
+
 def sample_pixels(
     features: torch.Tensor,
     target: torch.Tensor,

@@ -23,6 +23,7 @@ if TYPE_CHECKING:  # annotations only
 @dataclass
 class TermContext:
     """What a term's builder may use."""
+
     cfg: LossConfig
     num_classes: int
     embedding_dim: int | None
@@ -34,6 +35,7 @@ class TermContext:
 @dataclass(frozen=True)
 class TermSpec:
     """A loss term: its name, what it reads, its weight from the config, and its builder."""
+
     name: str
     reads: tuple[str, ...]
     build: Callable[[TermContext], nn.Module]
@@ -44,6 +46,7 @@ class TermSpec:
 
 class OutputTerm(nn.Module):
     """Adapts a loss on one output tensor, ``loss(tensor, target)``, to ``term(outputs, target)``."""
+
     def __init__(self, key: str, loss: nn.Module) -> None:
         super().__init__()
         self.key, self.loss = key, loss

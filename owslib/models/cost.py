@@ -18,7 +18,6 @@ def model_cost(cfg: ModelConfig, num_classes: int, height: int = 512, width: int
     """``{"parameters": int, "gflops": float}`` of ``cfg`` for a 1×3×H×W input."""
     from dataclasses import replace
 
-
     with torch.device("meta"):
         model = build_model(replace(cfg, pretrained_path=""), num_classes).eval()
         x = torch.empty(1, 3, height, width)

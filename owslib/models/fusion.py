@@ -14,8 +14,8 @@ class Fusion(nn.Module):
     ``fuses`` says whether the result depends on ``b``; where it is ``False`` the model keeps ``b``
     as its own output, trained and scored separately.
     """
-    fuses: bool = True
 
+    fuses: bool = True
 
     def __init__(self, channels: int) -> None:
         super().__init__()
@@ -40,6 +40,7 @@ class NormalizedSum(Fusion):
     Shape: ``(B, C, H, W), (B, C, H, W) -> (B, C, H, W)``.
     Reference: REFERENCE §9 (TruFor extension, the student fusion); Sodano et al., CVPR 2024, Eq. 13.
     """
+
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         self._check(a, b)
 
@@ -53,6 +54,7 @@ class Sum(Fusion):
     Reference: owslib extension (REFERENCE §9); TruFor (Guillaro et al., CVPR 2023) itself never
     sums logits.
     """
+
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         self._check(a, b)
 
@@ -65,6 +67,7 @@ class ConcatConv(Fusion):
     Shape: ``(B, C, H, W), (B, C, H, W) -> (B, C, H, W)``.
     Reference: owslib extension (REFERENCE §9), a learned generalisation of :class:`Sum`.
     """
+
     def __init__(self, channels: int) -> None:
         super().__init__(channels)
 
@@ -95,8 +98,8 @@ class Separate(Fusion):
     Shape: ``(B, C, H, W), (B, C, H, W) -> (B, C, H, W)`` (``a`` itself).
     Reference: owslib extension (REFERENCE §9, "per-head losses with averaged scores").
     """
-    fuses = False
 
+    fuses = False
 
     def forward(self, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
         self._check(a, b)
@@ -113,6 +116,7 @@ class Confidence(Fusion):
     Shape: ``(B, C, H, W), (B, C, H, W) -> (B, C, H, W)`` (``a`` itself).
     Reference: Guillaro et al., "TruFor", CVPR 2023, §3.3; Corbière et al., "ConfidNet", NeurIPS 2019.
     """
+
     fuses = False
 
     def _check(self, a: torch.Tensor, b: torch.Tensor) -> None:

@@ -73,7 +73,6 @@ def save_figure(
     return out[0]
 
 
-
 def logged_terms(df: pd.DataFrame) -> list[str]:
     """The loss terms a history logged (``train_<term>`` columns), the total first; a term's
     diagnostics (``train_<term>_<part>``, see :func:`logged_diagnostics`) are not among them."""

@@ -52,7 +52,6 @@ def write_curves(
     figures ``pr_curves.png`` / ``roc_curves.png``; returns the file names written."""
     import matplotlib.pyplot as plt
 
-
     out_dir = Path(out_dir)
     if not curves:
         return {}
@@ -80,7 +79,6 @@ def save_anomaly_maps(
     scorer's value range: one scale for every run) and the input ``<name>_image.png``.
     ``unknown_mask`` is accepted for callers that outline unknowns; the files hold the raw maps."""
     from PIL import Image
-
 
     folder = Path(folder)
     safe = re.sub(r"[^\w.-]+", "_", name)

@@ -148,8 +148,12 @@ def notebook_verdict(study: Study, results_dir: str | Path, notebook: str) -> st
     table = confirmatory_answers(study, results_dir)
     rows = table[table["notebook"] == notebook]
     if rows.empty:
-        return "This notebook's question has no pre-registered confirmation: every number here is " \
-               "exploratory."
+        return (
+            "This notebook's question has no pre-registered confirmation: every number here is "
+            "exploratory."
+        )
     (sentence,) = answer_sentences(rows)
-    return (f"{sentence}\n\nEverything else in this notebook (other metrics, scorers, variants, the "
-            "screening seeds) is exploratory: screening intervals are not verdicts.")
+    return (
+        f"{sentence}\n\nEverything else in this notebook (other metrics, scorers, variants, the "
+        "screening seeds) is exploratory: screening intervals are not verdicts."
+    )

@@ -78,7 +78,9 @@ def parse_confirmatory(where: str, spec: Any, notebooks: dict[str, tuple[str, ..
     if spec is None:
         return None
     if not isinstance(spec, dict) or set(spec) - _TOP:
-        raise ValueError(f"{where}: unknown keys {sorted(set(spec) - _TOP)}; allowed {sorted(_TOP)}")
+        raise ValueError(
+            f"{where}: unknown keys {sorted(set(spec) - _TOP)}; allowed {sorted(_TOP)}"
+        )
     seeds = tuple(spec.get("seeds", ()))
     if not seeds or set(seeds) & set(screening_seeds):
         raise ValueError(f"{where}.seeds={list(seeds)}: fresh seeds are required, none of the "
@@ -175,7 +177,9 @@ def answer(row: pd.Series, question: str) -> str:
             "equivalent": f"{arm} and {comp} are equivalent within the margin",
             "inconclusive": "inconclusive: neither a difference (Holm) nor equivalence (TOST) "
                             "is shown"}[row["verdict"]]  # fmt: skip
-    return f"{label} — {said}: {effect}; Holm p = {row['p_holm']:.3g}, TOST p = {row['p_tost']:.3g}."
+    return (
+        f"{label} — {said}: {effect}; Holm p = {row['p_holm']:.3g}, TOST p = {row['p_tost']:.3g}."
+    )
 
 
 def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],

@@ -26,8 +26,11 @@ def finished_runs(all_jobs: list[RunJob]) -> list[tuple[str, dict[str, Any]]]:
     the study's finished runs too."""
     folders = dict.fromkeys(j.path.parent.parent for j in all_jobs)
     found = [(p.parent.parent.name, p.parent) for f in folders for p in f.glob("*/seed*/run.json")]
-    return [(v, i) for v, path in found
-            if (i := read_run_info(path) or {}).get("status") == "finished" and "train_s" in i]
+    return [
+        (v, i)
+        for v, path in found
+        if (i := read_run_info(path) or {}).get("status") == "finished" and "train_s" in i
+    ]
 
 
 def expected_run_s(

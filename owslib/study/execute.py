@@ -231,5 +231,3 @@ def load_grid(path: str | Path) -> list[tuple[str, str, dict[str, Any]]]:
 
 def _jsonable(d: dict[str, Any]) -> Any:
     return json.loads(json.dumps(d, sort_keys=True, default=str))
-
-

@@ -26,6 +26,7 @@ log = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class Run:
     """A notebook's resolved configuration and output folder."""
+
     name: str
     cfg: ExperimentConfig
     run_dir: Path
@@ -56,7 +57,6 @@ def resolve_config(namespace: dict[str, Any]) -> ExperimentConfig:
         k for k in namespace if SEP in k and not k.startswith("_") and k not in valid
     )
     if strangers:  # a misspelt config key must not train the default silently
-
         raise ConfigError(f"unknown config key(s) {strangers}{did_you_mean(strangers[0], valid)}")
     overrides = {k: v for k, v in namespace.items() if SEP in k and k in valid and v is not None}
     overrides.update(namespace.get("config_overrides") or {})

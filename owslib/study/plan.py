@@ -89,7 +89,9 @@ def confirmation_runs(study: Study, results_dir: str | Path,
             continue
         arms = selected_arms(study, results_dir, q)
         if arms is None:
-            log.info("%s: the screening is unfinished; its confirming runs come after it", q.notebook)
+            log.info(
+                "%s: the screening is unfinished; its confirming runs come after it", q.notebook
+            )
             continue
         out += [(v, s) for s in conf.seeds for v in arms if (v, s) not in out]
     return out
@@ -187,8 +189,11 @@ def progress(study: Study, results_dir: str | Path,
 
 
 def describe(
-    study: Study, all_jobs: list[RunJob], overrides: dict[str, Any] | None = None,
-    jobs: int = 1, results_dir: str | Path | None = None,
+    study: Study,
+    all_jobs: list[RunJob],
+    overrides: dict[str, Any] | None = None,
+    jobs: int = 1,
+    results_dir: str | Path | None = None,
 ) -> list[str]:
     """One line per run (``--dry-run`` / ``--list``) and the estimated time of the missing ones:
     each run at its setup's measured cost, ``jobs`` at a time, plus any closed-set encoder that
@@ -202,8 +207,11 @@ def describe(
         lines.append(f"{i}\t{job.variant}\tseed {job.seed}\t{st}\t{job.path}")
     done = finished_runs(all_jobs)
     est = sum(expected_run_s(study, done, j) for j in todo) / max(jobs, 1)
-    basis = ("from the finished runs, those of the study's setup and this CPU first" if done else
-             f"no finished run yet: {format_duration(expected_run_s(study, done))} a run")
+    basis = (
+        "from the finished runs, those of the study's setup and this CPU first"
+        if done
+        else f"no finished run yet: {format_duration(expected_run_s(study, done))} a run"
+    )
     if jobs > 1:
         basis += f", {jobs} at a time"
     pretrain = encoders_to_pretrain(study, todo, overrides)
@@ -212,12 +220,15 @@ def describe(
         each = statistics.median(recorded) if recorded else DEFAULT_PRETRAIN_S.get(study.profile,
                                                                                    1900.0)  # fmt: skip
         est += each * len(pretrain)
-        basis += f"; first {len(pretrain)} closed-set encoder(s) to pretrain, about " \
-                 f"{format_duration(each)} each"
+        basis += (
+            f"; first {len(pretrain)} closed-set encoder(s) to pretrain, about "
+            f"{format_duration(each)} each"
+        )
     if results_dir is not None:
         lines += progress(study, results_dir, overrides)
-    lines.append(f"# {len(all_jobs)} runs, {len(todo)} to train: about {format_duration(est)} "
-                 f"({basis})")
+    lines.append(
+        f"# {len(all_jobs)} runs, {len(todo)} to train: about {format_duration(est)} ({basis})"
+    )
     return lines
 
 
@@ -241,8 +252,9 @@ def train_runs(
     overrides = overrides or {}
     for warning in study.setup.machine_warnings():
         log.warning("study setup %s: %s", study.setup, warning)
-    in_place = bool(os.environ.get(IN_SETUP_VARIABLE)) or (jobs <= 1
-                                                           and not study.setup.differences())
+    in_place = bool(os.environ.get(IN_SETUP_VARIABLE)) or (
+        jobs <= 1 and not study.setup.differences()
+    )
     if os.environ.get(IN_SETUP_VARIABLE) and study.setup.differences():
         log.warning("this run's process differs from the study's setup: %s",
                     "; ".join(study.setup.differences()))  # fmt: skip
@@ -316,5 +328,3 @@ def _train_one(study: Study, left_jobs: list[RunJob], total: int,
     if in_place:
         return train_here(study, job, overrides)
     return train_in_setup(study, job, overrides)
-
-

@@ -52,6 +52,7 @@ def render(study: Study, results_dir: str | Path, *, notebooks: tuple[str, ...] 
     out = []
     for i, name in enumerate(names, 1):
         log.info("notebook %d/%d: %s", i, len(names), name)
+
         def inputs(name: str = name) -> str:
             return runs_digest(study, name, results_dir)
 

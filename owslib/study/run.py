@@ -53,6 +53,7 @@ FIGURES = ("training_curves", "pr_curves", "roc_curves", "per_class_iou", "quali
 @dataclass
 class RunResult:
     """A finished run: its folder, config, metrics, tables, history and (when loaded) experiment."""
+
     run_dir: Path
     cfg: ExperimentConfig
     metrics: dict[str, Any]
@@ -161,21 +162,30 @@ def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) 
             raise ValueError(
                 f"the closed-set encoder {encoder} (sha256 {info['encoder_sha256'][:12]}) is not "
                 f"the study's ({expected[:12]}): remove it from the cache so that the shipped "
-                f"one is restored, or ship the study's encoder in results/encoders/")
+                f"one is restored, or ship the study's encoder in results/encoders/"
+            )
     info["setup"] = observed(cfg, info.get("encoder_sha256", ""), info.get("base_config"))
     info["fingerprint"] = fingerprint(info["setup"])
     exp = build_experiment(cfg, encoder=encoder)
     trained_here: set[int] = set()
-    history = fit(exp, run_dir, resume=resume, validate=epoch_validation,
-                  on_epoch_end=lambda epoch, _row: trained_here.add(epoch))
+    history = fit(
+        exp,
+        run_dir,
+        resume=resume,
+        validate=epoch_validation,
+        on_epoch_end=lambda epoch, _row: trained_here.add(epoch),
+    )
     if exp.dist.enabled:  # DDP syncs BatchNorm buffers only at a forward: evaluate rank 0's model
         broadcast_state(exp.bare_model)
     t1 = time.perf_counter()
     result = evaluate(exp, exp.test_loader)  # every rank evaluates its shard; counts are summed
     t2 = time.perf_counter()
     earlier = resumed_training_s(history, trained_here)  # resumed: earlier processes' epochs
-    info |= {"device": str(exp.device), "train_s": round(t1 - t0 + earlier, 1),
-             "eval_s": round(t2 - t1, 1)}
+    info |= {
+        "device": str(exp.device),
+        "train_s": round(t1 - t0 + earlier, 1),
+        "eval_s": round(t2 - t1, 1),
+    }
     if not exp.dist.is_main:
         return RunResult(run_dir, cfg, dict(result), {}, history, info, exp)
     tables = write_evaluation(run_dir, result, cfg.data.dataset, cfg.data.split_preset)
@@ -254,7 +264,6 @@ def _reuse(cfg: ExperimentConfig, run_dir: Path, load_model: bool) -> RunResult:
     figures = {n: run_dir / f"{n}.png" for n in FIGURES if (run_dir / f"{n}.png").exists()}
     exp = None
     if load_model and (run_dir / CHECKPOINT_NAME).exists():
-
         exp = build_experiment(cfg)
         restore(exp, run_dir / CHECKPOINT_NAME)
 

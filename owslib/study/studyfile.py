@@ -34,8 +34,16 @@ from owslib.study.confirm import Confirmatory, parse_confirmatory
 from owslib.study.setup import Setup, parse_setup
 
 BASELINE = "baseline"
-_TOP = {"profile", "seeds", "profiles", "variants", "notebooks", "description", "setup",
-        "confirmatory"}
+_TOP = {
+    "profile",
+    "seeds",
+    "profiles",
+    "variants",
+    "notebooks",
+    "description",
+    "setup",
+    "confirmatory",
+}
 _VARIANT = {"description", "overrides"}
 _NOTEBOOK = {"name", "question", "variants", "baseline", "contrast", "ablation"}
 _ABLATION = {"of", "variants", "question"}
@@ -123,8 +131,15 @@ class Study:
         """The training config of one run: the profile, the variant's overrides, the setup's
         precision (one for every run), the seed, then ``overrides``."""
         v = self.variants[variant]
-        return load_profile(self.profile, **{**lists_to_tuples(v.overrides), **self.setup.overrides(),
-                                             "train__seed": seed, **lists_to_tuples(overrides)})
+        return load_profile(
+            self.profile,
+            **{
+                **lists_to_tuples(v.overrides),
+                **self.setup.overrides(),
+                "train__seed": seed,
+                **lists_to_tuples(overrides),
+            },
+        )
 
 
 def _no_duplicates(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
@@ -216,8 +231,16 @@ def load_study(
             {nb.name: nb.run_variants for nb in notebooks}, seeds)  # fmt: skip
     except ValueError as e:
         raise StudyError(str(e)) from e
-    return Study(profile, seeds, variants, tuple(notebooks), path, spec.get("description", ""),
-                 setup, confirmatory)
+    return Study(
+        profile,
+        seeds,
+        variants,
+        tuple(notebooks),
+        path,
+        spec.get("description", ""),
+        setup,
+        confirmatory,
+    )
 
 
 def _narrowed_confirmation(where: str, spec: dict[str, Any], profile: str,

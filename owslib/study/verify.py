@@ -59,9 +59,12 @@ def first_difference(a: Any, b: Any, path: str = "") -> str | None:
 
 def history_difference(committed: Path, retrained: Path) -> str | None:
     """The first epoch and column where two ``history.csv`` differ (time columns left out)."""
+
     def rows(p: Path) -> list[dict[str, str]]:
         with p.open(newline="") as f:
-            return [{k: v for k, v in r.items() if k not in TIME_COLUMNS} for r in csv.DictReader(f)]
+            return [
+                {k: v for k, v in r.items() if k not in TIME_COLUMNS} for r in csv.DictReader(f)
+            ]
 
     a, b = rows(committed), rows(retrained)
     if len(a) != len(b):
@@ -95,9 +98,13 @@ def verify_run(study: Study, results_dir: str | Path, variant: str, seed: int) -
             return f"{label}: the retraining {outcome} (see the log above)"
         again = read_run_info(job.path) or {}
         if again.get("encoder_sha256", "") != info.get("encoder_sha256", ""):
-            return f"{label}: started from another encoder ({again.get('encoder_sha256', '')[:12]} " \
-                   f"retrained, {info.get('encoder_sha256', '')[:12]} committed)"
-        diff = first_difference(read_json(src / "metrics.json"), read_json(job.path / "metrics.json"))
+            return (
+                f"{label}: started from another encoder ({again.get('encoder_sha256', '')[:12]} "
+                f"retrained, {info.get('encoder_sha256', '')[:12]} committed)"
+            )
+        diff = first_difference(
+            read_json(src / "metrics.json"), read_json(job.path / "metrics.json")
+        )
         diff = diff and f"metrics.json {diff}"
         diff = diff or history_difference(src / "history.csv", job.path / "history.csv")
     return f"{label}: differs at {diff}" if diff else f"{label}: bit-identical"
@@ -115,5 +122,5 @@ def verify_runs(study: Study, results_dir: str | Path, target: str) -> list[str]
         if (read_run_info(run_dir(results_dir, study.profile, variant, s)) or {}).get("status")
         == "finished"]  # fmt: skip
     return [verify_run(study, results_dir, variant, s) for s in seeds] or [
-        f"{target}: no finished run to verify"]
-
+        f"{target}: no finished run to verify"
+    ]

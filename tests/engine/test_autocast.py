@@ -30,7 +30,9 @@ def test_cpu_info_records_the_instruction_set_caps_in_force(tmp_path, monkeypatc
     monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", "AVX2")
     monkeypatch.setenv("MKL_ENABLE_INSTRUCTIONS", "")  # set but empty: no cap
     amp.cpu_info.cache_clear()  # read once per process, as torch reads the caps at start
-    assert amp.cpu_info(_cpuinfo(tmp_path, ["avx2"]))["cpu_isa_caps"] == {"ONEDNN_MAX_CPU_ISA": "AVX2"}
+    assert amp.cpu_info(_cpuinfo(tmp_path, ["avx2"]))["cpu_isa_caps"] == {
+        "ONEDNN_MAX_CPU_ISA": "AVX2"
+    }
 
 
 def test_emulated_bf16_warns_once_and_float32_never(monkeypatch, caplog):

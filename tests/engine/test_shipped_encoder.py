@@ -77,7 +77,10 @@ def test_a_run_starts_from_the_shipped_encoder_without_pretraining(tmp_path, mon
     assert encoder_cache_path(cfg, tmp_path / "cache").read_bytes() == b"shipped encoder"
     # the file the run then starts from (and whose sha256 its run.json records), not a new one
     path = ensure_pretrained_encoder(cfg, tmp_path / "cache")
-    assert hashlib.sha256(path.read_bytes()).hexdigest() == hashlib.sha256(b"shipped encoder").hexdigest()
+    assert (
+        hashlib.sha256(path.read_bytes()).hexdigest()
+        == hashlib.sha256(b"shipped encoder").hexdigest()
+    )
 
 
 def test_the_committed_shipped_encoder_is_the_one_its_name_and_config_stand_for():

@@ -197,8 +197,12 @@ def test_zero_mean_missing_classes_as_the_reference_code():
     loss = ContrastiveLoss(stats, TAU, missing_classes="zero_mean")(
         torch.tensor(emb, dtype=torch.float32), torch.tensor(target)
     )
-    assert loss.item() == pytest.approx(_reference_code_with_transpose(emb, target, valid), rel=1e-5)
-    dropped = ContrastiveLoss(stats, TAU)(torch.tensor(emb, dtype=torch.float32), torch.tensor(target))
+    assert loss.item() == pytest.approx(
+        _reference_code_with_transpose(emb, target, valid), rel=1e-5
+    )
+    dropped = ContrastiveLoss(stats, TAU)(
+        torch.tensor(emb, dtype=torch.float32), torch.tensor(target)
+    )
     assert dropped.item() != pytest.approx(loss.item(), rel=1e-3)
 
 

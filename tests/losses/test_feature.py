@@ -95,7 +95,10 @@ def test_code_form_sums_class_means_with_unequal_class_sizes():
     assert loss.item() == pytest.approx(expected, rel=1e-5)
     # ... which differs from one mean over all pixels (what Eq. 5's 1/|Omega| gives)
     pooled = np.mean(
-        [(np.abs(logits[0, :, y, x] - MEAN[t]) / var[t]).mean() for (y, x), t in np.ndenumerate(target[0])]
+        [
+            (np.abs(logits[0, :, y, x] - MEAN[t]) / var[t]).mean()
+            for (y, x), t in np.ndenumerate(target[0])
+        ]
     )
     assert abs(loss.item() - pooled) > 0.1 * pooled
 

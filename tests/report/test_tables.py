@@ -140,7 +140,9 @@ def test_comparison_tables_carry_the_largest_bound_over_seeds():
             rows += long_rows(variant, seed, m)
     long = pd.DataFrame(rows)
     b = error_bounds(long)
-    assert b[["variant", "metric", "scorer", "bound"]].values.tolist() == [["v", "fpr95", "fused", 0.009]]
+    assert b[["variant", "metric", "scorer", "bound"]].values.tolist() == [
+        ["v", "fpr95", "fused", 0.009]
+    ]
     summary = comparison.summarise(long[list(comparison.LONG_COLUMNS)], baseline="baseline")
     t = scorer_table(summary, "pooled", b).set_index(["variant", "scorer"])
     assert t.loc[("v", "fused"), "fpr95 bound"] == "±0.0090"

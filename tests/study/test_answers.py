@@ -62,7 +62,8 @@ def test_no_difference_within_the_margin_is_equivalent_and_other_setups_wait(tmp
     assert row["n_pairs"] == 5 and row["status"] == "5 of 6 confirming seeds done"
     assert row["verdict"] != row["verdict"]
     (run_dir(results, "smoke", "focal", 15) / "run.json").write_text(
-        json.dumps({"status": "finished", "fingerprint": "A"}))  # retrained in the setup
+        json.dumps({"status": "finished", "fingerprint": "A"})
+    )  # retrained in the setup
     row = confirmatory_answers(study, results).iloc[0]
     assert row["n_pairs"] == 6 and row["verdict"] == "equivalent"
 
@@ -73,8 +74,10 @@ def test_questions_wait_for_their_runs(tmp_path):
     study, results = _study(tmp_path, spec), tmp_path / "results"
     row = confirmatory_answers(study, results).iloc[0]
     assert row["status"] == "the screening is unfinished" and row["verdict"] != row["verdict"]
-    assert "not answered yet: the screening is unfinished" in answer_sentences(
-        confirmatory_answers(study, results))[0]
+    assert (
+        "not answered yet: the screening is unfinished"
+        in answer_sentences(confirmatory_answers(study, results))[0]
+    )
 
 
 def test_the_screening_gets_bh_q_values(tmp_path):

@@ -16,7 +16,9 @@ def test_curves_of_a_term_no_run_records_say_so_without_a_warning():
         warnings.simplefilter("error")  # matplotlib's "No artists with labels" would raise
         fig = curves_figure(histories, "hard")
     (ax,) = fig.axes
-    assert ax.get_legend() is None and "no finished run records train_hard" in ax.texts[0].get_text()
+    assert (
+        ax.get_legend() is None and "no finished run records train_hard" in ax.texts[0].get_text()
+    )
     plt.close(fig)
     fig = curves_figure(histories, "loss")
     assert [t.get_text() for t in fig.axes[0].get_legend().get_texts()] == ["baseline"]

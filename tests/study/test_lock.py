@@ -52,8 +52,9 @@ def test_a_run_is_locked_by_one_holder_at_a_time(tmp_path):
         pass
 
 
-
-def test_a_file_system_that_does_not_lock_runs_unlocked_with_one_warning(tmp_path, monkeypatch, caplog):
+def test_a_file_system_that_does_not_lock_runs_unlocked_with_one_warning(
+    tmp_path, monkeypatch, caplog
+):
     import errno
 
     from owslib.study import lock
@@ -73,6 +74,7 @@ def test_a_file_system_that_does_not_lock_runs_unlocked_with_one_warning(tmp_pat
     assert [r.getMessage() for r in caplog.records] == [
         f"{run.parent}: the file system does not lock files; runs there are not protected from "
         "being trained twice at once"]  # fmt: skip
+
 
 def test_a_killed_holder_leaves_no_lock(tmp_path):
     run = tmp_path / "seed0"
@@ -134,9 +136,9 @@ def test_an_interrupted_run_resumes_rather_than_counting_as_failed(tmp_path, mon
     assert not is_busy(job.path)  # the lock went with the interruption
 
 
-
-def test_a_resumed_run_records_the_training_time_of_every_process(smoke_root, tmp_path, monkeypatch,
-                                                                   caplog):
+def test_a_resumed_run_records_the_training_time_of_every_process(
+    smoke_root, tmp_path, monkeypatch, caplog
+):
     import torch
 
     import owslib.study.run as run_module
@@ -144,13 +146,15 @@ def test_a_resumed_run_records_the_training_time_of_every_process(smoke_root, tm
 
     study = _study(tmp_path)
     job = jobs(study, tmp_path / "results")[0]
-    cfg = study.config("baseline", 0, data__root=str(smoke_root), train__epochs=2,
-                       model__pretrain_epochs=0)
+    cfg = study.config(
+        "baseline", 0, data__root=str(smoke_root), train__epochs=2, model__pretrain_epochs=0
+    )
     real_fit = run_module.fit
 
     def stopped_after_epoch_0(exp, run_dir, **kw):  # Ctrl-C once epoch 0 is checkpointed
         def stop(epoch, row):
             raise KeyboardInterrupt
+
         return real_fit(exp, run_dir, **{**kw, "on_epoch_end": stop})
 
     monkeypatch.setattr(run_module, "fit", stopped_after_epoch_0)
@@ -170,6 +174,7 @@ def test_a_resumed_run_records_the_training_time_of_every_process(smoke_root, tm
     # this process trained epoch 1 only; the record counts epoch 0's 1000 s too
     assert 1000.0 + result.history[1]["time_s"] <= info["train_s"] < 1000.0 + 600.0
     assert run_module.resumed_training_s(result.history, {0, 1}) == 0.0
+
 
 RUNNER = textwrap.dedent(
     """
@@ -261,4 +266,5 @@ def test_verify_says_when_the_retraining_did_not_finish(tmp_path, monkeypatch):
     (job.path / "config.json").write_text("{}")
     monkeypatch.setattr(verify, "train_in_setup", lambda *a: "failed")
     assert verify.verify_run(study, tmp_path / "results", "baseline", 0) == (
-        "baseline/seed0: the retraining failed (see the log above)")
+        "baseline/seed0: the retraining failed (see the log above)"
+    )

@@ -53,8 +53,10 @@ def test_the_source_hash_ignores_docstrings_comments_and_imports(tmp_path):
     (pkg / "losses").mkdir(parents=True)
     (pkg / "losses" / "a.py").write_text('"""doc"""\nimport os\ndef f(x):\n    return x + 1\n')
     before = source_sha256(pkg)
-    (pkg / "losses" / "a.py").write_text('"""other"""\nimport sys  # moved\n\ndef f(x):\n'
-                                         '    """says what"""\n    return x + 1  # same\n')
+    (pkg / "losses" / "a.py").write_text(
+        '"""other"""\nimport sys  # moved\n\ndef f(x):\n'
+        '    """says what"""\n    return x + 1  # same\n'
+    )
     assert source_sha256(pkg) == before
     (pkg / "losses" / "a.py").write_text("def f(x):\n    return x + 2\n")
     assert source_sha256(pkg) != before
@@ -79,7 +81,9 @@ def test_runs_train_in_the_setup_in_processes_of_their_own_and_verify_bit_for_bi
         assert info["setup"]["precision"] == "float32" and info["setup"]["isa"] == "avx2"
         assert info["setup"]["threads"] == 1 and info["cpu_isa_caps"] == ISA_CAPS["avx2"]
         assert info["fingerprint"] == fingerprint(info["setup"])
-    assert (run_dir(results, "smoke", "focal", 0) / "explorer.npz").is_file()  # no checkpoint needed
+    assert (
+        run_dir(results, "smoke", "focal", 0) / "explorer.npz"
+    ).is_file()  # no checkpoint needed
     assert infos["baseline"]["fingerprint"] == infos["focal"]["fingerprint"]  # one setup
     assert "[focal s0]" in caplog.text and "[baseline s0]" in caplog.text  # told apart
 
@@ -100,8 +104,10 @@ def test_runs_train_in_the_setup_in_processes_of_their_own_and_verify_bit_for_bi
                  "--verify", "baseline/seed0"]) == 0  # fmt: skip
     assert "baseline/seed0: bit-identical" in capsys.readouterr().out
     # it says what the committed run cost, and its run process (an empty folder) calls its ETA a guess
-    assert "baseline/seed0: retraining in its recorded setup (float32, ISA avx2, 1 thread(s)); " \
-           "the committed run took" in caplog.text
+    assert (
+        "baseline/seed0: retraining in its recorded setup (float32, ISA avx2, 1 thread(s)); "
+        "the committed run took" in caplog.text
+    )
     assert "a guess: no finished run here to measure from" in caplog.text
 
     # a committed number changed by hand is caught, by key (against the same retrained run: the
@@ -203,7 +209,9 @@ def test_the_best_screening_rule_waits_for_the_screening(tmp_path, smoke_root):
     long_fpr = long.assign(metric="fpr95", scorer="fused", aggregation="pooled")
     # lower is better: dice (+0.05) beats focal (+0.10)
     assert select_arms(q_fpr, ("baseline", "focal", "dice"), "baseline", long_fpr) == (
-        "dice", "baseline")
+        "dice",
+        "baseline",
+    )
 
 
 def test_a_run_moved_aside_stays_beside_its_own_folder(tmp_path):

@@ -389,7 +389,8 @@ def test_setups_tell_whether_each_pair_started_from_the_same_encoder(tmp_path):
     table, note = abl.setups()
     assert len(table) == 5 and set(table["encoder"]) == {"a" * 12}
     assert table.set_index(["variant", "seed"]).loc[("focal_dice", 1), "isa"] == (
-        "AVX2 (capped: ONEDNN_MAX_CPU_ISA=AVX2)")
+        "AVX2 (capped: ONEDNN_MAX_CPU_ISA=AVX2)"
+    )
     assert "2 machine setups" in note and "same closed-set encoder (aaaaaaaaaaaa…)" in note
     assert (abl.out_dir / "setups.md").is_file()
     write_info("focal_dice", 1, "b" * 64)  # another encoder: its Δ also measures the encoders
@@ -402,7 +403,9 @@ def test_setups_tell_whether_each_pair_started_from_the_same_encoder(tmp_path):
     )
     write_info("focal_dice", 0, "a" * 64, cpu_threads=1)
     write_info("focal", 0, "a" * 64, cpu_threads=2)
-    (run_dir(results, "smoke", "focal", 2) / "run.json").write_text(json.dumps({"status": "running"}))
+    (run_dir(results, "smoke", "focal", 2) / "run.json").write_text(
+        json.dumps({"status": "running"})
+    )
     write_info("focal_dice", 2, "a" * 64)
     table, note = abl.setups()
     assert table.set_index(["variant", "seed"]).loc[("focal_dice", 1), "encoder"] == "?"
@@ -426,7 +429,8 @@ def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monke
     # nothing cached or shipped: the closed-set encoder's pretraining counts first, once
     assert describe(study, all_jobs)[-1] == (
         "# 6 runs, 6 to train: about 58 s (no finished run yet: 8 s a run; first 1 closed-set "
-        "encoder(s) to pretrain, about 10 s each)")
+        "encoder(s) to pretrain, about 10 s each)"
+    )
     assert describe(study, all_jobs, jobs=2)[-1].startswith("# 6 runs, 6 to train: about 34 s")
     encoder = encoder_cache_path(study.config("baseline", 0), tmp_path / "cache")
     encoder.parent.mkdir(parents=True)
@@ -445,11 +449,15 @@ def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monke
     finish("baseline", 0, 90, "elsewhere")
     assert expected_run_s(study, finished_runs(all_jobs), by["focal", 1]) == 100  # any run, any CPU
     finish("focal", 0, 290, "elsewhere")
-    assert expected_run_s(study, finished_runs(all_jobs), by["focal", 1]) == 300  # the variant's, any CPU
+    assert (
+        expected_run_s(study, finished_runs(all_jobs), by["focal", 1]) == 300
+    )  # the variant's, any CPU
     finish("baseline", 1, 490, "here")
     assert expected_run_s(study, finished_runs(all_jobs), by["focal", 1]) == 500  # this CPU first
     finish("dice", 0, 690, "here")
-    assert expected_run_s(study, finished_runs(all_jobs), by["dice", 1]) == 700  # the variant's on this CPU
+    assert (
+        expected_run_s(study, finished_runs(all_jobs), by["dice", 1]) == 700
+    )  # the variant's on this CPU
     assert expected_run_s(study, finished_runs(all_jobs)) == 600  # no job: every run on this CPU
     # one run alone (`--run`, `--index`) is estimated from the study's finished runs too
     assert expected_run_s(study, finished_runs([by["focal", 1]]), by["focal", 1]) == 600
@@ -481,7 +489,8 @@ def test_the_dry_run_says_how_far_each_notebook_s_screening_and_confirmation_are
                     ("dice", 1, 0.5), ("focal", 7, 0.6)):  # fmt: skip
         finish(v, s, m)
     assert progress(study, results) == [  # the rule picked focal; one confirming run is done
-        "# 03_loss_ablations: screening 6/6 runs finished; confirmation (focal vs baseline) 1/4"]
+        "# 03_loss_ablations: screening 6/6 runs finished; confirmation (focal vs baseline) 1/4"
+    ]
     all_jobs = jobs(study, results)
     lines = describe(study, all_jobs, results_dir=results)
     assert lines[-2] == progress(study, results)[0] and lines[-1].startswith("# 10 runs, 3 to")
