@@ -28,6 +28,7 @@ study: install
 ## Lint, then the whole test suite (notebooks included, smoke profile).
 test: install
 	$(VENV)/bin/ruff check owslib tests benchmarks
+	$(VENV)/bin/ruff format --check owslib tests benchmarks
 	$(PY) -m pytest tests
 
 lint: install
