@@ -39,7 +39,7 @@ _KEY = ["metric", "scorer", "aggregation"]
 _GROUP = ["variant", *_KEY]
 _SUMMARY_COLUMNS = [
     *_GROUP,
-    *("mean", "std", "n", "delta", "delta_lo", "delta_hi", "n_pairs", "n_unpaired"),
+    *("mean", "std", "n", "delta", "delta_lo", "delta_hi", "delta_sd", "n_pairs", "n_unpaired"),
     *("per_seed", "significant", "better"),
 ]
 _PAIR_COLUMNS = [*_GROUP, "seed", "value", "baseline_value", "diff", "n_unpaired"]
@@ -177,7 +177,9 @@ def summarise(
 ) -> pd.DataFrame:
     """One row per (variant, metric, scorer, aggregation) with the variant's ``mean, std (ddof=1),
     n, per_seed`` and the paired ``delta`` to the baseline with its Student-t interval
-    ``delta_lo, delta_hi`` over ``n_pairs`` common seeds (``n_unpaired`` seeds dropped).
+    ``delta_lo, delta_hi`` and the SD of the paired differences ``delta_sd`` (the noise a
+    comparison carries; not the baseline's ``std``) over ``n_pairs`` common seeds
+    (``n_unpaired`` seeds dropped).
 
     The interval is :func:`paired_t`'s at alpha = 1 − confidence. ``significant``: the interval
     excludes 0 and is not degenerate (differences all equal give ``[delta, delta]``, not
@@ -198,12 +200,13 @@ def summarise(
     diffs = (paired["value"] - paired["baseline_value"]).groupby([paired[c] for c in _GROUP])
     tests = {key: paired_t(d.to_numpy(), alpha=1.0 - confidence) for key, d in diffs}
     ci = pd.DataFrame.from_dict(
-        {k: (t.mean, t.lo, t.hi, t.n, t.degenerate) for k, t in tests.items()},
+        {k: (t.mean, t.lo, t.hi, t.sd, t.n, t.degenerate) for k, t in tests.items()},
         orient="index",
-        columns=["delta", "delta_lo", "delta_hi", "n_pairs", "_degenerate"],
+        columns=["delta", "delta_lo", "delta_hi", "delta_sd", "n_pairs", "_degenerate"],
     )
     ci = ci.reindex(out.index) if len(ci) else pd.DataFrame(index=out.index, columns=ci.columns)
-    out[["delta", "delta_lo", "delta_hi"]] = ci[["delta", "delta_lo", "delta_hi"]].astype(float)
+    cols = ["delta", "delta_lo", "delta_hi", "delta_sd"]
+    out[cols] = ci[cols].astype(float)
     out["n_pairs"] = ci["n_pairs"].fillna(0).astype(int)
     out["n_unpaired"] = out["n_unpaired"].fillna(0).astype(int)
     degenerate = ci["_degenerate"].astype(object).eq(True).to_numpy()
@@ -222,7 +225,9 @@ def summarise(
 
 def noise_floor(long: pd.DataFrame, baseline: str = "baseline") -> pd.DataFrame:
     """The baseline's seed-to-seed ``std`` (ddof=1), with ``mean`` and ``n``, per (metric, scorer,
-    aggregation): differences much smaller than this are not resolvable with these seeds."""
+    aggregation): how much one run varies with its seed. It is not a comparison's yardstick: a
+    paired Δ carries the SD of its paired differences (:func:`summarise`'s ``delta_sd``), about
+    σ·√(2(1 − ρ)) for two arms of this σ whose runs at one seed correlate by ρ."""
     summary = summarise(long, baseline)
     rows = summary[summary["variant"] == baseline]
     return rows[[*_KEY, "mean", "std", "n"]].reset_index(drop=True)

@@ -389,24 +389,20 @@ class NotebookRun:
         if self.baseline not in set(long["variant"]):
             return "no baseline runs yet"
         summary = comparison.summarise(long, baseline=self.baseline)
-        floor = comparison.noise_floor(long, baseline=self.baseline)
-        return findings(summary, self.baseline, self.headline(scorer), floor)
+        return findings(summary, self.baseline, self.headline(scorer))
 
     def head_to_head(self, scorer: str = "fused") -> tuple[pd.DataFrame, str, str]:
         """The notebook's ``contrast`` (a, b) compared directly, paired by seed (Δ = a − b):
-        ``(table, its footnote, the findings in sentences)`` beside the noise floor of the
-        notebook's baseline; the table is also written as ``contrast.md``."""
+        ``(table, its footnote, the findings in sentences)``, each Δ with the SD of its paired
+        differences; the table is also written as ``contrast.md``."""
         if not self.spec.contrast:
             return pd.DataFrame(), "", "no contrast declared for this notebook in the study file"
         a, b = self.spec.contrast
         long = self.long_table()
         if not {a, b} <= set(long["variant"]):
             return pd.DataFrame(), "", f"no runs of both {a} and {b} yet"
-        floor = (comparison.noise_floor(long, baseline=self.baseline)
-                 if self.baseline in set(long["variant"])
-                 else pd.DataFrame(columns=["metric", "scorer", "aggregation", "std"]))  # fmt: skip
         labels = self.headline(scorer)
-        summary, text = contrast_findings(long, a, b, labels, floor)
+        summary, text = contrast_findings(long, a, b, labels)
         table, note = reader_table(summary, present_labels(summary, labels), baseline=b,
                                    n_seeds=len(self.study.seeds))  # fmt: skip
         self._write_md("contrast", table, note)

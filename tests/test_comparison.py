@@ -102,6 +102,8 @@ def test_summarise_hand_computed(long: pd.DataFrame) -> None:
         (0.02, 0.02 - half, 0.02 + half)
     )
     assert a["n_pairs"] == 3 and a["n_unpaired"] == 0
+    assert a["delta_sd"] == pytest.approx(0.01)  # SD of .01 .03 .02, not a's σ (0.02)
+    assert math.isnan(base["delta_sd"])
     assert not a["significant"] and a["better"] is None  # interval [-0.0048, 0.0448] holds 0
     assert a["per_seed"] == "0:0.510 1:0.550 2:0.530"
 

@@ -52,8 +52,9 @@ def cmd_study(args: argparse.Namespace) -> int:
     if args.run:
         all_jobs = [one_job(study, args.results, args.run)]
     else:
+        planning = args.list or args.dry_run or args.render_only
         all_jobs = jobs(study, args.results, only=tuple(args.only or ()), seeds=seeds,
-                        phase=args.phase)  # fmt: skip
+                        phase=args.phase, record=not planning)  # fmt: skip
     overrides = {k: v for k, v in params.items() if "__" in k}
     if overrides:  # fail on an unknown key before anything runs
         ExperimentConfig().override(**overrides)
@@ -86,6 +87,17 @@ def cmd_study(args: argparse.Namespace) -> int:
         outcome = train_runs(study, all_jobs, rerun_failed=args.rerun_failed, force=args.force,
                              jobs=args.jobs,
                              overrides=overrides)  # fmt: skip
+        # a screening finished now picks its confirmation's arms: train those runs too
+        while args.index is None and not args.run and not outcome["interrupted"]:
+            seen = {j.path for j in all_jobs}
+            more = [j for j in jobs(study, args.results, only=tuple(args.only or ()), seeds=seeds,
+                                    phase=args.phase, record=True) if j.path not in seen]  # fmt: skip
+            if not more:
+                break
+            all_jobs += more
+            again = train_runs(study, more, rerun_failed=args.rerun_failed, force=args.force,
+                               jobs=args.jobs, overrides=overrides)  # fmt: skip
+            outcome = {k: outcome[k] + again[k] for k in outcome}
         failed = outcome["failed"] + outcome["interrupted"]
         print(f"runs: {len(outcome['trained'])} trained, {len(outcome['reused'])} reused, "
               f"{len(outcome['failed'])} failed, {len(outcome['interrupted'])} interrupted (they "

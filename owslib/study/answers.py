@@ -11,6 +11,7 @@ import pandas as pd
 
 from owslib import stats
 from owslib.io import read_json
+from owslib.study.arms import screening_state
 from owslib.study.confirm import (
     Question,
     answer,
@@ -19,26 +20,53 @@ from owslib.study.confirm import (
     power_table,
     verdicts,  # fmt: skip
 )
-from owslib.study.plan import selected_arms
 from owslib.study.results import long_rows, run_fingerprint
-from owslib.study.studyfile import Study, run_dir
+from owslib.study.state import is_current, recorded_status
+from owslib.study.studyfile import RunJob, Study, run_dir
 
 COLUMNS = ["question", "notebook", "endpoint", "arm", "comparator", "n_pairs", "mean", "lo", "hi",
-           "p", "p_holm", "margin", "p_tost", "verdict", "status"]  # fmt: skip
+           "p", "p_holm", "margin", "p_tost", "tost_lo", "tost_hi", "power", "alpha", "degenerate",
+           "verdict", "status"]  # fmt: skip
 
 
 def runs_long(study: Study, results_dir: str | Path, variants: tuple[str, ...],
               seeds: tuple[int, ...]) -> pd.DataFrame:  # fmt: skip
-    """Every number of the finished runs of ``variants`` at ``seeds``, with their fingerprints."""
+    """Every number of the current finished runs of ``variants`` at ``seeds`` (status
+    ``finished``: a run the runner would retrain, of another config or setup, is left out), with
+    their fingerprints."""
     rows = []
     for v in variants:
         for s in seeds:
-            path = run_dir(results_dir, study.profile, v, s)
-            metrics = read_json(path / "metrics.json")
-            if metrics and (read_json(path / "run.json") or {}).get("status") == "finished":
-                rows += long_rows(v, s, metrics, run_fingerprint(path))
+            job = RunJob(v, s, run_dir(results_dir, study.profile, v, s))
+            metrics = read_json(job.path / "metrics.json")
+            if metrics and is_current(study, job):
+                rows += long_rows(v, s, metrics, run_fingerprint(job.path))
     return pd.DataFrame(rows, columns=["variant", "seed", "metric", "scorer", "aggregation",
                                        "value", "fingerprint"])  # fmt: skip
+
+
+def unpaired(study: Study, results_dir: str | Path, q: Question, arms: tuple[str, str],
+             long: pd.DataFrame) -> list[str]:  # fmt: skip
+    """Why confirming seeds that have both runs are not pairs: a run failed or stale (the runner
+    retrains it), the endpoint missing or NaN; a run still to train is not listed."""
+    metric, *rest = q.endpoint.split("/")
+    out = []
+    for s in study.confirmatory.seeds if study.confirmatory else ():
+        why = []
+        for v in arms:
+            st = recorded_status(study, RunJob(v, s, run_dir(results_dir, study.profile, v, s)))
+            if st in ("failed", "stale"):
+                why.append(f"{v} {st}")
+            elif st == "finished":
+                rows = long[(long["variant"] == v) & (long["seed"] == s)
+                            & (long["metric"] == metric)]  # fmt: skip
+                if rest:
+                    rows = rows[(rows["scorer"] == rest[0]) & (rows["aggregation"] == rest[1])]
+                if rows.empty or rows["value"].isna().all():
+                    why.append(f"{v} has no {q.endpoint}")
+        if why:
+            out.append(f"seed {s} ({', '.join(why)})")
+    return out
 
 
 def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
@@ -64,18 +92,29 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         nb = study.notebook(q.notebook)
         row = {"question": nb.question or nb.name, "notebook": nb.name, "endpoint": q.endpoint,
                "margin": q.margin}  # fmt: skip
-        arms = selected_arms(study, results_dir, q)
+        arms, why = screening_state(study, results_dir, q)
         if arms is None:
-            rows.append(row | {"status": "the screening is unfinished"})
+            rows.append(row | {"status": why})
             continue
         long = runs_long(study, results_dir, arms, conf.seeds)
         d = confirming_pairs(long, q, arms[0], arms[1], conf.seeds)
-        row |= {"arm": arms[0], "comparator": arms[1], "n_pairs": len(d)}
+        sd = screening_sd(study, results_dir, q)
+        power = stats.paired_t_power(q.margin, sd, n_planned, conf.alpha / len(conf.questions)) \
+            if sd == sd and sd > 0 and n_planned >= 2 else np.nan  # fmt: skip
+        row |= {"arm": arms[0], "comparator": arms[1], "n_pairs": len(d), "power": power,
+                "alpha": conf.alpha}  # fmt: skip
+        prints = set(long["fingerprint"])
         if len(d) < n_planned:  # (pairs: both arms finished at a seed, in one setup)
-            t = stats.paired_t(d) if len(d) >= 2 else None
+            t = stats.paired_t(d, conf.alpha) if len(d) >= 2 else None
             interim = {"mean": t.mean, "lo": t.lo, "hi": t.hi} if t else {}
+            stuck = unpaired(study, results_dir, q, arms, long)
+            note = f"; not paired: {'; '.join(stuck)}" if stuck else ""
             rows.append(row | interim | {"status": f"{len(d)} of {n_planned} confirming seeds "
-                                                   "done"})  # fmt: skip
+                                                   f"done{note}"})  # fmt: skip
+            continue
+        if len(prints) > 1:  # every pair of one setup, but not all pairs of the same one
+            rows.append(row | {"status": f"the confirming runs are of {len(prints)} setups "
+                                         f"({', '.join(sorted(prints))}): retrain them in one"})  # fmt: skip
             continue
         diffs[nb.name], questions[nb.name] = d, q
         rows.append(row | {"status": "analysed"})
@@ -84,7 +123,8 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         v = verdicts(diffs, questions, conf.alpha, family=len(conf.questions))
         v = v.set_index("question")
         analysed = table["status"] == "analysed"
-        for col in ("mean", "lo", "hi", "p", "p_holm", "p_tost", "verdict"):
+        for col in ("mean", "lo", "hi", "p", "p_holm", "p_tost", "tost_lo", "tost_hi",
+                    "degenerate", "verdict"):  # fmt: skip
             table[col] = table[col].where(~analysed, table["notebook"].map(v[col]))
         pending = len(diffs) < len(conf.questions)
         waits = analysed & ~table["verdict"].isin(["better", "worse"]) & pending
@@ -138,7 +178,7 @@ def power_now(study: Study, results_dir: str | Path) -> pd.DataFrame:
     if conf is None:
         return pd.DataFrame()
     sds = {q.notebook: (q, screening_sd(study, results_dir, q)) for q in conf.questions}
-    known = {k: v for k, v in sds.items() if v[1] == v[1] and v[1] > 0}
+    known = {k: v for k, v in sds.items() if v[1] == v[1] and v[1] > 0}  # (α/m: m of conf)
     return power_table(known, conf, len(conf.seeds)) if known else pd.DataFrame()
 
 

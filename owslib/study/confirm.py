@@ -4,7 +4,7 @@ run is trained; the power table that sized it; and the verdicts on the fresh see
 
 ``"confirmatory"`` in the study file::
 
-    {"seeds": [100, ..., 111], "alpha": 0.05, "power": 0.8,
+    {"seeds": [100, ..., 113], "alpha": 0.05, "power": 0.8,
      "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou", "margin": 0.02,
                     "rule": "best_screening"},
                    {"notebook": "05_synco_comparison", "endpoint": "aupr/fused/pooled",
@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from owslib import comparison, stats
+from owslib.comparison import LOWER_IS_BETTER
 from owslib.inference.scorers import SCORER_REGISTRY
 
 #: The metrics the study compares, and their aggregations.
@@ -32,8 +33,6 @@ COMPARED = {"miou": ("",), "aupr": ("pooled", "per_image"), "fpr95": ("pooled", 
 RULES = ("best_screening", "head_to_head")
 _TOP = {"seeds", "alpha", "power", "questions", "description"}
 _QUESTION = {"notebook", "endpoint", "margin", "rule", "arms", "higher_is_better", "why"}
-#: Metrics where lower is better.
-LOWER_IS_BETTER = ("fpr95",)
 
 
 @dataclass(frozen=True)
@@ -45,6 +44,11 @@ class Question:
     arms: tuple[str, ...] = ()
     higher_is_better: bool = True
     why: str = ""
+
+    @property
+    def higher_better(self) -> bool:
+        """Whether a larger endpoint is the good direction (FPR95: smaller is better)."""
+        return self.higher_is_better and self.endpoint.split("/")[0] not in LOWER_IS_BETTER
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,12 @@ def parse_confirmatory(where: str, spec: Any, notebooks: dict[str, tuple[str, ..
     if not seeds or set(seeds) & set(screening_seeds):
         raise ValueError(f"{where}.seeds={list(seeds)}: fresh seeds are required, none of the "
                          f"screening's {list(screening_seeds)}")  # fmt: skip
+    if len(set(seeds)) != len(seeds) or not all(_is_int(x) for x in seeds):
+        raise ValueError(f"{where}.seeds={list(seeds)}: distinct integers")
+    for key, default in (("alpha", 0.05), ("power", 0.8)):
+        value = spec.get(key, default)
+        if not _is_number(value) or not 0 < value < 1:
+            raise ValueError(f"{where}.{key}={value!r}: a number between 0 and 1")
     questions = []
     for i, q in enumerate(spec.get("questions", [])):
         here = f"{where}.questions[{i}]"
@@ -96,40 +106,64 @@ def parse_confirmatory(where: str, spec: Any, notebooks: dict[str, tuple[str, ..
         if any(question.notebook == other.notebook for other in questions):
             raise ValueError(f"{here}.notebook={question.notebook!r}: one question per notebook")
         check_endpoint(question.endpoint)
-        if not isinstance(question.margin, (int, float)) or not question.margin > 0:
-            raise ValueError(f"{here}.margin={question.margin!r}: must be > 0")
+        if not _is_number(question.margin) or not question.margin > 0:
+            raise ValueError(f"{here}.margin={question.margin!r}: must be a number > 0")
+        if not isinstance(question.higher_is_better, bool):
+            raise ValueError(
+                f"{here}.higher_is_better={question.higher_is_better!r}: true or false"
+            )
         if question.rule not in RULES:
             raise ValueError(f"{here}.rule={question.rule!r}: one of {RULES}")
         if question.rule == "head_to_head" and (
-            len(question.arms) != 2 or not set(question.arms) <= set(notebooks[question.notebook])
+            len(set(question.arms)) != 2
+            or len(question.arms) != 2
+            or not set(question.arms) <= set(notebooks[question.notebook])
         ):
-            raise ValueError(f"{here}.arms={list(question.arms)}: two variants of the notebook")
+            raise ValueError(f"{here}.arms={list(question.arms)}: two different variants of the "
+                             "notebook")  # fmt: skip
         questions.append(question)
     return Confirmatory(seeds, tuple(questions), float(spec.get("alpha", 0.05)),
                         float(spec.get("power", 0.8)), spec.get("description", ""))  # fmt: skip
 
 
+def _is_number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and not isinstance(x, bool) and bool(np.isfinite(x))
+
+
+def _is_int(x: Any) -> bool:
+    return isinstance(x, int) and not isinstance(x, bool)
+
+
+def screening_means(question: Question, variants: tuple[str, ...], baseline: str,
+                    long: pd.DataFrame) -> dict[str, float]:  # fmt: skip
+    """Each variant's mean difference to ``baseline`` on the question's endpoint over the seeds of
+    ``long`` (pairs of one setup; a variant without a pair is left out)."""
+    seeds = tuple(int(x) for x in long["seed"].unique()) if len(long) else ()
+    return {v: float(np.mean(d)) for v in variants if v != baseline
+            and len(d := confirming_pairs(long, question, v, baseline, seeds))}  # fmt: skip
+
+
 def select_arms(question: Question, variants: tuple[str, ...], baseline: str,
                 long: pd.DataFrame) -> tuple[str, str]:  # fmt: skip
-    """The rule applied to the screening: ``(arm, comparator)``."""
+    """The rule applied to the screening: ``(arm, comparator)``; for ``best_screening`` the
+    variant whose mean difference to ``baseline`` is best in the endpoint's good direction."""
     if question.rule == "head_to_head":
         return question.arms[0], question.arms[1]
-    sign = -1.0 if question.endpoint.split("/")[0] in LOWER_IS_BETTER else 1.0
-    seeds = tuple(int(x) for x in long["seed"].unique()) if len(long) else ()
-    means = {v: float(np.mean(d)) * sign for v in variants if v != baseline
-             and len(d := confirming_pairs(long, question, v, baseline, seeds))}  # fmt: skip
+    means = screening_means(question, variants, baseline, long)
     if not means:
         raise ValueError(f"{question.notebook}: no screening run pairs with {baseline}")
-    return max(means, key=means.get), baseline
+    sign = 1.0 if question.higher_better else -1.0
+    return max(means, key=lambda v: sign * means[v]), baseline
 
 
 def power_table(question_sds: dict[str, tuple[Question, float]], conf: Confirmatory,
                 n_seeds: int) -> pd.DataFrame:  # fmt: skip
     """Per question: the screening's SD of paired differences, the margin in SDs, the power to
-    detect an effect of the margin at the Holm-worst-case level α/m with ``n_seeds``, the seeds
-    that power needs, and the power of TOST to show equivalence within the margin when the true
-    difference is 0."""
-    m = len(question_sds)
+    detect an effect of the margin at the Holm-worst-case level α/m (m: every question of
+    ``conf``, whether or not ``question_sds`` has its SD) with ``n_seeds``, the seeds that power
+    needs, and the power of TOST to show equivalence within the margin when the true difference
+    is 0."""
+    m = max(len(conf.questions), len(question_sds))
     rows = []
     for name, (q, sd) in question_sds.items():
         rows.append({
@@ -159,27 +193,46 @@ def confirming_pairs(long: pd.DataFrame, q: Question, arm: str, comparator: str,
     return pairs.loc[pairs["variant"] == arm, "diff"].to_numpy()
 
 
+def _level(alpha: float) -> str:
+    return f"{100 * (1 - alpha):g} %"
+
+
 def answer(row: pd.Series, question: str) -> str:
-    """One sentence per question, generated from its confirmatory row."""
+    """One sentence per question, generated from its confirmatory row: the verdict, the effect
+    with its (1 − α) interval, the margin and the seeds; for ``equivalent`` the (1 − 2α) interval
+    TOST decides on; for ``inconclusive`` the power the design had at the margin."""
     label = f"**{question}**"
     status = row.get("status")
     if status not in ("analysed", "holm_waits"):
         waits = "; the verdict comes with the last" if "seeds done" in str(status) else ""
         return f"{label} — not answered yet: {status}{waits}."
     arm, comp, unit = row["arm"], row["comparator"], row["endpoint"]
-    effect = (f"{arm} − {comp} = {row['mean']:+.3f} [{row['lo']:+.3f}, {row['hi']:+.3f}] on "
-              f"{unit} over {row['n_pairs']} fresh seeds (margin ±{row['margin']:.2f})")  # fmt: skip
+    alpha = float(row.get("alpha", 0.05))
+    effect = (f"{arm} − {comp} = {row['mean']:+.3f} ({_level(alpha)} interval {row['lo']:+.3f} "
+              f"to {row['hi']:+.3f}) on {unit} over {row['n_pairs']} fresh seeds (margin "
+              f"±{row['margin']:g})")  # fmt: skip
+    tests = f"Holm p = {row['p_holm']:.3g}, TOST p = {row['p_tost']:.3g}"
     if status == "holm_waits":
         return (f"{label} — not answered yet: {effect}; Holm across the questions waits for the "
                 f"others' confirmation (its Holm-adjusted p is at most {row['p_holm']:.3g} now), "
                 f"TOST p = {row['p_tost']:.3g}.")  # fmt: skip
+    verdict = row["verdict"]
+    if verdict == "inconclusive" and bool(row.get("degenerate", False)):
+        return (f"{label} — inconclusive: every fresh seed gave the same difference, "
+                f"{row['mean']:+.3f} on {unit} over {row['n_pairs']} seeds, so no test applies "
+                f"(the two arms may compute the same thing).")  # fmt: skip
     said = {"better": f"{arm} is better than {comp}", "worse": f"{arm} is worse than {comp}",
             "equivalent": f"{arm} and {comp} are equivalent within the margin",
             "inconclusive": "inconclusive: neither a difference (Holm) nor equivalence (TOST) "
-                            "is shown"}[row["verdict"]]  # fmt: skip
-    return (
-        f"{label} — {said}: {effect}; Holm p = {row['p_holm']:.3g}, TOST p = {row['p_tost']:.3g}."
-    )
+                            "is shown"}[verdict]  # fmt: skip
+    extra = ""
+    if verdict == "equivalent":
+        extra = (f"; its {_level(2 * alpha)} interval {row['tost_lo']:+.3f} to "
+                 f"{row['tost_hi']:+.3f} lies within the margin")  # fmt: skip
+    elif verdict == "inconclusive" and row.get("power") == row.get("power"):  # not NaN
+        extra = (f"; the design had {100 * row['power']:.0f} % power to detect a difference of "
+                 f"the margin (from the screening's SD of paired differences)")  # fmt: skip
+    return f"{label} — {said}: {effect}{extra}; {tests}."
 
 
 def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],
@@ -192,7 +245,7 @@ def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],
     adjusted p-values never decrease when another raw p-value grows): a ``better``/``worse`` found
     then stands, anything else may still change."""
     names = list(diffs)
-    tests = {n: stats.paired_t(diffs[n]) for n in names}
+    tests = {n: stats.paired_t(diffs[n], alpha) for n in names}
     missing = max(0, (family or len(names)) - len(names))
     # a question without a p-value (fewer than 2 pairs, equal differences) stays in the family
     raw = [1.0 if np.isnan(tests[n].p) else tests[n].p for n in names]
@@ -200,12 +253,14 @@ def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],
     rows = []
     for n, p_holm in zip(names, adjusted, strict=True):
         q, t = questions[n], tests[n]
-        sign = q.endpoint.split("/")[0] not in LOWER_IS_BETTER and q.higher_is_better
         eq = stats.tost(diffs[n], q.margin, alpha) if t.n >= 2 else None
         rows.append({"question": n, "endpoint": q.endpoint, "n_pairs": t.n, "mean": t.mean,
                      "lo": t.lo, "hi": t.hi, "p": t.p, "p_holm": p_holm, "margin": q.margin,
-                     "p_tost": eq.p if eq else np.nan,
-                     "verdict": stats.verdict(diffs[n], q.margin, alpha, p_holm, sign)})  # fmt: skip
+                     "p_tost": eq.p if eq else np.nan, "tost_lo": eq.lo if eq else np.nan,
+                     "tost_hi": eq.hi if eq else np.nan, "degenerate": t.degenerate,
+                     "alpha": alpha,
+                     "verdict": stats.verdict(diffs[n], q.margin, alpha, p_holm,
+                                              q.higher_better)})  # fmt: skip
     return pd.DataFrame(rows)
 
 

@@ -156,23 +156,32 @@ def curves_figure(
 
 
 def forest_figure(table: pd.DataFrame) -> plt.Figure | None:
-    """The confirmatory effects: per question the mean paired difference and its 95 % interval,
-    over the equivalence band ±margin (grey); None while no question is analysed (every planned
-    seed done; an interim effect is not drawn)."""
+    """The confirmatory effects: per question the mean paired difference with its (1 − α)
+    interval (thin bar: the difference test) and its (1 − 2α) interval (thick bar: TOST shows
+    equivalence when it lies inside the band), over the equivalence band ±margin (grey); None
+    while no question is analysed (every planned seed done; an interim effect is not drawn)."""
     rows = table[table["status"].isin(["analysed", "holm_waits"])]
     if rows.empty:
         return None
+    alpha = (
+        float(rows["alpha"].iloc[0]) if "alpha" in rows and rows["alpha"].notna().any() else 0.05
+    )
     fig, axes = plt.subplots(len(rows), 1, figsize=(7.5, 1.1 * len(rows) + 0.6), squeeze=False)
     for ax, (_, r) in zip(axes[:, 0], rows.iterrows(), strict=True):
         verdict = r["verdict"] if r["status"] == "analysed" else "no verdict until Holm has all"
         ax.axvspan(-r["margin"], r["margin"], color="0.9", label="equivalence margin")
         ax.axvline(0, color="0.5", lw=0.8)
         ax.errorbar([r["mean"]], [0], xerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]],
-                    fmt="o", color="C0", capsize=4)  # fmt: skip
+                    fmt="o", color="C0", capsize=4, lw=1)  # fmt: skip
+        if pd.notna(r.get("tost_lo")) and pd.notna(r.get("tost_hi")):
+            ax.plot([r["tost_lo"], r["tost_hi"]], [0, 0], color="C0", lw=4, alpha=0.6,
+                    solid_capstyle="butt")  # fmt: skip
         ax.set_yticks([])
         ax.set_title(f"{r['question']}  ({r['arm']} − {r['comparator']}, {r['endpoint']}, "
                      f"n = {r['n_pairs']}): {verdict}", fontsize=8.5, loc="left")  # fmt: skip
         ax.tick_params(labelsize=8)
-    axes[-1, 0].set_xlabel("paired difference, 95 % interval", fontsize=8.5)
+    axes[-1, 0].set_xlabel(f"paired difference: thin bar {100 * (1 - alpha):g} % interval, thick "
+                           f"bar {100 * (1 - 2 * alpha):g} % interval (TOST), grey: ±margin",
+                           fontsize=8.5)  # fmt: skip
     fig.tight_layout()
     return fig

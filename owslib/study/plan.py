@@ -9,8 +9,6 @@ job that renders the notebooks afterwards.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import os
 import statistics
@@ -18,11 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from owslib.engine.loop import format_duration, stale_keys
-from owslib.io import read_json
-from owslib.study.confirm import Question, select_arms
+from owslib.engine.loop import format_duration
+from owslib.study.arms import confirmation_runs, selected_arms
 from owslib.study.estimate import (
     DEFAULT_PRETRAIN_S,
     encoders_to_pretrain,
@@ -37,10 +32,9 @@ from owslib.study.processes import (
     train_here,
     train_in_setup,
 )
-from owslib.study.results import long_rows, run_fingerprint
-from owslib.study.run import is_finished, read_run_info
-from owslib.study.setup import IN_SETUP_VARIABLE, source_sha256
-from owslib.study.studyfile import RunJob, Study, base_config, run_dir
+from owslib.study.setup import IN_SETUP_VARIABLE
+from owslib.study.state import stale_reason, status
+from owslib.study.studyfile import RunJob, Study, run_dir
 from owslib.study.supersede import move_aside
 
 log = logging.getLogger(__name__)
@@ -56,10 +50,11 @@ def one_job(study: Study, results_dir: str | Path, name: str) -> RunJob:
 
 
 def jobs(study: Study, results_dir: str | Path, *, only: tuple[str, ...] = (),
-         seeds: tuple[int, ...] = (), phase: str = "all") -> list[RunJob]:  # fmt: skip
+         seeds: tuple[int, ...] = (), phase: str = "all", record: bool = False) -> list[RunJob]:  # fmt: skip
     """The runs of the study (or of the notebooks / variants named in ``only``), in order:
     the screening's, then (``phase`` ``all`` or ``confirmation``) the pre-registered
-    confirmation's, whose arms its rule picks from the finished screening."""
+    confirmation's, whose arms its rule picks from the finished screening (``record``: a runner
+    about to train them records the pick, :func:`~owslib.study.arms.selected_arms`)."""
     notebooks = tuple(n for n in only if n in study.notebook_names)
     variants = tuple(n for n in only if n in study.variants)
     unknown = [n for n in only if n not in notebooks and n not in variants]
@@ -70,94 +65,11 @@ def jobs(study: Study, results_dir: str | Path, *, only: tuple[str, ...] = (),
         )
     runs = study.runs(notebooks, variants) if phase in ("all", "screening") else []
     if phase in ("all", "confirmation"):
-        runs += [(v, s) for v, s in confirmation_runs(study, results_dir, notebooks)
+        runs += [(v, s) for v, s in confirmation_runs(study, results_dir, notebooks, record=record)
                  if not variants or v in variants]  # fmt: skip
     if seeds:
         runs = [(v, s) for v, s in runs if s in seeds]
     return [RunJob(v, s, run_dir(results_dir, study.profile, v, s)) for v, s in runs]
-
-
-def confirmation_runs(study: Study, results_dir: str | Path,
-                      notebooks: tuple[str, ...] = ()) -> list[tuple[str, int]]:  # fmt: skip
-    """The pre-registered confirmation's runs: per question, its two arms (chosen by its rule
-    from the finished screening) at every fresh seed; a question whose screening is unfinished
-    has none yet."""
-    conf = study.confirmatory
-    out: list[tuple[str, int]] = []
-    for q in conf.questions if conf else ():
-        if notebooks and q.notebook not in notebooks:
-            continue
-        arms = selected_arms(study, results_dir, q)
-        if arms is None:
-            log.info(
-                "%s: the screening is unfinished; its confirming runs come after it", q.notebook
-            )
-            continue
-        out += [(v, s) for s in conf.seeds for v in arms if (v, s) not in out]
-    return out
-
-
-def selected_arms(study: Study, results_dir: str | Path, q: Question) -> tuple[str, str] | None:
-    """``(arm, comparator)`` of a question by its rule, from the screening's finished runs;
-    None while a screening run of its notebook is unfinished."""
-    nb = study.notebook(q.notebook)
-    if q.rule == "head_to_head":
-        return q.arms[0], q.arms[1]
-    rows = []
-    for v in nb.variants:
-        for s in study.seeds:
-            path = run_dir(results_dir, study.profile, v, s)
-            if not is_finished(path, study.config(v, s)):
-                return None
-            rows += long_rows(v, s, read_json(path / "metrics.json") or {}, run_fingerprint(path))
-    return select_arms(q, nb.variants, nb.baseline, pd.DataFrame(rows))
-
-
-def status(study: Study, job: RunJob, overrides: dict[str, Any] | None = None) -> str:
-    """``finished`` (and current), ``failed``, ``stale`` (another config, or another setup than
-    the study declares), ``partial`` or ``missing``."""
-    cfg = study.config(job.variant, job.seed, **(overrides or {}))
-    info = read_run_info(job.path)
-    if is_finished(job.path, cfg):
-        other = setup_mismatch(study, info or {}, overrides or {})
-        if not other:
-            return "finished"
-        log.debug("%s: trained in another setup (%s)", job.label, other)
-        return "stale"
-    if info is None:
-        return "missing"
-    if info.get("status") == "failed":
-        return "failed"
-    return "stale" if info.get("status") == "finished" else "partial"
-
-
-def expected_setup(study: Study, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The setup record (:func:`~owslib.study.setup.observed`) a run of the study should have:
-    the declared fields, the current code, the study-wide config."""
-    base = json.dumps(base_config(study, overrides), sort_keys=True, default=str)
-    return {"precision": study.setup.precision, "isa": study.setup.isa,
-            "threads": study.setup.threads, "encoder_sha256": study.setup.encoder_sha256,
-            "source_sha256": source_sha256(),
-            "base_config_sha256": hashlib.sha256(base.encode()).hexdigest()}  # fmt: skip
-
-
-def setup_mismatch(study: Study, info: dict[str, Any], overrides: dict[str, Any]) -> list[str]:
-    """How a finished run's recorded setup differs from the study's (empty when the study
-    declares none): the declared fields, the code and the study-wide config."""
-    if not study.setup.declared:
-        return []
-    want, have = expected_setup(study, overrides), info.get("setup") or {}
-    always = ("source_sha256", "base_config_sha256")  # undeclared fields are not compared
-    return [k for k, v in want.items() if (v or k in always) and have.get(k) != v]
-
-
-def stale_reason(study: Study, job: RunJob, overrides: dict[str, Any]) -> list[str]:
-    """Why a finished run is stale: the training-config keys that changed, else the parts of the
-    setup it was not trained in."""
-    cfg = study.config(job.variant, job.seed, **overrides)
-    changed = stale_keys(read_json(job.path / "config.json"), cfg)
-    other = setup_mismatch(study, read_run_info(job.path) or {}, overrides)
-    return changed or [f"setup {k}" for k in other] or ["config changed"]
 
 
 def progress(study: Study, results_dir: str | Path,

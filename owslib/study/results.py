@@ -173,16 +173,15 @@ def scorer_table(
     return pd.DataFrame(rows)
 
 
-def findings(summary: pd.DataFrame, baseline: str, labels: list[str], floor: pd.DataFrame) -> str:
-    """Sentences stating, from the numbers, each variant's paired Δ with its interval and how it
-    compares with the baseline's seed-to-seed std (the noise floor). Which side an interval that
-    excludes 0 favours is said as such, uncorrected: these are exploratory, never verdicts
-    (:mod:`owslib.study.answers` gives the confirmatory ones)."""
+def findings(summary: pd.DataFrame, baseline: str, labels: list[str]) -> str:
+    """Sentences stating, from the numbers, each variant's paired Δ with its interval and the SD
+    of its paired differences (the noise of a comparison of two runs at one seed, which sets the
+    interval; the baseline's seed-to-seed std is not that yardstick: seeds correlate the two arms
+    only weakly). Which side an interval that excludes 0 favours is said as such, uncorrected:
+    these are exploratory, never verdicts (:mod:`owslib.study.answers` gives the confirmatory
+    ones)."""
     keyed = summary.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
                                   summary[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
-    fl = floor.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
-                             floor[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
-    noise = dict(zip(fl["label"], fl["std"], strict=True))
     lines = []
     for variant in dict.fromkeys(keyed["variant"]):
         if variant == baseline:
@@ -196,9 +195,8 @@ def findings(summary: pd.DataFrame, baseline: str, labels: list[str], floor: pd.
             verdict = (f"favours {variant}, uncorrected" if r["better"] is True else
                        f"favours {baseline}, uncorrected" if r["better"] is False else
                        "interval includes 0")  # fmt: skip
-            sigma = format_sigma(noise.get(label, float("nan")))
-            sigma = sigma if sigma.startswith("<") else f"= {sigma}"
-            parts.append(f"{label} Δ {_delta(r)} ({verdict}; noise floor σ {sigma})")
+            sd = format_sigma(r.get("delta_sd", float("nan")))
+            parts.append(f"{label} Δ {_delta(r)} ({verdict}; SD of the paired differences {sd})")
         if parts:
             lines.append(f"- **{variant}**: " + "; ".join(parts))
     return "\n".join(lines) or "none (no variant has runs paired with the baseline yet)"
@@ -211,14 +209,12 @@ def present_labels(summary: pd.DataFrame, labels) -> list[str]:
     return [m for m in labels if m in have]
 
 
-def contrast_findings(
-    long: pd.DataFrame, a: str, b: str, labels, floor: pd.DataFrame
-) -> tuple[pd.DataFrame, str]:
+def contrast_findings(long: pd.DataFrame, a: str, b: str, labels) -> tuple[pd.DataFrame, str]:
     """Variant ``a`` against ``b`` directly, paired by seed (Δ = a − b): their summary and the
-    findings in sentences beside ``floor`` (the noise floor of the notebook's baseline)."""
+    findings in sentences (:func:`findings`)."""
     pair = long[long["variant"].isin((a, b))][list(comparison.LONG_COLUMNS)]
     summary = comparison.summarise(pair, baseline=b)
-    text = findings(summary, b, list(labels), floor)
+    text = findings(summary, b, list(labels))
     return summary, text.replace(f"- **{a}**:", f"- **{a} against {b}** (Δ = {a} − {b}):")
 
 

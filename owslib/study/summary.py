@@ -1,5 +1,6 @@
 """What ``06_summary`` shows besides the verdicts: :func:`study_overview` reads every run back
-(the long table, the baseline's noise floor, each comparison notebook's findings in sentences),
+(the long table, the baseline's seed-to-seed spread, each comparison notebook's findings in
+sentences),
 :func:`summary_intro`, :func:`noise_floor_table` and :func:`summary_sections` write it out."""
 
 from __future__ import annotations
@@ -27,7 +28,8 @@ from owslib.study.studyfile import STUDY_FILE, load_study, run_dir
 def study_overview(results_dir: str | Path = "results", profile: str | None = None,
                    study_file: str | Path = STUDY_FILE) -> dict[str, Any]:  # fmt: skip
     """What the summary notebook shows, from ``results/`` only: the long table of every run, the
-    noise floor, and per comparison notebook its question, findings and rendered copy."""
+    baseline's seed-to-seed spread (``noise_floor``), and per comparison notebook its question,
+    findings and rendered copy."""
     study = load_study(resolve(study_file), profile=profile)
     results = resolve(results_dir)
     rows = []
@@ -54,14 +56,13 @@ def study_overview(results_dir: str | Path = "results", profile: str | None = No
         summary = comparison.summarise(sub, baseline=spec.baseline)
         summary.to_csv(out / f"{spec.name}_summary.csv", index=False)
         labels = [h.format(s="fused") for h in HEADLINE]
-        spec_floor = comparison.noise_floor(sub, baseline=spec.baseline)
         contrast = ""
         if spec.contrast and set(spec.contrast) <= set(sub["variant"]):
-            _, contrast = contrast_findings(sub, *spec.contrast, labels, spec_floor)
+            _, contrast = contrast_findings(sub, *spec.contrast, labels)
         sections.append({
             "contrast": contrast, **_ablation_section(spec, long, labels),
             "notebook": spec.name, "question": spec.question, "baseline": spec.baseline,
-            "findings": findings(summary, spec.baseline, labels, spec_floor),
+            "findings": findings(summary, spec.baseline, labels),
             "rendered": f"../../{spec.name}/{study.profile}/{spec.name}.ipynb",
             "n_runs": int(sub.groupby(["variant", "seed"]).ngroups),
         })  # fmt: skip
@@ -125,6 +126,5 @@ def _ablation_section(spec, long: pd.DataFrame, labels) -> dict[str, str]:
     if a is None or a.of not in set(sub["variant"]) or len(set(sub["variant"])) < 2:
         return {}
     summary = comparison.summarise(sub, baseline=a.of)
-    floor = comparison.noise_floor(sub, baseline=a.of)
     return {"ablation_question": a.question or f"Each of {list(a.variants)} against {a.of}",
-            "ablation": findings(summary, a.of, labels, floor)}  # fmt: skip
+            "ablation": findings(summary, a.of, labels)}  # fmt: skip

@@ -23,11 +23,13 @@ SPEC = {
 }  # fmt: skip
 
 
-def _run(results, variant, seed, miou, fingerprint="A"):
+def _run(results, variant, seed, miou, fingerprint="A", status="finished"):
+    """A finished run of the study in ``results.parent / "study.json"`` (its config current)."""
     d = run_dir(results, "smoke", variant, seed)
     d.mkdir(parents=True)
+    load_study(results.parent / "study.json").config(variant, seed).to_json(d / "config.json")
     (d / "metrics.json").write_text(json.dumps({"miou": miou}))
-    (d / "run.json").write_text(json.dumps({"status": "finished", "fingerprint": fingerprint}))
+    (d / "run.json").write_text(json.dumps({"status": status, "fingerprint": fingerprint}))
 
 
 def _study(tmp_path, spec=SPEC):
@@ -195,3 +197,89 @@ def test_a_question_without_a_p_value_stays_in_holm_s_family(tmp_path):
     raw = [table.loc["03_loss_ablations", "p"], 1.0, table.loc["05_synco_comparison", "p"]]
     assert np.allclose(table["p_holm"], comparison.holm(raw))  # m = 3, not 2
     assert table.loc["04_infonce", "verdict"] == "inconclusive"
+
+
+def test_runs_the_runner_would_retrain_are_not_paired_and_the_status_says_why(tmp_path):
+    study, results = _study(tmp_path), tmp_path / "results"
+    for s in range(10, 16):
+        _run(results, "baseline", s, 0.5)
+        _run(results, "focal", s, 0.55 + 0.001 * s)
+    # seed 13: focal trained with another config (stale); seed 14: baseline failed; seed 15:
+    # focal's endpoint is NaN
+    stale = run_dir(results, "smoke", "focal", 13)
+    study.config("focal", 13).override(train__lr=0.5).to_json(stale / "config.json")
+    failed = run_dir(results, "smoke", "baseline", 14) / "run.json"
+    failed.write_text(json.dumps({"status": "failed", "fingerprint": "A"}))
+    (run_dir(results, "smoke", "focal", 15) / "metrics.json").write_text('{"miou": NaN}')
+    row = confirmatory_answers(study, results).iloc[0]
+    assert row["n_pairs"] == 3 and row["verdict"] != row["verdict"]
+    assert row["status"] == ("3 of 6 confirming seeds done; not paired: seed 13 (focal stale); "
+                             "seed 14 (baseline failed); seed 15 (focal has no miou)")  # fmt: skip
+
+
+def test_pairs_of_different_setups_are_not_analysed_together(tmp_path):
+    study, results = _study(tmp_path), tmp_path / "results"
+    noise = np.random.default_rng(6).normal(0, 0.005, 6)
+    for s, e in zip(range(10, 16), noise, strict=True):
+        fp = "A" if s < 13 else "B"  # each seed's two runs share a setup, the seeds do not
+        _run(results, "baseline", s, 0.5, fingerprint=fp)
+        _run(results, "focal", s, 0.55 + e, fingerprint=fp)
+    row = confirmatory_answers(study, results).iloc[0]
+    assert row["n_pairs"] == 6 and row["verdict"] != row["verdict"]
+    assert row["status"] == "the confirming runs are of 2 setups (A, B): retrain them in one"
+
+
+def _analysed(tmp_path, diffs):
+    tmp_path.mkdir()
+    study, results = _study(tmp_path), tmp_path / "results"
+    for s, d in zip(range(10, 16), diffs, strict=True):
+        _run(results, "baseline", s, 0.5)
+        _run(results, "focal", s, 0.5 + d)
+    (sentence,) = answer_sentences(confirmatory_answers(study, results))
+    return confirmatory_answers(study, results).iloc[0], sentence
+
+
+def test_the_sentences_name_the_interval_each_verdict_rests_on(tmp_path):
+    from owslib import stats
+
+    diffs = np.random.default_rng(1).normal(0, 0.002, 6)
+    row, sentence = _analysed(tmp_path / "eq", diffs)
+    assert row["verdict"] == "equivalent"
+    t, e = stats.paired_t(diffs), stats.tost(diffs, 0.02)
+    assert f"(95 % interval {t.lo:+.3f} to {t.hi:+.3f})" in sentence
+    assert f"its 90 % interval {e.lo:+.3f} to {e.hi:+.3f} lies within the margin" in sentence
+    assert "(margin ±0.02)" in sentence
+    # wide noise: inconclusive, with the power the design had at the margin
+    diffs = np.random.default_rng(2).normal(0, 0.03, 6)
+    row, sentence = _analysed(tmp_path / "inc", diffs)
+    assert row["verdict"] == "inconclusive" and "% power to detect a difference of" not in sentence
+    # (no screening here: no SD, no power stated) — with a screening, the power is stated
+    for s in (0, 1, 2):
+        _run(tmp_path / "inc" / "results", "baseline", s, 0.5 + 0.01 * s)
+        _run(tmp_path / "inc" / "results", "focal", s, 0.5 + (0.03, -0.02, 0.01)[s])
+    study = load_study(tmp_path / "inc" / "study.json")
+    row = confirmatory_answers(study, tmp_path / "inc" / "results").iloc[0]
+    sd = float(np.std([0.03, -0.03, -0.01], ddof=1))
+    assert abs(row["power"] - stats.paired_t_power(0.02, sd, 6, 0.05)) < 1e-12
+    (sentence,) = answer_sentences(confirmatory_answers(study, tmp_path / "inc" / "results"))
+    assert f"the design had {100 * row['power']:.0f} % power to detect a difference of" in sentence
+    # every seed the same difference: no test applies, and the sentence says so
+    row, sentence = _analysed(tmp_path / "same", [0.0] * 6)
+    assert row["verdict"] == "inconclusive" and bool(row["degenerate"])
+    assert "every fresh seed gave the same difference, +0.000 on miou over 6 seeds" in sentence
+
+
+def test_the_power_table_uses_holm_s_worst_case_over_every_question(tmp_path):
+    from owslib import stats
+    from owslib.study.answers import power_now
+
+    study, results = _study(tmp_path, THREE), tmp_path / "results"
+    for s in (0, 1, 2):  # a screening for the first question only: the others have no SD yet
+        _run(results, "baseline", s, 0.5)
+        _run(results, "focal", s, 0.5 + (0.01, -0.02, 0.02)[s])
+    table = power_now(study, results)
+    assert list(table["question"]) == ["03_loss_ablations"]
+    sd = float(np.std([0.01, -0.02, 0.02], ddof=1))
+    assert (
+        abs(table["power_at_margin"].iloc[0] - stats.paired_t_power(0.02, sd, 6, 0.05 / 3)) < 1e-12
+    )

@@ -120,6 +120,19 @@ def test_the_smoke_study_runs_every_notebook_with_every_figure_inline(
         )
         assert info["status"] == "finished" and info["variant"] == variant
     assert (results / "summary" / "smoke" / "all_runs.csv").is_file()
+    # one invocation trains the confirmation too: the finished screening picks (and records)
+    # the arms, and every question is analysed on the fresh seeds
+    from owslib.study.answers import confirmatory_answers
+    from owslib.study.arms import arms_record, confirmation_runs
+
+    for variant, seed in confirmation_runs(study, results):
+        info = json.loads(
+            (results / "runs" / "smoke" / variant / f"seed{seed}" / "run.json").read_text()
+        )
+        assert info["status"] == "finished", (variant, seed)
+    for q in study.confirmatory.questions:
+        assert arms_record(study, results, q.notebook).is_file() == (q.rule == "best_screening")
+    assert (confirmatory_answers(study, results)["status"] == "analysed").all()
 
 
 def test_staleness_normalises_and_ignores_evaluation_keys():

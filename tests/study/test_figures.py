@@ -39,5 +39,12 @@ def test_the_forest_plot_draws_questions_with_every_seed_done_and_says_which_wai
     titles = [ax.get_title(loc="left") for ax in fig.axes]
     assert len(titles) == 2 and titles[0].startswith("Q1") and titles[0].endswith(": better")
     assert titles[1].endswith("no verdict until Holm has all")  # an interim Q3 is not drawn
+    assert "thin bar 95 % interval, thick bar 90 % interval (TOST)" in fig.axes[-1].get_xlabel()
+    assert not [ln for ln in fig.axes[0].lines if ln.get_linewidth() == 4]  # no TOST interval
+    plt.close(fig)
+    table["tost_lo"], table["tost_hi"], table["alpha"] = 0.004, 0.016, 0.05
+    fig = forest_figure(table)
+    (thick,) = [ln for ln in fig.axes[0].lines if ln.get_linewidth() == 4]
+    assert list(thick.get_xdata()) == [0.004, 0.016]
     plt.close(fig)
     assert forest_figure(table.iloc[2:]) is None

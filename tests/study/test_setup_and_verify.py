@@ -142,6 +142,16 @@ def test_runs_train_in_the_setup_in_processes_of_their_own_and_verify_bit_for_bi
     ({"seeds": [7], "power": 0.8, "margins": {}}, "unknown keys"),
     ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
                                    "margin": 0.02}] * 2}, "one question per notebook"),
+    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
+                                   "margin": True}]}, "margin"),
+    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
+                                   "margin": 0.02, "rule": "head_to_head",
+                                   "arms": ["focal", "focal"]}]}, "two different variants"),
+    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
+                                   "margin": 0.02, "higher_is_better": "yes"}]}, "true or false"),
+    ({"seeds": [7, 7], "questions": []}, "distinct integers"),
+    ({"seeds": [7], "alpha": 1.5, "questions": []}, "alpha"),
+    ({"seeds": [7], "power": 0, "questions": []}, "power"),
 ])  # fmt: skip
 def test_the_confirmatory_declaration_is_validated(tmp_path, smoke_root, confirmatory, match):
     path = _study(tmp_path, smoke_root, confirmatory=confirmatory)
@@ -193,8 +203,8 @@ def test_another_profile_narrows_the_confirming_seeds_to_some_declared_ones(tmp_
 def test_the_best_screening_rule_waits_for_the_screening(tmp_path, smoke_root):
     import pandas as pd
 
+    from owslib.study.arms import confirmation_runs
     from owslib.study.confirm import Question, select_arms
-    from owslib.study.plan import confirmation_runs
 
     conf = {"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
                                          "margin": 0.02}]}  # fmt: skip

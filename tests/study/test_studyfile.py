@@ -247,11 +247,12 @@ def test_the_summary_states_a_contrast_head_to_head(tmp_path):
     results, values = _fake_tree(tmp_path, vary_focal=True)
     (section,) = [s for s in study_overview(results, study_file=path)["sections"]
                   if s["notebook"] == "03_loss_ablations"]  # fmt: skip
-    # dice - focal: -0.05 mIoU (worse), +0.10 AUROC (better), against the baseline's noise floor
+    # dice - focal: -0.05 mIoU (worse), +0.10 AUROC (better), each with its paired SD
     text = section["contrast"]
     assert text.startswith("- **dice against focal** (Δ = dice − focal): miou Δ -0.050")
     assert "auroc/fused/pooled Δ +0.100 [" in text and "(favours dice, uncorrected" in text
-    assert "(favours focal, uncorrected" in text and "σ = 0.010" in text
+    # the paired SD comes from focal's jitter (0.0017), not from the baseline's σ (0.010)
+    assert "(favours focal, uncorrected; SD of the paired differences 0.002)" in text
 
 
 def _with_ablation(**ablation):
