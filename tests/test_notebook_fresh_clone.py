@@ -202,4 +202,6 @@ def test_the_summary_headings_are_the_questions(tmp_path):
     assert floor["miou"] == floor["aupr (fused, pooled)"] == "0.010"
     assert floor["auroc (fused, pooled)"] == "< 0.0005"  # 0.0001: not "0.000"
     # each Δ with the SD of its paired differences (tiny here: "< 0.0005", never "0.000")
-    assert "SD of the paired differences < 0.0005)" in section and "differences 0.000" not in section
+    assert (
+        "SD of the paired differences < 0.0005)" in section and "differences 0.000" not in section
+    )
