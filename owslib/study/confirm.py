@@ -205,7 +205,9 @@ def answer(row: pd.Series, question: str) -> str:
     status = row.get("status")
     if status not in ("analysed", "holm_waits"):
         waits = "; the verdict comes with the last" if "seeds done" in str(status) else ""
-        return f"{label} — not answered yet: {status}{waits}."
+        arms = (f"{row['arm']} against {row['comparator']} on {row['endpoint']} (margin "
+                f"±{row['margin']:g}), " if isinstance(row.get("arm"), str) else "")  # fmt: skip
+        return f"{label} — not answered yet: {arms}{status}{waits}."
     arm, comp, unit = row["arm"], row["comparator"], row["endpoint"]
     alpha = float(row.get("alpha", 0.05))
     effect = (f"{arm} − {comp} = {row['mean']:+.3f} ({_level(alpha)} interval {row['lo']:+.3f} "

@@ -98,7 +98,8 @@ def test_a_notebook_closes_with_its_question_s_verdict(tmp_path):
 
     study, results = _study(tmp_path), tmp_path / "results"
     text = notebook_verdict(study, results, "03_loss_ablations")
-    assert text.startswith("**Which semantic loss?** — not answered yet: 0 of 6 confirming seeds")
+    assert text.startswith("**Which semantic loss?** — not answered yet: focal against baseline "
+                           "on miou (margin ±0.02), 0 of 6 confirming seeds")  # fmt: skip
     assert "exploratory" in text
     assert "no pre-registered confirmation" in notebook_verdict(study, results, "01_x")
 
@@ -114,8 +115,9 @@ def test_no_verdict_is_read_before_every_planned_seed_is_done(tmp_path):
     assert abs(row["mean"] - 0.061) < 1e-12 and row["lo"] < row["mean"] < row["hi"]  # interim
     assert row["verdict"] != row["verdict"] and row["p"] != row["p"]  # no test, no verdict
     (sentence,) = answer_sentences(confirmatory_answers(study, results))
-    assert sentence == ("**Which semantic loss?** — not answered yet: 3 of 6 confirming seeds "
-                        "done; the verdict comes with the last.")  # fmt: skip
+    assert sentence == ("**Which semantic loss?** — not answered yet: focal against baseline on "
+                        "miou (margin ±0.02), 3 of 6 confirming seeds done; the verdict comes with "
+                        "the last.")  # fmt: skip
 
 
 THREE = {
