@@ -49,14 +49,8 @@ def cmd_study(args: argparse.Namespace) -> int:
             print(line)
         return 0 if all(r.endswith("bit-identical") for r in reports) else 1
     seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else ()
-    if args.run:
-        all_jobs = [one_job(study, args.results, args.run)]
-    else:
-        planning = args.list or args.dry_run or args.render_only
-        all_jobs = jobs(study, args.results, only=tuple(args.only or ()), seeds=seeds,
-                        phase=args.phase, record=not planning)  # fmt: skip
     overrides = {k: v for k, v in params.items() if "__" in k}
-    if overrides:  # fail on an unknown key before anything runs
+    if overrides:  # fail on an unknown key before anything runs (or is recorded)
         ExperimentConfig().override(**overrides)
     notebooks = tuple(n for n in (args.only or ()) if n in study.notebook_names)
     if args.run:
@@ -64,6 +58,13 @@ def cmd_study(args: argparse.Namespace) -> int:
     if args.index is None and not args.train_only:  # refuse undeclared parameters up front
         notebook_parameters(study, [n for n in study.notebook_names
                                     if not notebooks or n in notebooks], params)  # fmt: skip
+    # a runner that will train records each confirmation's pick (planning records nothing)
+    record = None if args.list or args.dry_run or args.render_only else overrides
+    if args.run:
+        all_jobs = [one_job(study, args.results, args.run)]
+    else:
+        all_jobs = jobs(study, args.results, only=tuple(args.only or ()), seeds=seeds,
+                        phase=args.phase, record=record)  # fmt: skip
     if args.list or args.dry_run:
         print(
             "\n".join(
@@ -91,7 +92,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         while args.index is None and not args.run and not outcome["interrupted"]:
             seen = {j.path for j in all_jobs}
             more = [j for j in jobs(study, args.results, only=tuple(args.only or ()), seeds=seeds,
-                                    phase=args.phase, record=True) if j.path not in seen]  # fmt: skip
+                                    phase=args.phase, record=overrides) if j.path not in seen]  # fmt: skip
             if not more:
                 break
             all_jobs += more
@@ -155,7 +156,10 @@ def register(sub: argparse._SubParsersAction) -> None:
                    "setup (one thread each when the setup says so)")  # fmt: skip
     s.add_argument("--phase", choices=("screening", "confirmation", "all"), default="all",
                    help="which runs: the screening's seeds, the pre-registered confirmation's "
-                   "(its arms chosen from the finished screening by its rule), or both")  # fmt: skip
+                   "(its arms picked from the finished screening by its rule and recorded in "
+                   "results/runs/<profile>/confirmation_arms/ by the first runner that trains "
+                   "them), or both; a screening finished during the pass goes on to its "
+                   "confirmation")  # fmt: skip
     s.add_argument("--verify", metavar="VARIANT[/seedK]",
                    help="retrain finished runs in a temporary folder in their recorded setup and "
                    "compare every metric and history row; exit 1 on a difference (default: none)")  # fmt: skip

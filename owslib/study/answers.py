@@ -53,6 +53,9 @@ def unpaired(study: Study, results_dir: str | Path, q: Question, arms: tuple[str
     out = []
     for s in study.confirmatory.seeds if study.confirmatory else ():
         why = []
+        prints = set(long.loc[long["seed"] == s, "fingerprint"])
+        if set(long.loc[long["seed"] == s, "variant"]) >= set(arms) and len(prints) > 1:
+            why.append(f"runs of {len(prints)} setups")
         for v in arms:
             st = recorded_status(study, RunJob(v, s, run_dir(results_dir, study.profile, v, s)))
             if st in ("failed", "stale"):

@@ -3,25 +3,29 @@ the finished screening and, once picked, recorded in ``results/runs/<profile>/co
 (one JSON file per question), so that retraining a screening run later cannot move a
 confirmation under way to other arms. A ``best_screening`` question picks only when every
 screening run of its notebook is current (:func:`~owslib.study.state.status` ``finished``) and
-all of them share one setup fingerprint."""
+all of them share one setup fingerprint; its comparator is the notebook's baseline."""
 
 from __future__ import annotations
 
 import datetime
+import json
 import logging
+import os
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
-from owslib.io import atomic_write_json, read_json
+from owslib.io import read_json
 from owslib.study.confirm import Question, screening_means, select_arms
 from owslib.study.results import long_rows, run_fingerprint
-from owslib.study.state import is_current
+from owslib.study.state import is_current, status
 from owslib.study.studyfile import RunJob, Study, run_dir
 
 log = logging.getLogger(__name__)
 
 ARMS_FOLDER = "confirmation_arms"
+Arms = tuple[str, str]
 
 
 def arms_record(study: Study, results_dir: str | Path, notebook: str) -> Path:
@@ -29,26 +33,33 @@ def arms_record(study: Study, results_dir: str | Path, notebook: str) -> Path:
     return Path(results_dir) / "runs" / study.profile / ARMS_FOLDER / f"{notebook}.json"
 
 
-def recorded_arms(study: Study, results_dir: str | Path, q: Question) -> tuple[str, str] | None:
-    """The arms recorded for ``q``, if they were picked by its present rule and endpoint."""
-    rec = read_json(arms_record(study, results_dir, q.notebook))
-    if not rec:
+def recorded_arms(study: Study, results_dir: str | Path, q: Question) -> Arms | None:
+    """The arms recorded for ``q``, if they were picked by its present rule and endpoint (an
+    unreadable record raises: it is never silently replaced)."""
+    path = arms_record(study, results_dir, q.notebook)
+    if not path.exists():
         return None
+    rec = read_json(path)
+    if not isinstance(rec, dict):
+        raise ValueError(f"{path}: the recorded confirmation arms are unreadable; restore the "
+                         "file from git (it is never picked again once a confirmation started)")  # fmt: skip
+    nb = study.notebook(q.notebook)
     arms = (rec.get("arm"), rec.get("comparator"))
-    if (rec.get("rule"), rec.get("endpoint")) != (q.rule, q.endpoint) or not set(arms) <= set(
-        study.notebook(q.notebook).variants
-    ):
-        log.warning("%s: the recorded arms %s were picked by rule %r on %r; the study file now "
-                    "says %r on %r, so they are picked again", q.notebook, arms, rec.get("rule"),
-                    rec.get("endpoint"), q.rule, q.endpoint)  # fmt: skip
+    if (rec.get("rule"), rec.get("endpoint")) != (q.rule, q.endpoint) or arms[1] != nb.baseline \
+            or arms[0] not in nb.variants or arms[0] == nb.baseline:  # fmt: skip
+        log.warning("%s: the recorded arms %s (rule %r on %r) do not fit the study file's question "
+                    "(rule %r on %r against %s); they are picked again", q.notebook, arms,
+                    rec.get("rule"), rec.get("endpoint"), q.rule, q.endpoint, nb.baseline)  # fmt: skip
         return None
     return arms  # type: ignore[return-value]
 
 
-def pick_arms(study: Study, results_dir: str | Path,
-              q: Question) -> tuple[tuple[str, str] | None, str, dict]:  # fmt: skip
+def pick_arms(study: Study, results_dir: str | Path, q: Question,
+              overrides: dict[str, Any] | None = None) -> tuple[Arms | None, str, dict]:  # fmt: skip
     """``(arms, why_not, record)``: the rule applied to the finished screening now (ignoring any
-    record); ``arms`` None with the reason while the screening cannot pick yet."""
+    record); ``arms`` None with the reason while the screening cannot pick. A screening run
+    counts when it is current: for a runner (``overrides``, its ``-p`` keys) as it would train,
+    for a reader (None) under the study-wide config the run recorded."""
     if q.rule == "head_to_head":
         return (q.arms[0], q.arms[1]), "", {}
     nb = study.notebook(q.notebook)
@@ -56,7 +67,9 @@ def pick_arms(study: Study, results_dir: str | Path,
     for v in nb.variants:
         for s in study.seeds:
             job = RunJob(v, s, run_dir(results_dir, study.profile, v, s))
-            if not is_current(study, job):
+            current = (is_current(study, job) if overrides is None
+                       else status(study, job, overrides) == "finished")  # fmt: skip
+            if not current:
                 return None, "the screening is unfinished", {}
             prints.add(run_fingerprint(job.path))
             rows += long_rows(v, s, read_json(job.path / "metrics.json") or {},
@@ -75,10 +88,10 @@ def pick_arms(study: Study, results_dir: str | Path,
     return (arm, comparator), "", record
 
 
-def screening_state(study: Study, results_dir: str | Path,
-                    q: Question) -> tuple[tuple[str, str] | None, str]:  # fmt: skip
+def screening_state(study: Study, results_dir: str | Path, q: Question) -> tuple[Arms | None, str]:
     """``(arm, comparator)`` of a question (the recorded pick, else its rule applied to the
-    screening now) and ``""``; or None and why the screening cannot pick yet."""
+    screening now, :func:`pick_arms` as a reader) and ``""``; or None and why the screening
+    cannot pick yet."""
     recorded = recorded_arms(study, results_dir, q) if q.rule != "head_to_head" else None
     if recorded:
         return recorded, ""
@@ -86,43 +99,57 @@ def screening_state(study: Study, results_dir: str | Path,
     return arms, why
 
 
-def selected_arms(study: Study, results_dir: str | Path, q: Question, *,
-                  record: bool = False) -> tuple[str, str] | None:  # fmt: skip
-    """``(arm, comparator)`` of a question, or None while its screening cannot pick. With
-    ``record`` (a runner about to train the confirmation) a ``best_screening`` pick is written to
-    :func:`arms_record` the first time, and a recorded pick that the screening would now change is
-    kept, with a warning."""
-    if not record or q.rule == "head_to_head":
-        return screening_state(study, results_dir, q)[0]
+def _create_once(path: Path, obj: dict) -> bool:
+    """Write ``obj`` to ``path`` only if no file is there (a whole file or none: written aside,
+    then hard-linked into place, which fails when another process created it first)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    try:
+        os.link(tmp, path)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        tmp.unlink()
+
+
+def record_pick(study: Study, results_dir: str | Path, q: Question,
+                overrides: dict[str, Any]) -> Arms | None:  # fmt: skip
+    """For a runner about to train ``q``'s confirming runs: the recorded arms, or the rule's pick
+    (judged as this runner would train, ``overrides``) written to :func:`arms_record` the first
+    time. A recorded pick that the screening would now change is kept, with a warning."""
+    if q.rule == "head_to_head":
+        return q.arms[0], q.arms[1]
+    path = arms_record(study, results_dir, q.notebook)
     recorded = recorded_arms(study, results_dir, q)
-    arms, _, rec = pick_arms(study, results_dir, q)
-    if recorded:
-        if arms and arms != recorded:
-            log.warning("%s: the screening now picks %s, but the confirmation was started with "
-                        "the recorded %s (%s): kept, as pre-registered", q.notebook, arms,
-                        recorded, arms_record(study, results_dir, q.notebook))  # fmt: skip
-        return recorded
-    if arms:
+    arms, _, rec = pick_arms(study, results_dir, q, overrides)
+    if recorded is None and arms is not None:
         now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
-        atomic_write_json(arms_record(study, results_dir, q.notebook), rec | {"picked": now})
-        log.info("%s: the screening picks %s vs %s; recorded in %s", q.notebook, *arms,
-                 arms_record(study, results_dir, q.notebook))  # fmt: skip
-    return arms
+        if _create_once(path, rec | {"picked": now}):
+            log.info("%s: the screening picks %s vs %s; recorded in %s", q.notebook, *arms, path)
+            return arms
+        recorded = recorded_arms(study, results_dir, q)  # another process recorded it meanwhile
+    if recorded and arms and arms != recorded:
+        log.warning("%s: the screening now picks %s, but the confirmation was started with the "
+                    "recorded %s (%s): kept, as pre-registered", q.notebook, arms, recorded,
+                    path)  # fmt: skip
+    return recorded
 
 
-def confirmation_runs(study: Study, results_dir: str | Path, notebooks: tuple[str, ...] = (), *,
-                      record: bool = False) -> list[tuple[str, int]]:  # fmt: skip
-    """The pre-registered confirmation's runs: per question, its two arms (:func:`selected_arms`)
-    at every fresh seed; a question whose screening cannot pick yet has none."""
+def confirmation_runs(study: Study, results_dir: str | Path, notebooks: tuple[str, ...] = (),
+                      ) -> dict[str, list[tuple[str, int]]]:  # fmt: skip
+    """The pre-registered confirmation's runs, per question's notebook: its two arms
+    (:func:`screening_state`) at every fresh seed; a question whose screening cannot pick yet has
+    none (and is left out)."""
     conf = study.confirmatory
-    out: list[tuple[str, int]] = []
+    out: dict[str, list[tuple[str, int]]] = {}
     for q in conf.questions if conf else ():
         if notebooks and q.notebook not in notebooks:
             continue
-        arms = selected_arms(study, results_dir, q, record=record)
+        arms, why = screening_state(study, results_dir, q)
         if arms is None:
-            why = screening_state(study, results_dir, q)[1]
             log.info("%s: %s; its confirming runs come after it", q.notebook, why)
             continue
-        out += [(v, s) for s in conf.seeds for v in arms if (v, s) not in out]
+        out[q.notebook] = [(v, s) for s in conf.seeds for v in arms]
     return out

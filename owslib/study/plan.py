@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from owslib.engine.loop import format_duration
-from owslib.study.arms import confirmation_runs, selected_arms
+from owslib.study.arms import confirmation_runs, record_pick, screening_state
 from owslib.study.estimate import (
     DEFAULT_PRETRAIN_S,
     encoders_to_pretrain,
@@ -50,11 +50,16 @@ def one_job(study: Study, results_dir: str | Path, name: str) -> RunJob:
 
 
 def jobs(study: Study, results_dir: str | Path, *, only: tuple[str, ...] = (),
-         seeds: tuple[int, ...] = (), phase: str = "all", record: bool = False) -> list[RunJob]:  # fmt: skip
+         seeds: tuple[int, ...] = (), phase: str = "all",
+         record: dict[str, Any] | None = None) -> list[RunJob]:  # fmt: skip
     """The runs of the study (or of the notebooks / variants named in ``only``), in order:
     the screening's, then (``phase`` ``all`` or ``confirmation``) the pre-registered
-    confirmation's, whose arms its rule picks from the finished screening (``record``: a runner
-    about to train them records the pick, :func:`~owslib.study.arms.selected_arms`)."""
+    confirmation's, whose arms its rule picks from the finished screening.
+
+    ``record``: a runner about to train them, with its ``-p`` overrides. Each question with a
+    run in the list then has its pick recorded (:func:`~owslib.study.arms.record_pick`, judged as
+    this runner trains) and uses the recorded arms; one whose screening this runner would retrain
+    first has no confirming run yet."""
     notebooks = tuple(n for n in only if n in study.notebook_names)
     variants = tuple(n for n in only if n in study.variants)
     unknown = [n for n in only if n not in notebooks and n not in variants]
@@ -63,12 +68,25 @@ def jobs(study: Study, results_dir: str | Path, *, only: tuple[str, ...] = (),
             f"--only {unknown}: neither a notebook ({study.notebook_names}) nor a variant "
             f"({sorted(study.variants)}) of {study.path}"
         )
-    runs = study.runs(notebooks, variants) if phase in ("all", "screening") else []
+
+    def wanted(v: str, s: int) -> bool:
+        return (not variants or v in variants) and (not seeds or s in seeds)
+
+    runs = [(v, s) for v, s in study.runs(notebooks, variants) if wanted(v, s)] \
+        if phase in ("all", "screening") else []  # fmt: skip
     if phase in ("all", "confirmation"):
-        runs += [(v, s) for v, s in confirmation_runs(study, results_dir, notebooks, record=record)
-                 if not variants or v in variants]  # fmt: skip
-    if seeds:
-        runs = [(v, s) for v, s in runs if s in seeds]
+        questions = {q.notebook: q for q in study.confirmatory.questions} \
+            if study.confirmatory else {}  # fmt: skip
+        for name, planned in confirmation_runs(study, results_dir, notebooks).items():
+            planned = [(v, s) for v, s in planned if wanted(v, s)]
+            if planned and record is not None:
+                arms = record_pick(study, results_dir, questions[name], record)
+                if arms is None:
+                    log.info("%s: this runner retrains the screening first; its confirming runs "
+                             "come after it", name)  # fmt: skip
+                    continue
+                planned = [(v, s) for s in study.confirmatory.seeds for v in arms if wanted(v, s)]
+            runs += [r for r in planned if r not in runs]
     return [RunJob(v, s, run_dir(results_dir, study.profile, v, s)) for v, s in runs]
 
 
@@ -90,9 +108,9 @@ def progress(study: Study, results_dir: str | Path,
             continue
         text = f"# {nb.name}: screening {finished(study.runs((nb.name,)))} runs finished"
         q = questions.get(nb.name)
-        arms = selected_arms(study, results_dir, q) if q else None
+        arms, why = screening_state(study, results_dir, q) if q else (None, "")
         if q and arms is None:
-            text += "; its confirmation starts when the screening is finished"
+            text += f"; its confirmation waits: {why}"
         elif q:
             runs = [(v, s) for s in conf.seeds for v in arms]
             text += f"; confirmation ({arms[0]} vs {arms[1]}) {finished(runs)}"

@@ -9,6 +9,7 @@ import json
 import logging
 from typing import Any
 
+from owslib.config import ConfigError
 from owslib.engine.loop import stale_keys
 from owslib.io import read_json
 from owslib.study.run import is_finished, read_run_info
@@ -70,7 +71,10 @@ def recorded_status(study: Study, job: RunJob) -> str:
     under the study-wide config the run recorded (``base_config``). Readers then pair only runs of
     one fingerprint, which hashes that config, so runs trained with other overrides never mix."""
     info = read_run_info(job.path) or {}
-    return status(study, job, dict(info.get("base_config") or {}))
+    try:
+        return status(study, job, dict(info.get("base_config") or {}))
+    except ConfigError:  # it recorded a config key owslib no longer has
+        return "stale"
 
 
 def is_current(study: Study, job: RunJob) -> bool:

@@ -86,11 +86,14 @@ def verify_run(study: Study, results_dir: str | Path, variant: str, seed: int) -
     cfg = read_json(src / "config.json") or {}
     setup = recorded_setup(info, cfg)
     overrides = {**(info.get("base_config") or {}), **PRECISIONS.get(setup.precision, {})}
-    train_s, eval_s = info.get("train_s", 0.0), info.get("eval_s", 0.0)
+    took = "an unrecorded time"
+    if "train_s" in info:
+        train_s, eval_s = info["train_s"], info.get("eval_s", 0.0)
+        took = f"{format_duration(train_s + eval_s)} (training {format_duration(train_s)}, " \
+               f"evaluation {format_duration(eval_s)})"  # fmt: skip
     log.info("%s: retraining in its recorded setup (%s, ISA %s, %s thread(s)); the committed run "
-             "took %s (training %s, evaluation %s) on %s", label, setup.precision or "as configured",
-             setup.isa or "native", setup.threads or "all", format_duration(train_s + eval_s),
-             format_duration(train_s), format_duration(eval_s), info.get("cpu", "a CPU"))  # fmt: skip
+             "took %s on %s", label, setup.precision or "as configured", setup.isa or "native",
+             setup.threads or "all", took, info.get("cpu", "an unrecorded CPU"))  # fmt: skip
     with tempfile.TemporaryDirectory(prefix="owslib-verify-") as tmp:
         job = RunJob(variant, seed, run_dir(tmp, study.profile, variant, seed))
         outcome = train_in_setup(dataclasses.replace(study, setup=setup), job, overrides)

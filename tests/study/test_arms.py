@@ -7,7 +7,8 @@ import json
 
 import pytest
 
-from owslib.study.arms import arms_record, confirmation_runs, screening_state, selected_arms
+from owslib.__main__ import main
+from owslib.study.arms import arms_record, confirmation_runs, record_pick, screening_state
 from owslib.study.confirm import Question, select_arms
 from owslib.study.studyfile import load_study, run_dir
 
@@ -55,15 +56,16 @@ def test_the_rule_picks_only_from_a_current_screening_of_one_setup(study, tmp_pa
     assert screening_state(study, results, q) == (None, "the screening is unfinished")
     _screen(study, results)
     assert screening_state(study, results, q) == (("focal", "baseline"), "")
-    assert confirmation_runs(study, results) == [("focal", 10), ("baseline", 10), ("focal", 11),
-                                                 ("baseline", 11)]  # fmt: skip
+    assert confirmation_runs(study, results) == {
+        "03_loss_ablations": [("focal", 10), ("baseline", 10), ("focal", 11), ("baseline", 11)]
+    }
     assert not arms_record(study, results, "03_loss_ablations").exists()  # nothing recorded
 
 
 def test_a_runner_records_the_pick_once_and_keeps_it(study, tmp_path, caplog):
     results, q = tmp_path / "results", study.confirmatory.questions[0]
     _screen(study, results)
-    assert selected_arms(study, results, q, record=True) == ("focal", "baseline")
+    assert record_pick(study, results, q, {}) == ("focal", "baseline")
     rec = json.loads(arms_record(study, results, "03_loss_ablations").read_text())
     assert (rec["arm"], rec["comparator"], rec["rule"], rec["endpoint"]) == (
         "focal", "baseline", "best_screening", "miou")  # fmt: skip
@@ -71,12 +73,21 @@ def test_a_runner_records_the_pick_once_and_keeps_it(study, tmp_path, caplog):
     assert abs(rec["screening_mean_difference"]["dice"] - 0.03) < 1e-12
     # the screening retrained later would pick dice: the confirmation keeps its recorded arms
     _screen(study, results, {**SCREENING, "dice": 0.60})
-    assert selected_arms(study, results, q, record=True) == ("focal", "baseline")
+    assert record_pick(study, results, q, {}) == ("focal", "baseline")
     assert "the screening now picks ('dice', 'baseline')" in caplog.text
     assert screening_state(study, results, q) == (("focal", "baseline"), "")  # readers too
-    # a record of another rule or endpoint is not used
+    # a record of another rule or endpoint is not used, nor one against another comparator
     changed = Question("03_loss_ablations", "aupr/fused/pooled", 0.02)
-    assert selected_arms(study, results, changed) is None  # (no AUPR in these runs: no pair)
+    arms, why = screening_state(study, results, changed)
+    assert arms is None and "no screening run pairs with baseline" in why  # (no AUPR here)
+    path = arms_record(study, results, "03_loss_ablations")
+    path.write_text(json.dumps(rec | {"arm": "dice", "comparator": "focal"}))
+    assert screening_state(study, results, q) == (("dice", "baseline"), "")  # picked again
+    assert "do not fit the study file's question" in caplog.text
+    path.write_text("{not json")  # a damaged record is an error, never silently replaced
+    with pytest.raises(ValueError, match="confirmation_arms/03_loss_ablations.json: the recorded"):
+        record_pick(study, results, q, {})
+    assert path.read_text() == "{not json"
 
 
 def test_the_best_screening_rule_follows_the_good_direction():
@@ -110,3 +121,43 @@ def test_runs_trained_with_study_wide_overrides_are_read_as_current(study, tmp_p
         info = run_dir(results, "smoke", v, 0) / "run.json"
         info.write_text(json.dumps({"status": "finished", "fingerprint": "A"}))
     assert screening_state(study, results, q) == (None, "the screening is unfinished")
+
+
+def test_only_a_runner_that_will_train_records_and_as_it_would_train(study, tmp_path):
+    results = tmp_path / "results"
+    _screen(study, results)
+    path = arms_record(study, results, "03_loss_ablations")
+    base = ["study", "--study", str(tmp_path / "study.json"), "--results", str(results)]
+    assert main([*base, "--dry-run"]) == 0 and main([*base, "--list"]) == 0
+    assert not path.exists()  # planning records nothing
+    assert main([*base, "--train-only", "-p", "train__no_such_key=1"]) != 0
+    assert not path.exists()  # a refused command records nothing
+    # a runner with other overrides would retrain the screening first: it records nothing yet
+    from owslib.study.plan import jobs
+
+    planned = jobs(study, results, record={"train__epochs": 7})
+    assert not path.exists() and all(j.seed in study.seeds for j in planned)
+    planned = jobs(study, results, record={})  # as the screening was trained: picked, recorded
+    assert path.exists() and {(j.variant, j.seed) for j in planned} >= {("focal", 10),
+                                                                         ("baseline", 11)}  # fmt: skip
+
+
+def test_a_record_is_created_once_never_overwritten(tmp_path):
+    from owslib.study.arms import _create_once
+
+    path = tmp_path / "arms" / "q.json"
+    assert _create_once(path, {"arm": "a"}) and not _create_once(path, {"arm": "b"})
+    assert json.loads(path.read_text()) == {"arm": "a"}
+    assert sorted(p.name for p in path.parent.iterdir()) == ["q.json"]  # no temp file left
+
+
+def test_a_run_recording_a_config_key_owslib_lost_is_stale_not_an_error(study, tmp_path):
+    from owslib.study.state import recorded_status
+    from owslib.study.studyfile import RunJob
+
+    results = tmp_path / "results"
+    _run(study, results, "focal", 0, 0.5)
+    d = run_dir(results, "smoke", "focal", 0)
+    (d / "run.json").write_text(json.dumps({"status": "finished", "fingerprint": "A",
+                                            "base_config": {"train__gone": 1}}))  # fmt: skip
+    assert recorded_status(study, RunJob("focal", 0, d)) == "stale"

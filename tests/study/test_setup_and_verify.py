@@ -209,7 +209,7 @@ def test_the_best_screening_rule_waits_for_the_screening(tmp_path, smoke_root):
     conf = {"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
                                          "margin": 0.02}]}  # fmt: skip
     study = load_study(_study(tmp_path, smoke_root, confirmatory=conf))
-    assert confirmation_runs(study, tmp_path / "results") == []  # nothing screened yet
+    assert confirmation_runs(study, tmp_path / "results") == {}  # nothing screened yet
     long = pd.DataFrame([dict(variant=v, seed=s, metric="miou", scorer="", aggregation="",
                               value=base + 0.01 * s) for s in (0, 1)
                          for v, base in (("baseline", 0.5), ("focal", 0.6), ("dice", 0.55))])  # fmt: skip

@@ -484,8 +484,8 @@ def test_the_dry_run_says_how_far_each_notebook_s_screening_and_confirmation_are
     finish("baseline", 0, 0.5)
     finish("focal", 0, 0.6)
     assert progress(study, results) == [
-        "# 03_loss_ablations: screening 2/6 runs finished; its confirmation starts when the "
-        "screening is finished"]  # fmt: skip
+        "# 03_loss_ablations: screening 2/6 runs finished; its confirmation waits: the "
+        "screening is unfinished"]  # fmt: skip
     for v, s, m in (("dice", 0, 0.55), ("baseline", 1, 0.5), ("focal", 1, 0.62),
                     ("dice", 1, 0.5), ("focal", 7, 0.6)):  # fmt: skip
         finish(v, s, m)
