@@ -41,6 +41,15 @@ def cmd_study(args: argparse.Namespace) -> int:
             print(f"results: {execute(nb, job, results_dir=args.results, force=args.force)}")
         return 0
     study = load_study(args.study, profile=args.profile)
+    if args.answers:
+        from owslib.study.answers import answers_markdown, write_answers
+
+        if args.answers == "-":
+            print(answers_markdown(study, args.results), end="")
+        else:
+            write_answers(args.answers, study, args.results)
+            print(f"wrote the table of answers in {args.answers}")
+        return 0
     if args.verify:
         from owslib.study.verify import verify_runs
 
@@ -163,4 +172,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--verify", metavar="VARIANT[/seedK]",
                    help="retrain finished runs in a temporary folder in their recorded setup and "
                    "compare every metric and history row; exit 1 on a difference (default: none)")  # fmt: skip
+    s.add_argument("--answers", nargs="?", const="-", metavar="FILE",
+                   help="print the table of the study's answers (the confirmatory verdicts and "
+                   "the screening's exploratory estimates, from the runs in --results) and exit; "
+                   "with FILE, rewrite the table between its marker lines in FILE (the README's) "
+                   "(default: off)")  # fmt: skip
     s.set_defaults(func=cmd_study)

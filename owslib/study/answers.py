@@ -1,20 +1,23 @@
 """The study's answers: the pre-registered confirmatory analysis of the finished runs (one verdict
-per question), and the screening's exploratory q-values. What ``06_summary`` and notebooks 02–05
+per question), and the screening's exploratory q-values. What ``06_summary``, notebooks 02–05 and
+the README's table of answers (:func:`answers_markdown`, ``python -m owslib study --answers``)
 state, generated from the numbers."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from owslib import stats
-from owslib.io import read_json
+from owslib.io import atomic_write_text, read_json
 from owslib.study.arms import screening_state
 from owslib.study.confirm import (
     Question,
     answer,
+    answer_body,
     confirming_pairs,
     exploratory,
     power_table,
@@ -200,3 +203,109 @@ def notebook_verdict(study: Study, results_dir: str | Path, notebook: str) -> st
         f"{sentence}\n\nEverything else in this notebook (other metrics, scorers, variants, the "
         "screening seeds) is exploratory: screening intervals are not verdicts."
     )
+
+
+#: The lines that open and close the table of answers ``study --answers FILE`` rewrites in FILE.
+BLOCK_START = "<!-- the answers: `python -m owslib study --answers README.md` writes this table -->"
+BLOCK_END = "<!-- end of the answers -->"
+_METRIC_WORDS = {"miou": "mIoU", "aupr": "AUPR", "fpr95": "FPR95", "auroc": "AUROC"}
+
+
+def endpoint_words(endpoint: str) -> str:
+    """``"aupr/fused/pooled"`` as a reader says it: ``"fused pooled AUPR"``."""
+    metric, *rest = endpoint.split("/")
+    return " ".join([*(r.replace("_", "-") for r in rest), _METRIC_WORDS.get(metric, metric)])
+
+
+def _seeds_words(seeds: tuple[int, ...]) -> str:
+    ordered = sorted(seeds)
+    if len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1)):
+        return f"seeds {ordered[0]}–{ordered[-1]}"
+    return "seeds " + ", ".join(str(s) for s in ordered)
+
+
+def _signed(x: float) -> str:
+    return f"{x:+.3f}".replace("-", "−")
+
+
+def _effect(mean: float, lo: float, hi: float, n: int, n_planned: int) -> str:
+    """``+0.041 [+0.009, +0.072]``, with the seeds where fewer than planned."""
+    seeds = f"{n} of {n_planned} seeds" if n < n_planned else ""
+    if lo != lo:  # fewer than two pairs
+        return f"{_signed(mean)} ({seeds or f'{n} seeds'}, no interval)"
+    return f"{_signed(mean)} [{_signed(lo)}, {_signed(hi)}]" + (f" ({seeds})" if seeds else "")
+
+
+def screening_cell(study: Study, results_dir: str | Path, q: Question,
+                   arms: tuple[str, str] | None, explo: pd.DataFrame) -> str:  # fmt: skip
+    """What the screening (exploratory) says on a question's endpoint: the head-to-head difference
+    (uncorrected), or each variant against the notebook's baseline, best first, with its BH
+    q-value over the screening (``explo``: :func:`screening_exploratory`); ``arms[0]`` is marked
+    as the arm the confirmation tests."""
+    nb, n_planned = study.notebook(q.notebook), len(study.seeds)
+    if q.rule == "head_to_head":
+        a, b = q.arms
+        d = confirming_pairs(runs_long(study, results_dir, (a, b), study.seeds), q, a, b,
+                             study.seeds)  # fmt: skip
+        if not len(d):
+            return f"no screening seed has both `{a}` and `{b}` yet"
+        t = stats.paired_t(d)
+        return (f"`{a}` − `{b}`, {endpoint_words(q.endpoint)}: "
+                f"{_effect(t.mean, t.lo, t.hi, t.n, n_planned)} (uncorrected)")  # fmt: skip
+    metric, scorer, aggregation = (q.endpoint.split("/") + ["", ""])[:3]
+    rows = explo[(explo["notebook"] == nb.name) & (explo["metric"] == metric)
+                 & (explo["scorer"] == scorer) & (explo["aggregation"] == aggregation)]  # fmt: skip
+    if explo.empty or rows.empty:
+        return f"no screening run pairs with `{nb.baseline}` yet"
+    rows = rows.sort_values("mean", ascending=not q.higher_better)
+    parts = []
+    for r in rows.itertuples():
+        tag = " (the confirmed arm)" if arms and r.variant == arms[0] else ""
+        qv = f"q {r.q_bh:.2f}" if r.q_bh == r.q_bh else "no q"
+        parts.append(
+            f"`{r.variant}`{tag} {_effect(r.mean, r.lo, r.hi, r.n_pairs, n_planned)}, {qv}"
+        )
+    return f"{endpoint_words(q.endpoint)} − `{nb.baseline}`: " + "; ".join(parts)
+
+
+def answers_markdown(study: Study, results_dir: str | Path, link_from: str | Path = ".") -> str:
+    """The README's table of answers, generated from the runs in ``results_dir``: per question the
+    confirmatory verdict (or why it waits), what the screening says on the endpoint (exploratory),
+    and a link to the rendered notebook (relative to the folder ``link_from``)."""
+    conf = study.confirmatory
+    if conf is None:
+        raise ValueError("the study file declares no confirmatory questions: no answers to write")
+    table = confirmatory_answers(study, results_dir)
+    explo = screening_exploratory(study, results_dir)
+    n_tests = int(explo["p"].notna().sum()) if len(explo) else 0
+    lines = [
+        f"| question | answer (confirmatory: fresh {_seeds_words(conf.seeds)}, Holm over the "
+        f"{len(conf.questions)} questions, TOST within the margin) | screening (exploratory: "
+        f"{_seeds_words(study.seeds)}, Δ [95 % interval], BH q over its {n_tests} comparisons) "
+        "| notebook |",
+        "|---|---|---|---|",
+    ]
+    for row, q in zip(table.to_dict("records"), conf.questions, strict=True):
+        arms = (row["arm"], row["comparator"]) if isinstance(row.get("arm"), str) else None
+        page = Path(results_dir) / q.notebook / study.profile / f"{q.notebook}.ipynb"
+        link = Path(os.path.relpath(page, link_from)).as_posix()
+        cells = [row["question"], answer_body(pd.Series(row)),
+                 screening_cell(study, results_dir, q, arms, explo),
+                 f"[{q.notebook.split('_')[0]}]({link})"]  # fmt: skip
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_answers(path: str | Path, study: Study, results_dir: str | Path) -> None:
+    """Rewrite the table of answers between :data:`BLOCK_START` and :data:`BLOCK_END` in the file
+    ``path`` (atomically; the rest of the file untouched)."""
+    path = Path(path)
+    text = path.read_text()
+    lines = text.splitlines(keepends=True)
+    marks = [i for i, line in enumerate(lines) if line.strip() in (BLOCK_START, BLOCK_END)]
+    if [lines[i].strip() for i in marks] != [BLOCK_START, BLOCK_END]:
+        raise ValueError(f"{path}: expected one line {BLOCK_START!r} and, below it, one line "
+                         f"{BLOCK_END!r} around the table of answers")  # fmt: skip
+    block = answers_markdown(study, results_dir, link_from=path.resolve().parent)
+    start, end = marks
+    atomic_write_text(path, "".join(lines[: start + 1]) + block + "".join(lines[end:]))

@@ -198,16 +198,21 @@ def _level(alpha: float) -> str:
 
 
 def answer(row: pd.Series, question: str) -> str:
-    """One sentence per question, generated from its confirmatory row: the verdict, the effect
-    with its (1 − α) interval, the margin and the seeds; for ``equivalent`` the (1 − 2α) interval
-    TOST decides on; for ``inconclusive`` the power the design had at the margin."""
-    label = f"**{question}**"
+    """One sentence per question, generated from its confirmatory row: the question in bold, then
+    :func:`answer_body`."""
+    return f"**{question}** — {answer_body(row)}"
+
+
+def answer_body(row: pd.Series) -> str:
+    """What a confirmatory row says: the verdict, the effect with its (1 − α) interval, the margin
+    and the seeds; for ``equivalent`` the (1 − 2α) interval TOST decides on; for ``inconclusive``
+    the power the design had at the margin; else why it is not answered yet."""
     status = row.get("status")
     if status not in ("analysed", "holm_waits"):
         waits = "; the verdict comes with the last" if "seeds done" in str(status) else ""
         arms = (f"{row['arm']} against {row['comparator']} on {row['endpoint']} (margin "
                 f"±{row['margin']:g}), " if isinstance(row.get("arm"), str) else "")  # fmt: skip
-        return f"{label} — not answered yet: {arms}{status}{waits}."
+        return f"not answered yet: {arms}{status}{waits}."
     arm, comp, unit = row["arm"], row["comparator"], row["endpoint"]
     alpha = float(row.get("alpha", 0.05))
     effect = (f"{arm} − {comp} = {row['mean']:+.3f} ({_level(alpha)} interval {row['lo']:+.3f} "
@@ -215,12 +220,12 @@ def answer(row: pd.Series, question: str) -> str:
               f"±{row['margin']:g})")  # fmt: skip
     tests = f"Holm p = {row['p_holm']:.3g}, TOST p = {row['p_tost']:.3g}"
     if status == "holm_waits":
-        return (f"{label} — not answered yet: {effect}; Holm across the questions waits for the "
+        return (f"not answered yet: {effect}; Holm across the questions waits for the "
                 f"others' confirmation (its Holm-adjusted p is at most {row['p_holm']:.3g} now), "
                 f"TOST p = {row['p_tost']:.3g}.")  # fmt: skip
     verdict = row["verdict"]
     if verdict == "inconclusive" and bool(row.get("degenerate", False)):
-        return (f"{label} — inconclusive: every fresh seed gave the same difference, "
+        return (f"inconclusive: every fresh seed gave the same difference, "
                 f"{row['mean']:+.3f} on {unit} over {row['n_pairs']} seeds, so no test applies "
                 f"(the two arms may compute the same thing).")  # fmt: skip
     said = {"better": f"{arm} is better than {comp}", "worse": f"{arm} is worse than {comp}",
@@ -234,7 +239,7 @@ def answer(row: pd.Series, question: str) -> str:
     elif verdict == "inconclusive" and row.get("power") == row.get("power"):  # not NaN
         extra = (f"; the design had {100 * row['power']:.0f} % power to detect a difference of "
                  f"the margin (from the screening's SD of paired differences)")  # fmt: skip
-    return f"{label} — {said}: {effect}{extra}; {tests}."
+    return f"{said}: {effect}{extra}; {tests}."
 
 
 def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],

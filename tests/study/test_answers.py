@@ -286,3 +286,86 @@ def test_the_power_table_uses_holm_s_worst_case_over_every_question(tmp_path):
     assert (
         abs(table["power_at_margin"].iloc[0] - stats.paired_t_power(0.02, sd, 6, 0.05 / 3)) < 1e-12
     )
+
+
+def test_the_table_of_answers_gives_each_verdict_and_the_screening_beside_it(tmp_path):
+    from owslib.study.answers import answers_markdown
+
+    study, results = _study(tmp_path), tmp_path / "results"
+    noise = np.random.default_rng(0).normal(0, 0.005, 6)
+    for s, e in zip(range(10, 16), noise, strict=True):
+        _run(results, "baseline", s, 0.5)
+        _run(results, "focal", s, 0.55 + e)
+    for s in (0, 1):  # two of the three screening seeds
+        _run(results, "baseline", s, 0.5)
+        _run(results, "focal", s, 0.52 + 0.01 * s)
+    header, rule, row, *rest = answers_markdown(study, results, link_from=tmp_path).splitlines()
+    assert not rest and rule == "|---|---|---|---|"
+    assert "fresh seeds 10–15, Holm over the 1 questions" in header and "seeds 0–2" in header
+    cells = [c.strip() for c in row.strip("|").split(" | ")]
+    question, verdict, screening, link = cells
+    assert question == "Which semantic loss?"
+    # the same words as the notebooks' sentence, without the bolded question
+    (sentence,) = answer_sentences(confirmatory_answers(study, results))
+    assert sentence == f"**{question}** — {verdict}" and verdict.startswith("focal is better")
+    # head to head: the screening's paired difference, its seeds counted, labelled uncorrected
+    assert screening == ("`focal` − `baseline`, mIoU: +0.025 [−0.039, +0.089] (2 of 3 seeds) "
+                         "(uncorrected)")  # fmt: skip
+    assert link == "[03](results/03_loss_ablations/smoke/03_loss_ablations.ipynb)"
+
+
+def test_the_table_of_answers_ranks_the_screening_and_marks_the_confirmed_arm(tmp_path):
+    from owslib.study.answers import answers_markdown
+
+    spec = json.loads(json.dumps(SPEC))
+    spec["confirmatory"]["questions"][0] |= {"rule": "best_screening", "arms": []}
+    study, results = _study(tmp_path, spec), tmp_path / "results"
+    for s in (0, 1, 2):
+        _run(results, "baseline", s, 0.5 + 0.01 * s)
+        _run(results, "focal", s, 0.56 + 0.012 * s)
+        _run(results, "dice", s, 0.5 + 0.01 * s + (0.004, -0.003, 0.001)[s])
+    q = screening_exploratory(study, results).set_index("variant")["q_bh"]
+    row = answers_markdown(study, results).splitlines()[2]
+    verdict, screening = [c.strip() for c in row.strip("|").split(" | ")][1:3]
+    assert verdict.startswith("not answered yet: focal against baseline on miou (margin ±0.02), "
+                              "0 of 6 confirming seeds done")  # fmt: skip
+    assert screening.startswith("mIoU − `baseline`: `focal` (the confirmed arm) +0.062 [")
+    assert screening.index("`focal`") < screening.index("`dice`")  # best first
+    assert f"q {q['focal']:.2f}" in screening and f"q {q['dice']:.2f}" in screening
+
+
+def test_the_table_of_answers_is_rewritten_between_its_markers_only(tmp_path):
+    import pytest
+
+    from owslib.study.answers import BLOCK_END, BLOCK_START, answers_markdown, write_answers
+
+    study, results = _study(tmp_path), tmp_path / "results"
+    readme = tmp_path / "docs" / "README.md"
+    readme.parent.mkdir()
+    readme.write_text(f"# title\n\ntext above\n{BLOCK_START}\nan old table\n{BLOCK_END}\nbelow\n")
+    write_answers(readme, study, results)
+    block = answers_markdown(study, results, link_from=readme.parent)
+    assert (
+        readme.read_text() == f"# title\n\ntext above\n{BLOCK_START}\n{block}{BLOCK_END}\nbelow\n"
+    )
+    assert "(../results/03_loss_ablations/smoke/03_loss_ablations.ipynb)" in block
+    write_answers(readme, study, results)  # idempotent
+    assert readme.read_text().count(BLOCK_START) == 1 and "an old table" not in readme.read_text()
+    readme.write_text(f"{BLOCK_END}\n{BLOCK_START}\n")
+    with pytest.raises(ValueError, match="README.md: expected one line"):
+        write_answers(readme, study, results)
+    assert readme.read_text() == f"{BLOCK_END}\n{BLOCK_START}\n"  # left as it was
+
+
+def test_the_study_command_prints_or_writes_the_table_of_answers(tmp_path, capsys):
+    from owslib.__main__ import main
+    from owslib.study.answers import BLOCK_END, BLOCK_START, answers_markdown
+
+    study, results = _study(tmp_path), tmp_path / "results"
+    args = ["study", "--study", str(tmp_path / "study.json"), "--results", str(results)]
+    assert main([*args, "--answers"]) == 0
+    assert capsys.readouterr().out == answers_markdown(study, results)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"{BLOCK_START}\n{BLOCK_END}\n")
+    assert main([*args, "--answers", str(readme)]) == 0
+    assert "| Which semantic loss? | not answered yet" in readme.read_text()
