@@ -2,6 +2,7 @@
 train and evaluate through the public entry points."""
 
 import json
+import platform
 
 import pytest
 import torch
@@ -58,6 +59,7 @@ def test_registered_toys_train_and_evaluate_through_the_runner(toys, smoke_cfg, 
     assert "toy_score" in metrics["conventions"]["scorers"]
     info = json.loads((tmp_path / "run" / "run.json").read_text())
     assert info["status"] == "finished" and info["train_s"] > 0 and info["git_commit"]
+    assert info["python"] == platform.python_version() and info["torch"] == torch.__version__
     assert len(info["encoder_sha256"]) == 64  # the closed-set encoder the run started from
     # the head's parameters were trained (the term reached them): they moved from their init
     from owslib.models import build_model

@@ -20,6 +20,16 @@ def cmd_study(args: argparse.Namespace) -> int:
     from owslib.study.render import notebook_parameters, render
     from owslib.study.studyfile import load_study
 
+    if args.answers:  # reads the runs, trains nothing
+        from owslib.study.answers import answers_markdown, write_answers
+
+        study = load_study(args.study, profile=args.profile)
+        if args.answers == "-":
+            print(answers_markdown(study, args.results), end="")
+        else:
+            write_answers(args.answers, study, args.results)
+            print(f"wrote the table of answers in {args.answers}")
+        return 0
     params = parse_assignments(args.param, "-p")
     if args.grid:  # a free-form grid of one notebook's parameters (cluster array jobs)
         grid = load_grid(args.grid)
@@ -41,15 +51,6 @@ def cmd_study(args: argparse.Namespace) -> int:
             print(f"results: {execute(nb, job, results_dir=args.results, force=args.force)}")
         return 0
     study = load_study(args.study, profile=args.profile)
-    if args.answers:
-        from owslib.study.answers import answers_markdown, write_answers
-
-        if args.answers == "-":
-            print(answers_markdown(study, args.results), end="")
-        else:
-            write_answers(args.answers, study, args.results)
-            print(f"wrote the table of answers in {args.answers}")
-        return 0
     if args.verify:
         from owslib.study.verify import verify_runs
 

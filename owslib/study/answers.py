@@ -19,6 +19,7 @@ from owslib.study.confirm import (
     answer,
     answer_body,
     confirming_pairs,
+    endpoint_words,
     exploratory,
     power_table,
     verdicts,  # fmt: skip
@@ -208,13 +209,6 @@ def notebook_verdict(study: Study, results_dir: str | Path, notebook: str) -> st
 #: The lines that open and close the table of answers ``study --answers FILE`` rewrites in FILE.
 BLOCK_START = "<!-- the answers: `python -m owslib study --answers README.md` writes this table -->"
 BLOCK_END = "<!-- end of the answers -->"
-_METRIC_WORDS = {"miou": "mIoU", "aupr": "AUPR", "fpr95": "FPR95", "auroc": "AUROC"}
-
-
-def endpoint_words(endpoint: str) -> str:
-    """``"aupr/fused/pooled"`` as a reader says it: ``"fused pooled AUPR"``."""
-    metric, *rest = endpoint.split("/")
-    return " ".join([*(r.replace("_", "-") for r in rest), _METRIC_WORDS.get(metric, metric)])
 
 
 def _seeds_words(seeds: tuple[int, ...]) -> str:
@@ -231,8 +225,9 @@ def _signed(x: float) -> str:
 def _effect(mean: float, lo: float, hi: float, n: int, n_planned: int) -> str:
     """``+0.041 [+0.009, +0.072]``, with the seeds where fewer than planned."""
     seeds = f"{n} of {n_planned} seeds" if n < n_planned else ""
-    if lo != lo:  # fewer than two pairs
-        return f"{_signed(mean)} ({seeds or f'{n} seeds'}, no interval)"
+    if lo != lo or lo == hi:  # fewer than two pairs, or every seed the same difference
+        why = "no interval" if lo != lo else "the same at every seed"
+        return f"{_signed(mean)} ({seeds or f'{n} seeds'}, {why})"
     return f"{_signed(mean)} [{_signed(lo)}, {_signed(hi)}]" + (f" ({seeds})" if seeds else "")
 
 
@@ -240,8 +235,8 @@ def screening_cell(study: Study, results_dir: str | Path, q: Question,
                    arms: tuple[str, str] | None, explo: pd.DataFrame) -> str:  # fmt: skip
     """What the screening (exploratory) says on a question's endpoint: the head-to-head difference
     (uncorrected), or each variant against the notebook's baseline, best first, with its BH
-    q-value over the screening (``explo``: :func:`screening_exploratory`); ``arms[0]`` is marked
-    as the arm the confirmation tests."""
+    q-value over the screening (``explo``: :func:`screening_exploratory`); ``arms[0]``, the arm the
+    confirmation tests, is marked."""
     nb, n_planned = study.notebook(q.notebook), len(study.seeds)
     if q.rule == "head_to_head":
         a, b = q.arms
@@ -250,17 +245,19 @@ def screening_cell(study: Study, results_dir: str | Path, q: Question,
         if not len(d):
             return f"no screening seed has both `{a}` and `{b}` yet"
         t = stats.paired_t(d)
-        return (f"`{a}` − `{b}`, {endpoint_words(q.endpoint)}: "
-                f"{_effect(t.mean, t.lo, t.hi, t.n, n_planned)} (uncorrected)")  # fmt: skip
+        return (f"`{a}` − `{b}`, {endpoint_words(q.endpoint)}, uncorrected: "
+                f"{_effect(t.mean, t.lo, t.hi, t.n, n_planned)}")  # fmt: skip
     metric, scorer, aggregation = (q.endpoint.split("/") + ["", ""])[:3]
+    if explo.empty:
+        return f"no screening run pairs with `{nb.baseline}` yet"
     rows = explo[(explo["notebook"] == nb.name) & (explo["metric"] == metric)
                  & (explo["scorer"] == scorer) & (explo["aggregation"] == aggregation)]  # fmt: skip
-    if explo.empty or rows.empty:
+    rows = rows[rows["n_pairs"] > 0].sort_values("mean", ascending=not q.higher_better)
+    if rows.empty:
         return f"no screening run pairs with `{nb.baseline}` yet"
-    rows = rows.sort_values("mean", ascending=not q.higher_better)
     parts = []
     for r in rows.itertuples():
-        tag = " (the confirmed arm)" if arms and r.variant == arms[0] else ""
+        tag = " (under confirmation)" if arms and r.variant == arms[0] else ""
         qv = f"q {r.q_bh:.2f}" if r.q_bh == r.q_bh else "no q"
         parts.append(
             f"`{r.variant}`{tag} {_effect(r.mean, r.lo, r.hi, r.n_pairs, n_planned)}, {qv}"
@@ -300,8 +297,7 @@ def write_answers(path: str | Path, study: Study, results_dir: str | Path) -> No
     """Rewrite the table of answers between :data:`BLOCK_START` and :data:`BLOCK_END` in the file
     ``path`` (atomically; the rest of the file untouched)."""
     path = Path(path)
-    text = path.read_text()
-    lines = text.splitlines(keepends=True)
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     marks = [i for i, line in enumerate(lines) if line.strip() in (BLOCK_START, BLOCK_END)]
     if [lines[i].strip() for i in marks] != [BLOCK_START, BLOCK_END]:
         raise ValueError(f"{path}: expected one line {BLOCK_START!r} and, below it, one line "

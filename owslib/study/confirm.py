@@ -193,6 +193,15 @@ def confirming_pairs(long: pd.DataFrame, q: Question, arm: str, comparator: str,
     return pairs.loc[pairs["variant"] == arm, "diff"].to_numpy()
 
 
+_METRIC_WORDS = {"miou": "mIoU", "aupr": "AUPR", "fpr95": "FPR95", "auroc": "AUROC"}
+
+
+def endpoint_words(endpoint: str) -> str:
+    """``"aupr/fused/pooled"`` as a reader says it: ``"fused pooled AUPR"``."""
+    metric, *rest = endpoint.split("/")
+    return " ".join([*(r.replace("_", "-") for r in rest), _METRIC_WORDS.get(metric, metric)])
+
+
 def _level(alpha: float) -> str:
     return f"{100 * (1 - alpha):g} %"
 
@@ -210,10 +219,10 @@ def answer_body(row: pd.Series) -> str:
     status = row.get("status")
     if status not in ("analysed", "holm_waits"):
         waits = "; the verdict comes with the last" if "seeds done" in str(status) else ""
-        arms = (f"{row['arm']} against {row['comparator']} on {row['endpoint']} (margin "
+        arms = (f"{row['arm']} against {row['comparator']} on {endpoint_words(row['endpoint'])} (margin "
                 f"±{row['margin']:g}), " if isinstance(row.get("arm"), str) else "")  # fmt: skip
         return f"not answered yet: {arms}{status}{waits}."
-    arm, comp, unit = row["arm"], row["comparator"], row["endpoint"]
+    arm, comp, unit = row["arm"], row["comparator"], endpoint_words(row["endpoint"])
     alpha = float(row.get("alpha", 0.05))
     effect = (f"{arm} − {comp} = {row['mean']:+.3f} ({_level(alpha)} interval {row['lo']:+.3f} "
               f"to {row['hi']:+.3f}) on {unit} over {row['n_pairs']} fresh seeds (margin "

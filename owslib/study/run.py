@@ -282,4 +282,5 @@ def _provenance() -> dict[str, Any]:
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
 
-    return {"owslib": __version__, "git_commit": commit, "host": platform.node(), **cpu_info()}
+    return {"owslib": __version__, "git_commit": commit, "host": platform.node(),
+            "python": platform.python_version(), "torch": torch.__version__, **cpu_info()}  # fmt: skip

@@ -110,8 +110,9 @@ def parse_setup(where: str, spec: Any) -> Setup:
 
 def source_sha256(root: Path | None = None) -> str:
     """A hash of the code that computes a run's numbers (:data:`COMPUTING_PARTS`): each module's
-    syntax tree without docstrings and import statements, the modules' hashes sorted. Comments,
-    formatting, docstrings and moving a module change nothing; a changed statement does. Read
+    syntax tree without docstrings and import statements (written as Python 3.11 writes it, on any
+    Python), the modules' hashes sorted. Comments, formatting, docstrings, moving a module and the
+    Python version change nothing; a changed statement does. Read
     once per process for the installed package (the code a process runs does not change)."""
     return _installed_source_sha256() if root is None else _source_sha256(root)
 
@@ -138,7 +139,32 @@ def _normalised(source: str) -> str:
                     and not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
                              and isinstance(s.value.value, str))]  # fmt: skip
             node.body = kept or [ast.Pass()]
-    return ast.dump(tree)
+    return _dump(tree)
+
+
+#: Fields syntax trees gained after Python 3.11 (3.12's type parameters, 3.13's type-parameter
+#: defaults): empty in the code hashed, and left out so the hash is the same on every Python.
+_LATER_FIELDS = frozenset({"type_params", "default_value"})
+
+
+def _dump(node: Any) -> str:
+    """A syntax tree as Python 3.11's ``ast.dump(node)`` writes it, on any Python: each field by
+    name, an optional field that is None left out, the fields later Pythons added left out (and
+    3.13's ``ast.dump`` dropping empty lists does not apply), so a run's code hash does not depend
+    on the Python that computes it."""
+    if isinstance(node, ast.AST):
+        cls, parts = type(node), []
+        for name in node._fields:
+            if name in _LATER_FIELDS or not hasattr(node, name):
+                continue
+            value = getattr(node, name)
+            if value is None and getattr(cls, name, ...) is None:
+                continue
+            parts.append(f"{name}={_dump(value)}")
+        return f"{cls.__name__}({', '.join(parts)})"
+    if isinstance(node, list):
+        return f"[{', '.join(_dump(x) for x in node)}]"
+    return repr(node)
 
 
 def observed(cfg: Any, encoder_sha256: str, base_config: dict[str, Any] | None = None) -> dict:

@@ -100,7 +100,7 @@ def test_a_notebook_closes_with_its_question_s_verdict(tmp_path):
     study, results = _study(tmp_path), tmp_path / "results"
     text = notebook_verdict(study, results, "03_loss_ablations")
     assert text.startswith("**Which semantic loss?** — not answered yet: focal against baseline "
-                           "on miou (margin ±0.02), 0 of 6 confirming seeds")  # fmt: skip
+                           "on mIoU (margin ±0.02), 0 of 6 confirming seeds")  # fmt: skip
     assert "exploratory" in text
     assert "no pre-registered confirmation" in notebook_verdict(study, results, "01_x")
 
@@ -117,7 +117,7 @@ def test_no_verdict_is_read_before_every_planned_seed_is_done(tmp_path):
     assert row["verdict"] != row["verdict"] and row["p"] != row["p"]  # no test, no verdict
     (sentence,) = answer_sentences(confirmatory_answers(study, results))
     assert sentence == ("**Which semantic loss?** — not answered yet: focal against baseline on "
-                        "miou (margin ±0.02), 3 of 6 confirming seeds done; the verdict comes with "
+                        "mIoU (margin ±0.02), 3 of 6 confirming seeds done; the verdict comes with "
                         "the last.")  # fmt: skip
 
 
@@ -269,7 +269,7 @@ def test_the_sentences_name_the_interval_each_verdict_rests_on(tmp_path):
     # every seed the same difference: no test applies, and the sentence says so
     row, sentence = _analysed(tmp_path / "same", [0.0] * 6)
     assert row["verdict"] == "inconclusive" and bool(row["degenerate"])
-    assert "every fresh seed gave the same difference, +0.000 on miou over 6 seeds" in sentence
+    assert "every fresh seed gave the same difference, +0.000 on mIoU over 6 seeds" in sentence
 
 
 def test_the_power_table_uses_holm_s_worst_case_over_every_question(tmp_path):
@@ -309,8 +309,8 @@ def test_the_table_of_answers_gives_each_verdict_and_the_screening_beside_it(tmp
     (sentence,) = answer_sentences(confirmatory_answers(study, results))
     assert sentence == f"**{question}** — {verdict}" and verdict.startswith("focal is better")
     # head to head: the screening's paired difference, its seeds counted, labelled uncorrected
-    assert screening == ("`focal` − `baseline`, mIoU: +0.025 [−0.039, +0.089] (2 of 3 seeds) "
-                         "(uncorrected)")  # fmt: skip
+    assert screening == ("`focal` − `baseline`, mIoU, uncorrected: +0.025 [−0.039, +0.089] "
+                         "(2 of 3 seeds)")  # fmt: skip
     assert link == "[03](results/03_loss_ablations/smoke/03_loss_ablations.ipynb)"
 
 
@@ -327,9 +327,9 @@ def test_the_table_of_answers_ranks_the_screening_and_marks_the_confirmed_arm(tm
     q = screening_exploratory(study, results).set_index("variant")["q_bh"]
     row = answers_markdown(study, results).splitlines()[2]
     verdict, screening = [c.strip() for c in row.strip("|").split(" | ")][1:3]
-    assert verdict.startswith("not answered yet: focal against baseline on miou (margin ±0.02), "
+    assert verdict.startswith("not answered yet: focal against baseline on mIoU (margin ±0.02), "
                               "0 of 6 confirming seeds done")  # fmt: skip
-    assert screening.startswith("mIoU − `baseline`: `focal` (the confirmed arm) +0.062 [")
+    assert screening.startswith("mIoU − `baseline`: `focal` (under confirmation) +0.062 [")
     assert screening.index("`focal`") < screening.index("`dice`")  # best first
     assert f"q {q['focal']:.2f}" in screening and f"q {q['dice']:.2f}" in screening
 
@@ -369,3 +369,25 @@ def test_the_study_command_prints_or_writes_the_table_of_answers(tmp_path, capsy
     readme.write_text(f"{BLOCK_START}\n{BLOCK_END}\n")
     assert main([*args, "--answers", str(readme)]) == 0
     assert "| Which semantic loss? | not answered yet" in readme.read_text()
+
+
+def test_the_table_of_answers_says_what_the_screening_lacks(tmp_path):
+    import pytest
+
+    from owslib.study.answers import answers_markdown
+
+    spec = json.loads(json.dumps(SPEC))
+    spec["confirmatory"]["questions"][0] |= {"rule": "best_screening", "arms": []}
+    study, results = _study(tmp_path, spec), tmp_path / "results"
+    screening = lambda: answers_markdown(study, results).splitlines()[2].split(" | ")[2]  # noqa: E731
+    assert screening() == "no screening run pairs with `baseline` yet"
+    for s in (0, 1):
+        _run(results, "baseline", s, 0.5)
+        _run(results, "dice", s, 0.52)  # the same difference at both seeds
+    _run(results, "focal", 0, 0.53)  # one seed: an estimate, no interval, no q-value
+    # (the screening is unfinished: no arm is under confirmation yet)
+    assert screening() == ("mIoU − `baseline`: `focal` +0.030 (1 of 3 seeds, no interval), no q; "
+                           "`dice` +0.020 (2 of 3 seeds, the same at every seed), no q")  # fmt: skip
+    no_questions = {k: v for k, v in SPEC.items() if k != "confirmatory"}
+    with pytest.raises(ValueError, match="no confirmatory questions"):
+        answers_markdown(_study(tmp_path, no_questions), results)
