@@ -248,11 +248,10 @@ def screening_cell(study: Study, results_dir: str | Path, q: Question,
         return (f"`{a}` − `{b}`, {endpoint_words(q.endpoint)}, uncorrected: "
                 f"{_effect(t.mean, t.lo, t.hi, t.n, n_planned)}")  # fmt: skip
     metric, scorer, aggregation = (q.endpoint.split("/") + ["", ""])[:3]
-    if explo.empty:
-        return f"no screening run pairs with `{nb.baseline}` yet"
-    rows = explo[(explo["notebook"] == nb.name) & (explo["metric"] == metric)
-                 & (explo["scorer"] == scorer) & (explo["aggregation"] == aggregation)]  # fmt: skip
-    rows = rows[rows["n_pairs"] > 0].sort_values("mean", ascending=not q.higher_better)
+    rows = explo if explo.empty else explo[
+        (explo["notebook"] == nb.name) & (explo["metric"] == metric) & (explo["scorer"] == scorer)
+        & (explo["aggregation"] == aggregation) & (explo["n_pairs"] > 0)]  # fmt: skip
+    rows = rows.sort_values("mean", ascending=not q.higher_better) if len(rows) else rows
     if rows.empty:
         return f"no screening run pairs with `{nb.baseline}` yet"
     parts = []
