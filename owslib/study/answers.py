@@ -294,13 +294,14 @@ def answers_markdown(study: Study, results_dir: str | Path, link_from: str | Pat
 
 def write_answers(path: str | Path, study: Study, results_dir: str | Path) -> None:
     """Rewrite the table of answers between :data:`BLOCK_START` and :data:`BLOCK_END` in the file
-    ``path`` (atomically; the rest of the file untouched)."""
-    path = Path(path)
+    ``path`` (atomically; the rest of the file untouched; a symbolic link stays one: its target
+    is rewritten, and the notebook links are relative to the target's folder)."""
+    path = Path(path).resolve()
     lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
     marks = [i for i, line in enumerate(lines) if line.strip() in (BLOCK_START, BLOCK_END)]
     if [lines[i].strip() for i in marks] != [BLOCK_START, BLOCK_END]:
         raise ValueError(f"{path}: expected one line {BLOCK_START!r} and, below it, one line "
                          f"{BLOCK_END!r} around the table of answers")  # fmt: skip
-    block = answers_markdown(study, results_dir, link_from=path.resolve().parent)
+    block = answers_markdown(study, results_dir, link_from=path.parent)
     start, end = marks
     atomic_write_text(path, "".join(lines[: start + 1]) + block + "".join(lines[end:]))

@@ -34,16 +34,43 @@ def finished_runs(all_jobs: list[RunJob]) -> list[tuple[str, dict[str, Any]]]:
 
 
 def expected_run_s(
-    study: Study, done: list[tuple[str, dict[str, Any]]], job: RunJob | None = None
+    study: Study,
+    done: list[tuple[str, dict[str, Any]]],
+    job: RunJob | None = None,
+    here: list[tuple[str, dict[str, Any]]] | None = None,
 ) -> float:
     """Wall seconds a run is expected to take, from ``done`` (:func:`finished_runs`): the median
     of the finished runs in the study's declared setup (precision, ISA cap, threads) on this CPU,
     else in that setup anywhere, else on this CPU, else of every finished run — within each, those
     of ``job``'s variant first — else a default per profile (``job`` None: every variant). A CPU
-    is its model and torch's vector ISA, as ``run.json`` records them."""
-    here = cpu_info()
+    is its model and torch's vector ISA, as ``run.json`` records them.
+
+    ``here``: the runs this process has trained (this host, now). Hosts of one CPU model differ
+    in clock and load (twice, on our machines), so the estimate is then scaled by the median, over
+    ``here``, of each run's measured time over its own estimate."""
+    base = _median_run_s(study, done, job.variant if job is not None else None)
+    if not here:
+        return base
+    return base * host_speed(study, done, here)
+
+
+def host_speed(
+    study: Study, done: list[tuple[str, dict[str, Any]]], here: list[tuple[str, dict[str, Any]]]
+) -> float:
+    """Median over the runs ``here`` (trained by this process) of measured / estimated wall
+    seconds (:func:`expected_run_s` without ``here``): above 1 on a slower host than the finished
+    runs were trained on."""
+    return statistics.median(
+        (i["train_s"] + i.get("eval_s", 0)) / _median_run_s(study, done, v) for v, i in here
+    )
+
+
+def _median_run_s(
+    study: Study, done: list[tuple[str, dict[str, Any]]], variant: str | None
+) -> float:
+    cpu = cpu_info()
     same_cpu = [(v, i) for v, i in done if (i.get("cpu"), i.get("cpu_capability"))
-                == (here["cpu"], here["cpu_capability"])]  # fmt: skip
+                == (cpu["cpu"], cpu["cpu_capability"])]  # fmt: skip
     declared = {k: v for k, v in (("precision", study.setup.precision), ("isa", study.setup.isa),
                                   ("threads", study.setup.threads)) if v}  # fmt: skip
 
@@ -52,7 +79,7 @@ def expected_run_s(
             (i.get("setup") or {}).get(k) == x for k, x in declared.items())]  # fmt: skip
 
     for pool in (in_setup(same_cpu), in_setup(done), same_cpu, done):
-        tiers = [[i for v, i in pool if v == job.variant]] if job is not None else []
+        tiers = [[i for v, i in pool if v == variant]] if variant is not None else []
         for runs in (*tiers, [i for _, i in pool]):
             if runs:
                 return statistics.median(i["train_s"] + i.get("eval_s", 0) for i in runs)

@@ -23,6 +23,7 @@ from owslib.study.estimate import (
     encoders_to_pretrain,
     expected_run_s,
     finished_runs,
+    host_speed,
 )
 from owslib.study.lock import is_busy, lock_path
 from owslib.study.processes import (
@@ -32,6 +33,7 @@ from owslib.study.processes import (
     train_here,
     train_in_setup,
 )
+from owslib.study.run import read_run_info
 from owslib.study.setup import IN_SETUP_VARIABLE
 from owslib.study.state import stale_reason, status
 from owslib.study.studyfile import RunJob, Study, run_dir
@@ -206,12 +208,18 @@ def train_runs(
         if st == "stale":
             stale[len(queue)] = stale_reason(study, job, overrides)
 
+    here: list[tuple[str, dict[str, Any]]] = []  # the runs this process trained, for the ETA
+
     def train(n_job: tuple[int, RunJob]) -> str:
         n, job = n_job
         try:
-            return _train_one(study, queue[n - 1 :], len(queue), finished_runs(all_jobs),
-                              overrides, jobs=jobs, in_place=in_place,
-                              supersede="forced re-run" if force else stale.get(n))  # fmt: skip
+            result = _train_one(study, queue[n - 1 :], len(queue), finished_runs(all_jobs),
+                                overrides, jobs=jobs, in_place=in_place, here=list(here),
+                                supersede="forced re-run" if force else stale.get(n))  # fmt: skip
+            info = read_run_info(job.path) or {}
+            if result == "trained" and "train_s" in info:
+                here.append((job.variant, info))
+            return result
         except Exception as e:  # this run's trouble (a move, a process); the others go on
             log.error("run %s failed: %s: %s", job.label, type(e).__name__, e)
             return "failed"
@@ -234,18 +242,25 @@ def train_runs(
 
 def _train_one(study: Study, left_jobs: list[RunJob], total: int,
                done: list[tuple[str, dict[str, Any]]], overrides: dict[str, Any], *, jobs: int,
-               in_place: bool, supersede: str | list[str] | None) -> str:  # fmt: skip
+               in_place: bool, supersede: str | list[str] | None,
+               here: list[tuple[str, dict[str, Any]]] | None = None) -> str:  # fmt: skip
     """Train the first of ``left_jobs`` (the rest of a queue of ``total``, for the time left;
-    ``done``: the finished runs); a run found busy or finished by another process meanwhile is
+    ``done``: the finished runs; ``here``: those this process trained, which scale the time left
+    to this host's speed); a run found busy or finished by another process meanwhile is
     left alone. Returns the outcome: ``trained``, ``failed``, ``busy``, ``interrupted``, ``reused``."""
     job, label = left_jobs[0], f"run {total - len(left_jobs) + 1}/{total}"
     if is_busy(job.path):
         log.warning("%s %s: being trained by another process, left alone (%s)", label,
                     job.label, lock_path(job.path))  # fmt: skip
         return "busy"
-    left = sum(expected_run_s(study, done, j) for j in left_jobs) / max(jobs, 1)
-    log.info("%s: %s -> %s (about %s%s%s)", label, job.label, job.path, format_duration(left),
-             " left in the study" if total > 1 else "",
+    left = sum(expected_run_s(study, done, j, here) for j in left_jobs) / max(jobs, 1)
+    speed = (
+        f"; this host at {host_speed(study, done, here):.2f}× the finished runs' time"
+        if here
+        else ""
+    )
+    log.info("%s: %s -> %s (about %s%s%s%s)", label, job.label, job.path, format_duration(left),
+             " left in the study" if total > 1 else "", speed,
              "" if done else "; a guess: no finished run here to measure from")  # fmt: skip
     if supersede and job.path.exists():  # moved aside when its retraining starts
         forced = supersede == "forced re-run"

@@ -351,6 +351,11 @@ def test_the_table_of_answers_is_rewritten_between_its_markers_only(tmp_path):
     assert "(../results/03_loss_ablations/smoke/03_loss_ablations.ipynb)" in block
     write_answers(readme, study, results)  # idempotent
     assert readme.read_text().count(BLOCK_START) == 1 and "an old table" not in readme.read_text()
+    link = tmp_path / "README.md"
+    link.symlink_to(readme)
+    readme.write_text(f"{BLOCK_START}\n{BLOCK_END}\n")
+    write_answers(link, study, results)  # through a symbolic link: its target is rewritten
+    assert link.is_symlink() and readme.read_text() == f"{BLOCK_START}\n{block}{BLOCK_END}\n"
     readme.write_text(f"{BLOCK_END}\n{BLOCK_START}\n")
     with pytest.raises(ValueError, match="README.md: expected one line"):
         write_answers(readme, study, results)

@@ -1,6 +1,7 @@
 """The study file: validation, the runs it implies, array indexing, reuse and retry of runs."""
 
 import json
+import logging
 
 import pytest
 
@@ -82,7 +83,7 @@ def test_runs_are_shared_and_indexed_once_each(tmp_path):
     assert study.config("focal", 1).train.seed == 1
 
 
-def test_finished_runs_are_reused_failed_ones_retried_on_request(tmp_path, monkeypatch):
+def test_finished_runs_are_reused_failed_ones_retried_on_request(tmp_path, monkeypatch, caplog):
     import owslib.study.processes as study_runs
 
     study = load_study(_write(tmp_path, BASE))
@@ -100,10 +101,13 @@ def test_finished_runs_are_reused_failed_ones_retried_on_request(tmp_path, monke
         (path / "run.json").write_text(json.dumps({"status": "finished", "train_s": 5.0}))
 
     monkeypatch.setattr(study_runs, "run_experiment", fake_run)
-    out = train_runs(study, all_jobs)
+    with caplog.at_level(logging.INFO, logger="owslib.study.plan"):
+        out = train_runs(study, all_jobs)
     assert out["trained"] == ["baseline seed 0", "baseline seed 1"] and out["failed"] == [
         "focal seed 0"
     ]
+    # from the second run on, the time left is scaled to the runs this process trained
+    assert caplog.text.count("this host at 1.00× the finished runs' time") == 2
     assert [status(study, j) for j in all_jobs] == ["finished", "finished", "failed"]
     calls.clear()
     out = train_runs(study, all_jobs)  # finished: reused; failed: skipped
@@ -464,6 +468,14 @@ def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monke
     assert expected_run_s(study, finished_runs([by["focal", 1]]), by["focal", 1]) == 600
     # the two missing runs: focal 1 (600, this CPU's median) + dice 1 (700)
     assert describe(study, all_jobs)[-1].startswith("# 6 runs, 2 to train: about 21 min 40 s")
+    # a host twice as slow as the one that trained the finished runs (same CPU model): the runs
+    # this process trained scale every estimate by their measured / estimated time
+    from owslib.study.estimate import host_speed
+
+    slow = [("dice", {"train_s": 1390, "eval_s": 10}), ("baseline", {"train_s": 1000})]
+    assert host_speed(study, finished_runs(all_jobs), slow) == 2.0  # 1400 / 700, 1000 / 500
+    assert expected_run_s(study, finished_runs(all_jobs), by["focal", 1], slow) == 1200
+    assert expected_run_s(study, finished_runs(all_jobs), by["focal", 1], []) == 600
 
 
 def test_the_dry_run_says_how_far_each_notebook_s_screening_and_confirmation_are(tmp_path):
