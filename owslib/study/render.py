@@ -63,12 +63,22 @@ def render(study: Study, results_dir: str | Path, *, notebooks: tuple[str, ...] 
 
 def runs_digest(study: Study, name: str, results_dir: str | Path) -> str:
     """sha256 of the ``run.json`` and ``embeddings.npz`` files notebook ``name`` reads (the
-    summary: every run's)."""
+    summary: every run's): its screening runs, the confirming runs of its question (whose verdict
+    it states) and the record of the arms they test."""
+    from owslib.study.arms import arms_record, confirmation_runs
+
     spec = study.notebook(name)
-    runs = (
-        study.runs((name,)) if spec.variants else (study.runs() if name.endswith("summary") else [])
-    )
+    summary = name.endswith("summary")
+    runs = set(study.runs((name,)) if spec.variants else (study.runs() if summary else []))
+    questions = [q.notebook for q in study.confirmatory.questions] if study.confirmatory else []
+    asked = questions if summary else [q for q in questions if q == name]
+    if asked:  # (no notebooks named means every question's)
+        for runs_of_question in confirmation_runs(study, results_dir, tuple(asked)).values():
+            runs.update(runs_of_question)
     digest = hashlib.sha256()
+    for q in asked:
+        record = arms_record(study, results_dir, q)
+        digest.update(f"arms/{q}:".encode() + (record.read_bytes() if record.exists() else b"-"))
     for v, s in sorted(runs):
         folder = run_dir(results_dir, study.profile, v, s)
         for f in ("run.json", "embeddings.npz"):
