@@ -25,11 +25,11 @@ $(STAMP): pyproject.toml constraints.txt
 study: install
 	$(PY) -m owslib study --profile $(PROFILE) --jobs $(JOBS)
 
-## Lint, then the whole test suite (notebooks included, smoke profile).
+## Lint, then the whole test suite (notebooks included, smoke profile), one worker per core (at most 4).
 test: install
 	$(VENV)/bin/ruff check owslib tests benchmarks
 	$(VENV)/bin/ruff format --check owslib tests benchmarks
-	$(PY) -m pytest tests
+	$(PY) -m pytest tests -n auto --maxprocesses 4 --dist worksteal
 
 lint: install
 	$(VENV)/bin/ruff check owslib tests benchmarks

@@ -9,6 +9,18 @@ import pytest
 from owslib.config import ExperimentConfig, load_profile
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow tests first, a ``slow(first=True)`` one at the head (the whole smoke study): with
+    ``-n`` (pytest-xdist, as ``make test`` runs) one worker starts the longest while the others
+    take the rest, instead of it starting last and running on alone."""
+
+    def rank(item: pytest.Item) -> int:
+        slow = item.get_closest_marker("slow")
+        return 2 if slow is None else (0 if slow.kwargs.get("first") else 1)
+
+    items.sort(key=rank)  # stable: the collection order within each rank
+
+
 @pytest.fixture(scope="session")
 def smoke_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The smoke profile's embedded dataset, generated once for the whole session."""

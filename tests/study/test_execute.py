@@ -85,7 +85,7 @@ def figure_cells_without_image(nb) -> list[str]:
     return lost
 
 
-@pytest.mark.slow
+@pytest.mark.slow(first=True)
 def test_the_smoke_study_runs_every_notebook_with_every_figure_inline(
     smoke_root, tmp_path, monkeypatch
 ):
