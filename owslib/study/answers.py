@@ -22,6 +22,7 @@ from owslib.study.confirm import (
     endpoint_words,
     exploratory,
     power_table,
+    signed,
     verdicts,  # fmt: skip
 )
 from owslib.study.results import long_rows, run_fingerprint
@@ -218,17 +219,13 @@ def _seeds_words(seeds: tuple[int, ...]) -> str:
     return "seeds " + ", ".join(str(s) for s in ordered)
 
 
-def _signed(x: float) -> str:
-    return f"{x:+.3f}".replace("-", "−")
-
-
 def _effect(mean: float, lo: float, hi: float, n: int, n_planned: int) -> str:
     """``+0.041 [+0.009, +0.072]``, with the seeds where fewer than planned."""
     seeds = f"{n} of {n_planned} seeds" if n < n_planned else ""
     if lo != lo or lo == hi:  # fewer than two pairs, or every seed the same difference
         why = "no interval" if lo != lo else "the same at every seed"
-        return f"{_signed(mean)} ({seeds or f'{n} seeds'}, {why})"
-    return f"{_signed(mean)} [{_signed(lo)}, {_signed(hi)}]" + (f" ({seeds})" if seeds else "")
+        return f"{signed(mean)} ({seeds or f'{n} seeds'}, {why})"
+    return f"{signed(mean)} [{signed(lo)}, {signed(hi)}]" + (f" ({seeds})" if seeds else "")
 
 
 def screening_cell(study: Study, results_dir: str | Path, q: Question,

@@ -202,6 +202,11 @@ def endpoint_words(endpoint: str) -> str:
     return " ".join([*(r.replace("_", "-") for r in rest), _METRIC_WORDS.get(metric, metric)])
 
 
+def signed(x: float) -> str:
+    """``x`` to three decimals with its sign, a typographic minus as in the tables: ``−0.008``."""
+    return f"{x:+.3f}".replace("-", "−")
+
+
 def _level(alpha: float) -> str:
     return f"{100 * (1 - alpha):g} %"
 
@@ -224,8 +229,8 @@ def answer_body(row: pd.Series) -> str:
         return f"not answered yet: {arms}{status}{waits}."
     arm, comp, unit = row["arm"], row["comparator"], endpoint_words(row["endpoint"])
     alpha = float(row.get("alpha", 0.05))
-    effect = (f"{arm} − {comp} = {row['mean']:+.3f} ({_level(alpha)} interval {row['lo']:+.3f} "
-              f"to {row['hi']:+.3f}) on {unit} over {row['n_pairs']} fresh seeds (margin "
+    effect = (f"{arm} − {comp} = {signed(row['mean'])} ({_level(alpha)} interval {signed(row['lo'])} "
+              f"to {signed(row['hi'])}) on {unit} over {row['n_pairs']} fresh seeds (margin "
               f"±{row['margin']:g})")  # fmt: skip
     tests = f"Holm p = {row['p_holm']:.3g}, TOST p = {row['p_tost']:.3g}"
     if status == "holm_waits":
@@ -235,7 +240,7 @@ def answer_body(row: pd.Series) -> str:
     verdict = row["verdict"]
     if verdict == "inconclusive" and bool(row.get("degenerate", False)):
         return (f"inconclusive: every fresh seed gave the same difference, "
-                f"{row['mean']:+.3f} on {unit} over {row['n_pairs']} seeds, so no test applies "
+                f"{signed(row['mean'])} on {unit} over {row['n_pairs']} seeds, so no test applies "
                 f"(the two arms may compute the same thing).")  # fmt: skip
     said = {"better": f"{arm} is better than {comp}", "worse": f"{arm} is worse than {comp}",
             "equivalent": f"{arm} and {comp} are equivalent within the margin",
@@ -243,8 +248,8 @@ def answer_body(row: pd.Series) -> str:
                             "is shown"}[verdict]  # fmt: skip
     extra = ""
     if verdict == "equivalent":
-        extra = (f"; its {_level(2 * alpha)} interval {row['tost_lo']:+.3f} to "
-                 f"{row['tost_hi']:+.3f} lies within the margin")  # fmt: skip
+        extra = (f"; its {_level(2 * alpha)} interval {signed(row['tost_lo'])} to "
+                 f"{signed(row['tost_hi'])} lies within the margin")  # fmt: skip
     elif verdict == "inconclusive" and row.get("power") == row.get("power"):  # not NaN
         extra = (f"; the design had {100 * row['power']:.0f} % power to detect a difference of "
                  f"the margin (from the screening's SD of paired differences)")  # fmt: skip

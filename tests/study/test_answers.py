@@ -249,8 +249,9 @@ def test_the_sentences_name_the_interval_each_verdict_rests_on(tmp_path):
     row, sentence = _analysed(tmp_path / "eq", diffs)
     assert row["verdict"] == "equivalent"
     t, e = stats.paired_t(diffs), stats.tost(diffs, 0.02)
-    assert f"(95 % interval {t.lo:+.3f} to {t.hi:+.3f})" in sentence
-    assert f"its 90 % interval {e.lo:+.3f} to {e.hi:+.3f} lies within the margin" in sentence
+    assert t.lo < 0 < t.hi  # the sentence writes a typographic minus, as the tables do
+    assert f"(95 % interval −{-t.lo:.3f} to +{t.hi:.3f})" in sentence
+    assert f"its 90 % interval −{-e.lo:.3f} to +{e.hi:.3f} lies within the margin" in sentence
     assert "(margin ±0.02)" in sentence
     # wide noise: inconclusive, with the power the design had at the margin
     diffs = np.random.default_rng(2).normal(0, 0.03, 6)
