@@ -506,8 +506,11 @@ def answers(results_dir: str | Path = "results", profile: str | None = None,
     ``results_dir``, and the screening's comparisons with BH q-values (exploratory)."""
     study, results = load_study(resolve(study_file), profile=profile), resolve(results_dir)
     table = confirmatory_answers(study, results)
+    forest = forest_figure(table)
+    if forest is not None:  # shown where the notebook says (show_figure), not also by the backend
+        plt.close(forest)
     return {"table": table, "sentences": answer_sentences(table),
-            "forest": forest_figure(table), "power": power_now(study, results),
+            "forest": forest, "power": power_now(study, results),
             "exploratory": screening_exploratory(study, results)}  # fmt: skip
 
 

@@ -30,8 +30,8 @@ from owslib.study.state import is_current, recorded_status
 from owslib.study.studyfile import RunJob, Study, run_dir
 
 COLUMNS = ["question", "notebook", "endpoint", "arm", "comparator", "n_pairs", "mean", "lo", "hi",
-           "p", "p_holm", "margin", "p_tost", "tost_lo", "tost_hi", "power", "alpha", "degenerate",
-           "verdict", "status"]  # fmt: skip
+           "sd", "sd_screening", "p", "p_holm", "p_holm_min", "margin", "p_tost", "tost_lo",
+           "tost_hi", "power", "alpha", "degenerate", "verdict", "status"]  # fmt: skip
 
 
 def runs_long(study: Study, results_dir: str | Path, variants: tuple[str, ...],
@@ -88,8 +88,11 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
     is a defect to mend, never a missing value). Until then its row carries the untested interim
     estimate (``mean``, ``lo``, ``hi``, for whoever reads the table; the notebooks show no effect,
     p-value or verdict) with status ``k of N confirming seeds done``. Holm runs across all the
-    questions; one not analysed yet enters with p = 1, so an analysed question's
-    ``better``/``worse`` already stands, and any other verdict waits for the rest (status
+    questions; one not analysed yet enters with p = 1 (``p_holm``, an upper bound of the final
+    adjusted p) and with p = 0 (``p_holm_min``, a lower bound). An analysed question's verdict
+    stands as soon as no outcome of the others can change it: ``better``/``worse`` with
+    ``p_holm`` < α, or ``p_holm_min`` ≥ α (no difference can be shown, and TOST, unadjusted,
+    decides between ``equivalent`` and ``inconclusive``); any other waits for the rest (status
     ``holm_waits``).
     """
     conf = study.confirmatory
@@ -110,7 +113,7 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         power = stats.paired_t_power(q.margin, sd, n_planned, conf.alpha / len(conf.questions)) \
             if sd == sd and sd > 0 and n_planned >= 2 else np.nan  # fmt: skip
         row |= {"arm": arms[0], "comparator": arms[1], "n_pairs": len(d), "power": power,
-                "alpha": conf.alpha}  # fmt: skip
+                "sd_screening": sd, "alpha": conf.alpha}  # fmt: skip
         prints = set(long["fingerprint"])
         if len(d) < n_planned:  # (pairs: both arms finished at a seed, in one setup)
             t = stats.paired_t(d, conf.alpha) if len(d) >= 2 else None
@@ -130,12 +133,15 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
     if diffs:
         v = verdicts(diffs, questions, conf.alpha, family=len(conf.questions))
         v = v.set_index("question")
+        low = verdicts(diffs, questions, conf.alpha, len(conf.questions), missing_p=0.0)
+        v["p_holm_min"] = low.set_index("question")["p_holm"]
         analysed = table["status"] == "analysed"
-        for col in ("mean", "lo", "hi", "p", "p_holm", "p_tost", "tost_lo", "tost_hi",
-                    "degenerate", "verdict"):  # fmt: skip
+        for col in ("mean", "lo", "hi", "sd", "p", "p_holm", "p_holm_min", "p_tost", "tost_lo",
+                    "tost_hi", "degenerate", "verdict"):  # fmt: skip
             table[col] = table[col].where(~analysed, table["notebook"].map(v[col]))
         pending = len(diffs) < len(conf.questions)
-        waits = analysed & ~table["verdict"].isin(["better", "worse"]) & pending
+        settled = table["verdict"].isin(["better", "worse"]) | (table["p_holm_min"] >= conf.alpha)
+        waits = analysed & ~settled & pending
         table.loc[waits, "verdict"] = np.nan
         table.loc[waits, "status"] = "holm_waits"
     return table

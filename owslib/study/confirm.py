@@ -232,7 +232,13 @@ def answer_body(row: pd.Series) -> str:
     effect = (f"{arm} − {comp} = {signed(row['mean'])} ({_level(alpha)} interval {signed(row['lo'])} "
               f"to {signed(row['hi'])}) on {unit} over {row['n_pairs']} fresh seeds (margin "
               f"±{row['margin']:g})")  # fmt: skip
-    tests = f"Holm p = {row['p_holm']:.3g}, TOST p = {row['p_tost']:.3g}"
+    holm = f"Holm p = {row['p_holm']:.3g}"
+    low = row.get("p_holm_min")
+    if low == low and low is not None and low < row["p_holm"]:  # other questions still training
+        holm = (f"Holm p ≤ {row['p_holm']:.3g} whatever the other questions give"
+                if row.get("verdict") in ("better", "worse") else
+                f"Holm p ≥ {low:.3g} whatever the other questions give")  # fmt: skip
+    tests = f"{holm}, TOST p = {row['p_tost']:.3g}"
     if status == "holm_waits":
         return (f"not answered yet: {effect}; Holm across the questions waits for the "
                 f"others' confirmation (its Holm-adjusted p is at most {row['p_holm']:.3g} now), "
@@ -252,31 +258,37 @@ def answer_body(row: pd.Series) -> str:
                  f"{signed(row['tost_hi'])} lies within the margin")  # fmt: skip
     elif verdict == "inconclusive" and row.get("power") == row.get("power"):  # not NaN
         extra = (f"; the design had {100 * row['power']:.0f} % power to detect a difference of "
-                 f"the margin (from the screening's SD of paired differences)")  # fmt: skip
+                 f"the margin (at the screening's SD of paired differences")  # fmt: skip
+        sds = row.get("sd_screening"), row.get("sd")
+        if all(isinstance(x, float) and x == x for x in sds):
+            extra += f", {sds[0]:.3f}; the fresh seeds' is {sds[1]:.3f}"
+        extra += ")"
     return f"{said}: {effect}{extra}; {tests}."
 
 
 def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],
-             alpha: float = 0.05, family: int | None = None) -> pd.DataFrame:  # fmt: skip
+             alpha: float = 0.05, family: int | None = None,
+             missing_p: float = 1.0) -> pd.DataFrame:  # fmt: skip
     """The confirmatory analysis: paired t per question, Holm across the questions, TOST within
     each margin, and the verdict (``better`` / ``worse`` / ``equivalent`` / ``inconclusive``).
 
     ``family``: the number of primary hypotheses when some are not in ``diffs`` yet; each missing
-    one enters Holm with p = 1, so the adjusted p-values are upper bounds of the final ones (Holm's
-    adjusted p-values never decrease when another raw p-value grows): a ``better``/``worse`` found
-    then stands, anything else may still change."""
+    one enters Holm with p = ``missing_p``. Holm's adjusted p-values never decrease when another
+    raw p-value grows, so with ``missing_p=1`` they are upper bounds of the final ones (a
+    ``better``/``worse`` found then stands) and with ``missing_p=0`` lower bounds (an adjusted p
+    at least α then stands too: the verdict is TOST's alone)."""
     names = list(diffs)
     tests = {n: stats.paired_t(diffs[n], alpha) for n in names}
     missing = max(0, (family or len(names)) - len(names))
     # a question without a p-value (fewer than 2 pairs, equal differences) stays in the family
     raw = [1.0 if np.isnan(tests[n].p) else tests[n].p for n in names]
-    adjusted = stats.holm(raw + [1.0] * missing)[: len(names)]
+    adjusted = stats.holm(raw + [float(missing_p)] * missing)[: len(names)]
     rows = []
     for n, p_holm in zip(names, adjusted, strict=True):
         q, t = questions[n], tests[n]
         eq = stats.tost(diffs[n], q.margin, alpha) if t.n >= 2 else None
         rows.append({"question": n, "endpoint": q.endpoint, "n_pairs": t.n, "mean": t.mean,
-                     "lo": t.lo, "hi": t.hi, "p": t.p, "p_holm": p_holm, "margin": q.margin,
+                     "lo": t.lo, "hi": t.hi, "sd": t.sd, "p": t.p, "p_holm": p_holm, "margin": q.margin,
                      "p_tost": eq.p if eq else np.nan, "tost_lo": eq.lo if eq else np.nan,
                      "tost_hi": eq.hi if eq else np.nan, "degenerate": t.degenerate,
                      "alpha": alpha,

@@ -151,27 +151,62 @@ def test_holm_counts_every_question_and_only_a_verdict_that_stands_is_given(tmp_
     # two questions pending enter Holm with p = 1: the first is adjusted by the whole family of 3
     assert first["status"] == "analysed" and abs(first["p_holm"] - min(1.0, 3 * p)) < 1e-12
     assert first["verdict"] == "better"  # stands whatever the others' p-values turn out to be
+    (sentence, *_) = answer_sentences(table.reset_index())  # its Holm p: the bound it is
+    assert f"Holm p ≤ {first['p_holm']:.3g} whatever the other questions give" in sentence
     assert table.loc["04_infonce", "status"] == "2 of 6 confirming seeds done"
     for i, s in enumerate(range(12, 16)):  # dice finishes at baseline's level (within noise)
         _run(results, "dice", s, 0.5 + noise[0, i + 2] + noise[2, i + 2] / 4)
     table = confirmatory_answers(study, results).set_index("notebook")
     assert (table["status"] == "analysed").all()  # every question done: Holm is final
+    assert f"Holm p = {table.loc['03_loss_ablations', 'p_holm']:.3g}," in answer_sentences(
+        table.reset_index())[0]  # fmt: skip
     raw = table["p"].to_numpy()
     assert np.allclose(table["p_holm"], comparison.holm(raw))
     assert table.loc["03_loss_ablations", "verdict"] == "better"
 
 
 def test_a_verdict_that_holm_may_still_change_waits_for_the_other_questions(tmp_path):
+    from owslib import comparison
+
     study, results = _study(tmp_path, THREE), tmp_path / "results"
-    noise = np.random.default_rng(3).normal(0, 0.002, 6)
-    for i, s in enumerate(range(10, 16)):
+    diffs = [0.002, 0.004, 0.0, 0.005, 0.003, 0.001]  # raw p ≈ 0.022: Holm's 3 × p is not < 0.05
+    for s, d in zip(range(10, 16), diffs, strict=True):
         _run(results, "baseline", s, 0.5)
-        _run(results, "focal", s, 0.5 + noise[i])  # no effect: TOST alone would say equivalent
+        _run(results, "focal", s, 0.5 + d)
     row = confirmatory_answers(study, results).set_index("notebook").loc["03_loss_ablations"]
+    p = comparison.paired_t(np.array(diffs)).p
+    assert 0.05 / 3 < p < 0.05 and abs(row["p_holm_min"] - p) < 1e-9  # the others may be smaller
     assert row["status"] == "holm_waits" and row["verdict"] != row["verdict"]
     (sentence, *_) = answer_sentences(confirmatory_answers(study, results))
     assert sentence.startswith("**Focal?** — not answered yet: focal − baseline = ")
     assert "Holm across the questions waits for the others' confirmation" in sentence
+
+
+def test_a_verdict_no_outcome_of_the_other_questions_can_change_is_given_now(tmp_path):
+    study, results = _study(tmp_path, THREE), tmp_path / "results"
+    noise = np.random.default_rng(3).normal(0, 0.002, 6)
+    for i, s in enumerate(range(10, 16)):
+        _run(results, "baseline", s, 0.5)
+        _run(results, "focal", s, 0.5 + noise[i])  # no effect: raw p ≈ 0.73, TOST p tiny
+    table = confirmatory_answers(study, results).set_index("notebook")
+    row = table.loc["03_loss_ablations"]
+    # even with every other question at p = 0 its Holm p is ≥ 0.05: TOST alone decides
+    assert row["p_holm_min"] >= 0.05 and row["status"] == "analysed"
+    assert row["verdict"] == "equivalent" and table.loc["04_infonce", "status"].startswith("0 of")
+    (sentence, *_) = answer_sentences(table.reset_index())
+    assert sentence.startswith("**Focal?** — focal and baseline are equivalent within the margin")
+    assert f"Holm p ≥ {row['p_holm_min']:.3g} whatever the other questions give" in sentence
+
+
+def test_holm_with_the_missing_p_values_at_0_bounds_the_final_holm_from_below():
+    from owslib import comparison
+
+    rng = np.random.default_rng(6)
+    for _ in range(200):
+        p = rng.uniform(0, 0.2, 4)
+        known = rng.integers(1, 4)
+        bound = comparison.holm(np.r_[p[:known], np.zeros(4 - known)])[:known]
+        assert (bound <= comparison.holm(p)[:known] + 1e-15).all()
 
 
 def test_holm_with_the_missing_p_values_at_1_bounds_the_final_holm():
@@ -397,3 +432,21 @@ def test_the_table_of_answers_says_what_the_screening_lacks(tmp_path):
     no_questions = {k: v for k, v in SPEC.items() if k != "confirmatory"}
     with pytest.raises(ValueError, match="no confirmatory questions"):
         answers_markdown(_study(tmp_path, no_questions), results)
+
+
+def test_the_summary_s_answers_show_the_forest_plot_once(tmp_path):
+    import matplotlib.pyplot as plt
+
+    from owslib import notebook
+
+    _study(tmp_path)
+    results = tmp_path / "results"
+    for s in range(10, 16):
+        _run(results, "baseline", s, 0.5)
+        _run(results, "focal", s, 0.55 + s / 1000)
+    plt.close("all")
+    ans = notebook.answers(results, None, tmp_path / "study.json")
+    assert ans["forest"] is not None and ans["table"]["verdict"].iloc[0] == "better"
+    # closed for pyplot (the inline backend would show it at the cell's end, then show_figure again)
+    assert plt.get_fignums() == []
+    assert ans["forest"].axes and ans["forest"].savefig(tmp_path / "forest.png") is None
