@@ -218,7 +218,8 @@ BLOCK_START = "<!-- the answers: `python -m owslib study --answers README.md` wr
 BLOCK_END = "<!-- end of the answers -->"
 
 
-def _seeds_words(seeds: tuple[int, ...]) -> str:
+def seeds_words(seeds: tuple[int, ...]) -> str:
+    """``seeds 100–113`` for a run of consecutive seeds, else ``seeds 0, 2, 5``."""
     ordered = sorted(seeds)
     if len(ordered) > 2 and ordered == list(range(ordered[0], ordered[-1] + 1)):
         return f"seeds {ordered[0]}–{ordered[-1]}"
@@ -278,9 +279,9 @@ def answers_markdown(study: Study, results_dir: str | Path, link_from: str | Pat
     explo = screening_exploratory(study, results_dir)
     n_tests = int(explo["p"].notna().sum()) if len(explo) else 0
     lines = [
-        f"| question | answer (confirmatory: fresh {_seeds_words(conf.seeds)}, Holm over the "
+        f"| question | answer (confirmatory: fresh {seeds_words(conf.seeds)}, Holm over the "
         f"{len(conf.questions)} questions, TOST within the margin) | screening (exploratory: "
-        f"{_seeds_words(study.seeds)}, Δ [95 % interval], BH q over its {n_tests} comparisons) "
+        f"{seeds_words(study.seeds)}, Δ [95 % interval], BH q over its {n_tests} comparisons) "
         "| notebook |",
         "|---|---|---|---|",
     ]

@@ -11,7 +11,10 @@ from typing import Any
 import pandas as pd
 
 from owslib import comparison
+from owslib.io import atomic_write_text
 from owslib.paths import resolve, shown
+from owslib.study.answers import seeds_words
+from owslib.study.arms import confirmation_runs
 from owslib.study.results import (
     HEADLINE,
     contrast_findings,
@@ -22,7 +25,8 @@ from owslib.study.results import (
     run_fingerprint,
     short_label,
 )
-from owslib.study.studyfile import STUDY_FILE, load_study, run_dir
+from owslib.study.state import status
+from owslib.study.studyfile import STUDY_FILE, RunJob, load_study, run_dir
 
 
 def study_overview(results_dir: str | Path = "results", profile: str | None = None,
@@ -41,7 +45,7 @@ def study_overview(results_dir: str | Path = "results", profile: str | None = No
     long = pd.DataFrame(rows, columns=[*comparison.LONG_COLUMNS, "fingerprint"])
     out = results / "summary" / study.profile
     out.mkdir(parents=True, exist_ok=True)
-    long.to_csv(out / "all_runs.csv", index=False)
+    atomic_write_text(out / "all_runs.csv", long.to_csv(index=False))
     floor = comparison.noise_floor(long) if "baseline" in set(long["variant"]) else pd.DataFrame()
     sections = []
     for spec in study.notebooks:
@@ -54,7 +58,7 @@ def study_overview(results_dir: str | Path = "results", profile: str | None = No
             )
             continue
         summary = comparison.summarise(sub, baseline=spec.baseline)
-        summary.to_csv(out / f"{spec.name}_summary.csv", index=False)
+        atomic_write_text(out / f"{spec.name}_summary.csv", summary.to_csv(index=False))
         labels = [h.format(s="fused") for h in HEADLINE]
         contrast = ""
         if spec.contrast and set(spec.contrast) <= set(sub["variant"]):
@@ -68,8 +72,13 @@ def study_overview(results_dir: str | Path = "results", profile: str | None = No
         })  # fmt: skip
     expected = len(runs)
     done = int(long.groupby(["variant", "seed"]).ngroups) if not long.empty else 0
+    confirming = sorted({r for planned in confirmation_runs(study, results).values()
+                         for r in planned})  # fmt: skip
+    confirmed = sum(status(study, RunJob(v, s, run_dir(results, study.profile, v, s)))
+                    == "finished" for v, s in confirming)  # fmt: skip
     return {"study": study, "long": long, "noise_floor": floor, "sections": sections,
-            "runs_done": done, "runs_expected": expected, "out_dir": out}  # fmt: skip
+            "runs_done": done, "runs_expected": expected, "out_dir": out,
+            "confirming_done": confirmed, "confirming_expected": len(confirming)}  # fmt: skip
 
 
 def summary_intro(overview: dict[str, Any]) -> str:
@@ -79,9 +88,16 @@ def summary_intro(overview: dict[str, Any]) -> str:
     where = f"`{shown(out / 'all_runs.csv')}`"
     if Path(shown(out)).is_absolute():
         where = f"`{out.relative_to(out.parents[1]) / 'all_runs.csv'}` in the results folder"
-    return (f"{study.description}\n\n**Runs finished:** {overview['runs_done']} of "
-            f"{overview['runs_expected']} (profile `{study.profile}`, seeds {list(study.seeds)}); "
-            f"every number below comes from {where}.")  # fmt: skip
+    runs = (f"**Runs finished:** screening {overview['runs_done']} of {overview['runs_expected']} "
+            f"(profile `{study.profile}`, seeds {list(study.seeds)})")  # fmt: skip
+    conf = study.confirmatory
+    if conf is None:
+        return f"{study.description}\n\n{runs}; every number below comes from {where}."
+    return (f"{study.description}\n\n{runs}; confirmation {overview.get('confirming_done', 0)} "
+            f"of {overview.get('confirming_expected', 0)} (fresh {seeds_words(conf.seeds)}, the "
+            f"arms picked so far). The screening's numbers come from {where}; the answers' from "
+            f"the confirmation's run folders, tabled in `confirmatory.csv`, `power.csv` and "
+            f"`exploratory.csv` beside it.")  # fmt: skip
 
 
 def noise_floor_table(

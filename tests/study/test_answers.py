@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 
 from owslib.study.answers import answer_sentences, confirmatory_answers, screening_exploratory
 from owslib.study.studyfile import load_study, run_dir
@@ -441,3 +442,25 @@ def test_the_summary_s_answers_show_the_forest_plot_once(tmp_path):
     # closed for pyplot (the inline backend would show it at the cell's end, then show_figure again)
     assert plt.get_fignums() == []
     assert ans["forest"].axes and ans["forest"].savefig(tmp_path / "forest.png") is None
+    # the tables behind the summary, beside the screening's all_runs.csv
+    files = ans["files"]
+    assert {p.name for p in files.values()} == {"confirmatory.csv", "power.csv", "exploratory.csv"}
+    assert all(p.parent == results / "summary" / "smoke" for p in files.values())
+    written = pd.read_csv(files["table"])
+    assert written["verdict"].tolist() == ["better"] and written["n_pairs"].tolist() == [6]
+
+
+def test_the_summary_counts_the_confirmation_s_runs_and_names_its_tables(tmp_path):
+    from owslib import notebook
+
+    _study(tmp_path)
+    results = tmp_path / "results"
+    for s in range(10, 13):  # half of the 6 fresh seeds, both arms
+        _run(results, "baseline", s, 0.5)
+        _run(results, "focal", s, 0.55)
+    _run(results, "focal", 13, 0.55)
+    overview = notebook.study_overview(results, study_file=tmp_path / "study.json")
+    assert (overview["confirming_done"], overview["confirming_expected"]) == (7, 12)
+    intro = notebook.summary_intro(overview)
+    assert "confirmation 7 of 12 (fresh seeds 10–15, the arms picked so far)" in intro
+    assert "`confirmatory.csv`, `power.csv` and `exploratory.csv`" in intro
