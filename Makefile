@@ -5,8 +5,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PROFILE ?= quick
-# Runs trained at a time (each in its own process, in the study's setup of one thread).
-JOBS ?= 1
+# Runs trained at a time (each in its own process, in the study's setup of one thread); auto: as
+# many as the cores and the available memory hold (2 GB a run).
+JOBS ?= auto
 export UV_COMPILE_BYTECODE := 1
 # Notebook kernels get the inline backend from owslib.study; other plotting is headless by default.
 

@@ -13,6 +13,19 @@ from owslib.config import PROFILES, ExperimentConfig
 from owslib.paths import STUDY_FILE
 
 
+def _jobs(text: str) -> int | str:
+    """``--jobs``: a whole number ≥ 1, or ``auto`` (resolved once the study's setup is known)."""
+    if text == "auto":
+        return text
+    try:
+        n = int(text)
+    except ValueError:
+        n = 0
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: a whole number ≥ 1, or auto")
+    return n
+
+
 def cmd_study(args: argparse.Namespace) -> int:
     from owslib.study.execute import execute, load_grid
     from owslib.study.plan import describe, jobs, one_job, train_runs
@@ -51,6 +64,14 @@ def cmd_study(args: argparse.Namespace) -> int:
             print(f"results: {execute(nb, job, results_dir=args.results, force=args.force)}")
         return 0
     study = load_study(args.study, profile=args.profile)
+    if args.jobs == "auto":
+        from owslib.study.setup import auto_jobs, available_memory, usable_cores
+
+        args.jobs = auto_jobs(study.setup.threads)
+        memory = available_memory()
+        print(f"--jobs auto: {args.jobs} at a time ({usable_cores()} cores, "
+              f"{'unknown' if memory is None else f'{memory / 1024**3:.1f} GB'} memory available, "
+              f"{study.setup.threads or 'all'} thread(s) a run)")  # fmt: skip
     if args.verify:
         from owslib.study.verify import verify_runs
 
@@ -161,9 +182,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--run", metavar="VARIANT/seedK",
                    help="train this one run (of any seed) in this process, render nothing "
                    "(default: every run)")  # fmt: skip
-    s.add_argument("--jobs", type=int, default=1,
+    s.add_argument("--jobs", type=_jobs, default=1,
                    help="runs trained at a time, each in a process of its own and in the study's "
-                   "setup (one thread each when the setup says so)")  # fmt: skip
+                   "setup (one thread each when the setup says so); auto: as many as the cores "
+                   "hold at the setup's threads and the available memory at 2 GB a run")  # fmt: skip
     s.add_argument("--phase", choices=("screening", "confirmation", "all"), default="all",
                    help="which runs: the screening's seeds, the pre-registered confirmation's "
                    "(its arms picked from the finished screening by its rule and recorded in "

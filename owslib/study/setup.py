@@ -84,11 +84,46 @@ class Setup:
         out = []
         if self.isa == "avx2" and flags and "avx2" not in flags:
             out.append("this CPU lacks AVX2: its runs cannot reproduce the study's bits")
-        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+        cores = usable_cores()
         if self.threads and cores and self.threads > cores:
             out.append(f"{self.threads} threads per run on {cores} cores: each run is slower "
                        f"(its bits are the same)")  # fmt: skip
         return out
+
+
+RUN_MEMORY_BYTES = 2 * 1024**3  # a quick-profile run holds ~1.5 GB (its RSS, measured on 2 cores)
+
+
+def usable_cores() -> int:
+    """The cores this process may run on (its affinity where the OS says, else every core)."""
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+
+def available_memory(meminfo: str | Path = "/proc/meminfo") -> int | None:
+    """Bytes of memory available for new processes (Linux's MemAvailable); None where unknown."""
+    try:
+        for line in Path(meminfo).read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def auto_jobs(threads: int, cores: int | None = None, memory: int | None = -1,
+              per_run: int = RUN_MEMORY_BYTES) -> int:  # fmt: skip
+    """``--jobs auto``: as many runs at once as the cores hold at ``threads`` each (1 for 0: torch's
+    default takes every core), and no more than the available memory holds at ``per_run`` bytes
+    each; at least 1. ``cores``/``memory`` default to this machine's (``memory`` None: unknown)."""
+    cores = usable_cores() if cores is None else cores
+    memory = available_memory() if memory == -1 else memory
+    n = cores // threads if threads > 0 else 1
+    if memory is not None:
+        n = min(n, memory // per_run)
+    return max(1, n)
 
 
 def parse_setup(where: str, spec: Any) -> Setup:

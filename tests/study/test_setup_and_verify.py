@@ -189,6 +189,30 @@ def test_the_confirmatory_declaration_is_validated(tmp_path, smoke_root, confirm
         load_study(path)
 
 
+def test_jobs_auto_takes_what_the_cores_and_the_memory_hold(tmp_path, capsys, smoke_root):
+    from owslib.study.setup import auto_jobs, available_memory
+
+    gb = 1024**3
+    assert auto_jobs(1, cores=16, memory=64 * gb) == 16  # one-thread runs: one per core
+    assert auto_jobs(1, cores=16, memory=9 * gb) == 4  # 2 GB a run
+    assert auto_jobs(4, cores=16, memory=None) == 4  # memory unknown: the cores decide
+    assert auto_jobs(0, cores=16, memory=64 * gb) == 1  # torch's default threads: every core
+    assert auto_jobs(1, cores=2, memory=gb) == 1  # never fewer than one
+    meminfo = tmp_path / "meminfo"
+    meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:   20971520 kB\n")
+    assert available_memory(meminfo) == 20 * gb
+    # the runner says what it chose (and its estimate counts it)
+    assert main(["study", "--study", str(_study(tmp_path, smoke_root)), "--jobs", "auto",
+                 "--results", str(tmp_path / "results"), "--dry-run"]) == 0  # fmt: skip
+    out = capsys.readouterr().out
+    n = auto_jobs(1)
+    assert out.startswith(f"--jobs auto: {n} at a time (") and "1 thread(s) a run" in out
+    for bad in ("0", "-2", "many"):
+        with pytest.raises(SystemExit):
+            main(["study", "--jobs", bad, "--dry-run"])
+    assert "a whole number ≥ 1, or auto" in capsys.readouterr().err
+
+
 def test_confirming_runs_come_after_the_screening_on_fresh_seeds(tmp_path, smoke_root):
     from owslib.study.plan import jobs
 
