@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
-from scipy import integrate, special, stats
+from scipy import integrate, optimize, special, stats
 
 #: Differences whose sample sd is at most this times their largest magnitude count as all equal
 #: (sd = 0): ``0.55 - 0.50`` and ``0.57 - 0.52`` differ by ~1e-17 in floating point, which would
@@ -270,6 +270,23 @@ def paired_t_power(effect: float, sd_diff: float, n: int, alpha: float = 0.05) -
     if int(n) != n or n < 2:
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
     return float(_t_power(effect, sd_diff, np.asarray(int(n)), alpha))
+
+
+def detectable_effect(sd_diff: float, n: int, power: float = 0.8, alpha: float = 0.05) -> float:
+    """The smallest true mean difference the two-sided paired t-test detects with ``power`` at level
+    alpha with ``n`` pairs whose differences have sd ``sd_diff`` (the inverse of
+    :func:`paired_t_power` in the effect; a sensitivity analysis: what the design could see)."""
+    _check_design(sd_diff, alpha)
+    if not 0.0 < power < 1.0:
+        raise ValueError(f"power must lie in (0, 1), got {power!r}")
+    if int(n) != n or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    n_arr = np.asarray(int(n))
+    hi = sd_diff
+    while float(_t_power(hi, sd_diff, n_arr, alpha)) < power:
+        hi *= 2.0
+    return float(optimize.brentq(lambda e: float(_t_power(e, sd_diff, n_arr, alpha)) - power,
+                                 0.0, hi, xtol=1e-12))  # fmt: skip
 
 
 def seeds_for_power(

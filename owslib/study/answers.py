@@ -31,7 +31,8 @@ from owslib.study.studyfile import RunJob, Study, run_dir
 
 COLUMNS = ["question", "notebook", "endpoint", "arm", "comparator", "n_pairs", "mean", "lo", "hi",
            "sd", "sd_screening", "p", "p_holm", "p_holm_min", "margin", "p_tost", "tost_lo",
-           "tost_hi", "power", "alpha", "degenerate", "verdict", "status"]  # fmt: skip
+           "tost_hi", "power", "detectable", "power_target", "alpha", "degenerate", "verdict",
+           "status"]  # fmt: skip
 
 
 def runs_long(study: Study, results_dir: str | Path, variants: tuple[str, ...],
@@ -140,6 +141,13 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
                     "tost_hi", "degenerate", "verdict"):  # fmt: skip
             table[col] = table[col].where(~analysed, table["notebook"].map(v[col]))
         pending = len(diffs) < len(conf.questions)
+        # sensitivity: the effect the fresh seeds' SD lets the design detect (at α/m, as planned)
+        alpha_m = conf.alpha / len(conf.questions)
+        table["power_target"] = conf.power
+        table["detectable"] = [
+            stats.detectable_effect(sd, int(n), conf.power, alpha_m) if ok and sd > 0 and n >= 2
+            else np.nan for sd, n, ok in zip(table["sd"], table["n_pairs"], analysed, strict=True)
+        ]  # fmt: skip
         settled = table["verdict"].isin(["better", "worse"]) | (table["p_holm_min"] >= conf.alpha)
         waits = analysed & ~settled & pending
         table.loc[waits, "verdict"] = np.nan

@@ -203,8 +203,14 @@ def endpoint_words(endpoint: str) -> str:
 
 
 def signed(x: float) -> str:
-    """``x`` to three decimals with its sign, a typographic minus as in the tables: ``−0.008``."""
-    return f"{x:+.3f}".replace("-", "−")
+    """``x`` to three decimals with its sign, a typographic minus as in the tables: ``−0.008``;
+    one that rounds to zero is ``+0.000``, as the tables write it."""
+    text = f"{x:+.3f}"
+    return ("+0.000" if text == "-0.000" else text).replace("-", "−")
+
+
+def _number(x: Any) -> bool:
+    return isinstance(x, (int, float)) and x == x
 
 
 def _level(alpha: float) -> str:
@@ -257,12 +263,16 @@ def answer_body(row: pd.Series) -> str:
         extra = (f"; its {_level(2 * alpha)} interval {signed(row['tost_lo'])} to "
                  f"{signed(row['tost_hi'])} lies within the margin")  # fmt: skip
     elif verdict == "inconclusive" and row.get("power") == row.get("power"):  # not NaN
-        extra = (f"; the design had {100 * row['power']:.0f} % power to detect a difference of "
-                 f"the margin (at the screening's SD of paired differences")  # fmt: skip
-        sds = row.get("sd_screening"), row.get("sd")
-        if all(isinstance(x, float) and x == x for x in sds):
-            extra += f", {sds[0]:.3f}; the fresh seeds' is {sds[1]:.3f}"
-        extra += ")"
+        sd0 = row.get("sd_screening")
+        at = f" at the screening's SD of paired differences ({sd0:.3f})" if _number(sd0) else ""
+        extra = (f"; {at and at[1:] + ' '}the {row['n_pairs']} seeds had {100 * row['power']:.0f} % "
+                 f"power to detect the margin")  # fmt: skip
+        if _number(row.get("sd")) and _number(row.get("detectable")):
+            extra += (f"; at the fresh seeds' SD ({row['sd']:.3f}) they detect "
+                      f"{row['detectable']:.3f} with {100 * row.get('power_target', 0.8):.0f} % "
+                      f"power")  # fmt: skip
+    if verdict in ("better", "worse"):  # TOST asks another question: a difference is shown
+        tests = holm
     return f"{said}: {effect}{extra}; {tests}."
 
 

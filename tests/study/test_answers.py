@@ -159,8 +159,9 @@ def test_holm_counts_every_question_and_only_a_verdict_that_stands_is_given(tmp_
         _run(results, "dice", s, 0.5 + noise[0, i + 2] + noise[2, i + 2] / 4)
     table = confirmatory_answers(study, results).set_index("notebook")
     assert (table["status"] == "analysed").all()  # every question done: Holm is final
-    assert f"Holm p = {table.loc['03_loss_ablations', 'p_holm']:.3g}," in answer_sentences(
-        table.reset_index())[0]  # fmt: skip
+    final = answer_sentences(table.reset_index())[0]
+    assert f"Holm p = {table.loc['03_loss_ablations', 'p_holm']:.3g}." in final
+    assert "TOST" not in final  # a difference shown: equivalence is not the question
     raw = table["p"].to_numpy()
     assert np.allclose(table["p_holm"], comparison.holm(raw))
     assert table.loc["03_loss_ablations", "verdict"] == "better"
@@ -283,7 +284,7 @@ def test_the_sentences_name_the_interval_each_verdict_rests_on(tmp_path):
     # wide noise: inconclusive, with the power the design had at the margin
     diffs = np.random.default_rng(2).normal(0, 0.03, 6)
     row, sentence = _analysed(tmp_path / "inc", diffs)
-    assert row["verdict"] == "inconclusive" and "% power to detect a difference of" not in sentence
+    assert row["verdict"] == "inconclusive" and "% power to detect the margin" not in sentence
     # (no screening here: no SD, no power stated) — with a screening, the power is stated
     for s in (0, 1, 2):
         _run(tmp_path / "inc" / "results", "baseline", s, 0.5 + 0.01 * s)
@@ -293,7 +294,16 @@ def test_the_sentences_name_the_interval_each_verdict_rests_on(tmp_path):
     sd = float(np.std([0.03, -0.03, -0.01], ddof=1))
     assert abs(row["power"] - stats.paired_t_power(0.02, sd, 6, 0.05)) < 1e-12
     (sentence,) = answer_sentences(confirmatory_answers(study, tmp_path / "inc" / "results"))
-    assert f"the design had {100 * row['power']:.0f} % power to detect a difference of" in sentence
+    assert (f"at the screening's SD of paired differences ({sd:.3f}) the 6 seeds had "
+            f"{100 * row['power']:.0f} % power to detect the margin") in sentence  # fmt: skip
+    # and what the fresh seeds' own SD lets the design detect with the planned power
+    t = stats.paired_t(diffs)
+    found = stats.detectable_effect(t.sd, 6, 0.8, 0.05)
+    assert abs(row["detectable"] - found) < 1e-12
+    assert abs(stats.paired_t_power(found, t.sd, 6, 0.05) - 0.8) < 1e-9
+    assert (
+        f"at the fresh seeds' SD ({t.sd:.3f}) they detect {found:.3f} with 80 % power" in sentence
+    )
     # every seed the same difference: no test applies, and the sentence says so
     row, sentence = _analysed(tmp_path / "same", [0.0] * 6)
     assert row["verdict"] == "inconclusive" and bool(row["degenerate"])
@@ -464,3 +474,9 @@ def test_the_summary_counts_the_confirmation_s_runs_and_names_its_tables(tmp_pat
     intro = notebook.summary_intro(overview)
     assert "confirmation 7 of 12 (fresh seeds 10–15, the arms picked so far)" in intro
     assert "`confirmatory.csv`, `power.csv` and `exploratory.csv`" in intro
+
+
+def test_a_difference_that_rounds_to_zero_reads_plus_zero():
+    from owslib.study.confirm import signed
+
+    assert signed(-0.0002) == signed(0.0) == "+0.000" and signed(-0.0006) == "−0.001"
