@@ -116,17 +116,25 @@ def noise_floor_table(
     })  # fmt: skip
 
 
-def summary_sections(overview: dict[str, Any]) -> list[str]:
+def summary_sections(overview: dict[str, Any], answers: pd.DataFrame | None = None) -> list[str]:
     """One markdown section per question of the study: the question as its heading, then the
     notebook that answers it (linked to its rendered copy), the findings, the head to head and
-    the ablation where declared."""
+    the ablation where declared; with ``answers`` (:func:`confirmatory_answers`), the
+    confirmation's arms and verdict first, so that no screening finding reads as the answer."""
+    from owslib.study.confirm import answer_body
+
+    said = {} if answers is None else {r["notebook"]: r for _, r in answers.iterrows()}
     out = []
     for s in overview["sections"]:
         link = f" ([rendered notebook]({s['rendered']}))" if "rendered" in s else ""
         meta = f"Notebook `{s['notebook']}`{link}"
         if s.get("baseline"):
             meta += f"; baseline `{s['baseline']}`; {s.get('n_runs', 0)} runs"
-        text = f"### {s['question'] or s['notebook']}\n{meta}.\n\n{s['findings']}"
+        text = f"### {s['question'] or s['notebook']}\n{meta}."
+        if s["notebook"] in said:
+            text += (f"\n\n**Confirmation** (fresh seeds; the answer): "
+                     f"{answer_body(said[s['notebook']])}\n\n**Screening** (exploratory):")  # fmt: skip
+        text += f"\n\n{s['findings']}"
         if s.get("contrast"):
             text += f"\n\n**Head to head:**\n{s['contrast']}"
         if s.get("ablation"):

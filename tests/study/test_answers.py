@@ -480,3 +480,25 @@ def test_a_difference_that_rounds_to_zero_reads_plus_zero():
     from owslib.study.confirm import signed
 
     assert signed(-0.0002) == signed(0.0) == "+0.000" and signed(-0.0006) == "−0.001"
+
+
+def test_each_question_s_section_says_its_confirmation_before_its_screening(tmp_path):
+    from owslib import notebook
+
+    _study(tmp_path)
+    results = tmp_path / "results"
+    for s in range(10, 16):
+        _run(results, "baseline", s, 0.5)
+        _run(results, "focal", s, 0.55 + s / 1000)
+    for s in (0, 1, 2):  # the screening
+        _run(results, "baseline", s, 0.5)
+        _run(results, "focal", s, 0.52 + s / 100)
+    study_file = tmp_path / "study.json"
+    overview = notebook.study_overview(results, study_file=study_file)
+    ans = notebook.answers(results, None, study_file)
+    (section,) = notebook.summary_sections(overview, ans["table"])
+    confirmation = section.index("**Confirmation** (fresh seeds; the answer): focal is better than")
+    assert (
+        confirmation < section.index("**Screening** (exploratory):") < section.index("- **focal**")
+    )
+    assert "**Confirmation**" not in notebook.summary_sections(overview)[0]  # without the answers
