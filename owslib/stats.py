@@ -257,7 +257,20 @@ def _t_power(effect: float, sd_diff: float, n: np.ndarray, alpha: float) -> np.n
     df = n - 1
     nc = effect / sd_diff * np.sqrt(n)
     crit = stats.t.ppf(1.0 - alpha / 2.0, df)
-    return stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc)
+    power = np.asarray(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc), dtype=float)
+    if np.isnan(power).any():  # scipy's noncentral t fails at some (df, nc), e.g. df = 1, nc ≈ 28
+        power = np.where(np.isnan(power), np.vectorize(_t_power_by_quadrature)(nc, df, crit), power)
+    return power
+
+
+def _t_power_by_quadrature(nc: float, df: float, crit: float) -> float:
+    """The same power, P(|Z + nc| > crit · √(V / df)) with V ~ χ²(df), integrated over V."""
+
+    def rejected(v: float) -> float:
+        c = crit * np.sqrt(v / df)
+        return stats.chi2.pdf(v, df) * (stats.norm.sf(c - nc) + stats.norm.cdf(-c - nc))
+
+    return float(min(1.0, integrate.quad(rejected, 0.0, np.inf, limit=200)[0]))
 
 
 def paired_t_power(effect: float, sd_diff: float, n: int, alpha: float = 0.05) -> float:

@@ -15,6 +15,7 @@ from owslib.stats import (
     PairedT,
     Tost,
     benjamini_hochberg,
+    detectable_effect,
     holm,
     paired_t,
     paired_t_power,
@@ -260,6 +261,25 @@ def test_paired_t_power_monte_carlo() -> None:
     t = d.mean(1) / (d.std(1, ddof=1) / math.sqrt(n))
     simulated = float(np.mean(2 * stats.t.sf(np.abs(t), n - 1) < 0.05))
     assert paired_t_power(effect, sd, n) == pytest.approx(simulated, abs=0.025)  # ~3.5 SE
+
+
+def test_power_where_scipy_s_noncentral_t_fails_and_the_detectable_effect() -> None:
+    # two seeds (df = 1), noncentrality 20·√2: scipy's nct cdf gives NaN there; the power still comes
+    assert math.isnan(stats.nct.cdf(-stats.t.ppf(0.9875, 1), 1, 20.0 * math.sqrt(2)))
+    rng = np.random.default_rng(1)
+    n, sd, alpha, draws = 2, 1.0, 0.025, 200_000
+    effect = 20.0
+    d = rng.normal(effect, sd, size=(draws, n))
+    t = d.mean(1) / (d.std(1, ddof=1) / math.sqrt(n))
+    simulated = float(np.mean(2 * stats.t.sf(np.abs(t), n - 1) < alpha))
+    assert paired_t_power(effect, sd, n, alpha) == pytest.approx(simulated, abs=0.005)
+    # the detectable effect inverts the power, in the scale of the SD, at any n
+    for n, sd in ((2, 1e-4), (6, 0.02), (14, 0.037)):
+        e = detectable_effect(sd, n, 0.8, 0.0125)
+        assert paired_t_power(e, sd, n, 0.0125) == pytest.approx(0.8, abs=1e-9)
+        assert detectable_effect(2 * sd, n, 0.8, 0.0125) == pytest.approx(2 * e, rel=1e-6)
+    with pytest.raises(ValueError, match="power"):
+        detectable_effect(0.02, 6, 1.0)
 
 
 def test_seeds_for_power_unreachable_and_bad_args() -> None:
