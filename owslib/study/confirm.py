@@ -240,7 +240,7 @@ def answer_body(row: pd.Series) -> str:
               f"±{row['margin']:g})")  # fmt: skip
     holm = f"Holm p = {row['p_holm']:.3g}"
     low = row.get("p_holm_min")
-    if low == low and low is not None and low < row["p_holm"]:  # other questions still training
+    if _number(low) and low < row["p_holm"]:  # other questions still training
         holm = (f"Holm p ≤ {row['p_holm']:.3g} whatever the other questions give"
                 if row.get("verdict") in ("better", "worse") else
                 f"Holm p ≥ {low:.3g} whatever the other questions give")  # fmt: skip
@@ -264,9 +264,9 @@ def answer_body(row: pd.Series) -> str:
                  f"{signed(row['tost_hi'])} lies within the margin")  # fmt: skip
     elif verdict == "inconclusive" and row.get("power") == row.get("power"):  # not NaN
         sd0 = row.get("sd_screening")
-        at = f" at the screening's SD of paired differences ({sd0:.3f})" if _number(sd0) else ""
-        extra = (f"; {at and at[1:] + ' '}the {row['n_pairs']} seeds had {100 * row['power']:.0f} % "
-                 f"power to detect the margin")  # fmt: skip
+        at = f"at the screening's SD of paired differences ({sd0:.3f}) " if _number(sd0) else ""
+        extra = (f"; {at}the {row['n_pairs']} seeds had {100 * row['power']:.0f} % power to detect "
+                 f"the margin")  # fmt: skip
         if _number(row.get("sd")) and _number(row.get("detectable")):
             extra += (f"; at the fresh seeds' SD ({row['sd']:.3f}) they detect "
                       f"{row['detectable']:.3f} with {100 * row.get('power_target', 0.8):.0f} % "
