@@ -74,6 +74,34 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
                 fcntl.flock(f, fcntl.LOCK_UN)
 
 
+@contextlib.contextmanager
+def input_lock(path: str | Path, what: str) -> Iterator[None]:
+    """Hold an exclusive lock on the lock file ``path`` while the block prepares ``what``, an
+    input that runs share (the embedded dataset, a closed-set encoder), *waiting* for whichever
+    process holds it: one process prepares it, the others (``--jobs``, array tasks, a second
+    runner) wait and then find it ready, instead of writing the same files at once."""
+    path = Path(path)
+    if fcntl is None:
+        yield
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a+", encoding="utf-8") as f:
+        if _try_flock(f) is False:
+            log.info("waiting for another process preparing %s", what)
+            fcntl.flock(f, fcntl.LOCK_EX)
+        try:  # (None: the file system does not lock; prepared unlocked, as runs are)
+            yield
+        finally:
+            with contextlib.suppress(OSError):
+                fcntl.flock(f, fcntl.LOCK_UN)
+
+
+def input_lock_path(target: str | Path) -> Path:
+    """The lock file of a shared input: ``.<name>.lock`` beside it."""
+    target = Path(target)
+    return target.parent / f".{target.name}.lock"
+
+
 #: errno values of a file system that does not lock (the run goes on unlocked).
 NO_LOCKS = {errno.ENOLCK, errno.ENOSYS, errno.EOPNOTSUPP, errno.ENOTSUP}
 _warned: set[Path] = set()

@@ -25,11 +25,12 @@ import torch
 
 from owslib import __version__, plots, report
 from owslib.config import ExperimentConfig
+from owslib.data import ensure_embedded_dataset
 from owslib.distributed import barrier, broadcast_state, init_distributed, main_value
 from owslib.engine.autocast import cpu_info
 from owslib.engine.experiment import build_experiment, cache_dir, check_data_root
 from owslib.engine.loop import CHECKPOINT_NAME, fit, restore, stale_keys
-from owslib.engine.pretrain import encoder_cached, ensure_pretrained_encoder
+from owslib.engine.pretrain import encoder_cache_path, encoder_cached, ensure_pretrained_encoder
 from owslib.evaluation.embeddings import write_embedding_sample
 from owslib.evaluation.passes import epoch_validation, evaluate
 from owslib.inference.scorers import get_scorer
@@ -37,7 +38,7 @@ from owslib.io import atomic_write_json, read_json, sha256_file
 from owslib.paths import shown
 from owslib.report import metrics_tables, write_evaluation
 from owslib.report.explorer_record import RECORD_FILE, write_explorer_record
-from owslib.study.lock import run_lock
+from owslib.study.lock import input_lock, input_lock_path, run_lock
 from owslib.study.setup import fingerprint, observed
 from owslib.study.supersede import move_aside
 
@@ -117,7 +118,7 @@ def run_experiment(
             atomic_write_json(run_dir / RUN_FILE, info)
         barrier()
         try:
-            return _train_and_evaluate(cfg, run_dir, resume, info)
+            return _train_and_evaluate(cfg, run_dir, resume, info, main)
         except BaseException as e:
             if main:  # interrupted (Ctrl-C, the runner's SIGTERM): it resumes from its checkpoint
                 stopped = isinstance(e, KeyboardInterrupt)
@@ -148,11 +149,13 @@ def _results_root(run_dir: Path) -> Path:
     return run_dir.parents[3] if study_run else run_dir.parent
 
 
-def _train_and_evaluate(cfg, run_dir: Path, resume: bool, info: dict[str, Any]) -> RunResult:
+def _train_and_evaluate(
+    cfg, run_dir: Path, resume: bool, info: dict[str, Any], main: bool = True
+) -> RunResult:
+    pretrain_s = _prepare_inputs(cfg, main)  # once per dataset and encoder: not this run's time
+    if pretrain_s is not None:
+        info["pretrain_s"] = pretrain_s
     t0 = time.perf_counter()
-    if _pretrain_encoder(cfg):  # once per encoder config: its time is not this run's
-        info["pretrain_s"] = round(time.perf_counter() - t0, 1)
-        t0 = time.perf_counter()
     encoder = None
     if cfg.model.pretrain_epochs > 0:  # which encoder the run started from, to compare setups
         encoder = ensure_pretrained_encoder(cfg, cache_dir())  # (another node: the main's bytes)
@@ -207,6 +210,26 @@ def resumed_training_s(history: list[dict[str, Any]], trained_here: set[int]) ->
     ``trained_here``): what a resumed run adds to this process's time. Their epochs' training
     time only: an earlier process's start-up and checkpoint writes are not recorded anywhere."""
     return sum(float(row.get("time_s", 0.0)) for row in history if row["epoch"] not in trained_here)
+
+
+def _prepare_inputs(cfg: ExperimentConfig, main: bool = True) -> float | None:
+    """Generate the embedded dataset and pretrain the closed-set encoder that ``cfg`` needs where
+    they are missing, one process at a time (:func:`~owslib.study.lock.input_lock`: runs trained
+    at once share them); the seconds of pretraining when this process pretrained, else None.
+    Under DDP the main process takes the locks and generates the data; the others wait in it."""
+    if main and cfg.data.dataset == "embedded":
+        root = check_data_root(cfg)
+        with input_lock(input_lock_path(root), f"the embedded dataset {shown(root)}"):
+            ensure_embedded_dataset(root, cfg.synthetic)
+    if cfg.model.pretrain_epochs <= 0:
+        return None
+    encoder = encoder_cache_path(cfg, cache_dir())
+    lock = input_lock(input_lock_path(encoder), f"the closed-set encoder {encoder.name}")
+    with lock if main else contextlib.nullcontext():
+        t0 = time.perf_counter()
+        if _pretrain_encoder(cfg):
+            return round(time.perf_counter() - t0, 1)
+    return None
 
 
 def _pretrain_encoder(cfg: ExperimentConfig) -> bool:

@@ -119,13 +119,60 @@ def test_run_experiment_refuses_a_run_another_process_trains(tmp_path, smoke_cfg
     assert (run / "run.json").read_text() == '{"status": "running"}'
 
 
+def test_runs_started_at_once_prepare_their_shared_inputs_one_at_a_time(
+    tmp_path, smoke_cfg, monkeypatch
+):
+    """Two runs started together on a fresh machine (``--jobs 2``) once both generated the
+    embedded dataset into one folder, and one removed the other's temporary file. A run waits
+    while another process prepares the dataset or its encoder, then finds it ready."""
+    import threading
+
+    import owslib.study.run as run_module
+    from owslib.study.lock import input_lock, input_lock_path
+
+    root = tmp_path / "data" / "embedded"
+    root.mkdir(parents=True)  # (a root that is not the profile's default must exist)
+    cfg = smoke_cfg.override(data__root=str(root), model__pretrain_epochs=0)
+    manifest = root / "embedded.json"
+    done: list[float | None] = []
+    with input_lock(input_lock_path(root), "the dataset (the test holds it)"):
+        worker = threading.Thread(target=lambda: done.append(run_module._prepare_inputs(cfg)))
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive() and not manifest.exists()  # it waits; nothing written yet
+    worker.join(timeout=120)
+    assert done == [None] and manifest.is_file()  # generated once the holder let go
+
+    # the encoder: a run waits while another pretrains it, then finds it cached
+    monkeypatch.setenv("OWSLIB_CACHE", str(tmp_path / "cache"))
+    cfg = cfg.override(model__pretrain_epochs=1)
+    cached: list[bool] = []  # what each pretraining call found
+
+    def pretrain(c):
+        cached.append(run_module.encoder_cache_path(c, run_module.cache_dir()).exists())
+        return not cached[-1]
+
+    monkeypatch.setattr(run_module, "_pretrain_encoder", pretrain)
+    encoder = run_module.encoder_cache_path(cfg, run_module.cache_dir())
+    with input_lock(input_lock_path(encoder), "the encoder (the test pretrains it)"):
+        worker = threading.Thread(target=lambda: done.append(run_module._prepare_inputs(cfg)))
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive() and cached == []
+        encoder.write_bytes(b"pretrained by the holder")
+    worker.join(timeout=60)
+    assert cached == [True] and done[-1] is None  # it found the holder's encoder: no pretraining
+    assert run_module._prepare_inputs(cfg.override(model__pretrain_epochs=2)) is not None  # a
+    # missing encoder is pretrained, its seconds returned
+
+
 def test_an_interrupted_run_resumes_rather_than_counting_as_failed(tmp_path, monkeypatch):
     import owslib.study.run as run_module
 
     study = _study(tmp_path)
     job = jobs(study, tmp_path / "results")[0]
 
-    def interrupted(cfg, run_dir, resume, info):
+    def interrupted(cfg, run_dir, resume, info, main):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(run_module, "_train_and_evaluate", interrupted)
