@@ -508,7 +508,7 @@ def answers(results_dir: str | Path = "results", profile: str | None = None,
     ``power.csv`` and ``exploratory.csv`` (their paths: ``files``)."""
     study, results = load_study(resolve(study_file), profile=profile), resolve(results_dir)
     table = confirmatory_answers(study, results)
-    forest = forest_figure(table)
+    forest = forest_figure(table, table.attrs.get("diffs"))
     if forest is not None:  # shown where the notebook says (show_figure), not also by the backend
         plt.close(forest)
     out = {"table": table, "sentences": answer_sentences(table), "forest": forest,

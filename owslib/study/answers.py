@@ -94,7 +94,8 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
     stands as soon as no outcome of the others can change it: ``better``/``worse`` with
     ``p_holm`` < α, or ``p_holm_min`` ≥ α (no difference can be shown, and TOST, unadjusted,
     decides between ``equivalent`` and ``inconclusive``); any other waits for the rest (status
-    ``holm_waits``).
+    ``holm_waits``). ``table.attrs["diffs"]``: per analysed notebook, its paired differences on
+    the fresh seeds (what the forest plot draws seed by seed).
     """
     conf = study.confirmatory
     if conf is None:
@@ -152,6 +153,7 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         waits = analysed & ~settled & pending
         table.loc[waits, "verdict"] = np.nan
         table.loc[waits, "status"] = "holm_waits"
+    table.attrs["diffs"] = {name: d.tolist() for name, d in diffs.items()}  # the forest's seeds
     return table
 
 

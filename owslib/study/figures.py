@@ -155,11 +155,15 @@ def curves_figure(
     return fig
 
 
-def forest_figure(table: pd.DataFrame) -> plt.Figure | None:
+def forest_figure(
+    table: pd.DataFrame, diffs: Mapping[str, Sequence[float]] | None = None
+) -> plt.Figure | None:
     """The confirmatory effects: per question the mean paired difference with its (1 − α)
     interval (thin bar: the difference test) and its (1 − 2α) interval (thick bar: TOST shows
-    equivalence when it lies inside the band), over the equivalence band ±margin (grey); None
-    while no question is analysed (every planned seed done; an interim effect is not drawn)."""
+    equivalence when it lies inside the band), over the equivalence band ±margin (grey), and,
+    given ``diffs`` (per notebook, the fresh seeds' paired differences), each seed's difference as
+    a dot below the bars; None while no question is analysed (every planned seed done; an
+    interim effect is not drawn)."""
     rows = table[table["status"].isin(["analysed", "holm_waits"])]
     if rows.empty:
         return None
@@ -176,12 +180,17 @@ def forest_figure(table: pd.DataFrame) -> plt.Figure | None:
         if pd.notna(r.get("tost_lo")) and pd.notna(r.get("tost_hi")):
             ax.plot([r["tost_lo"], r["tost_hi"]], [0, 0], color="C0", lw=4, alpha=0.6,
                     solid_capstyle="butt")  # fmt: skip
+        seeds = (diffs or {}).get(r.get("notebook"), [])
+        if len(seeds):  # one dot per fresh seed: the spread the interval summarises
+            ax.plot(seeds, np.full(len(seeds), -0.5), "|", color="0.25", ms=9, mew=1.2, gid="seeds")
+        ax.set_ylim(-0.9, 0.5)
         ax.set_yticks([])
         ax.set_title(f"{r['question']}  ({r['arm']} − {r['comparator']}, {r['endpoint']}, "
                      f"n = {r['n_pairs']}): {verdict}", fontsize=8.5, loc="left")  # fmt: skip
         ax.tick_params(labelsize=8)
     axes[-1, 0].set_xlabel(f"paired difference: thin bar {100 * (1 - alpha):g} % interval, thick "
-                           f"bar {100 * (1 - 2 * alpha):g} % interval (TOST), grey: ±margin",
+                           f"bar {100 * (1 - 2 * alpha):g} % interval (TOST), grey: ±margin"
+                           + (", ticks below: each seed" if diffs else ""),
                            fontsize=8.5)  # fmt: skip
     fig.tight_layout()
     return fig

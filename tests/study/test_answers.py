@@ -45,8 +45,10 @@ def test_a_clear_effect_is_better_after_holm(tmp_path):
     for s, e in zip(range(10, 16), noise, strict=True):
         _run(results, "baseline", s, 0.5)
         _run(results, "focal", s, 0.55 + e)
-    row = confirmatory_answers(study, results).iloc[0]
+    table = confirmatory_answers(study, results)
+    row = table.iloc[0]
     assert (row["arm"], row["comparator"], row["n_pairs"]) == ("focal", "baseline", 6)
+    np.testing.assert_allclose(table.attrs["diffs"]["03_loss_ablations"], 0.05 + noise)  # per seed
     assert row["verdict"] == "better" and row["p_holm"] == row["p"]  # one hypothesis
     assert abs(row["mean"] - (0.05 + noise.mean())) < 1e-12
     (sentence,) = answer_sentences(confirmatory_answers(study, results))

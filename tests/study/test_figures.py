@@ -46,5 +46,13 @@ def test_the_forest_plot_draws_questions_with_every_seed_done_and_says_which_wai
     fig = forest_figure(table)
     (thick,) = [ln for ln in fig.axes[0].lines if ln.get_linewidth() == 4]
     assert list(thick.get_xdata()) == [0.004, 0.016]
+    assert not [ln for ln in fig.axes[0].lines if ln.get_gid() == "seeds"]  # no seeds given
+    plt.close(fig)
+    table["notebook"] = ["nb1", "nb2", "nb3"]
+    fig = forest_figure(table, {"nb1": [0.03, -0.01, 0.01], "nb3": [0.5]})
+    (seeds,) = [ln for ln in fig.axes[0].lines if ln.get_gid() == "seeds"]
+    assert list(seeds.get_xdata()) == [0.03, -0.01, 0.01]  # each seed's difference, as given
+    assert not [ln for ln in fig.axes[1].lines if ln.get_gid() == "seeds"]  # nb2: none given
+    assert fig.axes[-1].get_xlabel().endswith("ticks below: each seed")
     plt.close(fig)
     assert forest_figure(table.iloc[2:]) is None
