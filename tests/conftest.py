@@ -50,3 +50,13 @@ def smoke_root(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def smoke_cfg(smoke_root: Path) -> ExperimentConfig:
     """The smoke profile pointed at the session's dataset, on CPU."""
     return load_profile("smoke", data__root=str(smoke_root), train__device="cpu")
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """Close the figures a test leaves open (plot functions return theirs to the caller): an
+    xdist worker that runs many plotting tests otherwise holds dozens of them."""
+    yield
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
