@@ -48,6 +48,7 @@ from owslib.plots import save_figure
 from owslib.plots.embeddings import embedding_pca, norm_histograms
 from owslib.report.explorer_record import RECORD_FILE, load_explorer_record
 from owslib.study.answers import (
+    PAIR_COLUMNS,
     answer_sentences,
     confirmatory_answers,
     notebook_verdict,
@@ -503,21 +504,24 @@ def answers(results_dir: str | Path = "results", profile: str | None = None,
             study_file: str | Path = STUDY_FILE) -> dict[str, Any]:  # fmt: skip
     """What 06_summary opens with: the confirmatory table and one sentence per question, the
     forest plot (None until a question is analysed), the power table from the screening in
-    ``results_dir``, and the screening's comparisons with BH q-values (exploratory). The three
-    tables are written to ``<results>/summary/<profile>/`` as ``confirmatory.csv``,
+    ``results_dir``, and the screening's comparisons with BH q-values (exploratory). The tables
+    are written to ``<results>/summary/<profile>/`` as ``confirmatory.csv``,
+    ``confirmatory_pairs.csv`` (the tests' data: each question's pairs seed by seed),
     ``power.csv`` and ``exploratory.csv`` (their paths: ``files``)."""
     study, results = load_study(resolve(study_file), profile=profile), resolve(results_dir)
     table = confirmatory_answers(study, results)
-    forest = forest_figure(table, table.attrs.get("diffs"))
+    pairs = pd.DataFrame(table.attrs.get("pairs", []), columns=PAIR_COLUMNS)
+    forest = forest_figure(table, {nb: g["diff"].tolist() for nb, g in pairs.groupby("notebook")})
     if forest is not None:  # shown where the notebook says (show_figure), not also by the backend
         plt.close(forest)
     out = {"table": table, "sentences": answer_sentences(table), "forest": forest,
-           "power": power_now(study, results),
+           "pairs": pairs, "power": power_now(study, results),
            "exploratory": screening_exploratory(study, results)}  # fmt: skip
     folder = results / "summary" / study.profile
     folder.mkdir(parents=True, exist_ok=True)
     out["files"] = {k: folder / f"{n}.csv" for k, n in
-                    (("table", "confirmatory"), ("power", "power"), ("exploratory", "exploratory"))}  # fmt: skip
+                    (("table", "confirmatory"), ("pairs", "confirmatory_pairs"), ("power", "power"),
+                     ("exploratory", "exploratory"))}  # fmt: skip
     for key, path in out["files"].items():
         atomic_write_text(path, out[key].to_csv(index=False))
     return out

@@ -187,3 +187,22 @@ def test_study_file_variant_validates_and_is_listed(sandbox):
     copy.write_text(json.dumps(broken))
     with pytest.raises(ValueError, match="loss__focal_gama"):
         load_study(copy)
+
+
+def test_the_confirmation_is_re_derived_from_its_pairs_by_scipy(monkeypatch):
+    """docs/confirmatory.md's block recomputes, with scipy alone, from the committed
+    ``confirmatory_pairs.csv``, each analysed question's seeds, mean, paired-t p and TOST p as the
+    committed ``confirmatory.csv`` gives them."""
+    lang, code = marked_blocks((ROOT / "docs" / "confirmatory.md").read_text())["rederive"]
+    assert lang == "python"
+    monkeypatch.chdir(ROOT)
+    namespace: dict = {}
+    with contextlib.redirect_stdout(io.StringIO()):
+        exec(compile(code, "docs/confirmatory.md <rederive>", "exec"), namespace)
+    check, answers = namespace["check"], namespace["answers"]
+    analysed = answers.index[answers["status"].isin(["analysed", "holm_waits"])]
+    assert len(analysed) >= 1 and sorted(check.index) == sorted(analysed)
+    for nb in analysed:
+        assert check.loc[nb, "n"] == answers.loc[nb, "n_pairs"]
+        for col in ("mean", "p", "p_tost"):
+            assert check.loc[nb, col] == pytest.approx(answers.loc[nb, col], rel=1e-9, abs=1e-15)

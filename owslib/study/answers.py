@@ -18,6 +18,7 @@ from owslib.study.confirm import (
     Question,
     answer,
     answer_body,
+    confirming_pair_table,
     confirming_pairs,
     endpoint_words,
     exploratory,
@@ -33,6 +34,10 @@ COLUMNS = ["question", "notebook", "endpoint", "arm", "comparator", "n_pairs", "
            "sd", "sd_screening", "p", "p_holm", "p_holm_min", "margin", "p_tost", "tost_lo",
            "tost_hi", "power", "detectable", "power_target", "alpha", "degenerate", "verdict",
            "status"]  # fmt: skip
+#: The columns of the confirmation's pairs (``confirmatory_pairs.csv``): one row per question and
+#: fresh seed, the two arms' values on the endpoint and their difference, the runs' setup.
+PAIR_COLUMNS = ["question", "notebook", "endpoint", "arm", "comparator", "seed", "arm_value",
+                "comparator_value", "diff", "fingerprint"]  # fmt: skip
 
 
 def runs_long(study: Study, results_dir: str | Path, variants: tuple[str, ...],
@@ -94,13 +99,13 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
     stands as soon as no outcome of the others can change it: ``better``/``worse`` with
     ``p_holm`` < α, or ``p_holm_min`` ≥ α (no difference can be shown, and TOST, unadjusted,
     decides between ``equivalent`` and ``inconclusive``); any other waits for the rest (status
-    ``holm_waits``). ``table.attrs["diffs"]``: per analysed notebook, its paired differences on
-    the fresh seeds (what the forest plot draws seed by seed).
+    ``holm_waits``). ``table.attrs["pairs"]``: the analysed questions' pairs seed by seed (records
+    with the columns :data:`PAIR_COLUMNS`: what the tests ran on, and what the forest plot draws).
     """
     conf = study.confirmatory
     if conf is None:
         return pd.DataFrame(columns=COLUMNS)
-    rows, diffs, questions, n_planned = [], {}, {}, len(conf.seeds)
+    rows, diffs, questions, n_planned, pairs = [], {}, {}, len(conf.seeds), []
     for q in conf.questions:
         nb = study.notebook(q.notebook)
         row = {"question": nb.question or nb.name, "notebook": nb.name, "endpoint": q.endpoint,
@@ -110,7 +115,8 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
             rows.append(row | {"status": why})
             continue
         long = runs_long(study, results_dir, arms, conf.seeds)
-        d = confirming_pairs(long, q, arms[0], arms[1], conf.seeds)
+        by_seed = confirming_pair_table(long, q, arms[0], arms[1], conf.seeds)
+        d = by_seed["diff"].to_numpy()
         sd = screening_sd(study, results_dir, q)
         power = stats.paired_t_power(q.margin, sd, n_planned, conf.alpha / len(conf.questions)) \
             if sd == sd and sd > 0 and n_planned >= 2 else np.nan  # fmt: skip
@@ -130,6 +136,9 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
                                          f"({', '.join(sorted(prints))}): retrain them in one"})  # fmt: skip
             continue
         diffs[nb.name], questions[nb.name] = d, q
+        pairs += by_seed.assign(question=row["question"], notebook=nb.name, endpoint=q.endpoint,
+                                arm=arms[0], comparator=arms[1],
+                                fingerprint=next(iter(prints)))[PAIR_COLUMNS].to_dict("records")  # fmt: skip
         rows.append(row | {"status": "analysed"})
     table = pd.DataFrame(rows, columns=COLUMNS)
     if diffs:
@@ -153,7 +162,7 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         waits = analysed & ~settled & pending
         table.loc[waits, "verdict"] = np.nan
         table.loc[waits, "status"] = "holm_waits"
-    table.attrs["diffs"] = {name: d.tolist() for name, d in diffs.items()}  # the forest's seeds
+    table.attrs["pairs"] = pairs
     return table
 
 

@@ -182,15 +182,26 @@ def confirming_pairs(long: pd.DataFrame, q: Question, arm: str, comparator: str,
                      seeds: tuple[int, ...]) -> np.ndarray:  # fmt: skip
     """``arm − comparator`` on the question's endpoint at ``seeds`` (the screening's, to pick the
     arms; the confirmation's, to test them), each seed's two runs of one setup (:func:`owslib.comparison.paired_differences` pairs within a fingerprint)."""
+    return confirming_pair_table(long, q, arm, comparator, seeds)["diff"].to_numpy()
+
+
+def confirming_pair_table(long: pd.DataFrame, q: Question, arm: str, comparator: str,
+                          seeds: tuple[int, ...]) -> pd.DataFrame:  # fmt: skip
+    """:func:`confirming_pairs` seed by seed: ``seed``, ``arm_value``, ``comparator_value`` and
+    ``diff`` (their difference), in seed order."""
     metric, *rest = q.endpoint.split("/")
     rows = long[long["variant"].isin([arm, comparator]) & long["seed"].isin(seeds)
                 & (long["metric"] == metric)]  # fmt: skip
     if rest:
         rows = rows[(rows["scorer"] == rest[0]) & (rows["aggregation"] == rest[1])]
+    columns = ["seed", "arm_value", "comparator_value", "diff"]
     if rows.empty or comparator not in set(rows["variant"]):
-        return np.array([])
+        return pd.DataFrame(columns=columns, dtype=float)
     pairs = comparison.paired_differences(rows, baseline=comparator)
-    return pairs.loc[pairs["variant"] == arm, "diff"].to_numpy()
+    pairs = pairs[pairs["variant"] == arm].rename(
+        columns={"value": "arm_value", "baseline_value": "comparator_value"}
+    )
+    return pairs[columns].sort_values("seed").reset_index(drop=True)
 
 
 _METRIC_WORDS = {"miou": "mIoU", "aupr": "AUPR", "fpr95": "FPR95", "auroc": "AUROC"}

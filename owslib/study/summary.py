@@ -96,8 +96,8 @@ def summary_intro(overview: dict[str, Any]) -> str:
     return (f"{study.description}\n\n{runs}; confirmation {overview.get('confirming_done', 0)} "
             f"of {overview.get('confirming_expected', 0)} (fresh {seeds_words(conf.seeds)}, the "
             f"arms picked so far). The screening's numbers come from {where}; the answers' from "
-            f"the confirmation's run folders, tabled in `confirmatory.csv`, `power.csv` and "
-            f"`exploratory.csv` beside it.")  # fmt: skip
+            f"the confirmation's run folders, tabled in `confirmatory.csv` (its pairs seed by "
+            f"seed in `confirmatory_pairs.csv`), `power.csv` and `exploratory.csv` beside it.")  # fmt: skip
 
 
 def noise_floor_table(

@@ -48,7 +48,9 @@ def test_a_clear_effect_is_better_after_holm(tmp_path):
     table = confirmatory_answers(study, results)
     row = table.iloc[0]
     assert (row["arm"], row["comparator"], row["n_pairs"]) == ("focal", "baseline", 6)
-    np.testing.assert_allclose(table.attrs["diffs"]["03_loss_ablations"], 0.05 + noise)  # per seed
+    pairs = pd.DataFrame(table.attrs["pairs"])  # per seed, in seed order
+    np.testing.assert_allclose(pairs["diff"], 0.05 + noise)
+    assert pairs["seed"].tolist() == list(range(10, 16))
     assert row["verdict"] == "better" and row["p_holm"] == row["p"]  # one hypothesis
     assert abs(row["mean"] - (0.05 + noise.mean())) < 1e-12
     (sentence,) = answer_sentences(confirmatory_answers(study, results))
@@ -462,10 +464,18 @@ def test_the_summary_s_answers_show_the_forest_plot_once(tmp_path):
     assert ans["forest"].axes and ans["forest"].savefig(tmp_path / "forest.png") is None
     # the tables behind the summary, beside the screening's all_runs.csv
     files = ans["files"]
-    assert {p.name for p in files.values()} == {"confirmatory.csv", "power.csv", "exploratory.csv"}
+    assert {p.name for p in files.values()} == {"confirmatory.csv", "confirmatory_pairs.csv",
+                                                "power.csv", "exploratory.csv"}  # fmt: skip
     assert all(p.parent == results / "summary" / "smoke" for p in files.values())
     written = pd.read_csv(files["table"])
     assert written["verdict"].tolist() == ["better"] and written["n_pairs"].tolist() == [6]
+    pairs = pd.read_csv(files["pairs"])  # the data the test ran on, seed by seed
+    assert pairs["seed"].tolist() == list(range(10, 16))
+    assert (pairs["arm"] == "focal").all() and (pairs["comparator"] == "baseline").all()
+    np.testing.assert_allclose(pairs["arm_value"] - pairs["comparator_value"], pairs["diff"])
+    np.testing.assert_allclose(pairs["diff"], [0.05 + s / 1000 for s in range(10, 16)])
+    assert abs(pairs["diff"].mean() - written["mean"].iloc[0]) < 1e-12
+    assert (pairs["fingerprint"] == "A").all() and (pairs["endpoint"] == "miou").all()
 
 
 def test_the_summary_counts_the_confirmation_s_runs_and_names_its_tables(tmp_path):
@@ -481,7 +491,10 @@ def test_the_summary_counts_the_confirmation_s_runs_and_names_its_tables(tmp_pat
     assert (overview["confirming_done"], overview["confirming_expected"]) == (7, 12)
     intro = notebook.summary_intro(overview)
     assert "confirmation 7 of 12 (fresh seeds 10–15, the arms picked so far)" in intro
-    assert "`confirmatory.csv`, `power.csv` and `exploratory.csv`" in intro
+    assert (
+        "`confirmatory.csv` (its pairs seed by seed in `confirmatory_pairs.csv`), `power.csv` and "
+        "`exploratory.csv`" in intro
+    )
 
 
 def test_a_difference_that_rounds_to_zero_reads_plus_zero():
