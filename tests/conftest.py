@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,6 @@ def _close_figures():
     """Close the figures a test leaves open (plot functions return theirs to the caller): an
     xdist worker that runs many plotting tests otherwise holds dozens of them."""
     yield
-    import matplotlib.pyplot as plt
-
-    plt.close("all")
+    plt = sys.modules.get("matplotlib.pyplot")  # (imported by the test if it plotted)
+    if plt is not None:
+        plt.close("all")

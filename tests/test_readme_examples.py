@@ -191,8 +191,8 @@ def test_study_file_variant_validates_and_is_listed(sandbox):
 
 def test_the_confirmation_is_re_derived_from_its_pairs_by_scipy(monkeypatch):
     """docs/confirmatory.md's block recomputes, with scipy alone, from the committed
-    ``confirmatory_pairs.csv``, each analysed question's seeds, mean, paired-t p and TOST p as the
-    committed ``confirmatory.csv`` gives them."""
+    ``confirmatory_pairs.csv``, each analysed question's seeds, mean, paired-t p, TOST p and Holm p
+    as the committed ``confirmatory.csv`` gives them; and the pairs are the committed runs'."""
     lang, code = marked_blocks((ROOT / "docs" / "confirmatory.md").read_text())["rederive"]
     assert lang == "python"
     monkeypatch.chdir(ROOT)
@@ -204,5 +204,20 @@ def test_the_confirmation_is_re_derived_from_its_pairs_by_scipy(monkeypatch):
     assert len(analysed) >= 1 and sorted(check.index) == sorted(analysed)
     for nb in analysed:
         assert check.loc[nb, "n"] == answers.loc[nb, "n_pairs"]
-        for col in ("mean", "p", "p_tost"):
+        for col in ("mean", "p", "p_tost", "p_holm"):
             assert check.loc[nb, col] == pytest.approx(answers.loc[nb, col], rel=1e-9, abs=1e-15)
+    # each pair's values are its two runs' endpoint, read from their run folders
+    from owslib.study.answers import runs_long
+    from owslib.study.studyfile import load_study
+
+    study = load_study(STUDY_FILE, profile="quick")
+    pairs = namespace["pairs"]
+    for (arm, comparator, endpoint), g in pairs.groupby(["arm", "comparator", "endpoint"]):
+        metric, *rest = endpoint.split("/")
+        long = runs_long(study, ROOT / "results", (arm, comparator), tuple(g["seed"]))
+        long = long[long["metric"] == metric]
+        if rest:
+            long = long[(long["scorer"] == rest[0]) & (long["aggregation"] == rest[1])]
+        value = long.set_index(["variant", "seed"])["value"]
+        assert list(value[[(arm, s) for s in g["seed"]]]) == list(g["arm_value"])
+        assert list(value[[(comparator, s) for s in g["seed"]]]) == list(g["comparator_value"])

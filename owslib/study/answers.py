@@ -100,7 +100,8 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
     ``p_holm`` < α, or ``p_holm_min`` ≥ α (no difference can be shown, and TOST, unadjusted,
     decides between ``equivalent`` and ``inconclusive``); any other waits for the rest (status
     ``holm_waits``). ``table.attrs["pairs"]``: the analysed questions' pairs seed by seed (records
-    with the columns :data:`PAIR_COLUMNS`: what the tests ran on, and what the forest plot draws).
+    with the columns :data:`PAIR_COLUMNS`: what the tests ran on, and what the forest plot draws; pandas
+    copies ``attrs`` into frames derived from the table, where they still cover every question).
     """
     conf = study.confirmatory
     if conf is None:

@@ -162,7 +162,7 @@ def forest_figure(
     interval (thin bar: the difference test) and its (1 − 2α) interval (thick bar: TOST shows
     equivalence when it lies inside the band), over the equivalence band ±margin (grey), and,
     given ``diffs`` (per notebook, the fresh seeds' paired differences), each seed's difference as
-    a dot below the bars; None while no question is analysed (every planned seed done; an
+    a tick below the bars; None while no question is analysed (every planned seed done; an
     interim effect is not drawn)."""
     rows = table[table["status"].isin(["analysed", "holm_waits"])]
     if rows.empty:
@@ -171,6 +171,7 @@ def forest_figure(
         float(rows["alpha"].iloc[0]) if "alpha" in rows and rows["alpha"].notna().any() else 0.05
     )
     fig, axes = plt.subplots(len(rows), 1, figsize=(7.5, 1.1 * len(rows) + 0.6), squeeze=False)
+    ticked = False
     for ax, (_, r) in zip(axes[:, 0], rows.iterrows(), strict=True):
         verdict = r["verdict"] if r["status"] == "analysed" else "no verdict until Holm has all"
         ax.axvspan(-r["margin"], r["margin"], color="0.9", label="equivalence margin")
@@ -181,16 +182,17 @@ def forest_figure(
             ax.plot([r["tost_lo"], r["tost_hi"]], [0, 0], color="C0", lw=4, alpha=0.6,
                     solid_capstyle="butt")  # fmt: skip
         seeds = (diffs or {}).get(r.get("notebook"), [])
-        if len(seeds):  # one dot per fresh seed: the spread the interval summarises
+        if len(seeds):  # one tick per fresh seed: the spread the interval summarises
             ax.plot(seeds, np.full(len(seeds), -0.5), "|", color="0.25", ms=9, mew=1.2, gid="seeds")
-        ax.set_ylim(-0.9, 0.5)
+            ax.set_ylim(-0.9, 0.5)
+            ticked = True
         ax.set_yticks([])
         ax.set_title(f"{r['question']}  ({r['arm']} − {r['comparator']}, {r['endpoint']}, "
                      f"n = {r['n_pairs']}): {verdict}", fontsize=8.5, loc="left")  # fmt: skip
         ax.tick_params(labelsize=8)
     axes[-1, 0].set_xlabel(f"paired difference: thin bar {100 * (1 - alpha):g} % interval, thick "
                            f"bar {100 * (1 - 2 * alpha):g} % interval (TOST), grey: ±margin"
-                           + (", ticks below: each seed" if diffs else ""),
+                           + (", ticks below: each seed" if ticked else ""),
                            fontsize=8.5)  # fmt: skip
     fig.tight_layout()
     return fig

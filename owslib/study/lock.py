@@ -75,31 +75,49 @@ def run_lock(run_dir: str | Path) -> Iterator[None]:
 
 
 @contextlib.contextmanager
-def input_lock(path: str | Path, what: str) -> Iterator[None]:
-    """Hold an exclusive lock on the lock file ``path`` while the block prepares ``what``, an
-    input that runs share (the embedded dataset, a closed-set encoder), *waiting* for whichever
-    process holds it: one process prepares it, the others (``--jobs``, array tasks, a second
-    runner) wait and then find it ready, instead of writing the same files at once."""
-    path = Path(path)
+def input_lock(target: str | Path, what: str) -> Iterator[None]:
+    """Hold the lock of ``target`` (``.<name>.lock`` beside it, as :func:`lock_path`) while the
+    block prepares it, *waiting* for whichever process holds it: one process prepares an input
+    that runs share (the embedded dataset, a closed-set encoder; ``what`` names it), the others
+    (``--jobs``, array tasks, a second runner) wait and then find it ready, instead of writing the
+    same files at once. Where the lock cannot be had (a read-only or foreign folder, a file system
+    that does not lock) the block runs unlocked, with a warning once per folder."""
+    path = lock_path(target)
     if fcntl is None:
         yield
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a+", encoding="utf-8") as f:
-        if _try_flock(f) is False:
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        f = open(path, "a+", encoding="utf-8")  # noqa: SIM115  (closed below)
+    except OSError as e:
+        if e.errno not in UNWRITABLE:
+            raise
+        _warn_unlocked(path, f"cannot write {path.name} there ({e.strerror})", what)
+        yield
+        return
+    with f:
+        taken = _try_flock(f)
+        if taken is None:
+            _warn_unlocked(path, "the file system does not lock files", what)
+        elif not taken:
             log.info("waiting for another process preparing %s", what)
             fcntl.flock(f, fcntl.LOCK_EX)
-        try:  # (None: the file system does not lock; prepared unlocked, as runs are)
+        try:
             yield
         finally:
             with contextlib.suppress(OSError):
                 fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def input_lock_path(target: str | Path) -> Path:
-    """The lock file of a shared input: ``.<name>.lock`` beside it."""
-    target = Path(target)
-    return target.parent / f".{target.name}.lock"
+def _warn_unlocked(path: Path, why: str, what: str) -> None:
+    if path.parent not in _warned:
+        _warned.add(path.parent)
+        log.warning("%s: %s; %s is not protected from being prepared twice at once",
+                    path.parent, why, what)  # fmt: skip
+
+
+#: errno values of a folder where no lock file can be made (the input is prepared unlocked).
+UNWRITABLE = {errno.EACCES, errno.EPERM, errno.EROFS}
 
 
 #: errno values of a file system that does not lock (the run goes on unlocked).

@@ -25,10 +25,9 @@ import torch
 
 from owslib import __version__, plots, report
 from owslib.config import ExperimentConfig
-from owslib.data import ensure_embedded_dataset
 from owslib.distributed import barrier, broadcast_state, init_distributed, main_value
 from owslib.engine.autocast import cpu_info
-from owslib.engine.experiment import build_experiment, cache_dir, check_data_root
+from owslib.engine.experiment import build_experiment, cache_dir, check_data_root, prepare_data
 from owslib.engine.loop import CHECKPOINT_NAME, fit, restore, stale_keys
 from owslib.engine.pretrain import encoder_cache_path, encoder_cached, ensure_pretrained_encoder
 from owslib.evaluation.embeddings import write_embedding_sample
@@ -38,7 +37,7 @@ from owslib.io import atomic_write_json, read_json, sha256_file
 from owslib.paths import shown
 from owslib.report import metrics_tables, write_evaluation
 from owslib.report.explorer_record import RECORD_FILE, write_explorer_record
-from owslib.study.lock import input_lock, input_lock_path, run_lock
+from owslib.study.lock import input_lock, run_lock
 from owslib.study.setup import fingerprint, observed
 from owslib.study.supersede import move_aside
 
@@ -106,7 +105,8 @@ def run_experiment(
         return _reuse(cfg, run_dir, load_model)
     # under DDP the main process alone locks the run, moves a stale run aside and writes
     # run.json; the others wait
-    main = init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu")).is_main
+    dist = init_distributed(torch.device("cuda" if torch.cuda.is_available() else "cpu"))
+    main = dist.is_main
     with run_lock(run_dir) if main else contextlib.nullcontext():  # RunBusyError: another has it
         # finished by the process that held it? (the main process decides for every rank)
         if main_value(resume and is_finished(run_dir, cfg)):
@@ -118,7 +118,7 @@ def run_experiment(
             atomic_write_json(run_dir / RUN_FILE, info)
         barrier()
         try:
-            return _train_and_evaluate(cfg, run_dir, resume, info, main)
+            return _train_and_evaluate(cfg, run_dir, resume, info, dist.enabled)
         except BaseException as e:
             if main:  # interrupted (Ctrl-C, the runner's SIGTERM): it resumes from its checkpoint
                 stopped = isinstance(e, KeyboardInterrupt)
@@ -150,9 +150,9 @@ def _results_root(run_dir: Path) -> Path:
 
 
 def _train_and_evaluate(
-    cfg, run_dir: Path, resume: bool, info: dict[str, Any], main: bool = True
+    cfg, run_dir: Path, resume: bool, info: dict[str, Any], distributed: bool = False
 ) -> RunResult:
-    pretrain_s = _prepare_inputs(cfg, main)  # once per dataset and encoder: not this run's time
+    pretrain_s = _prepare_inputs(cfg, lock=not distributed)  # not this run's time
     if pretrain_s is not None:
         info["pretrain_s"] = pretrain_s
     t0 = time.perf_counter()
@@ -212,20 +212,24 @@ def resumed_training_s(history: list[dict[str, Any]], trained_here: set[int]) ->
     return sum(float(row.get("time_s", 0.0)) for row in history if row["epoch"] not in trained_here)
 
 
-def _prepare_inputs(cfg: ExperimentConfig, main: bool = True) -> float | None:
+def _prepare_inputs(cfg: ExperimentConfig, lock: bool = True) -> float | None:
     """Generate the embedded dataset and pretrain the closed-set encoder that ``cfg`` needs where
-    they are missing, one process at a time (:func:`~owslib.study.lock.input_lock`: runs trained
-    at once share them); the seconds of pretraining when this process pretrained, else None.
-    Under DDP the main process takes the locks and generates the data; the others wait in it."""
-    if main and cfg.data.dataset == "embedded":
+    they are missing; the seconds of pretraining when this process pretrained, else None.
+
+    With ``lock`` (a run of one process) one process at a time
+    (:func:`~owslib.study.lock.input_lock`): runs started at once (``--jobs``, array tasks) share
+    these inputs. A DDP run passes False: its ranks synchronise in
+    :func:`~owslib.engine.experiment.prepare_data` and the encoder's pretraining, and a main rank
+    waiting on another job's lock would leave the others in a collective until it times out."""
+    if lock and cfg.data.dataset == "embedded":
         root = check_data_root(cfg)
-        with input_lock(input_lock_path(root), f"the embedded dataset {shown(root)}"):
-            ensure_embedded_dataset(root, cfg.synthetic)
+        with input_lock(root, f"the embedded dataset {shown(root)}"):
+            prepare_data(cfg)
     if cfg.model.pretrain_epochs <= 0:
         return None
     encoder = encoder_cache_path(cfg, cache_dir())
-    lock = input_lock(input_lock_path(encoder), f"the closed-set encoder {encoder.name}")
-    with lock if main else contextlib.nullcontext():
+    with input_lock(encoder, f"the closed-set encoder {encoder.name}") if lock else (
+            contextlib.nullcontext()):  # fmt: skip
         t0 = time.perf_counter()
         if _pretrain_encoder(cfg):
             return round(time.perf_counter() - t0, 1)

@@ -55,4 +55,7 @@ def test_the_forest_plot_draws_questions_with_every_seed_done_and_says_which_wai
     assert not [ln for ln in fig.axes[1].lines if ln.get_gid() == "seeds"]  # nb2: none given
     assert fig.axes[-1].get_xlabel().endswith("ticks below: each seed")
     plt.close(fig)
+    fig = forest_figure(table, {"nb3": [0.5]})  # seeds only for a question not drawn: no mention
+    assert not fig.axes[-1].get_xlabel().endswith("ticks below: each seed")
+    plt.close(fig)
     assert forest_figure(table.iloc[2:]) is None

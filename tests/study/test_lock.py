@@ -128,18 +128,20 @@ def test_runs_started_at_once_prepare_their_shared_inputs_one_at_a_time(
     import threading
 
     import owslib.study.run as run_module
-    from owslib.study.lock import input_lock, input_lock_path
+    from owslib.study.lock import input_lock
 
     root = tmp_path / "data" / "embedded"
     root.mkdir(parents=True)  # (a root that is not the profile's default must exist)
     cfg = smoke_cfg.override(data__root=str(root), model__pretrain_epochs=0)
     manifest = root / "embedded.json"
     done: list[float | None] = []
-    with input_lock(input_lock_path(root), "the dataset (the test holds it)"):
+    with input_lock(root, "the dataset (the test holds it)"):
         worker = threading.Thread(target=lambda: done.append(run_module._prepare_inputs(cfg)))
         worker.start()
         worker.join(timeout=1.0)
-        assert worker.is_alive() and not manifest.exists()  # it waits; nothing written yet
+        assert worker.is_alive() and not any(root.iterdir())  # it waits: not a file written yet
+        # a DDP rank does not lock (its ranks synchronise in prepare_data): it does not wait here
+        assert run_module._prepare_inputs(cfg, lock=False) is None and not any(root.iterdir())
     worker.join(timeout=120)
     assert done == [None] and manifest.is_file()  # generated once the holder let go
 
@@ -154,7 +156,7 @@ def test_runs_started_at_once_prepare_their_shared_inputs_one_at_a_time(
 
     monkeypatch.setattr(run_module, "_pretrain_encoder", pretrain)
     encoder = run_module.encoder_cache_path(cfg, run_module.cache_dir())
-    with input_lock(input_lock_path(encoder), "the encoder (the test pretrains it)"):
+    with input_lock(encoder, "the encoder (the test pretrains it)"):
         worker = threading.Thread(target=lambda: done.append(run_module._prepare_inputs(cfg)))
         worker.start()
         worker.join(timeout=1.0)
@@ -166,13 +168,45 @@ def test_runs_started_at_once_prepare_their_shared_inputs_one_at_a_time(
     # missing encoder is pretrained, its seconds returned
 
 
+def test_a_shared_input_in_a_folder_without_a_lock_file_is_prepared_unlocked(
+    tmp_path, monkeypatch, caplog
+):
+    """A dataset on a read-only mount (or a folder of another user's) is read, never refused: no
+    lock file can be made there, so it is prepared unlocked, with one warning per folder."""
+    import errno
+
+    from owslib.study import lock
+
+    def unwritable(path, *args, **kwargs):
+        raise OSError(errno.EROFS, "Read-only file system", str(path))
+
+    monkeypatch.setattr(lock, "open", unwritable, raising=False)
+    ran = []
+    with caplog.at_level("WARNING", logger="owslib.study.lock"):
+        for _ in range(2):
+            with lock.input_lock(tmp_path / "data" / "embedded", "the dataset"):
+                ran.append(True)
+    assert ran == [True, True]
+    (warning,) = [r.getMessage() for r in caplog.records]
+    assert "cannot write .embedded.lock there (Read-only file system)" in warning
+    assert "the dataset is not protected from being prepared twice at once" in warning
+
+    def full(path, *args, **kwargs):  # any other failure is an error
+        raise OSError(errno.ENOSPC, "No space left on device", str(path))
+
+    monkeypatch.setattr(lock, "open", full, raising=False)
+    with pytest.raises(OSError, match="No space left"):
+        with lock.input_lock(tmp_path / "other", "x"):
+            pass
+
+
 def test_an_interrupted_run_resumes_rather_than_counting_as_failed(tmp_path, monkeypatch):
     import owslib.study.run as run_module
 
     study = _study(tmp_path)
     job = jobs(study, tmp_path / "results")[0]
 
-    def interrupted(cfg, run_dir, resume, info, main):
+    def interrupted(cfg, run_dir, resume, info, distributed):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(run_module, "_train_and_evaluate", interrupted)
