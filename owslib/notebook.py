@@ -51,6 +51,7 @@ from owslib.study.answers import (
     PAIR_COLUMNS,
     answer_sentences,
     confirmatory_answers,
+    exploratory_top,  # noqa: F401  (re-exported for the notebooks)
     notebook_verdict,
     power_now,  # fmt: skip
     screening_exploratory,

@@ -191,6 +191,21 @@ def screening_exploratory(study: Study, results_dir: str | Path) -> pd.DataFrame
     return out
 
 
+def exploratory_top(ex: pd.DataFrame, n: int = 25) -> pd.DataFrame:
+    """The ``n`` smallest q-values of :func:`screening_exploratory`'s pooled metrics and mIoU,
+    for display: comparisons that differ only in the scorer and give the very same numbers (two
+    scorers that compute one score on this data, e.g. ``gaussian`` and ``gaussian_per_dim`` with
+    a diagonal covariance) are one row, the scorers joined by " = ". The family, and with it every
+    q-value, stays the whole table's."""
+    if ex.empty:
+        return ex
+    pooled = ex[ex["aggregation"].isin(["", "pooled"])]
+    same = [c for c in pooled.columns if c != "scorer"]
+    merged = pooled.groupby(same, dropna=False, sort=False)["scorer"].agg(" = ".join)
+    top = merged.reset_index()[list(pooled.columns)].sort_values("q_bh", kind="stable").head(n)
+    return top.reset_index(drop=True)
+
+
 def screening_sd(study: Study, results_dir: str | Path, q: Question) -> float:
     """The screening's SD of paired differences on a question's endpoint: for a head-to-head
     question its two arms, else the root mean square over the notebook's variant − baseline SDs

@@ -519,3 +519,22 @@ def test_each_question_s_section_says_its_confirmation_before_its_screening(tmp_
         confirmation < section.index("**Screening** (exploratory):") < section.index("- **focal**")
     )
     assert "**Confirmation**" not in notebook.summary_sections(overview)[0]  # without the answers
+
+
+def test_the_exploratory_display_shows_scorers_that_compute_one_score_once():
+    from owslib.study.answers import exploratory_top
+
+    row = {"variant": "v", "metric": "auroc", "aggregation": "pooled", "n_pairs": 3, "mean": 0.01,
+           "lo": 0.0, "hi": 0.02, "p": 0.01, "q_bh": 0.2, "notebook": "nb", "baseline": "b"}  # fmt: skip
+    ex = pd.DataFrame([
+        row | {"scorer": "gaussian"},
+        row | {"scorer": "gaussian_per_dim"},  # the same numbers: one row
+        row | {"scorer": "fused", "mean": 0.011},  # one number differs: its own row
+        row | {"scorer": "gaussian", "aggregation": "per_image", "q_bh": 0.01},  # not pooled
+        row | {"scorer": "", "metric": "miou", "aggregation": "", "q_bh": 0.1},
+    ])  # fmt: skip
+    top = exploratory_top(ex)
+    assert list(top.columns) == list(ex.columns) and list(top.index) == [0, 1, 2]
+    assert top["scorer"].tolist() == ["", "gaussian = gaussian_per_dim", "fused"]  # by q, stable
+    assert top["mean"].tolist() == [0.01, 0.01, 0.011]
+    assert len(exploratory_top(ex, n=1)) == 1 and exploratory_top(ex.iloc[:0]).empty
