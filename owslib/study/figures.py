@@ -170,7 +170,7 @@ def forest_figure(
     alpha = (
         float(rows["alpha"].iloc[0]) if "alpha" in rows and rows["alpha"].notna().any() else 0.05
     )
-    fig, axes = plt.subplots(len(rows), 1, figsize=(7.5, 1.1 * len(rows) + 0.6), squeeze=False)
+    fig, axes = plt.subplots(len(rows), 1, figsize=(7.5, 1.3 * len(rows) + 0.6), squeeze=False)
     ticked = False
     for ax, (_, r) in zip(axes[:, 0], rows.iterrows(), strict=True):
         verdict = r["verdict"] if r["status"] == "analysed" else "no verdict until Holm has all"
@@ -187,8 +187,8 @@ def forest_figure(
             ax.set_ylim(-0.9, 0.5)
             ticked = True
         ax.set_yticks([])
-        ax.set_title(f"{r['question']}  ({r['arm']} − {r['comparator']}, {r['endpoint']}, "
-                     f"n = {r['n_pairs']}): {verdict}", fontsize=8.5, loc="left")  # fmt: skip
+        ax.set_title(f"{r['question']}\n{r['arm']} − {r['comparator']}, {r['endpoint']}, "
+                     f"n = {r['n_pairs']}: {verdict}", fontsize=8.5, loc="left")  # fmt: skip
         ax.tick_params(labelsize=8)
     axes[-1, 0].set_xlabel(f"paired difference: thin bar {100 * (1 - alpha):g} % interval, thick "
                            f"bar {100 * (1 - 2 * alpha):g} % interval (TOST), grey: ±margin"
