@@ -295,7 +295,7 @@ def screening_cell(study: Study, results_dir: str | Path, q: Question,
         return f"no screening run pairs with `{nb.baseline}` yet"
     parts = []
     for r in rows.itertuples():
-        tag = " (under confirmation)" if arms and r.variant == arms[0] else ""
+        tag = " (the confirmation's arm)" if arms and r.variant == arms[0] else ""
         qv = f"q {r.q_bh:.2f}" if r.q_bh == r.q_bh else "no q"
         parts.append(
             f"`{r.variant}`{tag} {_effect(r.mean, r.lo, r.hi, r.n_pairs, n_planned)}, {qv}"

@@ -371,7 +371,7 @@ def test_the_table_of_answers_ranks_the_screening_and_marks_the_confirmed_arm(tm
     verdict, screening = [c.strip() for c in row.strip("|").split(" | ")][1:3]
     assert verdict.startswith("not answered yet: focal against baseline on mIoU (margin ±0.02), "
                               "0 of 6 confirming seeds done")  # fmt: skip
-    assert screening.startswith("mIoU − `baseline`: `focal` (under confirmation) +0.062 [")
+    assert screening.startswith("mIoU − `baseline`: `focal` (the confirmation's arm) +0.062 [")
     assert screening.index("`focal`") < screening.index("`dice`")  # best first
     assert f"q {q['focal']:.2f}" in screening and f"q {q['dice']:.2f}" in screening
 
@@ -432,7 +432,7 @@ def test_the_table_of_answers_says_what_the_screening_lacks(tmp_path):
         _run(results, "baseline", s, 0.5)
         _run(results, "dice", s, 0.52)  # the same difference at both seeds
     _run(results, "focal", 0, 0.53)  # one seed: an estimate, no interval, no q-value
-    # (the screening is unfinished: no arm is under confirmation yet)
+    # (the screening is unfinished: no arm is picked for the confirmation yet)
     assert screening() == ("mIoU − `baseline`: `focal` +0.030 (1 of 3 seeds, no interval), no q; "
                            "`dice` +0.020 (2 of 3 seeds, the same at every seed), no q")  # fmt: skip
     no_questions = {k: v for k, v in SPEC.items() if k != "confirmatory"}
