@@ -12,8 +12,9 @@ The package is built in layers; a module imports only from its own layer or the 
    ``metrics``, ``inference`` (Gaussian scores, scorers, discovery), ``plots`` (figures);
 2. ``engine`` — the experiment builder, the training loop, checkpoints, the closed-set encoder;
 3. ``evaluation`` (the protocol: computes, writes nothing) and ``report`` (writes its files);
-4. ``study`` — the study file, planning and running its runs, papermill, results read back;
-5. faces — ``cli`` (every command), ``notebook`` (what the notebooks call), ``display`` (tables,
+4. ``runs`` — one experiment run: train, evaluate, write; its lock, its setup and fingerprint;
+5. ``study`` — the study file, planning and training its runs, papermill, results read back;
+6. faces — ``cli`` (every command), ``notebook`` (what the notebooks call), ``display`` (tables,
    figures and the explorer shown inline), ``widgets``.
 """
 

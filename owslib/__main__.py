@@ -14,7 +14,7 @@ from owslib.cli.evaluate import register as register_evaluate_command
 from owslib.cli.study import register as register_study_command
 from owslib.cli.train import register as register_train_command
 from owslib.config import ConfigError
-from owslib.study.setup import IN_SETUP_VARIABLE
+from owslib.runs.setup import IN_SETUP_VARIABLE
 
 log = logging.getLogger("owslib")
 DESCRIPTION = (
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     from owslib.data.download import DownloadError
     from owslib.data.embedded.generator import EmbeddedDatasetError
     from owslib.data.validation import DatasetError, worker_message
-    from owslib.study.lock import RunBusyError
+    from owslib.runs.lock import RunBusyError
 
     user_errors = (ConfigError, ValueError, FileNotFoundError, NotADirectoryError, DatasetError,
                    EmbeddedDatasetError, DownloadError, RunBusyError)  # fmt: skip

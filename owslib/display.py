@@ -14,7 +14,7 @@ from owslib.paths import resolve
 from owslib.plots.inline import figure_bundle, image_bundle, to_jpeg
 from owslib.report.explorer_record import RECORD_FILE, load_explorer_record
 from owslib.report.tables import markdown_table
-from owslib.study.run import RunResult
+from owslib.runs.run import RunResult
 from owslib.widgets import AnomalyExplorer, FigureBox
 
 
@@ -32,7 +32,7 @@ def show_image(path: str | Path, *, photo: bool = False, quality: int = 85, alt:
     display(bundle, metadata=metadata, raw=True)
 
 
-#: Alt text of a run's figures (:data:`owslib.study.run.FIGURES`), as notebook 01 shows them.
+#: Alt text of a run's figures (:data:`owslib.runs.run.FIGURES`), as notebook 01 shows them.
 RUN_FIGURE_ALT = {
     "training_curves": "Training curves: the per-epoch mean of every loss term on a log axis, the "
     "statistics warm-up shaded; the learning rate and the validation metrics beside.",

@@ -47,6 +47,7 @@ from owslib.paths import resolve, shown
 from owslib.plots import save_figure
 from owslib.plots.embeddings import embedding_pca, norm_histograms
 from owslib.report.explorer_record import RECORD_FILE, load_explorer_record
+from owslib.runs.run import RunResult, is_finished, read_run_info, run_experiment
 from owslib.study.answers import (
     PAIR_COLUMNS,
     answer_sentences,
@@ -77,7 +78,6 @@ from owslib.study.results import (  # noqa: F401  (re-exported for the notebooks
     setup_row,
     short_label,
 )
-from owslib.study.run import RunResult, is_finished, read_run_info, run_experiment
 from owslib.study.studyfile import STUDY_FILE, NotebookSpec, RunJob, Study, load_study, run_dir
 from owslib.study.summary import (  # noqa: F401  (re-exported for the notebooks)
     noise_floor_table,
@@ -92,7 +92,7 @@ log = logging.getLogger(__name__)
 #: Loggers quieted to warnings while finished runs are read back: a reused run says nothing but
 #: the one line :meth:`NotebookRun.ensure_runs` logs for all (no per-run "reusing …", no dataset
 #: scan or cache path when a model is loaded from its checkpoint).
-READ_LOGGERS = ("owslib.study.run", "owslib.engine", "owslib.data")
+READ_LOGGERS = ("owslib.runs.run", "owslib.engine", "owslib.data")
 
 
 @contextlib.contextmanager

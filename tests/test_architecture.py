@@ -21,8 +21,9 @@ LAYERS = {
     "data": 1, "models": 1, "losses": 1, "metrics": 1, "inference": 1, "plots": 1,
     "engine": 2,
     "evaluation": 3, "report": 3,
-    "study": 4,
-    "cli": 5, "notebook": 5, "display": 5, "widgets": 5, "__main__": 5,
+    "runs": 4,
+    "study": 5,
+    "cli": 6, "notebook": 6, "display": 6, "widgets": 6, "__main__": 6,
 }  # fmt: skip
 
 

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 from owslib import notebook  # noqa: E402
 from owslib.labels import get_split  # noqa: E402
 from owslib.report.explorer_record import RECORD_FILE, write_explorer_record  # noqa: E402
-from owslib.study.run import FIGURES  # noqa: E402
+from owslib.runs.run import FIGURES  # noqa: E402
 from owslib.study.studyfile import load_study, run_dir  # noqa: E402
 
 STUDY = {

@@ -11,7 +11,7 @@ from torch import nn
 from owslib.inference.scorers import SCORER_REGISTRY, Scorer, register_scorer
 from owslib.losses import TERMS, TermSpec, register_term
 from owslib.models import EXTRA_DECODERS, register_extra_decoder
-from owslib.study.run import run_experiment
+from owslib.runs.run import run_experiment
 
 
 class ToyHead(nn.Module):

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
+from owslib.runs.setup import code_identity
 from owslib.study.answers import BLOCK_END, BLOCK_START, answers_markdown
-from owslib.study.setup import source_sha256
 from owslib.study.studyfile import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,7 @@ def test_the_readme_s_answers_are_generated_from_the_committed_runs(tmp_path):
     why = (
         "the code that computes a run changed since the committed runs were trained: they are "
         "stale, and the table with them"
-        if source_sha256() not in recorded
+        if code_identity() not in recorded
         else "run `python -m owslib study --answers README.md` and commit the README"
     )
     assert table == expected, f"the README's table of answers is not the committed runs': {why}"

@@ -65,7 +65,7 @@ def cmd_study(args: argparse.Namespace) -> int:
         return 0
     study = load_study(args.study, profile=args.profile)
     if args.jobs == "auto":
-        from owslib.study.setup import auto_jobs, available_memory, usable_cores
+        from owslib.runs.setup import auto_jobs, available_memory, usable_cores
 
         args.jobs = auto_jobs(study.setup.threads)
         memory = available_memory()

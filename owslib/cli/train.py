@@ -13,7 +13,7 @@ from owslib.cli.config_args import add_config_args, config_from_args
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from owslib.study.run import run_experiment
+    from owslib.runs.run import run_experiment
 
     cfg = config_from_args(args)
     result = run_experiment(cfg, Path(args.out), resume=not args.no_resume, load_model=False)

@@ -10,7 +10,7 @@ from typing import Any
 from owslib.engine.autocast import cpu_info
 from owslib.engine.experiment import cache_dir
 from owslib.engine.pretrain import encoder_cache_path, shipped_encoders
-from owslib.study.run import read_run_info
+from owslib.runs.run import read_run_info
 from owslib.study.studyfile import RunJob, Study
 
 #: Wall seconds of one run when no finished run of the profile says better: for ``quick`` the

@@ -20,8 +20,8 @@ from owslib.config import SEP, load_profile
 from owslib.engine.loop import stale_keys
 from owslib.io import atomic_path, atomic_write_json, read_json
 from owslib.paths import NOTEBOOK_DIR, shown
+from owslib.runs.supersede import move_aside
 from owslib.study.kernel import resolve_config, run_dir_for
-from owslib.study.supersede import move_aside
 
 log = logging.getLogger(__name__)
 

@@ -17,6 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from owslib.engine.loop import format_duration
+from owslib.runs.lock import is_busy, lock_path
+from owslib.runs.run import read_run_info
+from owslib.runs.setup import IN_SETUP_VARIABLE
+from owslib.runs.supersede import move_aside
 from owslib.study.arms import confirmation_runs, record_pick, screening_state
 from owslib.study.estimate import (
     DEFAULT_PRETRAIN_S,
@@ -25,7 +29,6 @@ from owslib.study.estimate import (
     finished_runs,
     host_speed,
 )
-from owslib.study.lock import is_busy, lock_path
 from owslib.study.processes import (
     allow_starts,
     sigterm_interrupts,
@@ -33,11 +36,8 @@ from owslib.study.processes import (
     train_here,
     train_in_setup,
 )
-from owslib.study.run import read_run_info
-from owslib.study.setup import IN_SETUP_VARIABLE
 from owslib.study.state import stale_reason, status
 from owslib.study.studyfile import RunJob, Study, run_dir
-from owslib.study.supersede import move_aside
 
 log = logging.getLogger(__name__)
 
@@ -176,7 +176,7 @@ def train_runs(
     """Train every job that is not finished (``overrides``: flat config keys applied to every
     run); returns the labels per outcome.
 
-    Each run trains in the study's declared setup (:class:`~owslib.study.setup.Setup`): in this
+    Each run trains in the study's declared setup (:class:`~owslib.runs.setup.Setup`): in this
     process when it already has it, else in a process of its own started with the setup's
     environment; ``jobs`` runs at a time (each then in its own process), their log lines
     prefixed with the run's name.

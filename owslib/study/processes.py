@@ -17,8 +17,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
-from owslib.study.lock import RunBusyError
-from owslib.study.run import read_run_info, run_experiment
+from owslib.runs.lock import RunBusyError
+from owslib.runs.run import read_run_info, run_experiment
 from owslib.study.studyfile import RunJob, Study, base_config
 
 log = logging.getLogger(__name__)

@@ -12,8 +12,8 @@ from typing import Any
 from owslib.config import ConfigError
 from owslib.engine.loop import stale_keys
 from owslib.io import read_json
-from owslib.study.run import is_finished, read_run_info
-from owslib.study.setup import source_sha256
+from owslib.runs.run import is_finished, read_run_info
+from owslib.runs.setup import code_identity
 from owslib.study.studyfile import RunJob, Study, base_config
 
 log = logging.getLogger(__name__)
@@ -38,12 +38,13 @@ def status(study: Study, job: RunJob, overrides: dict[str, Any] | None = None) -
 
 
 def expected_setup(study: Study, overrides: dict[str, Any]) -> dict[str, Any]:
-    """The setup record (:func:`~owslib.study.setup.observed`) a run of the study should have:
-    the declared fields, the current code, the study-wide config."""
+    """The setup record (:func:`~owslib.runs.setup.observed`) a run of the study should have:
+    the declared fields, the code's identity (:func:`~owslib.runs.setup.code_identity`), the
+    study-wide config."""
     base = json.dumps(base_config(study, overrides), sort_keys=True, default=str)
     return {"precision": study.setup.precision, "isa": study.setup.isa,
             "threads": study.setup.threads, "encoder_sha256": study.setup.encoder_sha256,
-            "source_sha256": source_sha256(),
+            "source_sha256": code_identity(),
             "base_config_sha256": hashlib.sha256(base.encode()).hexdigest()}  # fmt: skip
 
 

@@ -30,8 +30,8 @@ from typing import Any
 
 from owslib.config import ConfigError, ExperimentConfig, lists_to_tuples, load_profile
 from owslib.paths import STUDY_FILE
+from owslib.runs.setup import Setup, parse_setup
 from owslib.study.confirm import Confirmatory, parse_confirmatory
-from owslib.study.setup import Setup, parse_setup
 
 BASELINE = "baseline"
 _TOP = {

@@ -16,9 +16,9 @@ from typing import Any
 
 from owslib.engine.loop import format_duration
 from owslib.io import read_json
+from owslib.runs.run import read_run_info
+from owslib.runs.setup import ISA_CAPS, PRECISIONS, Setup
 from owslib.study.processes import train_in_setup
-from owslib.study.run import read_run_info
-from owslib.study.setup import ISA_CAPS, PRECISIONS, Setup
 from owslib.study.studyfile import RunJob, Study, run_dir
 
 log = logging.getLogger(__name__)

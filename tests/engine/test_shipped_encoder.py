@@ -64,7 +64,7 @@ def test_half_a_shipment_or_another_encoders_config_is_refused_by_name(tmp_path)
 
 def test_a_run_starts_from_the_shipped_encoder_without_pretraining(tmp_path, monkeypatch):
     from owslib.engine.pretrain import ensure_pretrained_encoder
-    from owslib.study import run as runner
+    from owslib.runs import run as runner
 
     monkeypatch.setenv("OWSLIB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("OWSLIB_SHIPPED_ENCODERS", str(tmp_path / "shipped"))

@@ -12,7 +12,7 @@ def run(rank: int, port: int, root: str, out_dir: str, cache: str, queue) -> Non
     import torch.distributed as dist
 
     from owslib.config import load_profile
-    from owslib.study.run import run_experiment
+    from owslib.runs.run import run_experiment
 
     torch.set_num_threads(1)
     cfg = load_profile("smoke", data__root=root, train__epochs=1, model__pretrain_epochs=0,

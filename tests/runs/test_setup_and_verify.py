@@ -13,7 +13,7 @@ import pytest
 
 import owslib
 from owslib.__main__ import main
-from owslib.study.setup import ISA_CAPS, Setup, fingerprint, parse_setup, source_sha256
+from owslib.runs.setup import ISA_CAPS, Setup, fingerprint, parse_setup, source_sha256
 from owslib.study.studyfile import StudyError, load_study, run_dir
 
 SETUP = {"precision": "float32", "isa": "avx2", "threads": 1}
@@ -68,7 +68,7 @@ def test_the_source_hash_ignores_docstrings_comments_and_imports(tmp_path):
 
 @pytest.mark.skipif(sys.version_info[:2] != (3, 11), reason="compares with Python 3.11's ast.dump")
 def test_the_source_hash_is_the_one_python_3_11_computes():
-    from owslib.study.setup import COMPUTING_PARTS, _dump, _normalised
+    from owslib.runs.setup import COMPUTING_PARTS, _dump, _normalised
 
     root = Path(owslib.__file__).parent
     files = [p for part in COMPUTING_PARTS
@@ -83,7 +83,7 @@ def test_the_source_hash_is_the_one_python_3_11_computes():
 
 
 def test_the_source_hash_leaves_out_what_later_pythons_add_to_the_syntax_tree(monkeypatch):
-    from owslib.study.setup import _dump
+    from owslib.runs.setup import _dump
 
     tree = ast.parse("def f(x, *, y=1) -> int:\n    return x\nclass C:\n    pass\n")
     before = _dump(tree)
@@ -190,7 +190,7 @@ def test_the_confirmatory_declaration_is_validated(tmp_path, smoke_root, confirm
 
 
 def test_jobs_auto_takes_what_the_cores_and_the_memory_hold(tmp_path, capsys, smoke_root):
-    from owslib.study.setup import auto_jobs, available_memory
+    from owslib.runs.setup import auto_jobs, available_memory
 
     gb = 1024**3
     assert auto_jobs(1, cores=16, memory=64 * gb) == 16  # one-thread runs: one per core
@@ -282,7 +282,7 @@ def test_a_run_moved_aside_stays_beside_its_own_folder(tmp_path):
     """A stale run of `train --out scratch/runs/x` moves into scratch/runs/_superseded/, not next to
     the first folder named `runs` above it; a study run moves into its results folder's."""
     from owslib.config import load_profile
-    from owslib.study.run import _results_root, _supersede_if_stale
+    from owslib.runs.run import _results_root, _supersede_if_stale
 
     out = tmp_path / "scratch" / "runs" / "x"
     out.mkdir(parents=True)

@@ -143,6 +143,17 @@ def parse_setup(where: str, spec: Any) -> Setup:
     return setup
 
 
+#: What :mod:`owslib.runs.computation` declares of the code: the identity runs record, its probe.
+COMPUTATION_RECORD = Path(__file__).with_name("computation.json")
+
+
+@functools.cache
+def code_identity() -> str:
+    """The ``source_sha256`` a run records: the hash of the computing code when what it computes
+    last changed (:mod:`owslib.runs.computation`; its probe guards that nothing changed since)."""
+    return json.loads(COMPUTATION_RECORD.read_text())["source_sha256"]
+
+
 def source_sha256(root: Path | None = None) -> str:
     """A hash of the code that computes a run's numbers (:data:`COMPUTING_PARTS`): each module's
     syntax tree without docstrings and import statements (written as Python 3.11 writes it, on any
@@ -213,7 +224,7 @@ def observed(cfg: Any, encoder_sha256: str, base_config: dict[str, Any] | None =
             "isa": next((n for n, c in ISA_CAPS.items() if c and c == caps), "native" if not caps
                         else json.dumps(caps, sort_keys=True)),
             "threads": torch.get_num_threads(), "encoder_sha256": encoder_sha256,
-            "source_sha256": source_sha256(),
+            "source_sha256": code_identity(),
             "base_config_sha256": hashlib.sha256(base.encode()).hexdigest()}  # fmt: skip
 
 

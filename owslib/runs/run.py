@@ -37,9 +37,9 @@ from owslib.io import atomic_write_json, read_json, sha256_file
 from owslib.paths import shown
 from owslib.report import metrics_tables, write_evaluation
 from owslib.report.explorer_record import RECORD_FILE, write_explorer_record
-from owslib.study.lock import input_lock, run_lock
-from owslib.study.setup import fingerprint, observed
-from owslib.study.supersede import move_aside
+from owslib.runs.lock import input_lock, run_lock
+from owslib.runs.setup import fingerprint, observed
+from owslib.runs.supersede import move_aside
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +97,8 @@ def run_experiment(
     host, device, the CPU (model, vector ISA, native bfloat16), and ``extra_info`` such as the
     variant and seed). A failed run is recorded as ``failed`` in ``run.json`` with its error, then
     the error is raised; an interrupted one (``KeyboardInterrupt``) as ``interrupted``, and it
-    resumes next time. One process trains a run at a time (:mod:`owslib.study.lock`): another
-    one's run raises :class:`~owslib.study.lock.RunBusyError` and is left alone.
+    resumes next time. One process trains a run at a time (:mod:`owslib.runs.lock`): another
+    one's run raises :class:`~owslib.runs.lock.RunBusyError` and is left alone.
     """
     run_dir = Path(run_dir)
     if resume and is_finished(run_dir, cfg):
@@ -217,7 +217,7 @@ def _prepare_inputs(cfg: ExperimentConfig, lock: bool = True) -> float | None:
     they are missing; the seconds of pretraining when this process pretrained, else None.
 
     With ``lock`` (a run of one process) one process at a time
-    (:func:`~owslib.study.lock.input_lock`): runs started at once (``--jobs``, array tasks) share
+    (:func:`~owslib.runs.lock.input_lock`): runs started at once (``--jobs``, array tasks) share
     these inputs. A DDP run passes False: its ranks synchronise in
     :func:`~owslib.engine.experiment.prepare_data` and the encoder's pretraining, and a main rank
     waiting on another job's lock would leave the others in a collective until it times out."""

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
+from owslib.runs.lock import RunBusyError, is_busy, lock_path, run_lock
 from owslib.study import plan, processes
-from owslib.study.lock import RunBusyError, is_busy, lock_path, run_lock
 from owslib.study.plan import jobs, status, train_runs
 from owslib.study.studyfile import load_study
 
@@ -57,7 +57,7 @@ def test_a_file_system_that_does_not_lock_runs_unlocked_with_one_warning(
 ):
     import errno
 
-    from owslib.study import lock
+    from owslib.runs import lock
 
     def refuses(f, op):
         if op & lock.fcntl.LOCK_UN:
@@ -68,7 +68,7 @@ def test_a_file_system_that_does_not_lock_runs_unlocked_with_one_warning(
     with run_lock(run):  # the real lock: held here
         monkeypatch.setattr(lock.fcntl, "flock", refuses)
         assert not is_busy(run)  # nothing can say it is busy: not busy
-        with caplog.at_level("WARNING", logger="owslib.study.lock"):
+        with caplog.at_level("WARNING", logger="owslib.runs.lock"):
             with run_lock(run), run_lock(run):  # unlocked: nothing stops a second holder
                 pass
     assert [r.getMessage() for r in caplog.records] == [
@@ -78,7 +78,7 @@ def test_a_file_system_that_does_not_lock_runs_unlocked_with_one_warning(
 
 def test_a_killed_holder_leaves_no_lock(tmp_path):
     run = tmp_path / "seed0"
-    code = f"from owslib.study.lock import run_lock\nwith run_lock({str(run)!r}):\n" \
+    code = f"from owslib.runs.lock import run_lock\nwith run_lock({str(run)!r}):\n" \
            "    print('held', flush=True)\n    import time; time.sleep(60)\n"  # fmt: skip
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
@@ -109,7 +109,7 @@ def test_a_busy_run_is_left_alone(tmp_path, monkeypatch):
 
 
 def test_run_experiment_refuses_a_run_another_process_trains(tmp_path, smoke_cfg):
-    from owslib.study.run import run_experiment
+    from owslib.runs.run import run_experiment
 
     run = tmp_path / "seed0"
     run.mkdir()
@@ -127,8 +127,8 @@ def test_runs_started_at_once_prepare_their_shared_inputs_one_at_a_time(
     while another process prepares the dataset or its encoder, then finds it ready."""
     import threading
 
-    import owslib.study.run as run_module
-    from owslib.study.lock import input_lock
+    import owslib.runs.run as run_module
+    from owslib.runs.lock import input_lock
 
     root = tmp_path / "data" / "embedded"
     root.mkdir(parents=True)  # (a root that is not the profile's default must exist)
@@ -175,14 +175,14 @@ def test_a_shared_input_in_a_folder_without_a_lock_file_is_prepared_unlocked(
     lock file can be made there, so it is prepared unlocked, with one warning per folder."""
     import errno
 
-    from owslib.study import lock
+    from owslib.runs import lock
 
     def unwritable(path, *args, **kwargs):
         raise OSError(errno.EROFS, "Read-only file system", str(path))
 
     monkeypatch.setattr(lock, "open", unwritable, raising=False)
     ran = []
-    with caplog.at_level("WARNING", logger="owslib.study.lock"):
+    with caplog.at_level("WARNING", logger="owslib.runs.lock"):
         for _ in range(2):
             with lock.input_lock(tmp_path / "data" / "embedded", "the dataset"):
                 ran.append(True)
@@ -201,7 +201,7 @@ def test_a_shared_input_in_a_folder_without_a_lock_file_is_prepared_unlocked(
 
 
 def test_an_interrupted_run_resumes_rather_than_counting_as_failed(tmp_path, monkeypatch):
-    import owslib.study.run as run_module
+    import owslib.runs.run as run_module
 
     study = _study(tmp_path)
     job = jobs(study, tmp_path / "results")[0]
@@ -222,7 +222,7 @@ def test_a_resumed_run_records_the_training_time_of_every_process(
 ):
     import torch
 
-    import owslib.study.run as run_module
+    import owslib.runs.run as run_module
     from owslib.engine.loop import CHECKPOINT_NAME
 
     study = _study(tmp_path)
@@ -247,7 +247,7 @@ def test_a_resumed_run_records_the_training_time_of_every_process(
     ckpt["history"][0]["time_s"] = 1000.0  # the first process's epoch, made long enough to see
     torch.save(ckpt, ckpt_path)
     monkeypatch.setattr(run_module, "fit", real_fit)
-    with caplog.at_level("INFO", logger="owslib.study.run"):
+    with caplog.at_level("INFO", logger="owslib.runs.run"):
         result = run_module.run_experiment(cfg, job.path)
     assert "of which 1000 s before it resumed" in caplog.text
     info = json.loads((job.path / "run.json").read_text())
