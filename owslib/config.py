@@ -1,7 +1,8 @@
 """Experiment configuration: frozen dataclasses per concern, JSON I/O, flat form, profiles.
 
 Defaults are the paper's recipe (ContMAV, CVPR 2024, §4; the README lists every departure). Profiles shrink it:
-``quick`` (the embedded study on a laptop CPU), ``smoke`` (tests), ``overfit`` (a handful of images).
+``quick`` (the embedded study on a laptop CPU), ``smoke`` (tests), ``overfit`` (a handful of images):
+they live in :mod:`owslib.profiles`. :func:`training_changes` says which keys change what is trained.
 The flat form ``section__field`` (e.g. ``train__lr``) is what notebooks take as papermill parameters.
 """
 
@@ -16,8 +17,19 @@ from pathlib import Path
 from typing import Any
 
 from owslib.io import atomic_write_text
+from owslib.profiles import PROFILES
 
 SEP = "__"
+#: Config keys that may change between an interrupted run and its resumption (they do not change
+#: what is trained): evaluation options, devices, workers, the file check, logging cadence.
+RESUMABLE_CHANGES = (
+    "eval__",
+    "train__device",
+    "data__num_workers",
+    "data__validate",
+    "train__log_every",
+    "train__eval_every",
+)
 
 
 class ConfigError(ValueError):
@@ -239,98 +251,6 @@ class ExperimentConfig:
         return ExperimentConfig.from_flat(merged)
 
 
-# -- profiles ----------------------------------------------------------------------------------
-_SMALL_MODEL = dict(
-    model__encoder="resnet18",
-    model__encoder_block="basicblock",
-    model__decoder_channels=(128, 96, 64),
-    model__decoder_blocks=(1, 1, 1),
-)
-_EMBEDDED_DATA = dict(
-    data__dataset="embedded",
-    data__root="data/embedded",
-    data__test_split="test",  # the embedded test split is labelled
-    data__split_preset="cityscapes_heldout",
-    data__crop_height=128,
-    data__crop_width=256,
-    model__context_input_size=(128, 256),  # the crop the pooling bins refer to
-    data__scale_min=1.0,  # crops equal the image size: scaling down would pad with void
-    data__scale_max=1.5,
-    data__num_workers=0,
-    # Inverse frequency spans ~1000x on the embedded set (riders are rare) and over-predicts rare
-    # classes in a short schedule; the bounded logarithmic weighting (ENet) does not.
-    data__class_weighting="log",
-)
-PROFILES: dict[str, dict[str, Any]] = {
-    "paper": {
-        # Training speed on a GPU (owslib.engine.autocast): float16 autocast for the network's
-        # forward pass (the losses and class statistics stay float32/float64: the loop casts
-        # the outputs back) and channels-last tensors for the tensor cores. Not a change of the
-        # recipe; on a CPU, autocast means bfloat16, fast only with native bfloat16 (AVX512-BF16,
-        # AMX; warned otherwise): train__amp=false there.
-        "train__amp": True,
-        "train__channels_last": True,
-    },
-    "quick": {
-        **_SMALL_MODEL,
-        **_EMBEDDED_DATA,
-        # In place of ImageNet weights: the encoder of a closed-set segmenter trained once (30
-        # epochs, CE) on the embedded train split (owslib.engine.pretrain); every variant and seed starts
-        # from it. Measured on 2 CPU cores: 10 epochs then reach mIoU 0.57, fused AUROC 0.96.
-        "model__pretrain_epochs": 30,
-        # Statistics of a model that does not classify yet have tiny σ and Eq. 5 then pins the
-        # logits where they are: the statistics-based terms start after 2 epochs.
-        "loss__stats_warmup_epochs": 2,
-        "train__epochs": 10,
-        # bfloat16 autocast and channels-last: 0.61 -> 0.31 s per step on 2 CPU cores (measured)
-        "train__amp": True,
-        "train__channels_last": True,
-        # the second decoder's width in proportion to the small decoders (TruFor: 512 beside
-        # 512-channel decoders; here 128 beside 128/96/64)
-        "model__mlp_dim": 128,
-        "train__batch_size": 8,
-        "train__lr": 0.004,
-        "train__pct_start": 0.1,
-        "train__device": "auto",
-        "eval__n_examples": 4,
-    },
-    "smoke": {
-        **_SMALL_MODEL,
-        **_EMBEDDED_DATA,
-        "model__decoder_channels": (32, 24, 16),
-        "data__root": "data/smoke",
-        "data__crop_height": 64,
-        "data__crop_width": 128,
-        "model__context_input_size": (64, 128),
-        "synthetic__n_train": 12,
-        "synthetic__n_val": 4,
-        "synthetic__n_test": 6,
-        "synthetic__height": 64,
-        "synthetic__width": 128,
-        "model__pretrain_epochs": 1,
-        "train__epochs": 2,
-        "train__batch_size": 4,
-        "train__log_every": 1,
-        "train__device": "cpu",
-        "eval__histogram_bins": 1000,
-        "eval__n_examples": 2,
-    },
-    "overfit": {
-        **_SMALL_MODEL,
-        **_EMBEDDED_DATA,
-        "data__max_images": 4,
-        "data__scale_min": 1.0,
-        "data__scale_max": 1.0,
-        "data__hflip": False,
-        "data__color_jitter": False,
-        "loss__stats_warmup_epochs": 20,
-        "train__epochs": 150,
-        "train__batch_size": 4,
-        "train__lr": 0.002,
-    },
-}
-
-
 def load_profile(profile: str = "paper", **overrides: Any) -> ExperimentConfig:
     """The named profile's config with flat ``overrides`` applied (unknown keys raise)."""
     if profile not in PROFILES:
@@ -439,3 +359,27 @@ def _coerce(v: Any, tp: Any, key: str) -> Any:
     else:
         raise ConfigError(f"config key {key!r}: unsupported type {tp}")
     raise ConfigError(f"config key {key!r}: expected {tp.__name__}, got {type(v).__name__} {v!r}")
+
+
+def training_changes(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
+    """The flat keys in which two flat configs differ in what is trained (the keys of
+    :data:`RESUMABLE_CHANGES` may differ), sorted."""
+    keys = sorted(set(old) | set(new))
+    return [k for k in keys if old.get(k) != new.get(k) and not k.startswith(RESUMABLE_CHANGES)]
+
+
+def stale_keys(saved: dict[str, Any] | None, cfg: ExperimentConfig) -> list[str]:
+    """The training-config keys in which a run's saved ``config.json`` differs from ``cfg``.
+
+    Both sides are normalised first (the saved one read back with today's defaults filled in) and
+    the keys that may change on resume (:data:`RESUMABLE_CHANGES`) are ignored, exactly as
+    resuming decides. No saved config: nothing is stale. An unreadable one, or one with keys
+    owslib no longer has, is stale as a whole (``["<config>"]``).
+    """
+    if saved is None:
+        return []
+    try:
+        old = ExperimentConfig.from_dict(saved).to_flat()
+    except ConfigError:
+        return ["<config>"]
+    return training_changes(old, cfg.to_flat())

@@ -8,13 +8,13 @@ import json
 import pytest
 
 from owslib.config import (
-    PROFILES,
     ConfigError,
     ExperimentConfig,
     flatten,
     load_profile,
     unflatten,
 )
+from owslib.profiles import PROFILES
 
 
 @pytest.fixture(params=sorted(PROFILES))

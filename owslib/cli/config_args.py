@@ -6,7 +6,8 @@ import argparse
 import json
 from typing import Any
 
-from owslib.config import PROFILES, ExperimentConfig, load_profile
+from owslib.config import ExperimentConfig, load_profile
+from owslib.profiles import PROFILES
 
 
 def parse_assignments(items: list[str], what: str) -> dict[str, Any]:

@@ -19,8 +19,8 @@ SMIYC_URL = "https://segmentmeifyoucan.com"
 
 def _embedded_profile(root: Path) -> str | None:
     """The first profile whose embedded dataset lives at ``root`` (so ``--profile`` recreates it)."""
-    from owslib.config import PROFILES
     from owslib.paths import resolve
+    from owslib.profiles import PROFILES
 
     for name, overrides in PROFILES.items():
         own = overrides.get("data__root")

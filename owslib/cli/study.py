@@ -9,8 +9,9 @@ from __future__ import annotations
 import argparse
 
 from owslib.cli.config_args import parse_assignments
-from owslib.config import PROFILES, ExperimentConfig
+from owslib.config import ExperimentConfig
 from owslib.paths import STUDY_FILE
+from owslib.profiles import PROFILES
 
 
 def _jobs(text: str) -> int | str:

@@ -14,7 +14,7 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 from torch.utils.data.distributed import DistributedSampler
 
-from owslib.config import PROFILES, ExperimentConfig
+from owslib.config import ExperimentConfig
 from owslib.data import (
     CityscapesDataset,
     build_eval_transforms,
@@ -35,6 +35,7 @@ from owslib.labels import SplitDefinition, get_split
 from owslib.losses import ContMAVObjective
 from owslib.models import build_model, load_encoder_weights
 from owslib.paths import resolve
+from owslib.profiles import PROFILES
 
 log = logging.getLogger(__name__)
 

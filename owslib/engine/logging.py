@@ -71,3 +71,29 @@ class RunLogger:
     def close(self) -> None:
         if self._tb is not None:
             self._tb.close()
+
+
+def epoch_line(row: dict[str, Any], epochs: int) -> str:
+    """One human line per epoch: ``epoch 3/12  loss 1.234 (sem 0.91 obj 0.12)  11 s  ETA 1 min 40 s``."""
+    done = row["epoch"] + 1
+    terms = " ".join(
+        f"{k.removeprefix('train_')} {v:.3g}"
+        for k, v in row.items()
+        if k.startswith("train_") and k != "train_loss"
+    )
+    eta = row["time_s"] * (epochs - done)
+    extra = "".join(f"  {k} {row[k]:.3f}" for k in ("val_miou", "val_auroc") if k in row)
+    return (
+        f"epoch {done}/{epochs}  loss {row.get('train_loss', float('nan')):.4g} ({terms}){extra}  "
+        f"{row['time_s']:.0f} s  ETA {format_duration(eta)}"
+    )
+
+
+def format_duration(seconds: float) -> str:
+    """``95`` → ``"1 min 35 s"``; ``4000`` → ``"1 h 7 min"``."""
+    s = int(round(seconds))
+    if s < 60:
+        return f"{s} s"
+    if s < 3600:
+        return f"{s // 60} min {s % 60} s"
+    return f"{s // 3600} h {s % 3600 // 60} min"

@@ -15,11 +15,11 @@ import numpy as np
 import torch
 from tqdm import tqdm
 
-from owslib.config import ConfigError, ExperimentConfig
+from owslib.config import ExperimentConfig, training_changes
 from owslib.distributed import all_reduce_sum
 from owslib.engine.autocast import autocast
 from owslib.engine.checkpoint import load_checkpoint, save_checkpoint, set_rng_state
-from owslib.engine.logging import RunLogger
+from owslib.engine.logging import RunLogger, epoch_line
 
 if TYPE_CHECKING:
     from owslib.engine.experiment import Experiment
@@ -27,16 +27,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHECKPOINT_NAME = "checkpoints/last.pt"
-#: Config keys that may change between an interrupted run and its resumption (they do not change
-#: what is trained): evaluation options, devices, workers, the file check, logging cadence.
-RESUMABLE_CHANGES = (
-    "eval__",
-    "train__device",
-    "data__num_workers",
-    "data__validate",
-    "train__log_every",
-    "train__eval_every",
-)
 
 
 def seed_epoch(seed: int, epoch: int, rank: int = 0) -> None:
@@ -179,32 +169,6 @@ def fit(
     return exp.history
 
 
-def epoch_line(row: dict[str, Any], epochs: int) -> str:
-    """One human line per epoch: ``epoch 3/12  loss 1.234 (sem 0.91 obj 0.12)  11 s  ETA 1 min 40 s``."""
-    done = row["epoch"] + 1
-    terms = " ".join(
-        f"{k.removeprefix('train_')} {v:.3g}"
-        for k, v in row.items()
-        if k.startswith("train_") and k != "train_loss"
-    )
-    eta = row["time_s"] * (epochs - done)
-    extra = "".join(f"  {k} {row[k]:.3f}" for k in ("val_miou", "val_auroc") if k in row)
-    return (
-        f"epoch {done}/{epochs}  loss {row.get('train_loss', float('nan')):.4g} ({terms}){extra}  "
-        f"{row['time_s']:.0f} s  ETA {format_duration(eta)}"
-    )
-
-
-def format_duration(seconds: float) -> str:
-    """``95`` → ``"1 min 35 s"``; ``4000`` → ``"1 h 7 min"``."""
-    s = int(round(seconds))
-    if s < 60:
-        return f"{s} s"
-    if s < 3600:
-        return f"{s // 60} min {s % 60} s"
-    return f"{s // 3600} h {s % 3600 // 60} min"
-
-
 def checkpoint_state(exp: Experiment, epoch: int) -> dict[str, Any]:
     return {
         "epoch": epoch,
@@ -222,8 +186,7 @@ def checkpoint_state(exp: Experiment, epoch: int) -> dict[str, Any]:
 def restore(exp: Experiment, path: Path) -> int:
     """Load a training checkpoint into ``exp``; returns the next epoch to run."""
     ckpt = load_checkpoint(path, map_location=exp.device)
-    a, b = ExperimentConfig.from_dict(ckpt["config"]).to_flat(), exp.cfg.to_flat()
-    diff = sorted(k for k in a if a[k] != b.get(k) and not k.startswith(RESUMABLE_CHANGES))
+    diff = training_changes(ExperimentConfig.from_dict(ckpt["config"]).to_flat(), exp.cfg.to_flat())
     if diff:
         raise ValueError(
             f"{path} was written with another config (differs in {diff}); "
@@ -238,25 +201,3 @@ def restore(exp: Experiment, path: Path) -> int:
     exp.global_step = int(ckpt["global_step"])
     set_rng_state(ckpt["rng"])
     return int(ckpt["epoch"]) + 1
-
-
-def stale_keys(saved: dict[str, Any] | None, cfg: ExperimentConfig) -> list[str]:
-    """The training-config keys in which a run's saved ``config.json`` differs from ``cfg``.
-
-    Both sides are normalised first (the saved one read back with today's defaults filled in) and
-    the keys that may change on resume (evaluation options, device, workers, logging) are ignored,
-    exactly as resuming decides. No saved config: nothing is stale. An unreadable one, or one
-    with keys owslib no longer has, is stale as a whole (``["<config>"]``).
-    """
-    if saved is None:
-        return []
-    try:
-        old = ExperimentConfig.from_dict(saved).to_flat()
-    except ConfigError:
-        return ["<config>"]
-    new = cfg.to_flat()
-    return [
-        k
-        for k in sorted(set(old) | set(new))
-        if old.get(k) != new.get(k) and not k.startswith(RESUMABLE_CHANGES)
-    ]

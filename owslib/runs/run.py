@@ -24,11 +24,11 @@ import pandas as pd
 import torch
 
 from owslib import __version__, plots, report
-from owslib.config import ExperimentConfig
+from owslib.config import ExperimentConfig, stale_keys
 from owslib.distributed import barrier, broadcast_state, init_distributed, main_value
 from owslib.engine.autocast import cpu_info
 from owslib.engine.experiment import build_experiment, cache_dir, check_data_root, prepare_data
-from owslib.engine.loop import CHECKPOINT_NAME, fit, restore, stale_keys
+from owslib.engine.loop import CHECKPOINT_NAME, fit, restore
 from owslib.engine.pretrain import encoder_cache_path, encoder_cached, ensure_pretrained_encoder
 from owslib.evaluation.embeddings import write_embedding_sample
 from owslib.evaluation.passes import epoch_validation, evaluate

@@ -16,8 +16,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from owslib.config import SEP, load_profile
-from owslib.engine.loop import stale_keys
+from owslib.config import SEP, load_profile, stale_keys
 from owslib.io import atomic_path, atomic_write_json, read_json
 from owslib.paths import NOTEBOOK_DIR, shown
 from owslib.runs.supersede import move_aside

@@ -16,7 +16,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from owslib.engine.loop import format_duration
+from owslib.engine.logging import format_duration
 from owslib.runs.lock import is_busy, lock_path
 from owslib.runs.run import read_run_info
 from owslib.runs.setup import IN_SETUP_VARIABLE

@@ -9,8 +9,7 @@ import json
 import logging
 from typing import Any
 
-from owslib.config import ConfigError
-from owslib.engine.loop import stale_keys
+from owslib.config import ConfigError, stale_keys
 from owslib.io import read_json
 from owslib.runs.run import is_finished, read_run_info
 from owslib.runs.setup import code_identity

@@ -14,7 +14,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from owslib.engine.loop import format_duration
+from owslib.engine.logging import format_duration
 from owslib.io import read_json
 from owslib.runs.run import read_run_info
 from owslib.runs.setup import ISA_CAPS, PRECISIONS, Setup

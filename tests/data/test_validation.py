@@ -18,7 +18,7 @@ from owslib.data.validation import (
     first_bad_pair,
     worker_message,
 )
-from owslib.engine.loop import stale_keys
+from owslib.config import stale_keys
 from owslib.labels import LabelError, get_split
 
 CS = get_split("cityscapes")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 import torch
 
-from owslib.config import ExperimentConfig, load_profile
+from owslib.config import ExperimentConfig, load_profile, stale_keys
 from owslib.distributed import DistInfo
 from owslib.engine.experiment import (
     AUTO_WORKERS,
@@ -16,7 +16,7 @@ from owslib.engine.experiment import (
     loader_options,
     resolve_num_workers,
 )
-from owslib.engine.loop import cudnn_autotuning, stale_keys
+from owslib.engine.loop import cudnn_autotuning
 
 
 # -- workers ---------------------------------------------------------------------------------------

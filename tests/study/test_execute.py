@@ -5,8 +5,7 @@ import nbformat
 import pytest
 
 from owslib.__main__ import main
-from owslib.config import load_profile
-from owslib.engine.loop import stale_keys
+from owslib.config import load_profile, stale_keys
 from owslib.study.execute import (
     ParameterError,
     check_parameters,
