@@ -8,8 +8,8 @@ the protocol), the tables (``summary``, ``anomaly``, … as CSV and ``metrics.md
 ``per_image.csv``, ``curves.csv`` with ``pr_curves.png`` / ``roc_curves.png``, and
 ``anomaly_maps/`` for a sample of images.
 
-Datasets: ``cityscapes``, ``embedded`` and ``bdd_anomaly`` (Cityscapes-layout readers, class
-targets: mIoU, anomaly, discovery and similarity metrics) and ``road_anomaly21`` /
+Datasets: ``cityscapes``, ``embedded``, ``bdd_anomaly`` and ``camvid`` (Cityscapes-layout readers,
+class targets: mIoU, anomaly, discovery and similarity metrics) and ``road_anomaly21`` /
 ``road_obstacle21`` (SegmentMeIfYouCan, anomaly targets: anomaly and component metrics, the
 component sizes of the matching track).
 """
@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # the parser is built without importing torch
 
 log = logging.getLogger(__name__)
 
-CLASS_DATASETS = ("cityscapes", "embedded", "bdd_anomaly")
+CLASS_DATASETS = ("cityscapes", "embedded", "bdd_anomaly", "camvid")
 SMIYC_DATASETS = {"road_anomaly21": "anomaly", "road_obstacle21": "obstacle"}
 DATASETS = (*CLASS_DATASETS, *SMIYC_DATASETS)
 #: :class:`~owslib.evaluation.protocol.EvalOptions` fields the command sets itself (``--scorer``, and the
