@@ -38,7 +38,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True)
 class DataConfig:
-    dataset: str = "cityscapes"  # cityscapes | embedded (generated) | bdd_anomaly (built by owslib)
+    dataset: str = "cityscapes"  # cityscapes | embedded (generated) | bdd_anomaly | camvid (built)
     root: str = "data/cityscapes"  # dataset root folder (holds leftImg8bit/ and gtFine/)
     split_preset: str = "cityscapes"  # owslib.labels.SPLITS: which trainIds are known / unknown
     train_split: str = "train"

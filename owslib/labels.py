@@ -152,6 +152,9 @@ class SplitDefinition:
     known: tuple[int, ...]
     unknown: tuple[int, ...] = ()
     description: str = ""
+    #: The names users see for ``known`` then ``unknown`` (a dataset's own class names, e.g.
+    #: CamVid's); empty: the Cityscapes names of the trainIds.
+    display_names: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         both = set(self.known) & set(self.unknown)
@@ -162,6 +165,11 @@ class SplitDefinition:
         for t in (*self.known, *self.unknown):
             if not 0 <= t < NUM_TRAIN_IDS:
                 raise ValueError(f"split {self.name!r}: trainId {t} outside 0..{NUM_TRAIN_IDS - 1}")
+        n = len(self.known) + len(self.unknown)
+        if self.display_names and len(self.display_names) != n:
+            raise ValueError(
+                f"split {self.name!r}: {len(self.display_names)} display names for {n} classes"
+            )
 
     @property
     def num_known(self) -> int:
@@ -172,12 +180,19 @@ class SplitDefinition:
         return len(self.unknown)
 
     @property
+    def names_by_train_id(self) -> dict[int, str]:
+        """The name users see for each trainId of the split (known, then unknown)."""
+        ids = (*self.known, *self.unknown)
+        shown = self.display_names or tuple(TRAIN_ID_NAMES[t] for t in ids)
+        return dict(zip(ids, shown, strict=True))
+
+    @property
     def known_names(self) -> tuple[str, ...]:
-        return tuple(TRAIN_ID_NAMES[t] for t in self.known)
+        return tuple(self.names_by_train_id[t] for t in self.known)
 
     @property
     def unknown_names(self) -> tuple[str, ...]:
-        return tuple(TRAIN_ID_NAMES[t] for t in self.unknown)
+        return tuple(self.names_by_train_id[t] for t in self.unknown)
 
     @property
     def palette(self) -> np.ndarray:
@@ -198,6 +213,28 @@ class SplitDefinition:
 
 _ALL = tuple(range(NUM_TRAIN_IDS))
 _T, _M, _B = (TRAIN_ID_BY_NAME[n] for n in ("train", "motorcycle", "bicycle"))
+
+#: CamVid's 11 classes (Brostow et al. 2008, SegNet's 11-class version), indexed by the value in its
+#: ``*annot/*.png`` labels, and the Cityscapes class each is (1:1); the value 11 (Unlabelled) is void.
+CAMVID_CLASSES: tuple[tuple[str, str], ...] = (
+    ("Sky", "sky"),
+    ("Building", "building"),
+    ("Pole", "pole"),
+    ("Road", "road"),
+    ("Pavement", "sidewalk"),
+    ("Tree", "vegetation"),
+    ("SignSymbol", "traffic sign"),
+    ("Fence", "fence"),
+    ("Car", "car"),
+    ("Pedestrian", "person"),
+    ("Bicyclist", "rider"),
+)
+CAMVID_UNLABELLED = 11
+#: CamVid label value → trainId (``CAMVID_UNLABELLED`` → ``IGNORE_INDEX``).
+CAMVID_TO_TRAIN_ID: tuple[int, ...] = (
+    *(TRAIN_ID_BY_NAME[cityscapes] for _, cityscapes in CAMVID_CLASSES),
+    IGNORE_INDEX,
+)
 
 SPLITS: dict[str, SplitDefinition] = {
     s.name: s
@@ -225,6 +262,14 @@ SPLITS: dict[str, SplitDefinition] = {
             tuple(t for t in _ALL if t not in (_T, _M)),
             (_T, _M),
             "BDD-Anomaly* (Hendrycks et al.): train, motorcycle unknown (17 known)",
+        ),
+        SplitDefinition(
+            "camvid",
+            CAMVID_TO_TRAIN_ID[:CAMVID_UNLABELLED],
+            (),
+            "CamVid's 11 classes known, class index = CamVid label; Unlabelled (void) is the "
+            "unknown training signal",
+            display_names=tuple(name for name, _ in CAMVID_CLASSES),
         ),
     ]
 }

