@@ -153,6 +153,13 @@ class LossConfig:
     # Classes without statistics in Eq. 8: drop them, or (code) keep them with a zero mean.
     contrastive_missing_classes: str = "drop"
 
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            if f.name.startswith("w_") and getattr(self, f.name) < 0:
+                raise ConfigError(
+                    f"loss__{f.name}: a loss weight must be ≥ 0, got {getattr(self, f.name)}"
+                )
+
 
 @dataclass(frozen=True)
 class TrainConfig:

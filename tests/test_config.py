@@ -265,3 +265,8 @@ def test_to_json_leaves_no_temporary_files(tmp_path):
     ExperimentConfig().override(train__lr=0.1).to_json(tmp_path / "c.json")
     assert [p.name for p in tmp_path.iterdir()] == ["c.json"]
     assert ExperimentConfig.from_json(tmp_path / "c.json").train.lr == 0.1
+
+
+def test_a_negative_loss_weight_is_refused_naming_its_key():
+    with pytest.raises(ConfigError, match=r"loss__w_infonce: a loss weight must be ≥ 0, got -0.5"):
+        load_profile("smoke", loss__w_infonce=-0.5)

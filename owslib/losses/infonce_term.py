@@ -333,6 +333,6 @@ INFONCE_TERM = TermSpec(
     # The space (embedding or logits) is a config choice; every model has both outputs.
     reads=(SEM_LOGITS, EMBEDDING),
     build=_build,
-    weight_key="w_infonce",
+    weight=lambda cfg: cfg.w_infonce,
     description="InfoNCE known vs unknown (+ SynCo)",
 )

@@ -77,23 +77,62 @@ def _objectosphere(key: str) -> Callable[[TermContext], nn.Module]:
 
 
 for _spec in (
-    TermSpec("sem", (SEM_LOGITS,), lambda ctx: OutputTerm(SEM_LOGITS, build_semantic_loss(
-        ctx.cfg, ctx.num_classes, ctx.class_weights)), weight_key="w_sem",
-        description="L_sem: loss__semantic on the logits (Eq. 2)"),
-    TermSpec("feat", (SEM_LOGITS,), _feature, weight_key="w_feat", needs_stats=True,
-             description="feature loss (Eq. 5)"),
-    TermSpec("cont", (EMBEDDING,), _contrastive(EMBEDDING), weight_key="w_cont", needs_stats=True,
-             description="contrastive loss (Eq. 8)"),
-    TermSpec("obj", (EMBEDDING,), _objectosphere(EMBEDDING), weight_key="w_obj",
-             description="objectosphere loss (Eq. 9)"),
-    TermSpec("cont_mlp", (EMBEDDING_MLP,), _contrastive(EMBEDDING_MLP), weight_key="w_cont",
-             needs_stats=True, description="Eq. 8 on the second decoder's embedding"),
-    TermSpec("obj_mlp", (EMBEDDING_MLP,), _objectosphere(EMBEDDING_MLP), weight_key="w_obj",
-             description="Eq. 9 on the second decoder's embedding"),
-    TermSpec("conf", (CONFIDENCE, SEM_LOGITS), lambda ctx: ConfidenceTerm(ctx.num_classes),
-             weight_key="w_conf", description="confidence head vs true-class probability"),
+    TermSpec(
+        "sem",
+        (SEM_LOGITS,),
+        lambda ctx: OutputTerm(
+            SEM_LOGITS, build_semantic_loss(ctx.cfg, ctx.num_classes, ctx.class_weights)
+        ),
+        weight=lambda cfg: cfg.w_sem,
+        description="L_sem: loss__semantic on the logits (Eq. 2)",
+    ),
+    TermSpec(
+        "feat",
+        (SEM_LOGITS,),
+        _feature,
+        weight=lambda cfg: cfg.w_feat,
+        needs_stats=True,
+        description="feature loss (Eq. 5)",
+    ),
+    TermSpec(
+        "cont",
+        (EMBEDDING,),
+        _contrastive(EMBEDDING),
+        weight=lambda cfg: cfg.w_cont,
+        needs_stats=True,
+        description="contrastive loss (Eq. 8)",
+    ),
+    TermSpec(
+        "obj",
+        (EMBEDDING,),
+        _objectosphere(EMBEDDING),
+        weight=lambda cfg: cfg.w_obj,
+        description="objectosphere loss (Eq. 9)",
+    ),
+    TermSpec(
+        "cont_mlp",
+        (EMBEDDING_MLP,),
+        _contrastive(EMBEDDING_MLP),
+        weight=lambda cfg: cfg.w_cont,
+        needs_stats=True,
+        description="Eq. 8 on the second decoder's embedding",
+    ),
+    TermSpec(
+        "obj_mlp",
+        (EMBEDDING_MLP,),
+        _objectosphere(EMBEDDING_MLP),
+        weight=lambda cfg: cfg.w_obj,
+        description="Eq. 9 on the second decoder's embedding",
+    ),
+    TermSpec(
+        "conf",
+        (CONFIDENCE, SEM_LOGITS),
+        lambda ctx: ConfidenceTerm(ctx.num_classes),
+        weight=lambda cfg: cfg.w_conf,
+        description="confidence head vs true-class probability",
+    ),
     INFONCE_TERM,
-):  # fmt: skip
+):
     register_term(_spec)
 
 
@@ -151,10 +190,11 @@ class ContMAVObjective(nn.Module):
         self.needs_stats: set[str] = set()
         terms: dict[str, nn.Module] = {}
         for name, spec in TERMS.items():
-            w = extra.get(name, getattr(cfg, spec.weight_key) if spec.weight_key else 0.0)
-            if w < 0:
-                key = f"loss__{spec.weight_key}" if name not in extra else "loss__extra_terms"
-                raise ValueError(f"{key}: the weight of term {name!r} must be ≥ 0, got {w}")
+            w = extra[name] if name in extra else spec.weight(cfg) if spec.weight else 0.0
+            if w < 0:  # (a LossConfig weight is checked by the config itself)
+                raise ValueError(
+                    f"loss__extra_terms: the weight of term {name!r} must be ≥ 0, got {w}"
+                )
             if w == 0 or not set(spec.reads) <= set(output_keys):
                 continue
             terms[name] = spec.build(ctx)

@@ -39,7 +39,9 @@ class TermSpec:
     name: str
     reads: tuple[str, ...]
     build: Callable[[TermContext], nn.Module]
-    weight_key: str = ""  # the LossConfig field holding its weight; "" = only loss__extra_terms
+    #: Its weight, read from the loss config (``lambda cfg: cfg.w_obj``); None: only through
+    #: ``loss__extra_terms``.
+    weight: Callable[[LossConfig], float] | None = None
     needs_stats: bool = False
     description: str = ""
 

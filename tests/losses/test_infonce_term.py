@@ -367,7 +367,7 @@ def _cfg(**kw) -> LossConfig:
 
 
 def test_objective_builds_the_term_and_logs_its_parts():
-    assert TERMS["infonce"].weight_key == "w_infonce"
+    assert TERMS["infonce"].weight(LossConfig(w_infonce=0.25)) == 0.25
     assert "infonce" not in ContMAVObjective(LossConfig(), K).terms  # off by default
     obj = ContMAVObjective(_cfg(synco_direction="known_anchors"), K).train()
     assert isinstance(obj.terms["infonce"], InfoNCETerm)
