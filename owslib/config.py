@@ -67,6 +67,9 @@ class DataConfig:
     # embedded set; "true" | "false" force it. Cost (measured, 2 shared cores, warm cache):
     # 0.05 s per 1024x2048 PNG pair and thread, 0.03 s with 2 threads (Cityscapes train+val ≈ 2 min)
     validate: str = "auto"
+    # (code) validation and test images resized by this factor (labels by the nearest pixel) where
+    # a profile trains at a reduced scale; 1 = native resolution, the paper's protocol
+    eval_scale: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -206,6 +209,10 @@ class EvalConfig:
     # Class similarity where every Gaussian score exp(-d/2) underflows in float32: the nearest
     # class (argmin d), or (code) class 0, which the reference's argmax over zeros returns.
     similarity_underflow: str = "nearest"
+    # Datasets in the SegmentMeIfYouCan layout evaluated after the test split, each into
+    # metrics.json's "anomaly_sets": "name:root,…" (e.g. road_anomaly:data/road_anomaly)
+    anomaly_sets: str = ""
+    anomaly_scale: float = 1.0  # their frames resized by this factor (labels by the nearest pixel)
     similarity_lookup: str = (
         "motorcycle:car,train:truck"  # unknown:known[|known] pairs (BDD-Anomaly*)
     )

@@ -97,4 +97,40 @@ PROFILES: dict[str, dict[str, Any]] = {
         "train__batch_size": 4,
         "train__lr": 0.002,
     },
+    # Real street scenes on a laptop CPU: CamVid (SegNet's 367/101/233 split, built by `python -m
+    # owslib data camvid`), all 11 classes known and Unlabelled as the void the objectosphere
+    # pushes to the origin (ContMAV's protocol on Cityscapes; docs/protocol.md), then scored on
+    # RoadAnomaly's 60 real anomaly frames (`python -m owslib data road-anomaly`).
+    "camvid": {
+        **_SMALL_MODEL,
+        "data__dataset": "camvid",
+        "data__root": "data/camvid",
+        "data__split_preset": "camvid",
+        "data__test_split": "test",
+        # trained on crops of the frames at half to three quarters of their 480x360 size and
+        # evaluated at half (240x180): a run stays within ~10 minutes of a 2-core machine
+        "data__scale_min": 0.5,
+        "data__scale_max": 0.75,
+        "data__crop_height": 160,
+        "data__crop_width": 224,
+        "model__context_input_size": (160, 224),
+        "data__eval_scale": 0.5,
+        "data__num_workers": 0,
+        "data__class_weighting": "log",
+        "model__pretrain_epochs": 20,
+        "model__mlp_dim": 128,
+        "loss__stats_warmup_epochs": 2,
+        "train__epochs": 10,
+        "train__batch_size": 8,
+        "train__lr": 0.004,
+        "train__pct_start": 0.1,
+        "train__device": "auto",
+        "train__amp": False,
+        "eval__amp": False,
+        "eval__n_examples": 4,
+        # RoadAnomaly's 1280x720 frames at a quarter of their size (320x180): their road scenes
+        # at about CamVid's evaluated scale
+        "eval__anomaly_sets": "road_anomaly:data/road_anomaly",
+        "eval__anomaly_scale": 0.25,
+    },
 }

@@ -120,7 +120,25 @@ def build_train_transforms(cfg: DataConfig) -> JointTransform:
     return JointTransform(v2.Compose(ops + _to_normalised_float()))
 
 
-def build_eval_transforms(cfg: DataConfig | None = None) -> JointTransform:
-    """Native resolution: convert to tensors and normalise (``cfg`` is accepted for symmetry)."""
-    del cfg
-    return JointTransform(v2.Compose(_to_normalised_float()))
+def build_eval_transforms(cfg: DataConfig | None = None, scale: float | None = None) -> JointTransform:
+    """Convert to tensors and normalise, at native resolution unless ``scale`` (default:
+    ``cfg.eval_scale``) says otherwise: then the image is resized bilinearly (antialiased) and the
+    label by its nearest pixel."""
+    scale = scale if scale is not None else (cfg.eval_scale if cfg is not None else 1.0)
+    ops = [] if scale == 1.0 else [ScaleBy(scale)]
+    return JointTransform(v2.Compose(ops + _to_normalised_float()))
+
+
+class ScaleBy(v2.Transform):
+    """Resize by a fixed factor: images bilinear with antialiasing, masks nearest."""
+
+    def __init__(self, scale: float) -> None:
+        super().__init__()
+        if scale <= 0:
+            raise ValueError(f"scale must be > 0, got {scale}")
+        self.scale = scale
+
+    def transform(self, inpt: Any, params: dict[str, Any]) -> Any:
+        h, w = inpt.shape[-2:]
+        size = [max(1, round(h * self.scale)), max(1, round(w * self.scale))]
+        return F.resize(inpt, size, antialias=True)

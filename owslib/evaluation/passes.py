@@ -38,6 +38,7 @@ from owslib.evaluation.protocol import (
     EvalOptions,
     anomaly_labels,
     options_from_config,
+    resolution,
 )
 from owslib.evaluation.result import Evaluation, result_metrics
 from owslib.inference.discovery import ClassSimilarity, NovelClassDiscovery, feature_source
@@ -46,7 +47,7 @@ from owslib.inference.scorers import ScoreInputs, available_scorers, get_scorer,
 from owslib.labels import unknown_mask
 from owslib.losses.class_stats import ClassStatistics
 from owslib.metrics import AnomalyMetric, ConfusionMatrix
-from owslib.metrics.components import ComponentMetric
+from owslib.metrics.components import TRACKS, ComponentMetric
 from owslib.metrics.curves import curve_points
 from owslib.metrics.histogram import Workspace
 from owslib.metrics.smiyc_curve import SMIYCCurve
@@ -272,7 +273,11 @@ def _sync_device(metric: AnomalyMetric, device: torch.device) -> None:
 def _component_pass(model, stats, loader, opts, k, device, thresholds) -> dict[str, Any]:
     """Second pass: SegmentMeIfYouCan component metrics at each scorer's best-F1 threshold (in the
     scorer's ranking, where the threshold was found)."""
-    metrics = {s: ComponentMetric(t, track=opts.component_track) for s, t in thresholds.items()}
+    pred, gt = (round(n * opts.component_area_scale) for n in TRACKS[opts.component_track])
+    metrics = {
+        s: ComponentMetric(t, track=opts.component_track, min_pred_size=pred, min_gt_size=gt)
+        for s, t in thresholds.items()
+    }
     for image, target in loader:
         target = target.to(device)
         labels = anomaly_labels(target, k) if opts.target_kind == "classes" else target
@@ -397,6 +402,7 @@ def evaluate(
         "dataset": cfg.data.dataset,
         "split": getattr(ds, "split", None),
         "split_preset": exp.split.name,
+        "resolution": resolution(cfg.data.eval_scale),
         "known_classes": list(exp.split.known_names),
         "unknown_classes": list(exp.split.unknown_names),
         "train_heldout": {

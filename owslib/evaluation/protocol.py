@@ -79,6 +79,8 @@ class EvalOptions:
         str, ...
     ] = ()  # () = the main scorer (owslib.inference.scorers.main_scorer)
     component_track: str = "anomaly"  # anomaly (500/100 px) | obstacle (50/10 px)
+    # the frames' area relative to the benchmark's (resized frames): the track's sizes times this
+    component_area_scale: float = 1.0
     curve: str = "histogram"  # histogram | smiyc (adds the leaderboard's binned pixel curve)
     # scorers whose maps are kept for the chosen images (() = the main scorer, gaussian, contrastive)
     map_scorers: tuple[str, ...] = ()
@@ -122,3 +124,13 @@ def anomaly_labels(target: torch.Tensor, num_classes: int) -> torch.Tensor:
     void and padding."""
     lab = unknown_mask(target, num_classes).to(torch.uint8)
     return lab.masked_fill(target >= PAD_INDEX, IGNORE_INDEX)
+
+
+def resolution(scale: float) -> str:
+    """How the evaluated frames relate to the files (``metrics.json``'s ``protocol/resolution``)."""
+    if scale == 1.0:
+        return "native (no resizing at evaluation)"
+    return (
+        f"resized by {scale:g} (image bilinear, antialiased; labels nearest); component sizes "
+        f"of the track times {scale**2:g}"
+    )

@@ -127,6 +127,7 @@ def probe_in_setup(names: Iterable[str]) -> dict[str, dict[str, float]]:
 
 def differences(want: dict[str, float], have: dict[str, float], limit: int = 5) -> list[str]:
     """How two probes of one variant differ: keys missing on either side, numbers out of tolerance."""
+    want, have = _computed(want), _computed(have)
     out = [f"{k}: recorded, not computed now" for k in sorted(set(want) - set(have))]
     out += [f"{k}: computed now, not recorded" for k in sorted(set(have) - set(want))]
     for k in sorted(set(want) & set(have)):
@@ -138,6 +139,11 @@ def differences(want: dict[str, float], have: dict[str, float], limit: int = 5) 
         ):
             out.append(f"{k}: recorded {a!r}, now {b!r}")
     return out[:limit] + ([f"… and {len(out) - limit} more"] if len(out) > limit else [])
+
+
+def _computed(numbers: dict[str, float]) -> dict[str, float]:
+    """The numbers a run computes, not the settings it records (``protocol/…``)."""
+    return {k: v for k, v in numbers.items() if not k.startswith("protocol/")}
 
 
 def recorded(names: Iterable[str] | None = None) -> dict[str, dict[str, float]]:

@@ -30,6 +30,7 @@ from owslib.engine.autocast import cpu_info
 from owslib.engine.experiment import build_experiment, cache_dir, check_data_root, prepare_data
 from owslib.engine.loop import CHECKPOINT_NAME, fit, restore
 from owslib.engine.pretrain import encoder_cache_path, encoder_cached, ensure_pretrained_encoder
+from owslib.evaluation.anomaly_sets import evaluate_anomaly_sets
 from owslib.evaluation.embeddings import write_embedding_sample
 from owslib.evaluation.passes import epoch_validation, evaluate
 from owslib.inference.scorers import get_scorer
@@ -182,6 +183,12 @@ def _train_and_evaluate(
         broadcast_state(exp.bare_model)
     t1 = time.perf_counter()
     result = evaluate(exp, exp.test_loader)  # every rank evaluates its shard; counts are summed
+    if exp.cfg.eval.anomaly_sets:  # real anomalies of other datasets (unsharded: one process)
+        result["anomaly_sets"] = (
+            evaluate_anomaly_sets(exp)
+            if not exp.dist.enabled
+            else {"skipped": "not computed under DDP: evaluate the checkpoint in one process"}
+        )
     t2 = time.perf_counter()
     earlier = resumed_training_s(history, trained_here)  # resumed: earlier processes' epochs
     info |= {
