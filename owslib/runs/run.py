@@ -10,6 +10,7 @@ from its last checkpoint.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import json
 import logging
 import platform
@@ -30,12 +31,12 @@ from owslib.engine.autocast import cpu_info
 from owslib.engine.experiment import build_experiment, cache_dir, check_data_root, prepare_data
 from owslib.engine.loop import CHECKPOINT_NAME, fit, restore
 from owslib.engine.pretrain import encoder_cache_path, encoder_cached, ensure_pretrained_encoder
-from owslib.evaluation.anomaly_sets import evaluate_anomaly_sets
+from owslib.evaluation.anomaly_sets import evaluate_anomaly_sets, parse_anomaly_sets
 from owslib.evaluation.embeddings import write_embedding_sample
 from owslib.evaluation.passes import epoch_validation, evaluate
 from owslib.inference.scorers import get_scorer
 from owslib.io import atomic_write_json, read_json, sha256_file
-from owslib.paths import shown
+from owslib.paths import resolve, shown
 from owslib.report import metrics_tables, write_evaluation
 from owslib.report.explorer_record import RECORD_FILE, write_explorer_record
 from owslib.runs.lock import input_lock, run_lock
@@ -170,6 +171,8 @@ def _train_and_evaluate(
             )
     info["setup"] = observed(cfg, info.get("encoder_sha256", ""), info.get("base_config"))
     info["fingerprint"] = fingerprint(info["setup"])
+    if prepared := data_fingerprints(cfg):  # built datasets (CamVid, RoadAnomaly): their files
+        info["data_sha256"] = prepared
     exp = build_experiment(cfg, encoder=encoder)
     trained_here: set[int] = set()
     history = fit(
@@ -210,6 +213,19 @@ def _train_and_evaluate(
              time.perf_counter() - t0 + earlier, info["train_s"],
              f" of which {earlier:.0f} s before it resumed" if earlier else "", info["eval_s"])  # fmt: skip
     return RunResult(run_dir, cfg, dict(result), tables, history, info, exp, False, figures)
+
+
+def data_fingerprints(cfg: ExperimentConfig) -> dict[str, str]:
+    """``{dataset: sha256}`` of each dataset the run reads that owslib built (its ``manifest.json``
+    lists every file with its sha256): the data's identity beside the setup's; empty for others."""
+    roots = {cfg.data.dataset: resolve(cfg.data.root)} | parse_anomaly_sets(cfg.eval.anomaly_sets)
+    out = {}
+    for name, root in roots.items():
+        manifest = read_json(root / "manifest.json")
+        if manifest and "files" in manifest:
+            files = json.dumps(manifest["files"], sort_keys=True).encode()
+            out[name] = hashlib.sha256(files).hexdigest()
+    return out
 
 
 def resumed_training_s(history: list[dict[str, Any]], trained_here: set[int]) -> float:
