@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from owslib import stats
-from owslib.io import atomic_write_text, read_json
+from owslib.io import atomic_write_text
 from owslib.study.arms import screening_state
 from owslib.study.confirm import (
     Question,
@@ -35,7 +35,7 @@ from owslib.study.secondary import (
     secondary_table,
     spread_words,
 )
-from owslib.study.state import is_current, recorded_status
+from owslib.study.state import is_current, read_record, recorded_status
 from owslib.study.studyfile import RunJob, Study, run_dir
 
 # (a list laid out by meaning: the effect, the tests, the design, the context)
@@ -61,7 +61,7 @@ def runs_long(study: Study, results_dir: str | Path, variants: tuple[str, ...],
     for v in variants:
         for s in seeds:
             job = RunJob(v, s, run_dir(results_dir, study.profile, v, s))
-            metrics = read_json(job.path / "metrics.json")
+            metrics = read_record(job.path / "metrics.json")  # damaged: raises, naming it
             if metrics and is_current(study, job):
                 rows += long_rows(v, s, metrics, run_fingerprint(job.path))
     return pd.DataFrame(rows, columns=["variant", "seed", "metric", "scorer", "aggregation",

@@ -12,8 +12,8 @@ from typing import Any
 import pandas as pd
 
 from owslib import comparison
-from owslib.io import read_json
 from owslib.study.confirm import COMPARED
+from owslib.study.state import read_record
 
 #: The numbers of a run that enter the comparisons: (metric, aggregations).
 #: The columns a comparison table shows first (the main scorer, pooled).
@@ -22,7 +22,7 @@ HEADLINE = ("miou", "aupr/{s}/pooled", "fpr95/{s}/pooled", "auroc/{s}/pooled")
 
 def run_fingerprint(path: Path) -> str:
     """The setup fingerprint a run's ``run.json`` records ("" for runs that predate it)."""
-    return (read_json(path / "run.json") or {}).get("fingerprint", "")
+    return (read_record(path / "run.json") or {}).get("fingerprint", "")
 
 
 def long_rows(variant: str, seed: int, metrics: dict[str, Any],
@@ -61,8 +61,8 @@ def error_bounds(long: pd.DataFrame) -> pd.DataFrame:
 def read_metrics(path: Path) -> dict[str, Any] | None:
     """A finished run's metrics (None for a run that is missing, failed or still being written:
     its ``metrics.json`` comes before its figures and ``run.json``'s ``finished``)."""
-    info = read_json(path / "run.json") or {}
-    return read_json(path / "metrics.json") if info.get("status") == "finished" else None
+    info = read_record(path / "run.json") or {}
+    return read_record(path / "metrics.json") if info.get("status") == "finished" else None
 
 
 def _num(x: float, d: int = 3, sign: bool = False) -> str:
