@@ -202,6 +202,40 @@ def findings(summary: pd.DataFrame, baseline: str, labels: list[str]) -> str:
     return "\n".join(lines) or "none (no variant has runs paired with the baseline yet)"
 
 
+def findings_table(summary: pd.DataFrame, baseline: str, labels: list[str]) -> str:
+    """:func:`findings` as a markdown table: a row per variant, per metric label its paired Δ
+    [95 % interval] (:data:`SIGNIFICANT` where it excludes 0: uncorrected, exploratory) and the SD
+    of its paired differences; metrics by their short names, a footnote says the rest."""
+    keyed = summary.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
+                                  summary[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
+    shown = [lab for lab in labels if lab in set(keyed["label"])]
+    names = [lab.split("/")[0].replace("miou", "mIoU").upper().replace("MIOU", "mIoU")
+             for lab in shown]  # fmt: skip
+    lines = ["| variant | " + " | ".join(f"{n} Δ [95 %] | SD" for n in names) + " |",
+             "|---|" + "---|---|" * len(shown)]  # fmt: skip
+    for variant in dict.fromkeys(keyed["variant"]):
+        if variant == baseline:
+            continue
+        cells = []
+        for label in shown:
+            r = keyed[(keyed["variant"] == variant) & (keyed["label"] == label)]
+            if r.empty:
+                cells += ["—", "—"]
+                continue
+            cells += [
+                _delta(r.iloc[0], mark=True),
+                format_sigma(r.iloc[0].get("delta_sd", float("nan"))),
+            ]
+        lines.append(f"| `{variant}` | " + " | ".join(cells) + " |")
+    if len(lines) == 2:
+        return "none (no variant has runs paired with the baseline yet)"
+    return "\n".join(lines) + (
+        f"\n\nΔ = variant − `{baseline}`, paired by seed; anomaly "
+        "metrics: fused scorer, pooled; SD: of the paired differences; "
+        f"{SIGNIFICANT}: the interval excludes 0 (uncorrected)."
+    )
+
+
 def present_labels(summary: pd.DataFrame, labels) -> list[str]:
     """The metric labels of ``labels`` that ``summary`` holds, in their order."""
     have = {comparison.metric_label(*k) for k in
