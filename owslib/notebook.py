@@ -51,6 +51,7 @@ from owslib.runs.run import RunResult, is_finished, read_run_info, run_experimen
 from owslib.study.answers import (
     PAIR_COLUMNS,
     answer_sentences,
+    answers_markdown,
     confirmatory_answers,
     exploratory_top,  # noqa: F401  (re-exported for the notebooks)
     notebook_verdict,
@@ -503,8 +504,9 @@ class NotebookRun:
 
 def answers(results_dir: str | Path = "results", profile: str | None = None,
             study_file: str | Path = STUDY_FILE) -> dict[str, Any]:  # fmt: skip
-    """What 06_summary opens with: the confirmatory table and one sentence per question, the
-    forest plot (None until a question is analysed), the power table from the screening in
+    """What 06_summary opens with: the table of answers with short cells (``first_screen``, as
+    the README's), the confirmatory table and one sentence per question, the forest plot (None
+    until a question is analysed; saved as ``forest.png``/``.svg`` beside the tables), the power table from the screening in
     ``results_dir``, and the screening's comparisons with BH q-values (exploratory). The tables
     are written to ``<results>/summary/<profile>/`` as ``confirmatory.csv``,
     ``confirmatory_pairs.csv`` (the tests' data: each question's pairs seed by seed),
@@ -513,13 +515,16 @@ def answers(results_dir: str | Path = "results", profile: str | None = None,
     table = confirmatory_answers(study, results)
     pairs = pd.DataFrame(table.attrs.get("pairs", []), columns=PAIR_COLUMNS)
     forest = forest_figure(table, {nb: g["diff"].tolist() for nb, g in pairs.groupby("notebook")})
-    if forest is not None:  # shown where the notebook says (show_figure), not also by the backend
-        plt.close(forest)
-    out = {"table": table, "sentences": answer_sentences(table), "forest": forest,
-           "pairs": pairs, "power": power_now(study, results),
-           "exploratory": screening_exploratory(study, results)}  # fmt: skip
     folder = results / "summary" / study.profile
     folder.mkdir(parents=True, exist_ok=True)
+    if forest is not None:  # shown where the notebook says (show_figure), not also by the backend
+        save_figure(forest, folder / "forest", formats=("png", "svg"))
+        plt.close(forest)
+    page = results / "06_summary" / study.profile  # the rendered summary's folder: its links
+    out = {"table": table, "sentences": answer_sentences(table), "forest": forest,
+           "first_screen": answers_markdown(study, results, link_from=page),
+           "pairs": pairs, "power": power_now(study, results),
+           "exploratory": screening_exploratory(study, results)}  # fmt: skip
     out["files"] = {k: folder / f"{n}.csv" for k, n in
                     (("table", "confirmatory"), ("pairs", "confirmatory_pairs"), ("power", "power"),
                      ("exploratory", "exploratory"))}  # fmt: skip

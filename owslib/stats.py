@@ -378,3 +378,15 @@ def seeds_for_equivalence(
         if tost_power(margin, sd_diff, n, true_diff, alpha) >= power:
             return n
     return n_max
+
+
+def sd_upper_bound(sd: float, n: int, confidence: float = 0.95, one_sided: bool = True) -> float:
+    """Upper confidence bound of a standard deviation ``sd`` estimated from ``n`` values (normal
+    data: (n − 1)·s²/σ² is χ² with n − 1 df). One-sided by default, the bound a plan that must not
+    under-size its seeds needs; ``one_sided=False`` gives the upper end of the two-sided interval.
+    E.g. n = 3: 4.41 × sd one-sided, 6.28 × sd two-sided (95 %)."""
+    _check_alpha(1.0 - confidence)
+    if int(n) != n or n < 2:
+        raise ValueError(f"n must be an integer >= 2, got {n!r}")
+    tail = (1.0 - confidence) / (1.0 if one_sided else 2.0)
+    return float(sd * np.sqrt((n - 1) / stats.chi2.ppf(tail, n - 1)))

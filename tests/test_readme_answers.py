@@ -14,7 +14,14 @@ from pathlib import Path
 import pytest
 
 from owslib.runs.setup import code_identity
-from owslib.study.answers import BLOCK_END, BLOCK_START, answers_markdown
+from owslib.study.answers import (
+    BLOCK_END,
+    BLOCK_START,
+    FULL_END,
+    FULL_START,
+    answers_in_full,
+    answers_markdown,
+)
 from owslib.study.studyfile import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -27,8 +34,16 @@ def _git(*args: str) -> bytes:
 def test_the_readme_s_answers_are_generated_from_the_committed_runs(tmp_path):
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: the committed runs cannot be told from others")
-    # the last commit's run records (JSON only: metrics, configs, run.json, the arms' picks)
-    archive = _git("archive", "--format=tar", "HEAD", "--", ":(glob)results/runs/**/*.json")
+    # the last commit's run records (JSON: metrics, configs, run.json, the arms' picks; the
+    # per-image metrics behind the spread over test images)
+    archive = _git(
+        "archive",
+        "--format=tar",
+        "HEAD",
+        "--",
+        ":(glob)results/runs/**/*.json",
+        ":(glob)results/runs/**/per_image.csv",
+    )
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(tmp_path, filter="data")
     readme = _git("show", "HEAD:README.md").decode("utf-8")
@@ -43,3 +58,21 @@ def test_the_readme_s_answers_are_generated_from_the_committed_runs(tmp_path):
         else "run `python -m owslib study --answers README.md` and commit the README"
     )
     assert table == expected, f"the README's table of answers is not the committed runs': {why}"
+
+
+def test_the_answers_in_full_and_the_readme_s_cells_are_generated_and_short(tmp_path):
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the committed runs cannot be told from others")
+    archive = _git("archive", "--format=tar", "HEAD", "--", ":(glob)results/runs/**/*.json",
+                   ":(glob)results/runs/**/per_image.csv")  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(tmp_path, filter="data")
+    docs = _git("show", "HEAD:docs/results.md").decode("utf-8")
+    full = docs.split(FULL_START + "\n", 1)[1].split(FULL_END, 1)[0]
+    (tmp_path / "docs").mkdir()
+    assert full == answers_in_full(load_study(), tmp_path / "results", link_from=tmp_path / "docs")
+    # the README's first screen: every cell of the table of answers at most ~160 characters
+    readme = _git("show", "HEAD:README.md").decode("utf-8")
+    table = readme.split(BLOCK_START + "\n", 1)[1].split(BLOCK_END, 1)[0]
+    cells = [c for line in table.splitlines()[2:] for c in line.strip("|").split(" | ")]
+    assert len(cells) == 20 and max(len(c.strip()) for c in cells) <= 160

@@ -53,7 +53,10 @@ def load_checkpoint(path: str | Path, map_location: str | torch.device = "cpu") 
     try:
         ckpt = torch.load(path, map_location=map_location, weights_only=True)
     except Exception as e:  # truncated or foreign files
-        raise ValueError(f"{path}: not a readable owslib checkpoint ({e})") from e
+        # one line naming the file; torch's own message would advise weights_only=False, which
+        # runs code from a file of unknown origin (its text stays on the exception's cause)
+        why = type(e).__name__ if "weights_only" in str(e) else str(e).splitlines()[0][:120]
+        raise ValueError(f"{path}: not a readable owslib checkpoint ({why})") from e
     if not isinstance(ckpt, dict) or ckpt.get("version") != CHECKPOINT_VERSION:
         raise ValueError(
             f"{path}: not an owslib checkpoint (version {CHECKPOINT_VERSION} expected)"

@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 
 from owslib import stats
-from owslib.io import atomic_write_text, read_json
+from owslib.io import atomic_write_text
 from owslib.study.arms import screening_state
 from owslib.study.confirm import (
     Question,
@@ -27,13 +27,25 @@ from owslib.study.confirm import (
     verdicts,  # fmt: skip
 )
 from owslib.study.results import long_rows, run_fingerprint
-from owslib.study.state import is_current, recorded_status
+from owslib.study.secondary import (
+    fresh_power,
+    image_spread,
+    moved,
+    secondary_effects,
+    secondary_table,
+    spread_words,
+)
+from owslib.study.state import is_current, read_record, recorded_status
 from owslib.study.studyfile import RunJob, Study, run_dir
 
-COLUMNS = ["question", "notebook", "endpoint", "arm", "comparator", "n_pairs", "mean", "lo", "hi",
-           "sd", "sd_screening", "p", "p_holm", "p_holm_min", "margin", "p_tost", "tost_lo",
-           "tost_hi", "power", "detectable", "power_target", "alpha", "degenerate", "verdict",
-           "status"]  # fmt: skip
+# (a list laid out by meaning: the effect, the tests, the design, the context)
+COLUMNS = [
+    "question", "notebook", "endpoint", "arm", "comparator", "n_pairs", "mean", "lo", "hi",
+    "sd", "p", "p_holm", "p_holm_min", "margin", "p_tost", "tost_lo", "tost_hi",
+    "sd_screening", "sd_arm_screening", "power", "power_fresh", "tost_power_fresh",
+    "detectable", "power_target", "alpha", "degenerate", "n_higher", "corr", "image_ratio",
+    "n_images", "also", "verdict", "status",
+]  # fmt: skip
 #: The columns of the confirmation's pairs (``confirmatory_pairs.csv``): one row per question and
 #: fresh seed, the two arms' values on the endpoint and their difference, the runs' setup.
 PAIR_COLUMNS = ["question", "notebook", "endpoint", "arm", "comparator", "seed", "arm_value",
@@ -49,7 +61,7 @@ def runs_long(study: Study, results_dir: str | Path, variants: tuple[str, ...],
     for v in variants:
         for s in seeds:
             job = RunJob(v, s, run_dir(results_dir, study.profile, v, s))
-            metrics = read_json(job.path / "metrics.json")
+            metrics = read_record(job.path / "metrics.json")  # damaged: raises, naming it
             if metrics and is_current(study, job):
                 rows += long_rows(v, s, metrics, run_fingerprint(job.path))
     return pd.DataFrame(rows, columns=["variant", "seed", "metric", "scorer", "aggregation",
@@ -107,6 +119,7 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
     if conf is None:
         return pd.DataFrame(columns=COLUMNS)
     rows, diffs, questions, n_planned, pairs = [], {}, {}, len(conf.seeds), []
+    secondary: dict[str, pd.DataFrame] = {}
     for q in conf.questions:
         nb = study.notebook(q.notebook)
         row = {"question": nb.question or nb.name, "notebook": nb.name, "endpoint": q.endpoint,
@@ -119,10 +132,10 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         by_seed = confirming_pair_table(long, q, arms[0], arms[1], conf.seeds)
         d = by_seed["diff"].to_numpy()
         sd = screening_sd(study, results_dir, q)
-        power = stats.paired_t_power(q.margin, sd, n_planned, conf.alpha / len(conf.questions)) \
-            if sd == sd and sd > 0 and n_planned >= 2 else np.nan  # fmt: skip
+        power, _ = fresh_power(q.margin, sd, n_planned, conf.alpha, len(conf.questions))
         row |= {"arm": arms[0], "comparator": arms[1], "n_pairs": len(d), "power": power,
-                "sd_screening": sd, "alpha": conf.alpha}  # fmt: skip
+                "sd_screening": sd, "alpha": conf.alpha,
+                "sd_arm_screening": screening_sd(study, results_dir, q, arms)}  # fmt: skip
         prints = set(long["fingerprint"])
         if len(d) < n_planned:  # (pairs: both arms finished at a seed, in one setup)
             t = stats.paired_t(d, conf.alpha) if len(d) >= 2 else None
@@ -140,7 +153,14 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         pairs += by_seed.assign(question=row["question"], notebook=nb.name, endpoint=q.endpoint,
                                 arm=arms[0], comparator=arms[1],
                                 fingerprint=next(iter(prints)))[PAIR_COLUMNS].to_dict("records")  # fmt: skip
-        rows.append(row | {"status": "analysed"})
+        sec = secondary_effects(long, q, arms[0], arms[1], conf.seeds, conf.alpha)
+        secondary[nb.name] = sec
+        dirs = [tuple(run_dir(results_dir, study.profile, v, s) for v in arms) for s in conf.seeds]
+        spread = image_spread(dirs)
+        top = sec[sec["primary"]].iloc[0]
+        rows.append(row | {"status": "analysed", "n_higher": top["n_higher"], "corr": top["corr"],
+                           "image_ratio": spread["ratio"], "n_images": spread["n_images"],
+                           "also": moved(sec)})  # fmt: skip
     table = pd.DataFrame(rows, columns=COLUMNS)
     if diffs:
         v = verdicts(diffs, questions, conf.alpha, family=len(conf.questions))
@@ -155,6 +175,11 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         # sensitivity: the effect the fresh seeds' SD lets the design detect (at α/m, as planned)
         alpha_m = conf.alpha / len(conf.questions)
         table["power_target"] = conf.power
+        fresh = [fresh_power(m, sd, int(n), conf.alpha, len(conf.questions)) if ok else (np.nan,) * 2
+                 for m, sd, n, ok in zip(table["margin"], table["sd"], table["n_pairs"], analysed,
+                                         strict=True)]  # fmt: skip
+        table["power_fresh"] = [f[0] for f in fresh]
+        table["tost_power_fresh"] = [f[1] for f in fresh]
         table["detectable"] = [
             stats.detectable_effect(sd, int(n), conf.power, alpha_m) if ok and sd > 0 and n >= 2
             else np.nan for sd, n, ok in zip(table["sd"], table["n_pairs"], analysed, strict=True)
@@ -164,6 +189,7 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         table.loc[waits, "verdict"] = np.nan
         table.loc[waits, "status"] = "holm_waits"
     table.attrs["pairs"] = pairs
+    table.attrs["secondary"] = secondary
     return table
 
 
@@ -187,31 +213,46 @@ def screening_exploratory(study: Study, results_dir: str | Path) -> pd.DataFrame
     if not parts:
         return pd.DataFrame()
     out = pd.concat(parts, ignore_index=True)
-    out["q_bh"] = stats.benjamini_hochberg(out["p"].to_numpy())  # over every notebook
+    return with_distinct_q(out)
+
+
+def with_distinct_q(ex: pd.DataFrame) -> pd.DataFrame:
+    """BH q-values over the distinct hypotheses of ``ex``: comparisons that differ only in the
+    scorer and give the very same numbers (two scorers that compute one score on this data, e.g.
+    ``gaussian`` and ``gaussian_per_dim`` with a diagonal covariance) are one hypothesis, counted
+    once in the family; each of their rows carries its q. ``distinct``: whether a row is the first
+    of its hypothesis (``ex.attrs["family"]``: the family's size)."""
+    same = [c for c in ex.columns if c not in ("scorer", "q_bh", "distinct")]
+    first = ~ex.duplicated(subset=same, keep="first")
+    key = pd.util.hash_pandas_object(ex[same], index=False)
+    tested = first & ex["p"].notna()
+    q = pd.Series(stats.benjamini_hochberg(ex.loc[tested, "p"].to_numpy()), index=key[tested])
+    out = ex.assign(q_bh=key.map(q).to_numpy(), distinct=first.to_numpy())
+    out.attrs["family"] = int(tested.sum())
     return out
 
 
 def exploratory_top(ex: pd.DataFrame, n: int = 25) -> pd.DataFrame:
     """The ``n`` smallest q-values of :func:`screening_exploratory`'s pooled metrics and mIoU,
-    for display: comparisons that differ only in the scorer and give the very same numbers (two
-    scorers that compute one score on this data, e.g. ``gaussian`` and ``gaussian_per_dim`` with
-    a diagonal covariance) are one row, the scorers joined by " = ". The family, and with it every
-    q-value, stays the whole table's."""
+    for display: comparisons that differ only in the scorer and give the very same numbers are one
+    row, the scorers joined by " = " (one hypothesis of the family: :func:`with_distinct_q`)."""
     if ex.empty:
         return ex
-    pooled = ex[ex["aggregation"].isin(["", "pooled"])]
+    pooled = ex[ex["aggregation"].isin(["", "pooled"])].drop(columns="distinct", errors="ignore")
     same = [c for c in pooled.columns if c != "scorer"]
     merged = pooled.groupby(same, dropna=False, sort=False)["scorer"].agg(" = ".join)
     top = merged.reset_index()[list(pooled.columns)].sort_values("q_bh", kind="stable").head(n)
     return top.reset_index(drop=True)
 
 
-def screening_sd(study: Study, results_dir: str | Path, q: Question) -> float:
+def screening_sd(study: Study, results_dir: str | Path, q: Question,
+                 arms: tuple[str, str] | None = None) -> float:  # fmt: skip
     """The screening's SD of paired differences on a question's endpoint: for a head-to-head
-    question its two arms, else the root mean square over the notebook's variant − baseline SDs
-    (as the pre-registration sized the confirmation); NaN without two pairs."""
+    question (or given ``arms``) its two arms, else the root mean square over the notebook's
+    variant − baseline SDs (as the pre-registration sized the confirmation); NaN without two
+    pairs."""
     nb = study.notebook(q.notebook)
-    pairs = ([tuple(q.arms)] if q.rule == "head_to_head"
+    pairs = ([tuple(arms or q.arms)] if arms or q.rule == "head_to_head"
              else [(v, nb.baseline) for v in nb.variants if v != nb.baseline])  # fmt: skip
     variants = tuple(dict.fromkeys(v for p in pairs for v in p))
     long = runs_long(study, results_dir, variants, study.seeds)
@@ -251,6 +292,11 @@ def notebook_verdict(study: Study, results_dir: str | Path, notebook: str) -> st
 #: The lines that open and close the table of answers ``study --answers FILE`` rewrites in FILE.
 BLOCK_START = "<!-- the answers: `python -m owslib study --answers README.md` writes this table -->"
 BLOCK_END = "<!-- end of the answers -->"
+#: The lines around the answers in full (docs/results.md).
+FULL_START = (
+    "<!-- the answers in full: `python -m owslib study --answers docs/results.md` writes this -->"
+)
+FULL_END = "<!-- end of the answers in full -->"
 
 
 def seeds_words(seeds: tuple[int, ...]) -> str:
@@ -303,44 +349,89 @@ def screening_cell(study: Study, results_dir: str | Path, q: Question,
     return f"{endpoint_words(q.endpoint)} − `{nb.baseline}`: " + "; ".join(parts)
 
 
+VERDICT_WORDS = {"better": "better", "worse": "worse", "equivalent": "equivalent",
+                 "inconclusive": "inconclusive"}  # fmt: skip
+
+
+def answer_cells(row: dict, q: Question) -> tuple[str, str, str]:
+    """A question's short cells: the verdict (bold), the effect with its interval, endpoint and
+    margin, and the secondary endpoints that moved on the same seeds (exploratory)."""
+    if row.get("status") != "analysed" or not isinstance(row.get("verdict"), str):
+        return "**not answered yet**", str(row.get("status", "")), ""
+    effect = (f"`{row['arm']}` − `{row['comparator']}`: {signed(row['mean'])} "
+              f"[{signed(row['lo'])}, {signed(row['hi'])}] {endpoint_words(q.endpoint)} "
+              f"(margin ±{q.margin:g})")  # fmt: skip
+    return f"**{VERDICT_WORDS[row['verdict']]}**", effect, str(row.get("also") or "")
+
+
 def answers_markdown(study: Study, results_dir: str | Path, link_from: str | Path = ".") -> str:
-    """The README's table of answers, generated from the runs in ``results_dir``: per question the
-    confirmatory verdict (or why it waits), what the screening says on the endpoint (exploratory),
-    and a link to the rendered notebook (relative to the folder ``link_from``)."""
+    """The README's table of answers, generated from the runs in ``results_dir``: per question
+    short cells (the verdict, the effect with its 95 % interval, the secondary endpoints that
+    moved on the same seeds, a link to the rendered notebook, relative to the folder
+    ``link_from``); the long answers are :func:`answers_in_full`'s."""
+    conf = study.confirmatory
+    if conf is None:
+        raise ValueError("the study file declares no confirmatory questions: no answers to write")
+    table = confirmatory_answers(study, results_dir)
+    lines = ["| question | answer | effect, 95 % interval (fresh seeds) | also moved "
+             "(exploratory) | |", "|---|---|---|---|---|"]  # fmt: skip
+    for row, q in zip(table.to_dict("records"), conf.questions, strict=True):
+        page = Path(results_dir) / q.notebook / study.profile / f"{q.notebook}.ipynb"
+        link = Path(os.path.relpath(page, link_from)).as_posix()
+        cells = [row["question"], *answer_cells(row, q), f"[{q.notebook.split('_')[0]}]({link})"]
+        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def answers_in_full(study: Study, results_dir: str | Path, link_from: str | Path = ".") -> str:
+    """The answers in full, one section per question: the verdict's sentence (power at the fresh
+    seeds' SD and as planned), the secondary endpoints on the same seeds (a table: exploratory,
+    uncorrected), the spread over test images beside the spread over seeds, and the screening
+    with its BH q-values over the distinct comparisons."""
     conf = study.confirmatory
     if conf is None:
         raise ValueError("the study file declares no confirmatory questions: no answers to write")
     table = confirmatory_answers(study, results_dir)
     explo = screening_exploratory(study, results_dir)
-    n_tests = int(explo["p"].notna().sum()) if len(explo) else 0
-    lines = [
-        f"| question | answer (confirmatory: fresh {seeds_words(conf.seeds)}, Holm over the "
-        f"{len(conf.questions)} questions, TOST within the margin) | screening (exploratory: "
-        f"{seeds_words(study.seeds)}, Δ [95 % interval], BH q over its {n_tests} comparisons) "
-        "| notebook |",
-        "|---|---|---|---|",
-    ]
+    out = []
     for row, q in zip(table.to_dict("records"), conf.questions, strict=True):
         arms = (row["arm"], row["comparator"]) if isinstance(row.get("arm"), str) else None
-        page = Path(results_dir) / q.notebook / study.profile / f"{q.notebook}.ipynb"
-        link = Path(os.path.relpath(page, link_from)).as_posix()
-        cells = [row["question"], answer_body(pd.Series(row)),
-                 screening_cell(study, results_dir, q, arms, explo),
-                 f"[{q.notebook.split('_')[0]}]({link})"]  # fmt: skip
-        lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
-    return "\n".join(lines) + "\n"
+        text = [f"### {row['question']}", f"**Answer** (confirmatory, fresh "
+                f"{seeds_words(conf.seeds)}): {answer_body(pd.Series(row))}"]  # fmt: skip
+        sec = table.attrs["secondary"].get(q.notebook)
+        if sec is not None:
+            text += [f"**On the same seeds** ({row['arm']} − {row['comparator']}; fused scorer, "
+                     "pooled; exploratory, uncorrected):", secondary_table(sec),
+                     f"**Over test images**: {spread_words(row['image_ratio'], row['n_images'], q.endpoint)}."]  # fmt: skip
+        family = explo.attrs.get("family", 0)
+        text.append(f"**Screening** (exploratory, {seeds_words(study.seeds)}; BH q over its "
+                    f"{family} distinct comparisons): "
+                    f"{screening_cell(study, results_dir, q, arms, explo)}")  # fmt: skip
+        out.append("\n\n".join(text))
+    return "\n\n".join(out) + "\n"
 
 
 def write_answers(path: str | Path, study: Study, results_dir: str | Path) -> None:
-    """Rewrite the table of answers between :data:`BLOCK_START` and :data:`BLOCK_END` in the file
-    ``path`` (atomically; the rest of the file untouched; a symbolic link stays one: its target
-    is rewritten, and the notebook links are relative to the target's folder)."""
+    """Rewrite, in the file ``path``, the table of answers between :data:`BLOCK_START` and
+    :data:`BLOCK_END` and/or the answers in full between :data:`FULL_START` and :data:`FULL_END`
+    (whichever the file holds, at least one; atomically, the rest of the file untouched; a
+    symbolic link stays one: its target is rewritten, and links are relative to its folder)."""
     path = Path(path).resolve()
-    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
-    marks = [i for i, line in enumerate(lines) if line.strip() in (BLOCK_START, BLOCK_END)]
-    if [lines[i].strip() for i in marks] != [BLOCK_START, BLOCK_END]:
-        raise ValueError(f"{path}: expected one line {BLOCK_START!r} and, below it, one line "
-                         f"{BLOCK_END!r} around the table of answers")  # fmt: skip
-    block = answers_markdown(study, results_dir, link_from=path.parent)
-    start, end = marks
-    atomic_write_text(path, "".join(lines[: start + 1]) + block + "".join(lines[end:]))
+    text = path.read_text(encoding="utf-8")
+    blocks = {(BLOCK_START, BLOCK_END): answers_markdown, (FULL_START, FULL_END): answers_in_full}
+    found = 0
+    for (first, last), write in blocks.items():
+        lines = text.splitlines(keepends=True)
+        marks = [i for i, line in enumerate(lines) if line.strip() in (first, last)]
+        if not marks:
+            continue
+        if [lines[i].strip() for i in marks] != [first, last]:
+            raise ValueError(f"{path}: expected one line {first!r} and, below it, one line "
+                             f"{last!r}")  # fmt: skip
+        start, end = marks
+        block = write(study, results_dir, link_from=path.parent)
+        text = "".join(lines[: start + 1]) + block + "".join(lines[end:])
+        found += 1
+    if not found:
+        raise ValueError(f"{path}: no line {BLOCK_START!r} nor {FULL_START!r} to write under")
+    atomic_write_text(path, text)

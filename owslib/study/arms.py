@@ -19,7 +19,7 @@ import pandas as pd
 from owslib.io import read_json
 from owslib.study.confirm import Question, screening_means, select_arms
 from owslib.study.results import long_rows, run_fingerprint
-from owslib.study.state import is_current, status
+from owslib.study.state import is_current, read_record, status
 from owslib.study.studyfile import RunJob, Study, run_dir
 
 log = logging.getLogger(__name__)
@@ -72,7 +72,7 @@ def pick_arms(study: Study, results_dir: str | Path, q: Question,
             if not current:
                 return None, "the screening is unfinished", {}
             prints.add(run_fingerprint(job.path))
-            rows += long_rows(v, s, read_json(job.path / "metrics.json") or {},
+            rows += long_rows(v, s, read_record(job.path / "metrics.json") or {},
                               run_fingerprint(job.path))  # fmt: skip
     if len(prints) > 1:
         return None, f"the screening's runs are of {len(prints)} setups: retrain them in one", {}

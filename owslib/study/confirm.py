@@ -273,18 +273,48 @@ def answer_body(row: pd.Series) -> str:
     if verdict == "equivalent":
         extra = (f"; its {_level(2 * alpha)} interval {signed(row['tost_lo'])} to "
                  f"{signed(row['tost_hi'])} lies within the margin")  # fmt: skip
-    elif verdict == "inconclusive" and row.get("power") == row.get("power"):  # not NaN
-        sd0 = row.get("sd_screening")
-        at = f"at the screening's SD of paired differences ({sd0:.3f}) " if _number(sd0) else ""
-        extra = (f"; {at}the {row['n_pairs']} seeds had {100 * row['power']:.0f} % power to detect "
-                 f"the margin")  # fmt: skip
-        if _number(row.get("sd")) and _number(row.get("detectable")):
-            extra += (f"; at the fresh seeds' SD ({row['sd']:.3f}) they detect "
-                      f"{row['detectable']:.3f} with {100 * row.get('power_target', 0.8):.0f} % "
-                      f"power")  # fmt: skip
+    elif verdict == "inconclusive":
+        extra = power_words(row)
     if verdict in ("better", "worse"):  # TOST asks another question: a difference is shown
         tests = holm
-    return f"{said}: {effect}{extra}; {tests}."
+    return f"{said}: {effect}{seeds_higher(row)}{extra}; {tests}."
+
+
+def seeds_higher(row: pd.Series) -> str:
+    """``; higher on 9 of 14 seeds``, and for an effect whose spread over the test images exceeds
+    its spread over the seeds, that it holds for these images."""
+    text = ""
+    if _number(row.get("n_higher")):
+        text = f"; {row['arm']} higher on {int(row['n_higher'])} of {row['n_pairs']} seeds"
+    ratio = row.get("image_ratio")
+    if _number(ratio) and ratio > 1 and str(row.get("endpoint", "")).startswith("aupr/"):
+        text += (f"; for these test images (resampling the {int(row['n_images'])} that hold unknown "
+                 f"pixels varies the effect {ratio:.2g}× as much as the seeds)")  # fmt: skip
+    if isinstance(row.get("also"), str) and row["also"]:
+        text += f"; on the same seeds (exploratory, uncorrected): {row['also']}"
+    return text
+
+
+def power_words(row: pd.Series) -> str:
+    """The power an inconclusive design had at the margin: at the fresh seeds' SD (what it had),
+    and as planned at the screening's SD (labelled: a root mean square over all its variants, and
+    the arm's own); TOST's at a zero difference; the effect the fresh SD lets it detect."""
+    parts = []
+    if _number(row.get("power_fresh")):
+        parts.append(f"power at the margin (paired t at Holm's worst-case level) {100 * row['power_fresh']:.0f} % "
+                     f"at the fresh seeds' SD of paired differences ({row['sd']:.3f})")  # fmt: skip
+    if _number(row.get("power")) and _number(row.get("sd_screening")):
+        own = row.get("sd_arm_screening")
+        own = f"; the arm's own {own:.3f}" if _number(own) else ""
+        parts.append(f"{100 * row['power']:.0f} % as planned at the screening's "
+                     f"({row['sd_screening']:.3f}, a root mean square over its variants{own})")  # fmt: skip
+    if _number(row.get("tost_power_fresh")):
+        parts.append(f"TOST's power at a zero difference {100 * row['tost_power_fresh']:.0f} % "
+                     "at the fresh SD")  # fmt: skip
+    if _number(row.get("detectable")):
+        parts.append(f"at the fresh SD the seeds detect {row['detectable']:.3f} with "
+                     f"{100 * row.get('power_target', 0.8):.0f} % power")  # fmt: skip
+    return "; " + "; ".join(parts) if parts else ""
 
 
 def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],

@@ -12,8 +12,8 @@ from typing import Any
 import pandas as pd
 
 from owslib import comparison
-from owslib.io import read_json
 from owslib.study.confirm import COMPARED
+from owslib.study.state import read_record
 
 #: The numbers of a run that enter the comparisons: (metric, aggregations).
 #: The columns a comparison table shows first (the main scorer, pooled).
@@ -22,7 +22,7 @@ HEADLINE = ("miou", "aupr/{s}/pooled", "fpr95/{s}/pooled", "auroc/{s}/pooled")
 
 def run_fingerprint(path: Path) -> str:
     """The setup fingerprint a run's ``run.json`` records ("" for runs that predate it)."""
-    return (read_json(path / "run.json") or {}).get("fingerprint", "")
+    return (read_record(path / "run.json") or {}).get("fingerprint", "")
 
 
 def long_rows(variant: str, seed: int, metrics: dict[str, Any],
@@ -61,8 +61,8 @@ def error_bounds(long: pd.DataFrame) -> pd.DataFrame:
 def read_metrics(path: Path) -> dict[str, Any] | None:
     """A finished run's metrics (None for a run that is missing, failed or still being written:
     its ``metrics.json`` comes before its figures and ``run.json``'s ``finished``)."""
-    info = read_json(path / "run.json") or {}
-    return read_json(path / "metrics.json") if info.get("status") == "finished" else None
+    info = read_record(path / "run.json") or {}
+    return read_record(path / "metrics.json") if info.get("status") == "finished" else None
 
 
 def _num(x: float, d: int = 3, sign: bool = False) -> str:
@@ -200,6 +200,40 @@ def findings(summary: pd.DataFrame, baseline: str, labels: list[str]) -> str:
         if parts:
             lines.append(f"- **{variant}**: " + "; ".join(parts))
     return "\n".join(lines) or "none (no variant has runs paired with the baseline yet)"
+
+
+def findings_table(summary: pd.DataFrame, baseline: str, labels: list[str]) -> str:
+    """:func:`findings` as a markdown table: a row per variant, per metric label its paired Δ
+    [95 % interval] (:data:`SIGNIFICANT` where it excludes 0: uncorrected, exploratory) and the SD
+    of its paired differences; metrics by their short names, a footnote says the rest."""
+    keyed = summary.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
+                                  summary[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
+    shown = [lab for lab in labels if lab in set(keyed["label"])]
+    names = [lab.split("/")[0].replace("miou", "mIoU").upper().replace("MIOU", "mIoU")
+             for lab in shown]  # fmt: skip
+    lines = ["| variant | " + " | ".join(f"{n} Δ [95 %] | SD" for n in names) + " |",
+             "|---|" + "---|---|" * len(shown)]  # fmt: skip
+    for variant in dict.fromkeys(keyed["variant"]):
+        if variant == baseline:
+            continue
+        cells = []
+        for label in shown:
+            r = keyed[(keyed["variant"] == variant) & (keyed["label"] == label)]
+            if r.empty:
+                cells += ["—", "—"]
+                continue
+            cells += [
+                _delta(r.iloc[0], mark=True),
+                format_sigma(r.iloc[0].get("delta_sd", float("nan"))),
+            ]
+        lines.append(f"| `{variant}` | " + " | ".join(cells) + " |")
+    if len(lines) == 2:
+        return "none (no variant has runs paired with the baseline yet)"
+    return "\n".join(lines) + (
+        f"\n\nΔ = variant − `{baseline}`, paired by seed; anomaly "
+        "metrics: fused scorer, pooled; SD: of the paired differences; "
+        f"{SIGNIFICANT}: the interval excludes 0 (uncorrected)."
+    )
 
 
 def present_labels(summary: pd.DataFrame, labels) -> list[str]:

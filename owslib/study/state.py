@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from pathlib import Path
 from typing import Any
 
 from owslib.config import ConfigError, stale_keys
@@ -17,10 +18,49 @@ from owslib.study.studyfile import RunJob, Study, base_config
 
 log = logging.getLogger(__name__)
 
+#: The records of a run that every reader trusts: one that exists but cannot be read is damage.
+RECORDS = ("run.json", "metrics.json")
+
+
+class DamagedRunError(ValueError):
+    """A run's ``run.json`` or ``metrics.json`` exists but is not a JSON object (cut short,
+    overwritten): the run is neither finished nor skipped, and every command that reads it stops
+    with one line naming the file (every writer here is atomic, so no reader sees a half file)."""
+
+
+def read_record(path: str | Path) -> dict[str, Any] | None:
+    """A run record (``run.json``, ``metrics.json``): None when it does not exist, else its JSON
+    object; :class:`DamagedRunError` naming the file when it cannot be read as one."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    except OSError as e:
+        raise DamagedRunError(f"{path}: cannot be read ({e.strerror})") from None
+    try:
+        value = json.loads(text)
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        value = e
+    if not isinstance(value, dict):
+        raise DamagedRunError(
+            f"{path}: not a JSON object (damaged); restore it with `git checkout -- {path}` for a "
+            "committed run, or delete its run folder to retrain it"
+        )
+    return value
+
+
+def check_records(run_path: str | Path) -> None:
+    """Raise :class:`DamagedRunError` for a run whose records exist but cannot be read."""
+    for name in RECORDS:
+        read_record(Path(run_path) / name)
+
 
 def status(study: Study, job: RunJob, overrides: dict[str, Any] | None = None) -> str:
     """``finished`` (and current), ``failed``, ``stale`` (another config, or another setup than
-    the study declares), ``partial`` or ``missing``."""
+    the study declares), ``partial`` or ``missing``; a run whose records cannot be read raises
+    :class:`DamagedRunError` (it is none of these)."""
+    check_records(job.path)
     cfg = study.config(job.variant, job.seed, **(overrides or {}))
     info = read_run_info(job.path)
     if is_finished(job.path, cfg):

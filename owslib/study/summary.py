@@ -19,6 +19,7 @@ from owslib.study.results import (
     HEADLINE,
     contrast_findings,
     findings,
+    findings_table,
     format_sigma,
     long_rows,
     read_metrics,
@@ -67,6 +68,7 @@ def study_overview(results_dir: str | Path = "results", profile: str | None = No
             "contrast": contrast, **_ablation_section(spec, long, labels),
             "notebook": spec.name, "question": spec.question, "baseline": spec.baseline,
             "findings": findings(summary, spec.baseline, labels),
+            "table": findings_table(summary, spec.baseline, labels),
             "rendered": f"../../{spec.name}/{study.profile}/{spec.name}.ipynb",
             "n_runs": int(sub.groupby(["variant", "seed"]).ngroups),
         })  # fmt: skip
@@ -93,9 +95,10 @@ def summary_intro(overview: dict[str, Any]) -> str:
     conf = study.confirmatory
     if conf is None:
         return f"{study.description}\n\n{runs}; every number below comes from {where}."
-    return (f"{study.description}\n\n{runs}; confirmation {overview.get('confirming_done', 0)} "
-            f"of {overview.get('confirming_expected', 0)} (fresh {seeds_words(conf.seeds)}, the "
-            f"arms picked so far). The screening's numbers come from {where}; the answers' from "
+    done, expected = overview.get("confirming_done", 0), overview.get("confirming_expected", 0)
+    arms = "every question's two arms" if done == expected else "the arms picked so far"
+    return (f"{study.description}\n\n{runs}; confirmation {done} of {expected} (fresh "
+            f"{seeds_words(conf.seeds)}, {arms}). The screening's numbers come from {where}; the answers' from "
             f"the confirmation's run folders, tabled in `confirmatory.csv` (its pairs seed by "
             f"seed in `confirmatory_pairs.csv`), `power.csv` and `exploratory.csv` beside it.")  # fmt: skip
 
@@ -134,7 +137,7 @@ def summary_sections(overview: dict[str, Any], answers: pd.DataFrame | None = No
         if s["notebook"] in said:
             text += (f"\n\n**Confirmation** (fresh seeds; the answer): "
                      f"{answer_body(said[s['notebook']])}\n\n**Screening** (exploratory):")  # fmt: skip
-        text += f"\n\n{s['findings']}"
+        text += f"\n\n{s.get('table') or s['findings']}"
         if s.get("contrast"):
             text += f"\n\n**Head to head:**\n{s['contrast']}"
         if s.get("ablation"):

@@ -74,3 +74,23 @@ def test_the_same_state_gives_the_same_bytes_under_any_name(tmp_path):
     save_checkpoint(tmp_path / "last.pt", **state)  # no random draw in between: same rng state
     save_checkpoint(tmp_path / "epoch_003.pt", **state)
     assert (tmp_path / "last.pt").read_bytes() == (tmp_path / "epoch_003.pt").read_bytes()
+
+
+def test_a_file_that_is_not_a_checkpoint_is_one_line_without_unsafe_advice(tmp_path):
+    import pickle
+
+    import pytest
+
+    from owslib.engine.checkpoint import load_checkpoint
+
+    path = tmp_path / "notes.pt"
+    path.write_bytes(pickle.dumps(object()))  # a pickle weights_only=True refuses
+    with pytest.raises(ValueError) as info:
+        load_checkpoint(path)
+    message = str(info.value)
+    assert message.startswith(f"{path}: not a readable owslib checkpoint")
+    assert "\n" not in message and "weights_only" not in message
+    path.write_text("plain text")
+    with pytest.raises(ValueError, match="not a readable owslib checkpoint") as info:
+        load_checkpoint(path)
+    assert "\n" not in str(info.value)

@@ -298,16 +298,19 @@ def test_the_sentences_name_the_interval_each_verdict_rests_on(tmp_path):
     sd = float(np.std([0.03, -0.03, -0.01], ddof=1))
     assert abs(row["power"] - stats.paired_t_power(0.02, sd, 6, 0.05)) < 1e-12
     (sentence,) = answer_sentences(confirmatory_answers(study, tmp_path / "inc" / "results"))
-    assert (f"at the screening's SD of paired differences ({sd:.3f}) the 6 seeds had "
-            f"{100 * row['power']:.0f} % power to detect the margin") in sentence  # fmt: skip
-    # and what the fresh seeds' own SD lets the design detect with the planned power
+    # the power the design had, at the fresh seeds' SD, comes first; the planned one is labelled
     t = stats.paired_t(diffs)
+    had = stats.paired_t_power(0.02, t.sd, 6, 0.05)
+    assert abs(row["power_fresh"] - had) < 1e-12
+    assert abs(row["tost_power_fresh"] - stats.tost_power(0.02, t.sd, 6, alpha=0.05)) < 1e-12
+    assert (f"power at the margin (paired t at Holm's worst-case level) {100 * had:.0f} % at the "
+            f"fresh seeds' SD of paired differences ({t.sd:.3f}); {100 * row['power']:.0f} % as "
+            f"planned at the screening's ({sd:.3f}, a root mean square over its variants") in sentence  # fmt: skip
+    # and what the fresh seeds' own SD lets the design detect with the planned power
     found = stats.detectable_effect(t.sd, 6, 0.8, 0.05)
     assert abs(row["detectable"] - found) < 1e-12
     assert abs(stats.paired_t_power(found, t.sd, 6, 0.05) - 0.8) < 1e-9
-    assert (
-        f"at the fresh seeds' SD ({t.sd:.3f}) they detect {found:.3f} with 80 % power" in sentence
-    )
+    assert f"at the fresh SD the seeds detect {found:.3f} with 80 % power" in sentence
     # every seed the same difference: no test applies, and the sentence says so
     row, sentence = _analysed(tmp_path / "same", [0.0] * 6)
     assert row["verdict"] == "inconclusive" and bool(row["degenerate"])
@@ -331,7 +334,7 @@ def test_the_power_table_uses_holm_s_worst_case_over_every_question(tmp_path):
 
 
 def test_the_table_of_answers_gives_each_verdict_and_the_screening_beside_it(tmp_path):
-    from owslib.study.answers import answers_markdown
+    from owslib.study.answers import answers_in_full, answers_markdown
 
     study, results = _study(tmp_path), tmp_path / "results"
     noise = np.random.default_rng(0).normal(0, 0.005, 6)
@@ -342,22 +345,26 @@ def test_the_table_of_answers_gives_each_verdict_and_the_screening_beside_it(tmp
         _run(results, "baseline", s, 0.5)
         _run(results, "focal", s, 0.52 + 0.01 * s)
     header, rule, row, *rest = answers_markdown(study, results, link_from=tmp_path).splitlines()
-    assert not rest and rule == "|---|---|---|---|"
-    assert "fresh seeds 10–15, Holm over the 1 questions" in header and "seeds 0–2" in header
+    assert not rest and rule == "|---|---|---|---|---|"
     cells = [c.strip() for c in row.strip("|").split(" | ")]
-    question, verdict, screening, link = cells
-    assert question == "Which semantic loss?"
-    # the same words as the notebooks' sentence, without the bolded question
+    question, verdict, effect, also, link = cells
+    assert question == "Which semantic loss?" and verdict == "**better**"
+    t = confirmatory_answers(study, results).iloc[0]
+    assert effect == (f"`focal` − `baseline`: +{t['mean']:.3f} [+{t['lo']:.3f}, +{t['hi']:.3f}] "
+                      "mIoU (margin ±0.02)")  # fmt: skip
+    assert max(len(c) for c in cells) <= 160  # a first screen: short cells
+    # the long answer is the notebooks' sentence, without the bolded question
     (sentence,) = answer_sentences(confirmatory_answers(study, results))
-    assert sentence == f"**{question}** — {verdict}" and verdict.startswith("focal is better")
+    full = answers_in_full(study, results)
+    assert sentence.split(" — ", 1)[1] in full and "focal is better" in sentence
     # head to head: the screening's paired difference, its seeds counted, labelled uncorrected
-    assert screening == ("`focal` − `baseline`, mIoU, uncorrected: +0.025 [−0.039, +0.089] "
-                         "(2 of 3 seeds)")  # fmt: skip
+    assert _screening(full) == ("`focal` − `baseline`, mIoU, uncorrected: +0.025 [−0.039, "
+                                "+0.089] (2 of 3 seeds)")  # fmt: skip
     assert link == "[03](results/03_loss_ablations/smoke/03_loss_ablations.ipynb)"
 
 
 def test_the_table_of_answers_ranks_the_screening_and_marks_the_confirmed_arm(tmp_path):
-    from owslib.study.answers import answers_markdown
+    from owslib.study.answers import answers_in_full, answers_markdown
 
     spec = json.loads(json.dumps(SPEC))
     spec["confirmatory"]["questions"][0] |= {"rule": "best_screening", "arms": []}
@@ -368,9 +375,12 @@ def test_the_table_of_answers_ranks_the_screening_and_marks_the_confirmed_arm(tm
         _run(results, "dice", s, 0.5 + 0.01 * s + (0.004, -0.003, 0.001)[s])
     q = screening_exploratory(study, results).set_index("variant")["q_bh"]
     row = answers_markdown(study, results).splitlines()[2]
-    verdict, screening = [c.strip() for c in row.strip("|").split(" | ")][1:3]
-    assert verdict.startswith("not answered yet: focal against baseline on mIoU (margin ±0.02), "
-                              "0 of 6 confirming seeds done")  # fmt: skip
+    verdict, why = [c.strip() for c in row.strip("|").split(" | ")][1:3]
+    assert verdict == "**not answered yet**" and why == "0 of 6 confirming seeds done"
+    full = answers_in_full(study, results)
+    assert ("not answered yet: focal against baseline on mIoU (margin ±0.02), 0 of 6 confirming "
+            "seeds done") in full  # fmt: skip
+    screening = _screening(full)
     assert screening.startswith("mIoU − `baseline`: `focal` (the confirmation's arm) +0.062 [")
     assert screening.index("`focal`") < screening.index("`dice`")  # best first
     assert f"q {q['focal']:.2f}" in screening and f"q {q['dice']:.2f}" in screening
@@ -415,18 +425,24 @@ def test_the_study_command_prints_or_writes_the_table_of_answers(tmp_path, capsy
     readme = tmp_path / "README.md"
     readme.write_text(f"{BLOCK_START}\n{BLOCK_END}\n")
     assert main([*args, "--answers", str(readme)]) == 0
-    assert "| Which semantic loss? | not answered yet" in readme.read_text()
+    assert "| Which semantic loss? | **not answered yet** |" in readme.read_text()
+
+
+def _screening(full: str) -> str:
+    """The screening paragraph of :func:`answers_in_full`, after its label."""
+    (line,) = [x for x in full.splitlines() if x.startswith("**Screening**")]
+    return line.split("comparisons): ", 1)[1]
 
 
 def test_the_table_of_answers_says_what_the_screening_lacks(tmp_path):
     import pytest
 
-    from owslib.study.answers import answers_markdown
+    from owslib.study.answers import answers_in_full, answers_markdown
 
     spec = json.loads(json.dumps(SPEC))
     spec["confirmatory"]["questions"][0] |= {"rule": "best_screening", "arms": []}
     study, results = _study(tmp_path, spec), tmp_path / "results"
-    screening = lambda: answers_markdown(study, results).splitlines()[2].split(" | ")[2]  # noqa: E731
+    screening = lambda: _screening(answers_in_full(study, results))  # noqa: E731
     assert screening() == "no screening run pairs with `baseline` yet"
     for s in (0, 1):
         _run(results, "baseline", s, 0.5)
