@@ -47,8 +47,10 @@ def write_cityscapes_scene(root: Path, i: int) -> None:
         np.random.default_rng(i), *CITYSCAPES_HW, n_unknown=1, n_clutter=2
     )
     stem = f"aachen_{i:06d}_000019"
-    for folder, suffix, array in (("leftImg8bit", "_leftImg8bit.png", rgb),
-                                  ("gtFine", "_gtFine_labelIds.png", label_ids)):  # fmt: skip
+    for folder, suffix, array in (
+        ("leftImg8bit", "_leftImg8bit.png", rgb),
+        ("gtFine", "_gtFine_labelIds.png", label_ids),
+    ):
         path = root / folder / "train" / "aachen" / f"{stem}{suffix}"
         path.parent.mkdir(parents=True, exist_ok=True)
         Image.fromarray(array).save(path, format="PNG")
@@ -114,8 +116,9 @@ def measure(name: str, ds: CityscapesDataset, args: argparse.Namespace, files_mb
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--n", type=int, default=16, help="images per dataset")
     p.add_argument("--repeats", type=int, default=3, help="timed passes (median)")
     p.add_argument("--batch", type=int, default=8)

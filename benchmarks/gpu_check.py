@@ -52,10 +52,30 @@ NEEDS_CUDA = (
 
 def sizes(dry: bool) -> dict:
     if dry:
-        return dict(profile="smoke", batch=2, crop=(64, 128), steps=2, warmup=1, full=(128, 256),
-                    protocol_images=2, protocol_hw=(256, 512), files=4, samples=8)  # fmt: skip
-    return dict(profile="paper", batch=8, crop=(512, 1024), steps=20, warmup=5, full=(1024, 2048),
-                protocol_images=24, protocol_hw=(1024, 2048), files=48, samples=320)  # fmt: skip
+        return dict(
+            profile="smoke",
+            batch=2,
+            crop=(64, 128),
+            steps=2,
+            warmup=1,
+            full=(128, 256),
+            protocol_images=2,
+            protocol_hw=(256, 512),
+            files=4,
+            samples=8,
+        )
+    return dict(
+        profile="paper",
+        batch=8,
+        crop=(512, 1024),
+        steps=20,
+        warmup=5,
+        full=(1024, 2048),
+        protocol_images=24,
+        protocol_hw=(1024, 2048),
+        files=48,
+        samples=320,
+    )
 
 
 def _sync(device: torch.device) -> None:
@@ -76,8 +96,9 @@ def _peak_gb(device: torch.device) -> float | None:
 
 
 # -- training step ---------------------------------------------------------------------------------
-def train_throughput(s: dict, device: torch.device, *, amp: bool, channels_last: bool,
-                     compiled: bool) -> dict:  # fmt: skip
+def train_throughput(
+    s: dict, device: torch.device, *, amp: bool, channels_last: bool, compiled: bool
+) -> dict:
     from owslib.config import load_profile
     from owslib.engine.autocast import autocast
     from owslib.engine.loop import cudnn_autotuning
@@ -129,8 +150,12 @@ def train_throughput(s: dict, device: torch.device, *, amp: bool, channels_last:
             step()
         _sync(device)
         dt = time.perf_counter() - t0
-    out = {"images_per_s": round(b * s["steps"] / dt, 2), "step_s": round(dt / s["steps"], 4),
-           "peak_gb": _peak_gb(device), "warmup_s": round(warm_s, 1)}  # fmt: skip
+    out = {
+        "images_per_s": round(b * s["steps"] / dt, 2),
+        "step_s": round(dt / s["steps"], 4),
+        "peak_gb": _peak_gb(device),
+        "warmup_s": round(warm_s, 1),
+    }
     return out  # the model and optimizer go with this frame: the next variant starts empty
 
 
@@ -166,8 +191,11 @@ def part_eval(s: dict, device: torch.device) -> dict:
     image = torch.randn(1, 3, h, w, device=device)
     out: dict = {"resolution": f"{h}x{w}", "batch": 1}
     before = torch.backends.cudnn.benchmark
-    for name, amp, bench in (("forward_float32", False, False), ("forward_amp", True, False),
-                             ("forward_amp_cudnn_benchmark", True, True)):  # fmt: skip
+    for name, amp, bench in (
+        ("forward_float32", False, False),
+        ("forward_amp", True, False),
+        ("forward_amp_cudnn_benchmark", True, True),
+    ):
         torch.backends.cudnn.benchmark = bench
         with torch.no_grad():
             for _ in range(2):
@@ -190,17 +218,30 @@ def part_eval(s: dict, device: torch.device) -> dict:
     stats.valid.fill_(True)
     n = s["protocol_images"]
     workers = min(4, max(0, (os.cpu_count() or 1) - 1))  # images generated beside the protocol
-    loader = torch.utils.data.DataLoader(protocol_bench.Generated(n), batch_size=1,
-                                         num_workers=workers)  # fmt: skip
+    loader = torch.utils.data.DataLoader(
+        protocol_bench.Generated(n), batch_size=1, num_workers=workers
+    )
     _peak_reset(device)
     t0 = time.perf_counter()
     split = protocol_bench.SPLIT
-    evaluate_model(model, stats, loader, num_classes=k, class_names=split.known_names,
-                   unknown_names=split.unknown_names, device=device)  # fmt: skip
+    evaluate_model(
+        model,
+        stats,
+        loader,
+        num_classes=k,
+        class_names=split.known_names,
+        unknown_names=split.unknown_names,
+        device=device,
+    )
     dt = time.perf_counter() - t0
-    out["protocol"] = {"images": n, "resolution": "x".join(map(str, s["protocol_hw"])),
-                       "images_per_s": round(n / dt, 3), "peak_gb": _peak_gb(device),
-                       "loader_workers": workers, "components": True}  # fmt: skip
+    out["protocol"] = {
+        "images": n,
+        "resolution": "x".join(map(str, s["protocol_hw"])),
+        "images_per_s": round(n / dt, 3),
+        "peak_gb": _peak_gb(device),
+        "loader_workers": workers,
+        "components": True,
+    }
     return out
 
 
@@ -230,10 +271,12 @@ def part_loader(s: dict, device: torch.device) -> dict:
         with ProcessPoolExecutor(max_workers=max(1, (cpus or 1) - 1)) as pool:
             list(pool.map(_write_scene, [(root, i) for i in range(s["files"])]))
         write_s = time.perf_counter() - t0
-        ds = CityscapesDataset(root, "train", get_split("cityscapes"),
-                               build_train_transforms(cfg.data))  # fmt: skip
-        opts = loader_options(device, cfg.data.num_workers, batch=s["batch"], train=True,
-                              per_rank=len(ds))  # fmt: skip
+        ds = CityscapesDataset(
+            root, "train", get_split("cityscapes"), build_train_transforms(cfg.data)
+        )
+        opts = loader_options(
+            device, cfg.data.num_workers, batch=s["batch"], train=True, per_rank=len(ds)
+        )
         sampler = RandomSampler(ds, replacement=True, num_samples=s["samples"])
         loader = DataLoader(ds, sampler=sampler, **opts)
         seen, t0, first = 0, time.perf_counter(), None
@@ -245,13 +288,20 @@ def part_loader(s: dict, device: torch.device) -> dict:
                 seen += len(image)
         _sync(device)
         end = time.perf_counter()
-    return {"workers": opts["num_workers"], "data__num_workers": cfg.data.num_workers,
-            "cpus": cpus, "pin_memory": opts["pin_memory"], "files": s["files"],
-            "images": s["samples"], "batch": s["batch"], "crop": [cfg.data.crop_height,
-            cfg.data.crop_width], "first_batch_s": round(first - t0, 2),
-            "images_per_s": round(seen / max(end - first, 1e-9), 2),
-            "images_per_s_with_startup": round(s["samples"] / (end - t0), 2),
-            "generate_s": round(write_s, 1)}  # fmt: skip
+    return {
+        "workers": opts["num_workers"],
+        "data__num_workers": cfg.data.num_workers,
+        "cpus": cpus,
+        "pin_memory": opts["pin_memory"],
+        "files": s["files"],
+        "images": s["samples"],
+        "batch": s["batch"],
+        "crop": [cfg.data.crop_height, cfg.data.crop_width],
+        "first_batch_s": round(first - t0, 2),
+        "images_per_s": round(seen / max(end - first, 1e-9), 2),
+        "images_per_s_with_startup": round(s["samples"] / (end - t0), 2),
+        "generate_s": round(write_s, 1),
+    }
 
 
 # -- a quick-profile run ---------------------------------------------------------------------------
@@ -278,23 +328,36 @@ def part_quick_run(s: dict, device: torch.device) -> dict:
         gen_s = time.perf_counter() - t0
         run_dir = Path(tmp) / "run"
         t0 = time.perf_counter()
-        _command([*owslib, "train", "--profile", profile, "--set", *sets, "--out", str(run_dir)],
-                 env)  # fmt: skip
+        _command(
+            [*owslib, "train", "--profile", profile, "--set", *sets, "--out", str(run_dir)], env
+        )
         wall = time.perf_counter() - t0
         metrics = json.loads((run_dir / "metrics.json").read_text())
         config = json.loads((run_dir / "config.json").read_text())
-    return {"profile": profile, "wall_s": round(wall, 1), "generate_s": round(gen_s, 1),
-            "epochs": config["train"]["epochs"], "miou": metrics.get("miou")}  # fmt: skip
+    return {
+        "profile": profile,
+        "wall_s": round(wall, 1),
+        "generate_s": round(gen_s, 1),
+        "epochs": config["train"]["epochs"],
+        "miou": metrics.get("miou"),
+    }
 
 
 # -- driver ----------------------------------------------------------------------------------------
 def device_info(device: torch.device) -> dict:
-    info = {"torch": torch.__version__, "cuda": torch.version.cuda,
-            "cudnn": torch.backends.cudnn.version(), "cpus": os.cpu_count()}  # fmt: skip
+    info = {
+        "torch": torch.__version__,
+        "cuda": torch.version.cuda,
+        "cudnn": torch.backends.cudnn.version(),
+        "cpus": os.cpu_count(),
+    }
     if device.type == "cuda":
         p = torch.cuda.get_device_properties(device)
-        info |= {"device": p.name, "capability": f"{p.major}.{p.minor}",
-                 "memory_gb": round(p.total_memory / 2**30, 1)}  # fmt: skip
+        info |= {
+            "device": p.name,
+            "capability": f"{p.major}.{p.minor}",
+            "memory_gb": round(p.total_memory / 2**30, 1),
+        }
     else:
         info["device"] = "cpu"
     return info
@@ -305,8 +368,9 @@ def run_part(name: str, args: argparse.Namespace, timeout: float) -> dict:
     started, e.g. the quick run's ``owslib train``, are ended together)."""
     cmd = [sys.executable, __file__, "--part", name, "--device", args.device]
     cmd += ["--dry-run"] if args.dry_run else []
-    child = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                             start_new_session=True)  # fmt: skip
+    child = subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
     try:
         stdout, stderr = child.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
@@ -314,19 +378,28 @@ def run_part(name: str, args: argparse.Namespace, timeout: float) -> dict:
         child.communicate()
         return {"error": f"not done within {timeout:.0f} s"}
     if child.returncode != 0:
-        return {"error": (stderr.strip().splitlines() or ["exit status"])[-1][:300],
-                "status": child.returncode}  # fmt: skip
+        return {
+            "error": (stderr.strip().splitlines() or ["exit status"])[-1][:300],
+            "status": child.returncode,
+        }
     return json.loads(stdout.strip().splitlines()[-1])
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     p.add_argument("--budget-s", type=float, default=480, help="all parts together (default: 480)")
     p.add_argument("--dry-run", action="store_true", help="toy sizes on any device")
     p.add_argument("--device", default="cuda", help="the device (default: cuda)")
-    p.add_argument("--only", nargs="+", choices=list(PARTS), default=list(PARTS), metavar="PART",
-                   help=f"run only these parts (default: all: {' '.join(PARTS)})")  # fmt: skip
+    p.add_argument(
+        "--only",
+        nargs="+",
+        choices=list(PARTS),
+        default=list(PARTS),
+        metavar="PART",
+        help=f"run only these parts (default: all: {' '.join(PARTS)})",
+    )
     p.add_argument("--part", choices=sorted(PARTS), help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     device = torch.device(args.device)
@@ -345,8 +418,11 @@ def main(argv: list[str] | None = None) -> int:
     for name in args.only:
         cap = PARTS[name]
         left = args.budget_s - (time.perf_counter() - start) - 5
-        record[name] = (run_part(name, args, min(cap, left)) if left >= 20
-                        else {"error": "skipped: the time budget is spent"})  # fmt: skip
+        record[name] = (
+            run_part(name, args, min(cap, left))
+            if left >= 20
+            else {"error": "skipped: the time budget is spent"}
+        )
     record["wall_s"] = round(time.perf_counter() - start, 1)
     print(json.dumps(record))
     return 1 if any("error" in v for v in record.values() if isinstance(v, dict)) else 0

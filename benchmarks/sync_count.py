@@ -150,13 +150,24 @@ def main() -> None:
     parts = count_parts(objective, outputs, target, device)
     parts["objective"] = total - sum(parts.values())
     method = "cuda_sync_debug_mode" if device.type == "cuda" else "cpu_call_count"
-    print(json.dumps({
-        "syncs_per_step": total, "before": BEFORE_CPU if device.type == "cpu" else None,
-        "by_part": parts, "calls": calls, "method": method,
-        "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
-        "profile": args.profile, "batch": args.batch, "height": h, "width": w,
-        "terms": sorted(objective.terms), "torch": torch.__version__,
-    }))  # fmt: skip
+    print(
+        json.dumps(
+            {
+                "syncs_per_step": total,
+                "before": BEFORE_CPU if device.type == "cpu" else None,
+                "by_part": parts,
+                "calls": calls,
+                "method": method,
+                "device": torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu",
+                "profile": args.profile,
+                "batch": args.batch,
+                "height": h,
+                "width": w,
+                "terms": sorted(objective.terms),
+                "torch": torch.__version__,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

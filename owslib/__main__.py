@@ -77,8 +77,16 @@ def main(argv: list[str] | None = None) -> int:
     from owslib.data.validation import DatasetError, worker_message
     from owslib.runs.lock import RunBusyError
 
-    user_errors = (ConfigError, ValueError, FileNotFoundError, NotADirectoryError, DatasetError,
-                   EmbeddedDatasetError, DownloadError, RunBusyError)  # fmt: skip
+    user_errors = (
+        ConfigError,
+        ValueError,
+        FileNotFoundError,
+        NotADirectoryError,
+        DatasetError,
+        EmbeddedDatasetError,
+        DownloadError,
+        RunBusyError,
+    )
     try:
         return args.func(args)
     except user_errors as e:

@@ -58,8 +58,11 @@ def all_reduce_sum(t: torch.Tensor) -> None:
 
 
 def _flag_device() -> torch.device:
-    return torch.device("cuda", torch.cuda.current_device()) if dist.get_backend() == "nccl" else (
-        torch.device("cpu"))  # fmt: skip
+    return (
+        torch.device("cuda", torch.cuda.current_device())
+        if dist.get_backend() == "nccl"
+        else (torch.device("cpu"))
+    )
 
 
 def main_value(flag: bool) -> bool:

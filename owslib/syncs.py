@@ -15,10 +15,25 @@ T = torch.Tensor
 #: Calls that always synchronise: Python truth and numbers, copies to the host, and the operators
 #: whose output size depends on the data.
 ALWAYS = {
-    T.__bool__, T.item, T.tolist, T.__int__, T.__float__, T.__index__, T.cpu, T.numpy,
-    T.nonzero, torch.nonzero, T.argwhere, torch.argwhere, T.masked_select, torch.masked_select,
-    T.unique, torch.unique, T.bincount, torch.bincount,
-}  # fmt: skip
+    T.__bool__,
+    T.item,
+    T.tolist,
+    T.__int__,
+    T.__float__,
+    T.__index__,
+    T.cpu,
+    T.numpy,
+    T.nonzero,
+    torch.nonzero,
+    T.argwhere,
+    torch.argwhere,
+    T.masked_select,
+    torch.masked_select,
+    T.unique,
+    torch.unique,
+    T.bincount,
+    torch.bincount,
+}
 
 
 def _is_bool_index(index: Any) -> bool:

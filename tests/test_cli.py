@@ -207,11 +207,26 @@ def test_generate_without_out_refuses_a_real_datasets_root(caplog):
 def test_set_takes_several_assignments_and_repeats():
     from owslib.cli.config_args import config_from_args
 
-    argv = ["train", "--profile", "smoke", "--set", "train__epochs=3", "train__lr=0.01",
-            "--set", "model__context_bins=[1,2]", "train__epochs=4", "--out", "run"]  # fmt: skip
+    argv = [
+        "train",
+        "--profile",
+        "smoke",
+        "--set",
+        "train__epochs=3",
+        "train__lr=0.01",
+        "--set",
+        "model__context_bins=[1,2]",
+        "train__epochs=4",
+        "--out",
+        "run",
+    ]
     args = build_parser().parse_args(argv)
-    assert args.set == ["train__epochs=3", "train__lr=0.01", "model__context_bins=[1,2]",
-                        "train__epochs=4"]  # fmt: skip
+    assert args.set == [
+        "train__epochs=3",
+        "train__lr=0.01",
+        "model__context_bins=[1,2]",
+        "train__epochs=4",
+    ]
     assert args.out == "run"
     cfg = config_from_args(args)
     assert (cfg.train.epochs, cfg.train.lr, cfg.model.context_bins) == (4, 0.01, (1, 2))

@@ -289,10 +289,26 @@ def test_runs_of_different_setups_are_not_paired(caplog):
     counted as unpaired and named in a warning; runs of one setup pair as before."""
     rows = []
     for seed, (fb, fv) in enumerate([("A", "A"), ("A", "A"), ("A", "B")]):
-        rows += [dict(variant="baseline", seed=seed, metric="miou", scorer="", aggregation="",
-                      value=0.5 + 0.01 * seed, fingerprint=fb),
-                 dict(variant="focal", seed=seed, metric="miou", scorer="", aggregation="",
-                      value=0.6 + 0.02 * seed, fingerprint=fv)]  # fmt: skip
+        rows += [
+            dict(
+                variant="baseline",
+                seed=seed,
+                metric="miou",
+                scorer="",
+                aggregation="",
+                value=0.5 + 0.01 * seed,
+                fingerprint=fb,
+            ),
+            dict(
+                variant="focal",
+                seed=seed,
+                metric="miou",
+                scorer="",
+                aggregation="",
+                value=0.6 + 0.02 * seed,
+                fingerprint=fv,
+            ),
+        ]
     long = pd.DataFrame(rows)
     with caplog.at_level("WARNING"):
         pairs = comparison.paired_differences(long)

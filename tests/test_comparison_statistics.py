@@ -329,8 +329,11 @@ def test_seeds_for_equivalence() -> None:
 def test_result_types() -> None:
     r, e = paired_t([0.1, 0.2, 0.4]), tost([0.1, 0.2, 0.4], 0.5)
     assert isinstance(r, PairedT) and isinstance(e, Tost)
-    assert all(type(getattr(x, f.name)) in (float, int, bool)
-               for x in (r, e) for f in dataclasses.fields(x))  # fmt: skip
+    assert all(
+        type(getattr(x, f.name)) in (float, int, bool)
+        for x in (r, e)
+        for f in dataclasses.fields(x)
+    )
     assert isinstance(paired_t_power(0.5, 1.0, 10), float)
     assert isinstance(seeds_for_power(0.5, 1.0), int)
 

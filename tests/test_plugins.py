@@ -41,8 +41,14 @@ class ToyTerm(nn.Module):
 def toys():
     register_extra_decoder("toy", ToyHead)
     register_term(TermSpec("toy", ("toy_map",), lambda ctx: ToyTerm(), description="toy BCE"))
-    register_scorer(Scorer("toy_score", ("toy_map",), lambda x: torch.sigmoid(x.outputs["toy_map"][:, 0]),
-                           "sigmoid of the toy map"))  # fmt: skip
+    register_scorer(
+        Scorer(
+            "toy_score",
+            ("toy_map",),
+            lambda x: torch.sigmoid(x.outputs["toy_map"][:, 0]),
+            "sigmoid of the toy map",
+        )
+    )
     yield
     EXTRA_DECODERS.pop("toy")
     TERMS.pop("toy")

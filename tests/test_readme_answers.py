@@ -49,8 +49,10 @@ def test_the_readme_s_answers_are_generated_from_the_committed_runs(tmp_path):
     readme = _git("show", "HEAD:README.md").decode("utf-8")
     table = readme.split(BLOCK_START + "\n", 1)[1].split(BLOCK_END, 1)[0]
     expected = answers_markdown(load_study(), tmp_path / "results", link_from=tmp_path)
-    recorded = {json.loads(p.read_text()).get("setup", {}).get("source_sha256")
-                for p in (tmp_path / "results").glob("runs/*/*/seed*/run.json")}  # fmt: skip
+    recorded = {
+        json.loads(p.read_text()).get("setup", {}).get("source_sha256")
+        for p in (tmp_path / "results").glob("runs/*/*/seed*/run.json")
+    }
     why = (
         "the code that computes a run changed since the committed runs were trained: they are "
         "stale, and the table with them"
@@ -63,8 +65,14 @@ def test_the_readme_s_answers_are_generated_from_the_committed_runs(tmp_path):
 def test_the_answers_in_full_and_the_readme_s_cells_are_generated_and_short(tmp_path):
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: the committed runs cannot be told from others")
-    archive = _git("archive", "--format=tar", "HEAD", "--", ":(glob)results/runs/**/*.json",
-                   ":(glob)results/runs/**/per_image.csv")  # fmt: skip
+    archive = _git(
+        "archive",
+        "--format=tar",
+        "HEAD",
+        "--",
+        ":(glob)results/runs/**/*.json",
+        ":(glob)results/runs/**/per_image.csv",
+    )
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(tmp_path, filter="data")
     docs = _git("show", "HEAD:docs/results.md").decode("utf-8")

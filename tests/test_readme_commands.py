@@ -104,8 +104,15 @@ README_TEXT = README.read_text()
 COMMANDS = owslib_commands(README_TEXT)
 DOC_COMMANDS = [(doc.name, line) for doc in DOCS for line in owslib_commands(doc.read_text())]
 #: The README's sections, in the order its readers need them (others may sit between).
-SECTIONS = ("Answers", "Confirmatory study", "Two commands", "Using it", "Extending it", "Layout",
-            "Reference")  # fmt: skip
+SECTIONS = (
+    "Answers",
+    "Confirmatory study",
+    "Two commands",
+    "Using it",
+    "Extending it",
+    "Layout",
+    "Reference",
+)
 LINK = re.compile(r"\[[^\]]*\]\(([^)\s]+)\)")
 
 
@@ -136,8 +143,11 @@ def test_the_readme_sections_come_in_order():
 def test_the_readme_is_short():
     lines = README_TEXT.splitlines()
     assert len(lines) < 260
-    long = [f"{i}: {len(line)}" for i, line in enumerate(lines, 1)
-            if len(line) > 200 and not line.lstrip().startswith("|")]  # fmt: skip
+    long = [
+        f"{i}: {len(line)}"
+        for i, line in enumerate(lines, 1)
+        if len(line) > 200 and not line.lstrip().startswith("|")
+    ]
     assert not long, f"README lines over 200 characters outside tables: {long}"
     parts = sections(README_TEXT)
     two = list(parts["Two commands"])
@@ -170,12 +180,22 @@ def test_relative_links_point_at_files(doc):
 
 
 def test_the_extraction_reads_shell_blocks_only():
-    markdown = "\n".join([
-        "`python -m owslib inline --not-a-block`",
-        "```bash", "make test", "$ python -m owslib study \\", "    --dry-run  # a comment", "```",
-        "```", "owslib/  the layout", "```",
-        "```sh", "owslib data check ROOT --dataset embedded", "```",
-    ])  # fmt: skip
+    markdown = "\n".join(
+        [
+            "`python -m owslib inline --not-a-block`",
+            "```bash",
+            "make test",
+            "$ python -m owslib study \\",
+            "    --dry-run  # a comment",
+            "```",
+            "```",
+            "owslib/  the layout",
+            "```",
+            "```sh",
+            "owslib data check ROOT --dataset embedded",
+            "```",
+        ]
+    )
     assert [_argv(line) for line in owslib_commands(markdown)] == [
         ["study", "--dry-run"],
         ["data", "check", "ROOT", "--dataset", "embedded"],

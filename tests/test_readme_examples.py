@@ -85,11 +85,24 @@ def test_the_readme_marks_every_example():
 
 
 def test_the_extraction_reads_marked_blocks_only():
-    markdown = "\n".join([
-        "```python", "not_tested = 1", "```",
-        "<!-- tested: a -->", "", "```python", "x = 1", "", "y = 2", "```",
-        "<!-- tested: b -->", "```json", "{}", "```",
-    ])  # fmt: skip
+    markdown = "\n".join(
+        [
+            "```python",
+            "not_tested = 1",
+            "```",
+            "<!-- tested: a -->",
+            "",
+            "```python",
+            "x = 1",
+            "",
+            "y = 2",
+            "```",
+            "<!-- tested: b -->",
+            "```json",
+            "{}",
+            "```",
+        ]
+    )
     assert marked_blocks(markdown) == {"a": ("python", "x = 1\n\ny = 2\n"), "b": ("json", "{}\n")}
     with pytest.raises(ValueError, match="not followed"):
         marked_blocks("<!-- tested: c -->\nprose\n")

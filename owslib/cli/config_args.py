@@ -27,11 +27,18 @@ def parse_assignments(items: list[str], what: str) -> dict[str, Any]:
 
 def add_config_args(parser: argparse.ArgumentParser) -> None:
     """``--profile``, ``--config`` and ``--set KEY=VALUE [KEY=VALUE ...]`` (repeatable)."""
-    parser.add_argument("--profile", default="quick", choices=sorted(PROFILES),
-                        help="config profile (paper: the paper's settings; quick: the embedded "
-                        "study on a CPU; smoke: seconds, for tests)")  # fmt: skip
-    parser.add_argument("--config", help="a config.json to start from instead of a profile "
-                        "(default: none, the profile's config)")  # fmt: skip
+    parser.add_argument(
+        "--profile",
+        default="quick",
+        choices=sorted(PROFILES),
+        help="config profile (paper: the paper's settings; quick: the embedded "
+        "study on a CPU; smoke: seconds, for tests)",
+    )
+    parser.add_argument(
+        "--config",
+        help="a config.json to start from instead of a profile "
+        "(default: none, the profile's config)",
+    )
     parser.add_argument(
         "--set",
         action="extend",

@@ -140,8 +140,14 @@ def cmd_cityscapes_download(args: argparse.Namespace) -> int:
 def cmd_bdd_anomaly(args: argparse.Namespace) -> int:
     from owslib.data.bdd_anomaly import build_bdd_anomaly, describe_manifest
 
-    manifest = build_bdd_anomaly(args.bdd100k, args.out, args.variant, link=args.link,
-                                 skip_bad=args.skip_bad, workers=args.workers)  # fmt: skip
+    manifest = build_bdd_anomaly(
+        args.bdd100k,
+        args.out,
+        args.variant,
+        link=args.link,
+        skip_bad=args.skip_bad,
+        workers=args.workers,
+    )
     print(describe_manifest(manifest, args.out))
     return 0
 
@@ -167,9 +173,13 @@ def cmd_check(args: argparse.Namespace) -> int:
 
     if not Path(args.root).exists():
         raise DatasetError(missing_root_message(args.root, args.dataset))
-    summary = check_dataset(args.root, args.dataset, split_preset=args.split_preset,
-                            splits=tuple(args.split) if args.split else None,
-                            workers=args.workers)  # fmt: skip
+    summary = check_dataset(
+        args.root,
+        args.dataset,
+        split_preset=args.split_preset,
+        splits=tuple(args.split) if args.split else None,
+        workers=args.workers,
+    )
     if args.out:
         write_tables(args.out, [summary])
     print(json.dumps(summary.to_dict(), indent=2) if args.json else format_summary(summary))
@@ -223,11 +233,19 @@ def _add_bdd(dsub: argparse._SubParsersAction) -> None:
     )
     b.add_argument("--bdd100k", required=True, help="BDD100K root (images/10k, labels/sem_seg)")
     b.add_argument("--out", required=True, help="output folder (Cityscapes-like tree)")
-    b.add_argument("--variant", type=int, default=3, choices=BDD_VARIANTS,
-                   help="3: train, motorcycle, bicycle unknown (ContMAV); 2: train, motorcycle")  # fmt: skip
+    b.add_argument(
+        "--variant",
+        type=int,
+        default=3,
+        choices=BDD_VARIANTS,
+        help="3: train, motorcycle, bicycle unknown (ContMAV); 2: train, motorcycle",
+    )
     b.add_argument("--link", action="store_true", help="hard-link files instead of copying")
-    b.add_argument("--skip-bad", action="store_true",
-                   help="leave bad pairs out and list them in OUT/bad_files.json instead of failing")  # fmt: skip
+    b.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="leave bad pairs out and list them in OUT/bad_files.json instead of failing",
+    )
     b.add_argument("--workers", type=int, default=None, help=WORKERS_HELP)
     b.set_defaults(func=cmd_bdd_anomaly)
 

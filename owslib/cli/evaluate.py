@@ -253,13 +253,25 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     e.add_argument("--root", help="dataset root (default: the config's data root)")
     e.add_argument("--out", required=True, help="output folder (metrics.json, tables, maps)")
     e.add_argument("--device", help="cpu | cuda | cuda:N (default: cuda if available)")
-    e.add_argument("--scorer", action="append", metavar="NAME",
-                   help="anomaly scorer, e.g. fused or max_softmax (repeatable; an unknown name "
-                   "lists the known ones; default: every one the model's outputs feed)")  # fmt: skip
-    e.add_argument("--workers", type=int, default=0,
-                   help="data loader workers (default: 0, loading in the main process)")  # fmt: skip
-    e.add_argument("--max-images", type=int, default=0,
-                   help="evaluate the first N images only (default: 0, every image)")  # fmt: skip
+    e.add_argument(
+        "--scorer",
+        action="append",
+        metavar="NAME",
+        help="anomaly scorer, e.g. fused or max_softmax (repeatable; an unknown name "
+        "lists the known ones; default: every one the model's outputs feed)",
+    )
+    e.add_argument(
+        "--workers",
+        type=int,
+        default=0,
+        help="data loader workers (default: 0, loading in the main process)",
+    )
+    e.add_argument(
+        "--max-images",
+        type=int,
+        default=0,
+        help="evaluate the first N images only (default: 0, every image)",
+    )
     e.add_argument(
         "--set",
         action="append",

@@ -91,13 +91,13 @@ def find_sources(root: Path) -> tuple[list[Source], list[BadFile]]:
         for stem in sorted(images.keys() | masks.keys()):
             if stem not in masks:
                 problems.append(BadFile(str(images[stem]), f"{images[stem]}: image has no mask "
-                                        f"{mask_dir / (stem + '.png')}"))  # fmt: skip
+                                        f"{mask_dir / (stem + '.png')}"))
             elif stem not in images:
                 problems.append(BadFile(str(masks[stem]), f"{masks[stem]}: mask has no image "
-                                        f"{image_dir / (stem + '.jpg')}"))  # fmt: skip
+                                        f"{image_dir / (stem + '.jpg')}"))
             elif stem in seen:
                 problems.append(BadFile(str(images[stem]), f"{images[stem]}: stem also in "
-                                        f"{seen[stem]}; expected unique names"))  # fmt: skip
+                                        f"{seen[stem]}; expected unique names"))
             else:
                 seen[stem] = images[stem]
                 sources.append(Source(split, stem, images[stem], masks[stem]))
@@ -190,7 +190,7 @@ def build_bdd_anomaly(
     if bad and not skip_bad:
         raise DatasetError(f"{root}: {len(bad)} files cannot be paired: {bad[0].reason}"
                            + (f" (and {len(bad) - 1} more; --skip-bad lists them)" if len(bad) > 1
-                              else ""))  # fmt: skip
+                              else ""))
     scanned = []
     for item in _scan_all(sources, workers or min(8, os.cpu_count() or 1)):
         if isinstance(item, BadFile):
@@ -245,7 +245,7 @@ def describe_manifest(manifest: dict[str, Any], out: str | Path) -> str:
     ]
     if manifest["skipped_bad_files"]:
         lines.append(f"skipped {manifest['skipped_bad_files']} bad files, listed in "
-                     f"{out / BAD_REPORT}")  # fmt: skip
+                     f"{out / BAD_REPORT}")
     lines.append(f"manifest: {out / MANIFEST}")
     return "\n".join(lines)
 
@@ -302,7 +302,7 @@ def _manifest(
     from_source = {
         sp: {src: sum(split == sp and s.source.split == src for s, split in plan)
              for src in SOURCE_SPLITS} for sp in OUT_SPLITS
-    }  # fmt: skip
+    }
     split_def = get_split(preset)
     return {
         "dataset": "bdd_anomaly",

@@ -270,7 +270,7 @@ class CityscapesDataset(ImageLabelPairs):
             "%s [%s]: %d images from %d cities (%d labelled), split %r (%d known, %d unknown classes)",
             self.root, split, len(self.samples), len(cities), n_labelled,
             split_def.name, split_def.num_known, split_def.num_unknown,
-        )  # fmt: skip
+        )
 
     def _drop_heldout(
         self, samples: list[tuple[Path, Path | None]]
@@ -289,7 +289,7 @@ class CityscapesDataset(ImageLabelPairs):
                 "%s [%s]: dropped %d of %d images that hold an unknown class of split %r (%s)",
                 self.root, self.split, len(self.heldout_dropped), len(samples),
                 self.split_def.name, ", ".join(self.split_def.unknown_names),
-            )  # fmt: skip
+            )
         if not kept:
             raise DatasetError(
                 f"{self.root / 'leftImg8bit' / self.split}: every image holds an unknown class of "
@@ -348,7 +348,7 @@ class CityscapesDataset(ImageLabelPairs):
         transforms = build_train_transforms(cfg) if train else build_eval_transforms(cfg)
         return cls(cfg.root, split, get_split(cfg.split_preset), transforms, cfg.max_images,
                    require_labels=require_labels, label_format=FLAVOURS[cfg.dataset],
-                   skip_bad=skip_bad, report_dir=report_dir)  # fmt: skip
+                   skip_bad=skip_bad, report_dir=report_dir)
 
     def load_train_ids(self, index: int) -> np.ndarray | None:
         """The uint8 trainId map of sample ``index`` (``None`` if it has no label)."""

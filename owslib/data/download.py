@@ -88,7 +88,7 @@ def fetch(session, package: str, out: Path) -> Path:
     partial = staging / package
     try:
         downloader.download_packages(session=session, package_names=[package],
-                                     destination_path=str(staging), resume=partial.exists())  # fmt: skip
+                                     destination_path=str(staging), resume=partial.exists())
     except Exception as e:  # the downloader raises bare Exceptions (access, MD5 mismatch)
         raise DownloadError(f"{partial}: download of {package} failed ({e})") from e
     os.replace(partial, final)

@@ -126,7 +126,7 @@ class SMIYCDataset(ImageLabelPairs):
             ]
         if problems and not skip_bad:
             raise DatasetError(f"{self.root}: {len(problems)} files cannot be paired: "
-                               + "; ".join(b.reason for b in problems[:5]))  # fmt: skip
+                               + "; ".join(b.reason for b in problems[:5]))
         total = len(pairs)
         if unlabelled != "keep":
             pairs = [(img, lab) for img, lab in pairs if lab is not None]
@@ -134,7 +134,7 @@ class SMIYCDataset(ImageLabelPairs):
         if missing:
             what = "kept with all-ignore targets" if unlabelled == "keep" else "left out"
             log.info("%s: %d of %d images have no public label (%s)",
-                     self.root, len(missing), total, what)  # fmt: skip
+                     self.root, len(missing), total, what)
         self.skipped: list[BadFile] = list(problems)
         if skip_bad:
             pairs = self._drop_bad(pairs, report_dir)
@@ -158,10 +158,10 @@ class SMIYCDataset(ImageLabelPairs):
             what = f"{self.root} [{self.track}]"
             if report_dir is not None:
                 write_bad_report(Path(report_dir) / f"bad_files_{self.track}.json",
-                                 self.skipped, what=what)  # fmt: skip
+                                 self.skipped, what=what)
             else:
                 log.warning("%s: skipped %d bad files: %s", what, len(self.skipped),
-                            names([Path(b.path) for b in self.skipped]))  # fmt: skip
+                            names([Path(b.path) for b in self.skipped]))
         return good
 
     def load_target(self, index: int) -> np.ndarray:

@@ -31,7 +31,7 @@ log = logging.getLogger(__name__)
 
 DATASETS = (*FLAVOURS, *smiyc.TRACKS)
 DEFAULT_PRESETS = {"cityscapes": "cityscapes", "embedded": "cityscapes_heldout",
-                   "bdd_anomaly": "bdd_anomaly3", "camvid": "camvid"}  # fmt: skip
+                   "bdd_anomaly": "bdd_anomaly3", "camvid": "camvid"}
 #: Trees built by ``python -m owslib data …``: a ``manifest.json`` and, while a build is under way,
 #: ``<dataset>.partial.json``.
 BUILT = {"bdd_anomaly": "BDD-Anomaly", "camvid": "CamVid", "road_anomaly": "RoadAnomaly"}
@@ -97,7 +97,7 @@ class DatasetSummary:
             "pixels": self.pixels.to_dict(orient="records"),
             "problems": [asdict(b) for b in self.problems], "warnings": self.warnings,
             "notes": self.notes,
-        }  # fmt: skip
+        }
 
 
 def _classes(split_preset: str | None) -> list[tuple[str, int, str]]:
@@ -128,7 +128,7 @@ def _split_pairs(root: Path, dataset: str, split: str) -> tuple[list, list[BadFi
         return pairs, problems, True
     official_test = dataset == "cityscapes" and split == "test"
     pairs, problems = pair_samples(root, split, require_labels=not official_test,
-                                   label_format=FLAVOURS[dataset])  # fmt: skip
+                                   label_format=FLAVOURS[dataset])
     return pairs, problems, not official_test
 
 
@@ -192,7 +192,7 @@ def check_dataset(
         ]
         cities = {img.parent.name for img, _ in pairs}
         counts.append({"split": split, "images": len(pairs), "labelled": len(hists),
-                       "evaluable": evaluable, "cities": len(cities)})  # fmt: skip
+                       "evaluable": evaluable, "cities": len(cities)})
         if dataset == "cityscapes" and (w := release_warning(split, len(pairs), cities)):
             warnings.append(w)
         if not (evaluable and hists):
@@ -200,15 +200,15 @@ def check_dataset(
         total = np.sum(hists, axis=0)
         present = np.sum([h > 0 for h in hists], axis=0)
         pixels += [{"split": split, "class": n, "label": v, "role": role, "pixels": int(total[v]),
-                    "images": int(present[v])} for n, v, role in classes]  # fmt: skip
+                    "images": int(present[v])} for n, v, role in classes]
         px = {role: int(sum(total[v] for _, v, r in classes if r == role))
-              for role in ("known", "unknown", "ignore")}  # fmt: skip
+              for role in ("known", "unknown", "ignore")}
         all_px = max(1, int(total.sum()))
         composition.append({
             "split": split, "images": len(hists),
             "images_with_unknown": int(sum(h[unknown].any() for h in hists)) if unknown else 0,
             **{f"{role}_share": n / all_px for role, n in px.items()},
-        })  # fmt: skip
+        })
     if manifest is not None:
         warnings += _manifest_warnings(dataset, manifest, counts)
     if dataset in BUILT and (root / f"{dataset}.partial.json").exists():
@@ -216,7 +216,7 @@ def check_dataset(
     return DatasetSummary(
         name or dataset, dataset, str(root), split_preset, pd.DataFrame(counts),
         pd.DataFrame(pixels), pd.DataFrame(composition), problems, warnings, samples, notes,
-    )  # fmt: skip
+    )
 
 
 def _optional_split_missing(root: Path, dataset: str, split: str) -> str | None:
@@ -259,7 +259,7 @@ def format_summary(s: DatasetSummary) -> str:
     if not s.pixels.empty:
         wide = s.pixels.pivot(index="class", columns="split", values="pixels")
         wide = wide.reindex(index=s.pixels["class"].drop_duplicates(),
-                            columns=s.pixels["split"].drop_duplicates())  # fmt: skip
+                            columns=s.pixels["split"].drop_duplicates())
         lines += ["", "pixels per class:", wide.to_string()]
         for split, df in s.pixels.groupby("split", sort=False):
             present = df.loc[(df.pixels > 0) & (df.role != "ignore"), "class"].tolist()

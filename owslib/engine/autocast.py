@@ -65,9 +65,13 @@ def cpu_info(cpuinfo: str | Path = "/proc/cpuinfo") -> dict[str, Any]:
             flags = set(value.split())
     bf16 = None if flags is None else any(f in flags for f in BF16_FLAGS)
     caps = {name: os.environ[name] for name in ISA_CAP_VARIABLES if os.environ.get(name)}
-    return {"cpu": model, "cpu_capability": torch.backends.cpu.get_cpu_capability(),
-            "cpu_bf16": bf16, "cpu_isa_caps": caps,
-            "cpu_threads": torch.get_num_threads()}  # fmt: skip
+    return {
+        "cpu": model,
+        "cpu_capability": torch.backends.cpu.get_cpu_capability(),
+        "cpu_bf16": bf16,
+        "cpu_isa_caps": caps,
+        "cpu_threads": torch.get_num_threads(),
+    }
 
 
 @functools.cache
@@ -76,5 +80,7 @@ def _warn_emulated_bf16() -> None:
     log.warning(
         "mixed precision (train__amp / eval__amp) on a CPU without native bfloat16 (%s, %s): "
         "emulated, measured 15-20x slower than float32; set train__amp=false and eval__amp=false "
-        "(numbers then differ from bfloat16 runs)", info["cpu"], info["cpu_capability"],
-    )  # fmt: skip
+        "(numbers then differ from bfloat16 runs)",
+        info["cpu"],
+        info["cpu_capability"],
+    )

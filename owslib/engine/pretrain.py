@@ -118,10 +118,15 @@ def restore_shipped_encoder(cfg: ExperimentConfig, cache: Path, shipped: Path) -
     if target.is_file():
         mine, theirs = sha256_file(target), sha256_file(source)
         if mine != theirs:
-            log.warning("the cached encoder %s (sha256 %s) is not the one shipped in %s (%s): "
-                        "runs trained from it are not paired with the shipped encoder's runs; "
-                        "remove the cached file to use the shipped one", target, mine[:12],
-                        source.parent, theirs[:12])  # fmt: skip
+            log.warning(
+                "the cached encoder %s (sha256 %s) is not the one shipped in %s (%s): "
+                "runs trained from it are not paired with the shipped encoder's runs; "
+                "remove the cached file to use the shipped one",
+                target,
+                mine[:12],
+                source.parent,
+                theirs[:12],
+            )
         return False
     meta = source.with_suffix(".json")
     try:
@@ -153,11 +158,14 @@ def ensure_pretrained_encoder(cfg: ExperimentConfig, cache: Path) -> Path:
         if exp.dist.is_main:
             path.parent.mkdir(parents=True, exist_ok=True)
             atomic_torch_save(
-                {"state_dict": {f"encoder.{k}": v
-                                for k, v in exp.bare_model.encoder.state_dict().items()},
-                 "config": pcfg.to_dict()},
+                {
+                    "state_dict": {
+                        f"encoder.{k}": v for k, v in exp.bare_model.encoder.state_dict().items()
+                    },
+                    "config": pcfg.to_dict(),
+                },
                 path,
-            )  # fmt: skip
+            )
             pcfg.to_json(path.with_suffix(".json"))
         barrier()
     if any_rank(not path.is_file()):  # another node's cache: the main's file, byte for byte

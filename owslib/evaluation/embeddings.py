@@ -78,11 +78,13 @@ def sample_embeddings(
     if not labels:
         raise ValueError("no labelled pixel of a known or unknown class in the sampled images")
     lab = torch.cat(labels)
-    keep = torch.cat([
-        idx[torch.randperm(len(idx), generator=gen)[:per_class]]
-        for c in torch.unique(lab).tolist()
-        for idx in [torch.nonzero(lab == c).squeeze(1)]
-    ])  # fmt: skip
+    keep = torch.cat(
+        [
+            idx[torch.randperm(len(idx), generator=gen)[:per_class]]
+            for c in torch.unique(lab).tolist()
+            for idx in [torch.nonzero(lab == c).squeeze(1)]
+        ]
+    )
     keep = keep.sort().values
     out = {"label": lab[keep].numpy()}
     out |= {n: torch.cat(v)[keep].numpy().astype(np.float32) for n, v in vectors.items()}
@@ -114,9 +116,14 @@ def write_embedding_sample(
     # the whole split in its order (under DDP the test loader holds one rank's shard)
     loader = DataLoader(exp.test_loader.dataset, batch_size=exp.cfg.eval.batch_size)
     sample = sample_embeddings(
-        exp.bare_model, loader, num_labels=len(names), per_class=per_class,
-        seed=exp.cfg.train.seed, device=exp.device, max_images=max_images,
-    )  # fmt: skip
+        exp.bare_model,
+        loader,
+        num_labels=len(names),
+        per_class=per_class,
+        seed=exp.cfg.train.seed,
+        device=exp.device,
+        max_images=max_images,
+    )
     arrays = {k: compact_floats(v, k) for k, v in sample.items()}
     with atomic_path(out) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(
@@ -135,8 +142,11 @@ def compact_floats(array: np.ndarray, name: str = "array") -> np.ndarray:
         half = array.astype(np.float16)
     if np.array_equal(np.isfinite(half), np.isfinite(array)):
         return half
-    log.info("%s: values beyond float16's range (max |x| = %.4g): stored as float32", name,
-             float(np.abs(array[np.isfinite(array)]).max()))  # fmt: skip
+    log.info(
+        "%s: values beyond float16's range (max |x| = %.4g): stored as float32",
+        name,
+        float(np.abs(array[np.isfinite(array)]).max()),
+    )
     return array
 
 
@@ -180,14 +190,21 @@ def space_table(samples: Mapping[str, Mapping[str, np.ndarray]], min_norm: float
             means = np.stack([unit[s["label"] == c].mean(0) for c in np.unique(known_labels)])
             means /= np.maximum(np.linalg.norm(means, axis=1, keepdims=True), 1e-12)
             score = 1.0 - (unit @ means.T).max(axis=1)
-            rows.append({
-                "variant": name, "space": space, "dim": v.shape[1],
-                "median norm known": float(np.median(norm[~unknown])),
-                "median norm unknown": float(np.median(norm[unknown])) if unknown.any() else np.nan,
-                f"unknown share below {min_norm:g}": float((norm[unknown] < min_norm).mean())
-                if unknown.any() else np.nan,
-                "cosine AUROC": roc_auc_score(unknown, score) if unknown.any() else np.nan,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "variant": name,
+                    "space": space,
+                    "dim": v.shape[1],
+                    "median norm known": float(np.median(norm[~unknown])),
+                    "median norm unknown": float(np.median(norm[unknown]))
+                    if unknown.any()
+                    else np.nan,
+                    f"unknown share below {min_norm:g}": float((norm[unknown] < min_norm).mean())
+                    if unknown.any()
+                    else np.nan,
+                    "cosine AUROC": roc_auc_score(unknown, score) if unknown.any() else np.nan,
+                }
+            )
     return pd.DataFrame(rows)
 
 

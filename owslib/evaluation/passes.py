@@ -177,8 +177,11 @@ class _Pass:
                     log.warning(
                         "scorer %s: values outside its declared range %s (min %.4g, max %.4g); "
                         "they are counted in the end bins",
-                        s, bounds, float(lo), float(hi),
-                    )  # fmt: skip
+                        s,
+                        bounds,
+                        float(lo),
+                        float(hi),
+                    )
                 self.out_of_range[s] = self.out_of_range.get(s, 0) + 1
 
     def _image_row(self, i: int, ranks, labels) -> None:
@@ -282,8 +285,9 @@ def _component_pass(model, stats, loader, opts, k, device, thresholds) -> dict[s
         target = target.to(device)
         labels = anomaly_labels(target, k) if opts.target_kind == "classes" else target
         # outputs and maps die with this call: the next forward does not hold them too
-        inputs = ScoreInputs(_forward(model, image.to(device), device, opts.amp), stats,
-                             opts.xi, opts.min_std)  # fmt: skip
+        inputs = ScoreInputs(
+            _forward(model, image.to(device), device, opts.amp), stats, opts.xi, opts.min_std
+        )
         for s, m in metrics.items():
             m.update(get_scorer(s).ranking(inputs), labels)
         del inputs
@@ -302,11 +306,17 @@ def resolve_options(opts: EvalOptions, output_keys: Sequence[str]) -> EvalOption
     if missing:
         raise ValueError(f"scorers {missing} read outputs this model lacks ({list(output_keys)})")
     components = opts.component_scorers or (main_scorer(scorers),)
-    maps = opts.map_scorers or tuple(dict.fromkeys(
-        s for s in (main_scorer(scorers), "fused", "gaussian", "contrastive") if s in scorers
-    ))  # fmt: skip
-    return replace(opts, scorers=tuple(scorers), component_scorers=tuple(components),
-                   map_scorers=tuple(s for s in maps if s in scorers))  # fmt: skip
+    maps = opts.map_scorers or tuple(
+        dict.fromkeys(
+            s for s in (main_scorer(scorers), "fused", "gaussian", "contrastive") if s in scorers
+        )
+    )
+    return replace(
+        opts,
+        scorers=tuple(scorers),
+        component_scorers=tuple(components),
+        map_scorers=tuple(s for s in maps if s in scorers),
+    )
 
 
 @torch.no_grad()
@@ -350,8 +360,9 @@ def evaluate_model(
         run.similarity.sync(device=device)
     rows = _gather_rows(run.rows, loader)
     metrics = result_metrics(run, opts, protocol, len(rows) if _distributed() else run.n_images)
-    result = Evaluation(metrics, rows=rows, curves=run_curves(run, metrics),
-                        maps=_gather_maps(run.maps))  # fmt: skip
+    result = Evaluation(
+        metrics, rows=rows, curves=run_curves(run, metrics), maps=_gather_maps(run.maps)
+    )
     pooled = {s: r["pooled"] for s, r in metrics.get("anomaly", {}).items()}
     del run  # frees the accumulators' scratch buffers before the second pass
     thresholds = {
@@ -374,8 +385,9 @@ def run_curves(run: _Pass, metrics: dict[str, Any]) -> dict[str, dict[str, np.nd
 def epoch_validation(exp: Experiment) -> dict[str, float]:
     """The per-epoch check ``fit(validate=...)`` runs every ``train__eval_every`` epochs: mIoU and
     fused pooled AUROC on the validation split; one scorer, no component pass, no discovery."""
-    val = evaluate(exp, exp.val_loader, scorers=("fused",), components=False, open_world=False,
-                   n_maps=0)  # fmt: skip
+    val = evaluate(
+        exp, exp.val_loader, scorers=("fused",), components=False, open_world=False, n_maps=0
+    )
     row = {"val_miou": val["miou"]}
     fused = val.get("anomaly", {}).get("fused", {})
     if "pooled" in fused:

@@ -113,8 +113,16 @@ def options_from_config(cfg: Any, **overrides: Any) -> EvalOptions:
         "n_maps": ev.n_examples,
         "seed": cfg.train.seed,
     }
-    for name in ("similarity_lookup", "similarity_underflow", "curve", "discovery_space", "discovery_pixels", "component_track",
-                 "components", "open_world"):  # fmt: skip
+    for name in (
+        "similarity_lookup",
+        "similarity_underflow",
+        "curve",
+        "discovery_space",
+        "discovery_pixels",
+        "component_track",
+        "components",
+        "open_world",
+    ):
         base[name] = getattr(ev, name)
     return EvalOptions(**(base | overrides))
 

@@ -117,38 +117,85 @@ def _half_min_distance(x: ScoreInputs) -> torch.Tensor:
 
 _S, _E = (SEM_LOGITS,), (SEM_LOGITS, EMBEDDING)
 for _scorer in (
-    Scorer("max_softmax", _S, lambda x: 1.0 - x.log_softmax.max(dim=1).values.exp(),
-           "MaxSoftmax: 1 - max_k softmax_k (Hendrycks & Gimpel 2017)"),
-    Scorer("max_logit", _S, lambda x: -x.logits.max(dim=1).values,
-           "MaxLogit: -max_k logit_k (Hendrycks et al. 2022)", range=lambda k: None),
-    Scorer("entropy", _S, _entropy, "softmax entropy (nats)",
-           range=lambda k: (0.0, math.log(k))),
-    Scorer("gaussian", _S, lambda x: x.gaussian(),
-           "ContMAV semantic: 1 - max_k s_k, class Gaussians of the last epoch (Eqs. 11-12); "
-           "ranked by 1/2 min_k d_k (same order, not saturated)", rank=_half_min_distance),
-    Scorer("contrastive", (EMBEDDING,), lambda x: x.contrastive(),
-           "ContMAV contrastive: max(0, 1 - |f^d|^2 / xi) (Eq. 13)"),
-    Scorer("fused", _E, lambda x: fused_unknown_score(x.gaussian(), x.contrastive()),
-           "ContMAV fused: mean of the semantic and contrastive scores (Eq. 14)"),
-    Scorer("gaussian_per_dim", _S, lambda x: x.gaussian(per_dim=True),
-           "1 - exp(-d/(2D)): Eq. 11 per dimension (geometric mean), not saturated; same ranking "
-           "as gaussian", rank=_half_min_distance),
-    Scorer("fused_per_dim", _E,
-           lambda x: fused_unknown_score(x.gaussian(per_dim=True), x.contrastive()),
-           "mean of gaussian_per_dim and contrastive (Eq. 14 with the per-dimension Gaussian)"),
-    Scorer("contrastive_mlp", (EMBEDDING_MLP,), lambda x: x.contrastive(EMBEDDING_MLP),
-           "Eq. 13 on the second decoder's embedding (model__fusion=separate)"),
-    Scorer("contrastive_avg", (EMBEDDING, EMBEDDING_MLP), _contrastive_avg,
-           "mean of the two decoders' contrastive scores (model__fusion=separate)"),
-    Scorer("fused_avg", (SEM_LOGITS, EMBEDDING, EMBEDDING_MLP),
-           lambda x: fused_unknown_score(x.gaussian(), _contrastive_avg(x)),
-           "Eq. 14 with the averaged contrastive score (model__fusion=separate)"),
-    Scorer("confidence", (CONFIDENCE,), lambda x: 1.0 - _confidence(x),
-           "1 - TruFor-style confidence (predicted true-class probability)"),
-    Scorer("fused_confidence", (SEM_LOGITS, EMBEDDING, CONFIDENCE),
-           lambda x: 1.0 - (1.0 - fused_unknown_score(x.gaussian(), x.contrastive())) * _confidence(x),
-           "fused tempered by the confidence: 1 - (1 - fused) * conf (low confidence -> anomalous)"),
-):  # fmt: skip
+    Scorer(
+        "max_softmax",
+        _S,
+        lambda x: 1.0 - x.log_softmax.max(dim=1).values.exp(),
+        "MaxSoftmax: 1 - max_k softmax_k (Hendrycks & Gimpel 2017)",
+    ),
+    Scorer(
+        "max_logit",
+        _S,
+        lambda x: -x.logits.max(dim=1).values,
+        "MaxLogit: -max_k logit_k (Hendrycks et al. 2022)",
+        range=lambda k: None,
+    ),
+    Scorer("entropy", _S, _entropy, "softmax entropy (nats)", range=lambda k: (0.0, math.log(k))),
+    Scorer(
+        "gaussian",
+        _S,
+        lambda x: x.gaussian(),
+        "ContMAV semantic: 1 - max_k s_k, class Gaussians of the last epoch (Eqs. 11-12); "
+        "ranked by 1/2 min_k d_k (same order, not saturated)",
+        rank=_half_min_distance,
+    ),
+    Scorer(
+        "contrastive",
+        (EMBEDDING,),
+        lambda x: x.contrastive(),
+        "ContMAV contrastive: max(0, 1 - |f^d|^2 / xi) (Eq. 13)",
+    ),
+    Scorer(
+        "fused",
+        _E,
+        lambda x: fused_unknown_score(x.gaussian(), x.contrastive()),
+        "ContMAV fused: mean of the semantic and contrastive scores (Eq. 14)",
+    ),
+    Scorer(
+        "gaussian_per_dim",
+        _S,
+        lambda x: x.gaussian(per_dim=True),
+        "1 - exp(-d/(2D)): Eq. 11 per dimension (geometric mean), not saturated; same ranking "
+        "as gaussian",
+        rank=_half_min_distance,
+    ),
+    Scorer(
+        "fused_per_dim",
+        _E,
+        lambda x: fused_unknown_score(x.gaussian(per_dim=True), x.contrastive()),
+        "mean of gaussian_per_dim and contrastive (Eq. 14 with the per-dimension Gaussian)",
+    ),
+    Scorer(
+        "contrastive_mlp",
+        (EMBEDDING_MLP,),
+        lambda x: x.contrastive(EMBEDDING_MLP),
+        "Eq. 13 on the second decoder's embedding (model__fusion=separate)",
+    ),
+    Scorer(
+        "contrastive_avg",
+        (EMBEDDING, EMBEDDING_MLP),
+        _contrastive_avg,
+        "mean of the two decoders' contrastive scores (model__fusion=separate)",
+    ),
+    Scorer(
+        "fused_avg",
+        (SEM_LOGITS, EMBEDDING, EMBEDDING_MLP),
+        lambda x: fused_unknown_score(x.gaussian(), _contrastive_avg(x)),
+        "Eq. 14 with the averaged contrastive score (model__fusion=separate)",
+    ),
+    Scorer(
+        "confidence",
+        (CONFIDENCE,),
+        lambda x: 1.0 - _confidence(x),
+        "1 - TruFor-style confidence (predicted true-class probability)",
+    ),
+    Scorer(
+        "fused_confidence",
+        (SEM_LOGITS, EMBEDDING, CONFIDENCE),
+        lambda x: 1.0 - (1.0 - fused_unknown_score(x.gaussian(), x.contrastive())) * _confidence(x),
+        "fused tempered by the confidence: 1 - (1 - fused) * conf (low confidence -> anomalous)",
+    ),
+):
     register_scorer(_scorer)
 
 #: The scorers of ContMAV and its classic baselines, in the order results tables list them.

@@ -158,13 +158,21 @@ class InfoNCETerm(nn.Module):
         """The term ``cfg`` describes (``loss__infonce_*``, ``loss__synco_*``, warm-ups)."""
         dim = num_classes if cfg.infonce_space == "semantic" else embedding_dim or num_classes
         return cls(
-            num_classes, dim, space=cfg.infonce_space, level=cfg.infonce_level,
-            form=cfg.infonce_form, tau=cfg.infonce_tau, samples=cfg.infonce_samples,
-            min_region=cfg.infonce_min_region, momentum=cfg.infonce_momentum,
-            synco_direction=cfg.synco_direction, synco_counts=parse_synco_counts(cfg.synco_counts),
-            synco_n_hard=cfg.synco_n_hard, warmup_epochs=cfg.stats_warmup_epochs,
+            num_classes,
+            dim,
+            space=cfg.infonce_space,
+            level=cfg.infonce_level,
+            form=cfg.infonce_form,
+            tau=cfg.infonce_tau,
+            samples=cfg.infonce_samples,
+            min_region=cfg.infonce_min_region,
+            momentum=cfg.infonce_momentum,
+            synco_direction=cfg.synco_direction,
+            synco_counts=parse_synco_counts(cfg.synco_counts),
+            synco_n_hard=cfg.synco_n_hard,
+            warmup_epochs=cfg.stats_warmup_epochs,
             synco_warmup_epochs=cfg.synco_warmup_epochs,
-        )  # fmt: skip
+        )
 
     def set_epoch(self, epochs_done: int) -> None:
         """Called by the objective before each forward with the number of finished epochs."""
@@ -183,9 +191,13 @@ class InfoNCETerm(nn.Module):
         """The (known, labels, unknown) samples of one batch at the configured level."""
         if self.level == "region":
             return sample_regions(
-                features, target, self.num_classes, self.min_region, self.samples,
+                features,
+                target,
+                self.num_classes,
+                self.min_region,
+                self.samples,
                 min_norm=self.min_norm,
-            )  # fmt: skip
+            )
         return sample_pixels(
             features, target, self.num_classes, self.samples, min_norm=self.min_norm
         )
@@ -285,8 +297,9 @@ class InfoNCETerm(nn.Module):
         u = F.normalize(unknown.float(), dim=1)
         if distributed():
             k, d = sums.shape
-            packed = torch.cat([sums.flatten(), counts.to(sums.dtype), u.sum(0),
-                                u.new_tensor([u.shape[0]])])  # fmt: skip
+            packed = torch.cat(
+                [sums.flatten(), counts.to(sums.dtype), u.sum(0), u.new_tensor([u.shape[0]])]
+            )
             all_reduce_sum(packed)
             sums, counts = packed[: k * d].view(k, d), packed[k * d : k * d + k].round().long()
             n_unknown = int(packed[-1].round())

@@ -37,10 +37,16 @@ from owslib.runs.setup import COMPUTATION_RECORD as RECORD
 
 #: The probe's scale: the smoke profile's small model on four generated training scenes, one epoch.
 PROBE_OVERRIDES = {
-    "synthetic__n_train": 4, "synthetic__n_val": 2, "synthetic__n_test": 2,
-    "train__epochs": 1, "train__batch_size": 2, "model__pretrain_epochs": 1,
-    "data__num_workers": 0, "train__device": "cpu", "eval__n_examples": 1,
-}  # fmt: skip
+    "synthetic__n_train": 4,
+    "synthetic__n_val": 2,
+    "synthetic__n_test": 2,
+    "train__epochs": 1,
+    "train__batch_size": 2,
+    "model__pretrain_epochs": 1,
+    "data__num_workers": 0,
+    "train__device": "cpu",
+    "eval__n_examples": 1,
+}
 #: Numbers the probe compares: relative and absolute tolerance (float32 kernels and thread counts
 #: move the last bits; a change of what is computed moves far more).
 RTOL, ATOL = 1e-4, 1e-6
@@ -159,22 +165,38 @@ def record(reason: str) -> dict[str, Any]:
 
     from owslib.runs.setup import source_sha256
 
-    out = {"source_sha256": source_sha256(), "declared": date.today().isoformat(),
-           "reason": reason, "probe": probe_in_setup(study_variants())}  # fmt: skip
+    out = {
+        "source_sha256": source_sha256(),
+        "declared": date.today().isoformat(),
+        "reason": reason,
+        "probe": probe_in_setup(study_variants()),
+    }
     rows = [f'  "{k}": {json.dumps(v)}' for k, v in out.items() if k != "probe"]
-    rows.append('  "probe": {\n' + ",\n".join(f"    {json.dumps(n)}: {json.dumps(p, sort_keys=True)}"
-                                                for n, p in out["probe"].items()) + "\n  }")  # fmt: skip
+    rows.append(
+        '  "probe": {\n'
+        + ",\n".join(
+            f"    {json.dumps(n)}: {json.dumps(p, sort_keys=True)}" for n, p in out["probe"].items()
+        )
+        + "\n  }"
+    )
     atomic_write_text(RECORD, "{\n" + ",\n".join(rows) + "\n}\n")  # a variant a line
     return out
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m owslib.runs.computation",
-                                     description="Check (default) or record the computation probe.")  # fmt: skip
-    parser.add_argument("--record", metavar="REASON",
-                        help="declare that what runs compute has changed, and why")  # fmt: skip
-    parser.add_argument("--json", nargs="+", metavar="VARIANT",
-                        help="print these variants' probe numbers as JSON (in this process)")  # fmt: skip
+    parser = argparse.ArgumentParser(
+        prog="python -m owslib.runs.computation",
+        description="Check (default) or record the computation probe.",
+    )
+    parser.add_argument(
+        "--record", metavar="REASON", help="declare that what runs compute has changed, and why"
+    )
+    parser.add_argument(
+        "--json",
+        nargs="+",
+        metavar="VARIANT",
+        help="print these variants' probe numbers as JSON (in this process)",
+    )
     args = parser.parse_args(argv)
     if args.json:
         logging.disable(logging.WARNING)

@@ -112,8 +112,9 @@ def input_lock(target: str | Path, what: str) -> Iterator[None]:
 def _warn_unlocked(path: Path, why: str, what: str) -> None:
     if path.parent not in _warned:
         _warned.add(path.parent)
-        log.warning("%s: %s; %s is not protected from being prepared twice at once",
-                    path.parent, why, what)  # fmt: skip
+        log.warning(
+            "%s: %s; %s is not protected from being prepared twice at once", path.parent, why, what
+        )
 
 
 #: errno values of a folder where no lock file can be made (the input is prepared unlocked).
@@ -148,8 +149,11 @@ def _lock(f: IO[str], path: Path, tries: int = 5) -> bool:
         if taken is None:
             if path.parent not in _warned:
                 _warned.add(path.parent)
-                log.warning("%s: the file system does not lock files; runs there are not "
-                            "protected from being trained twice at once", path.parent)  # fmt: skip
+                log.warning(
+                    "%s: the file system does not lock files; runs there are not "
+                    "protected from being trained twice at once",
+                    path.parent,
+                )
             return True
         if taken:
             return True

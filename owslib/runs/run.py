@@ -48,8 +48,14 @@ log = logging.getLogger(__name__)
 
 RUN_FILE = "run.json"
 #: Figures every finished run has, by name (all PNG, in the run folder).
-FIGURES = ("training_curves", "pr_curves", "roc_curves", "per_class_iou", "qualitative",
-           "scorers_side_by_side")  # fmt: skip
+FIGURES = (
+    "training_curves",
+    "pr_curves",
+    "roc_curves",
+    "per_class_iou",
+    "qualitative",
+    "scorers_side_by_side",
+)
 
 
 @dataclass
@@ -124,8 +130,10 @@ def run_experiment(
         except BaseException as e:
             if main:  # interrupted (Ctrl-C, the runner's SIGTERM): it resumes from its checkpoint
                 stopped = isinstance(e, KeyboardInterrupt)
-                info |= {"status": "interrupted" if stopped else "failed",
-                         "error": f"{type(e).__name__}: {e}"}  # fmt: skip
+                info |= {
+                    "status": "interrupted" if stopped else "failed",
+                    "error": f"{type(e).__name__}: {e}",
+                }
                 atomic_write_json(run_dir / RUN_FILE, info)
             raise
 
@@ -146,8 +154,11 @@ def _results_root(run_dir: Path) -> Path:
     (``<results>/runs/<profile>/<variant>/seed<k>``), else the run's own parent folder (a run
     stays beside its folder, wherever a ``runs`` folder is in its path)."""
     run_dir = Path(run_dir)
-    study_run = run_dir.name.startswith("seed") and len(run_dir.parents) > 3 and (
-        run_dir.parents[2].name == "runs")  # fmt: skip
+    study_run = (
+        run_dir.name.startswith("seed")
+        and len(run_dir.parents) > 3
+        and (run_dir.parents[2].name == "runs")
+    )
     return run_dir.parents[3] if study_run else run_dir.parent
 
 
@@ -209,9 +220,14 @@ def _train_and_evaluate(
         log.warning("%s: no embedding sample (%s)", run_dir, e)
     info |= {"status": "finished", "figures_s": round(time.perf_counter() - t2, 1)}
     atomic_write_json(run_dir / RUN_FILE, info)
-    log.info("finished %s in %.0f s (train %.0f s%s, evaluate %.0f s)", run_dir,
-             time.perf_counter() - t0 + earlier, info["train_s"],
-             f" of which {earlier:.0f} s before it resumed" if earlier else "", info["eval_s"])  # fmt: skip
+    log.info(
+        "finished %s in %.0f s (train %.0f s%s, evaluate %.0f s)",
+        run_dir,
+        time.perf_counter() - t0 + earlier,
+        info["train_s"],
+        f" of which {earlier:.0f} s before it resumed" if earlier else "",
+        info["eval_s"],
+    )
     return RunResult(run_dir, cfg, dict(result), tables, history, info, exp, False, figures)
 
 
@@ -251,8 +267,11 @@ def _prepare_inputs(cfg: ExperimentConfig, lock: bool = True) -> float | None:
     if cfg.model.pretrain_epochs <= 0:
         return None
     encoder = encoder_cache_path(cfg, cache_dir())
-    with input_lock(encoder, f"the closed-set encoder {encoder.name}") if lock else (
-            contextlib.nullcontext()):  # fmt: skip
+    with (
+        input_lock(encoder, f"the closed-set encoder {encoder.name}")
+        if lock
+        else (contextlib.nullcontext())
+    ):
         t0 = time.perf_counter()
         if _pretrain_encoder(cfg):
             return round(time.perf_counter() - t0, 1)
@@ -291,9 +310,11 @@ def write_figures(exp, run_dir: Path, history, tables) -> dict[str, Path]:
         names = (*exp.split.known_names, *exp.split.unknown_names)
         score = examples[0]["score_name"]
         figs["qualitative"] = plots.qualitative_panel(
-            examples, exp.split.palette, class_names=names,
+            examples,
+            exp.split.palette,
+            class_names=names,
             value_range=get_scorer(score).range(k) or (0.0, 1.0),
-        )  # fmt: skip
+        )
         write_explorer_record(run_dir / RECORD_FILE, examples)  # the explorer without a checkpoint
         ex = examples[0]
         ranges = {s: get_scorer(s).range(k) for s in ex["maps"]}
@@ -317,20 +338,35 @@ def _reuse(cfg: ExperimentConfig, run_dir: Path, load_model: bool) -> RunResult:
         exp = build_experiment(cfg)
         restore(exp, run_dir / CHECKPOINT_NAME)
 
-    log.info("reusing the finished run in %s (%s)", shown(run_dir),
-             "model loaded from its checkpoint" if exp else "metrics and figures only")  # fmt: skip
+    log.info(
+        "reusing the finished run in %s (%s)",
+        shown(run_dir),
+        "model loaded from its checkpoint" if exp else "metrics and figures only",
+    )
     info = read_run_info(run_dir) or {}
     return RunResult(run_dir, cfg, metrics, tables, history, info, exp, True, figures)
 
 
 def _provenance() -> dict[str, Any]:
     try:
-        commit = subprocess.run(
-            ["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=10,
-            cwd=Path(__file__).resolve().parent.parent,
-        ).stdout.strip() or "unknown"  # fmt: skip
+        commit = (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"],
+                capture_output=True,
+                text=True,
+                timeout=10,
+                cwd=Path(__file__).resolve().parent.parent,
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         commit = "unknown"
 
-    return {"owslib": __version__, "git_commit": commit, "host": platform.node(),
-            "python": platform.python_version(), "torch": torch.__version__, **cpu_info()}  # fmt: skip
+    return {
+        "owslib": __version__,
+        "git_commit": commit,
+        "host": platform.node(),
+        "python": platform.python_version(),
+        "torch": torch.__version__,
+        **cpu_info(),
+    }

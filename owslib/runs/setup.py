@@ -25,18 +25,35 @@ import owslib
 #: all three are needed for the bits to change).
 ISA_CAPS = {
     "native": {},
-    "avx2": {"ATEN_CPU_CAPABILITY": "avx2", "ONEDNN_MAX_CPU_ISA": "AVX2",
-             "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
-}  # fmt: skip
+    "avx2": {
+        "ATEN_CPU_CAPABILITY": "avx2",
+        "ONEDNN_MAX_CPU_ISA": "AVX2",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    },
+}
 #: The config overrides a precision stands for (``mixed``: bfloat16 on CPU, float16 on CUDA).
-PRECISIONS = {"float32": {"train__amp": False, "eval__amp": False},
-              "mixed": {"train__amp": True, "eval__amp": True}}  # fmt: skip
+PRECISIONS = {
+    "float32": {"train__amp": False, "eval__amp": False},
+    "mixed": {"train__amp": True, "eval__amp": True},
+}
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "MKL_NUM_THREADS")
 #: Set in a run's own process: it trains in place and never starts another.
 IN_SETUP_VARIABLE = "OWSLIB_IN_SETUP"
 #: The parts of owslib whose code decides a run's numbers (training and evaluation).
-COMPUTING_PARTS = ("config.py", "labels.py", "io.py", "paths.py", "distributed.py", "data",
-                   "models", "losses", "metrics", "inference", "engine", "evaluation")  # fmt: skip
+COMPUTING_PARTS = (
+    "config.py",
+    "labels.py",
+    "io.py",
+    "paths.py",
+    "distributed.py",
+    "data",
+    "models",
+    "losses",
+    "metrics",
+    "inference",
+    "engine",
+    "evaluation",
+)
 _KEYS = {"precision", "isa", "threads", "encoder_sha256"}
 
 
@@ -68,8 +85,11 @@ class Setup:
         """How this process differs from the setup (empty: a run may train here)."""
         import torch
 
-        out = [f"{k}={os.environ.get(k)!r}, not {v!r}"
-               for k, v in ISA_CAPS.get(self.isa, {}).items() if os.environ.get(k) != v]  # fmt: skip
+        out = [
+            f"{k}={os.environ.get(k)!r}, not {v!r}"
+            for k, v in ISA_CAPS.get(self.isa, {}).items()
+            if os.environ.get(k) != v
+        ]
         if self.threads and torch.get_num_threads() != self.threads:
             out.append(f"{torch.get_num_threads()} threads, not {self.threads}")
         return out
@@ -77,8 +97,14 @@ class Setup:
     def machine_warnings(self, cpuinfo: str | Path = "/proc/cpuinfo") -> list[str]:
         """What this machine cannot give, and what it costs."""
         try:
-            flags = next((line.split(":", 1)[1].split() for line in Path(cpuinfo).read_text()
-                          .splitlines() if line.startswith("flags")), [])  # fmt: skip
+            flags = next(
+                (
+                    line.split(":", 1)[1].split()
+                    for line in Path(cpuinfo).read_text().splitlines()
+                    if line.startswith("flags")
+                ),
+                [],
+            )
         except OSError:
             flags = []
         out = []
@@ -86,8 +112,10 @@ class Setup:
             out.append("this CPU lacks AVX2: its runs cannot reproduce the study's bits")
         cores = usable_cores()
         if self.threads and cores and self.threads > cores:
-            out.append(f"{self.threads} threads per run on {cores} cores: each run is slower "
-                       f"(its bits are the same)")  # fmt: skip
+            out.append(
+                f"{self.threads} threads per run on {cores} cores: each run is slower "
+                f"(its bits are the same)"
+            )
         return out
 
 
@@ -113,8 +141,9 @@ def available_memory(meminfo: str | Path = "/proc/meminfo") -> int | None:
         return None
 
 
-def auto_jobs(threads: int, cores: int | None = None, memory: int | None = -1,
-              per_run: int = RUN_MEMORY_BYTES) -> int:  # fmt: skip
+def auto_jobs(
+    threads: int, cores: int | None = None, memory: int | None = -1, per_run: int = RUN_MEMORY_BYTES
+) -> int:
     """``--jobs auto``: as many runs at once as the cores hold at ``threads`` each (1 for 0: torch's
     default takes every core), and no more than the available memory holds at ``per_run`` bytes
     each; at least 1. ``cores``/``memory`` default to this machine's (``memory`` None: unknown)."""
@@ -133,10 +162,12 @@ def parse_setup(where: str, spec: Any) -> Setup:
     if not isinstance(spec, dict) or set(spec) - _KEYS:
         raise ValueError(f"{where}: expected an object with keys {sorted(_KEYS)}, got {spec!r}")
     setup = Setup(**spec)
-    checks = [(setup.precision in ("", *PRECISIONS), "precision", sorted(PRECISIONS)),
-              (setup.isa in ("", *ISA_CAPS), "isa", sorted(ISA_CAPS)),
-              (isinstance(setup.threads, int) and setup.threads >= 0, "threads", "an integer >= 0"),
-              (isinstance(setup.encoder_sha256, str), "encoder_sha256", "a hex string")]  # fmt: skip
+    checks = [
+        (setup.precision in ("", *PRECISIONS), "precision", sorted(PRECISIONS)),
+        (setup.isa in ("", *ISA_CAPS), "isa", sorted(ISA_CAPS)),
+        (isinstance(setup.threads, int) and setup.threads >= 0, "threads", "an integer >= 0"),
+        (isinstance(setup.encoder_sha256, str), "encoder_sha256", "a hex string"),
+    ]
     for ok, key, expected in checks:
         if not ok:
             raise ValueError(f"{where}.{key}={getattr(setup, key)!r}: expected {expected}")
@@ -169,9 +200,12 @@ def _installed_source_sha256() -> str:
 
 
 def _source_sha256(root: Path) -> str:
-    files = sorted(p for part in COMPUTING_PARTS
-                   for p in ([root / part] if part.endswith(".py") else (root / part).rglob("*.py"))
-                   if p.is_file())  # fmt: skip
+    files = sorted(
+        p
+        for part in COMPUTING_PARTS
+        for p in ([root / part] if part.endswith(".py") else (root / part).rglob("*.py"))
+        if p.is_file()
+    )
     digests = sorted(hashlib.sha256(_normalised(p.read_text()).encode()).hexdigest() for p in files)
     return hashlib.sha256("\n".join(digests).encode()).hexdigest()
 
@@ -181,9 +215,16 @@ def _normalised(source: str) -> str:
     for node in ast.walk(tree):
         body = getattr(node, "body", None)
         if isinstance(body, list):
-            kept = [s for s in body if not isinstance(s, (ast.Import, ast.ImportFrom))
-                    and not (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)
-                             and isinstance(s.value.value, str))]  # fmt: skip
+            kept = [
+                s
+                for s in body
+                if not isinstance(s, (ast.Import, ast.ImportFrom))
+                and not (
+                    isinstance(s, ast.Expr)
+                    and isinstance(s.value, ast.Constant)
+                    and isinstance(s.value.value, str)
+                )
+            ]
             node.body = kept or [ast.Pass()]
     return _dump(tree)
 
@@ -220,12 +261,17 @@ def observed(cfg: Any, encoder_sha256: str, base_config: dict[str, Any] | None =
 
     caps = {k: os.environ[k] for caps in ISA_CAPS.values() for k in caps if os.environ.get(k)}
     base = json.dumps(base_config or {}, sort_keys=True, default=str)
-    return {"precision": "mixed" if cfg.train.amp else "float32",
-            "isa": next((n for n, c in ISA_CAPS.items() if c and c == caps), "native" if not caps
-                        else json.dumps(caps, sort_keys=True)),
-            "threads": torch.get_num_threads(), "encoder_sha256": encoder_sha256,
-            "source_sha256": code_identity(),
-            "base_config_sha256": hashlib.sha256(base.encode()).hexdigest()}  # fmt: skip
+    return {
+        "precision": "mixed" if cfg.train.amp else "float32",
+        "isa": next(
+            (n for n, c in ISA_CAPS.items() if c and c == caps),
+            "native" if not caps else json.dumps(caps, sort_keys=True),
+        ),
+        "threads": torch.get_num_threads(),
+        "encoder_sha256": encoder_sha256,
+        "source_sha256": code_identity(),
+        "base_config_sha256": hashlib.sha256(base.encode()).hexdigest(),
+    }
 
 
 def fingerprint(record: dict[str, Any]) -> str:

@@ -24,7 +24,7 @@ from owslib.study.confirm import (
     exploratory,
     power_table,
     signed,
-    verdicts,  # fmt: skip
+    verdicts,
 )
 from owslib.study.results import long_rows, run_fingerprint
 from owslib.study.secondary import (
@@ -40,20 +40,59 @@ from owslib.study.studyfile import RunJob, Study, run_dir
 
 # (a list laid out by meaning: the effect, the tests, the design, the context)
 COLUMNS = [
-    "question", "notebook", "endpoint", "arm", "comparator", "n_pairs", "mean", "lo", "hi",
-    "sd", "p", "p_holm", "p_holm_min", "margin", "p_tost", "tost_lo", "tost_hi",
-    "sd_screening", "sd_arm_screening", "power", "power_fresh", "tost_power_fresh",
-    "detectable", "power_target", "alpha", "degenerate", "n_higher", "corr", "image_ratio",
-    "n_images", "also", "verdict", "status",
-]  # fmt: skip
+    "question",
+    "notebook",
+    "endpoint",
+    "arm",
+    "comparator",
+    "n_pairs",
+    "mean",
+    "lo",
+    "hi",
+    "sd",
+    "p",
+    "p_holm",
+    "p_holm_min",
+    "margin",
+    "p_tost",
+    "tost_lo",
+    "tost_hi",
+    "sd_screening",
+    "sd_arm_screening",
+    "power",
+    "power_fresh",
+    "tost_power_fresh",
+    "detectable",
+    "power_target",
+    "alpha",
+    "degenerate",
+    "n_higher",
+    "corr",
+    "image_ratio",
+    "n_images",
+    "also",
+    "verdict",
+    "status",
+]
 #: The columns of the confirmation's pairs (``confirmatory_pairs.csv``): one row per question and
 #: fresh seed, the two arms' values on the endpoint and their difference, the runs' setup.
-PAIR_COLUMNS = ["question", "notebook", "endpoint", "arm", "comparator", "seed", "arm_value",
-                "comparator_value", "diff", "fingerprint"]  # fmt: skip
+PAIR_COLUMNS = [
+    "question",
+    "notebook",
+    "endpoint",
+    "arm",
+    "comparator",
+    "seed",
+    "arm_value",
+    "comparator_value",
+    "diff",
+    "fingerprint",
+]
 
 
-def runs_long(study: Study, results_dir: str | Path, variants: tuple[str, ...],
-              seeds: tuple[int, ...]) -> pd.DataFrame:  # fmt: skip
+def runs_long(
+    study: Study, results_dir: str | Path, variants: tuple[str, ...], seeds: tuple[int, ...]
+) -> pd.DataFrame:
     """Every number of the current finished runs of ``variants`` at ``seeds`` (status
     ``finished``: a run the runner would retrain, of another config or setup, is left out), with
     their fingerprints."""
@@ -64,12 +103,14 @@ def runs_long(study: Study, results_dir: str | Path, variants: tuple[str, ...],
             metrics = read_record(job.path / "metrics.json")  # damaged: raises, naming it
             if metrics and is_current(study, job):
                 rows += long_rows(v, s, metrics, run_fingerprint(job.path))
-    return pd.DataFrame(rows, columns=["variant", "seed", "metric", "scorer", "aggregation",
-                                       "value", "fingerprint"])  # fmt: skip
+    return pd.DataFrame(
+        rows, columns=["variant", "seed", "metric", "scorer", "aggregation", "value", "fingerprint"]
+    )
 
 
-def unpaired(study: Study, results_dir: str | Path, q: Question, arms: tuple[str, str],
-             long: pd.DataFrame) -> list[str]:  # fmt: skip
+def unpaired(
+    study: Study, results_dir: str | Path, q: Question, arms: tuple[str, str], long: pd.DataFrame
+) -> list[str]:
     """Why confirming seeds that have both runs are not pairs: a run failed or stale (the runner
     retrains it), the endpoint missing or NaN; a run still to train is not listed."""
     metric, *rest = q.endpoint.split("/")
@@ -84,8 +125,9 @@ def unpaired(study: Study, results_dir: str | Path, q: Question, arms: tuple[str
             if st in ("failed", "stale"):
                 why.append(f"{v} {st}")
             elif st == "finished":
-                rows = long[(long["variant"] == v) & (long["seed"] == s)
-                            & (long["metric"] == metric)]  # fmt: skip
+                rows = long[
+                    (long["variant"] == v) & (long["seed"] == s) & (long["metric"] == metric)
+                ]
                 if rest:
                     rows = rows[(rows["scorer"] == rest[0]) & (rows["aggregation"] == rest[1])]
                 if rows.empty or rows["value"].isna().all():
@@ -122,8 +164,12 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
     secondary: dict[str, pd.DataFrame] = {}
     for q in conf.questions:
         nb = study.notebook(q.notebook)
-        row = {"question": nb.question or nb.name, "notebook": nb.name, "endpoint": q.endpoint,
-               "margin": q.margin}  # fmt: skip
+        row = {
+            "question": nb.question or nb.name,
+            "notebook": nb.name,
+            "endpoint": q.endpoint,
+            "margin": q.margin,
+        }
         arms, why = screening_state(study, results_dir, q)
         if arms is None:
             rows.append(row | {"status": why})
@@ -133,34 +179,59 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         d = by_seed["diff"].to_numpy()
         sd = screening_sd(study, results_dir, q)
         power, _ = fresh_power(q.margin, sd, n_planned, conf.alpha, len(conf.questions))
-        row |= {"arm": arms[0], "comparator": arms[1], "n_pairs": len(d), "power": power,
-                "sd_screening": sd, "alpha": conf.alpha,
-                "sd_arm_screening": screening_sd(study, results_dir, q, arms)}  # fmt: skip
+        row |= {
+            "arm": arms[0],
+            "comparator": arms[1],
+            "n_pairs": len(d),
+            "power": power,
+            "sd_screening": sd,
+            "alpha": conf.alpha,
+            "sd_arm_screening": screening_sd(study, results_dir, q, arms),
+        }
         prints = set(long["fingerprint"])
         if len(d) < n_planned:  # (pairs: both arms finished at a seed, in one setup)
             t = stats.paired_t(d, conf.alpha) if len(d) >= 2 else None
             interim = {"mean": t.mean, "lo": t.lo, "hi": t.hi} if t else {}
             stuck = unpaired(study, results_dir, q, arms, long)
             note = f"; not paired: {'; '.join(stuck)}" if stuck else ""
-            rows.append(row | interim | {"status": f"{len(d)} of {n_planned} confirming seeds "
-                                                   f"done{note}"})  # fmt: skip
+            rows.append(
+                row | interim | {"status": f"{len(d)} of {n_planned} confirming seeds done{note}"}
+            )
             continue
         if len(prints) > 1:  # every pair of one setup, but not all pairs of the same one
-            rows.append(row | {"status": f"the confirming runs are of {len(prints)} setups "
-                                         f"({', '.join(sorted(prints))}): retrain them in one"})  # fmt: skip
+            rows.append(
+                row
+                | {
+                    "status": f"the confirming runs are of {len(prints)} setups "
+                    f"({', '.join(sorted(prints))}): retrain them in one"
+                }
+            )
             continue
         diffs[nb.name], questions[nb.name] = d, q
-        pairs += by_seed.assign(question=row["question"], notebook=nb.name, endpoint=q.endpoint,
-                                arm=arms[0], comparator=arms[1],
-                                fingerprint=next(iter(prints)))[PAIR_COLUMNS].to_dict("records")  # fmt: skip
+        pairs += by_seed.assign(
+            question=row["question"],
+            notebook=nb.name,
+            endpoint=q.endpoint,
+            arm=arms[0],
+            comparator=arms[1],
+            fingerprint=next(iter(prints)),
+        )[PAIR_COLUMNS].to_dict("records")
         sec = secondary_effects(long, q, arms[0], arms[1], conf.seeds, conf.alpha)
         secondary[nb.name] = sec
         dirs = [tuple(run_dir(results_dir, study.profile, v, s) for v in arms) for s in conf.seeds]
         spread = image_spread(dirs)
         top = sec[sec["primary"]].iloc[0]
-        rows.append(row | {"status": "analysed", "n_higher": top["n_higher"], "corr": top["corr"],
-                           "image_ratio": spread["ratio"], "n_images": spread["n_images"],
-                           "also": moved(sec)})  # fmt: skip
+        rows.append(
+            row
+            | {
+                "status": "analysed",
+                "n_higher": top["n_higher"],
+                "corr": top["corr"],
+                "image_ratio": spread["ratio"],
+                "n_images": spread["n_images"],
+                "also": moved(sec),
+            }
+        )
     table = pd.DataFrame(rows, columns=COLUMNS)
     if diffs:
         v = verdicts(diffs, questions, conf.alpha, family=len(conf.questions))
@@ -168,22 +239,39 @@ def confirmatory_answers(study: Study, results_dir: str | Path) -> pd.DataFrame:
         low = verdicts(diffs, questions, conf.alpha, len(conf.questions), missing_p=0.0)
         v["p_holm_min"] = low.set_index("question")["p_holm"]
         analysed = table["status"] == "analysed"
-        for col in ("mean", "lo", "hi", "sd", "p", "p_holm", "p_holm_min", "p_tost", "tost_lo",
-                    "tost_hi", "degenerate", "verdict"):  # fmt: skip
+        for col in (
+            "mean",
+            "lo",
+            "hi",
+            "sd",
+            "p",
+            "p_holm",
+            "p_holm_min",
+            "p_tost",
+            "tost_lo",
+            "tost_hi",
+            "degenerate",
+            "verdict",
+        ):
             table[col] = table[col].where(~analysed, table["notebook"].map(v[col]))
         pending = len(diffs) < len(conf.questions)
         # sensitivity: the effect the fresh seeds' SD lets the design detect (at α/m, as planned)
         alpha_m = conf.alpha / len(conf.questions)
         table["power_target"] = conf.power
-        fresh = [fresh_power(m, sd, int(n), conf.alpha, len(conf.questions)) if ok else (np.nan,) * 2
-                 for m, sd, n, ok in zip(table["margin"], table["sd"], table["n_pairs"], analysed,
-                                         strict=True)]  # fmt: skip
+        fresh = [
+            fresh_power(m, sd, int(n), conf.alpha, len(conf.questions)) if ok else (np.nan,) * 2
+            for m, sd, n, ok in zip(
+                table["margin"], table["sd"], table["n_pairs"], analysed, strict=True
+            )
+        ]
         table["power_fresh"] = [f[0] for f in fresh]
         table["tost_power_fresh"] = [f[1] for f in fresh]
         table["detectable"] = [
-            stats.detectable_effect(sd, int(n), conf.power, alpha_m) if ok and sd > 0 and n >= 2
-            else np.nan for sd, n, ok in zip(table["sd"], table["n_pairs"], analysed, strict=True)
-        ]  # fmt: skip
+            stats.detectable_effect(sd, int(n), conf.power, alpha_m)
+            if ok and sd > 0 and n >= 2
+            else np.nan
+            for sd, n, ok in zip(table["sd"], table["n_pairs"], analysed, strict=True)
+        ]
         settled = table["verdict"].isin(["better", "worse"]) | (table["p_holm_min"] >= conf.alpha)
         waits = analysed & ~settled & pending
         table.loc[waits, "verdict"] = np.nan
@@ -208,8 +296,7 @@ def screening_exploratory(study: Study, results_dir: str | Path) -> pd.DataFrame
         long = runs_long(study, results_dir, nb.variants, study.seeds)
         if long.empty or nb.baseline not in set(long["variant"]):
             continue
-        parts.append(exploratory(long, nb.baseline).assign(notebook=nb.name,
-                                                           baseline=nb.baseline))  # fmt: skip
+        parts.append(exploratory(long, nb.baseline).assign(notebook=nb.name, baseline=nb.baseline))
     if not parts:
         return pd.DataFrame()
     out = pd.concat(parts, ignore_index=True)
@@ -245,19 +332,26 @@ def exploratory_top(ex: pd.DataFrame, n: int = 25) -> pd.DataFrame:
     return top.reset_index(drop=True)
 
 
-def screening_sd(study: Study, results_dir: str | Path, q: Question,
-                 arms: tuple[str, str] | None = None) -> float:  # fmt: skip
+def screening_sd(
+    study: Study, results_dir: str | Path, q: Question, arms: tuple[str, str] | None = None
+) -> float:
     """The screening's SD of paired differences on a question's endpoint: for a head-to-head
     question (or given ``arms``) its two arms, else the root mean square over the notebook's
     variant − baseline SDs (as the pre-registration sized the confirmation); NaN without two
     pairs."""
     nb = study.notebook(q.notebook)
-    pairs = ([tuple(arms or q.arms)] if arms or q.rule == "head_to_head"
-             else [(v, nb.baseline) for v in nb.variants if v != nb.baseline])  # fmt: skip
+    pairs = (
+        [tuple(arms or q.arms)]
+        if arms or q.rule == "head_to_head"
+        else [(v, nb.baseline) for v in nb.variants if v != nb.baseline]
+    )
     variants = tuple(dict.fromkeys(v for p in pairs for v in p))
     long = runs_long(study, results_dir, variants, study.seeds)
-    sds = [float(np.std(d, ddof=1)) for a, b in pairs
-           if len(d := confirming_pairs(long, q, a, b, study.seeds)) >= 2]  # fmt: skip
+    sds = [
+        float(np.std(d, ddof=1))
+        for a, b in pairs
+        if len(d := confirming_pairs(long, q, a, b, study.seeds)) >= 2
+    ]
     return float(np.sqrt(np.mean(np.square(sds)))) if sds else float("nan")
 
 
@@ -316,8 +410,13 @@ def _effect(mean: float, lo: float, hi: float, n: int, n_planned: int) -> str:
     return f"{signed(mean)} [{signed(lo)}, {signed(hi)}]" + (f" ({seeds})" if seeds else "")
 
 
-def screening_cell(study: Study, results_dir: str | Path, q: Question,
-                   arms: tuple[str, str] | None, explo: pd.DataFrame) -> str:  # fmt: skip
+def screening_cell(
+    study: Study,
+    results_dir: str | Path,
+    q: Question,
+    arms: tuple[str, str] | None,
+    explo: pd.DataFrame,
+) -> str:
     """What the screening (exploratory) says on a question's endpoint: the head-to-head difference
     (uncorrected), or each variant against the notebook's baseline, best first, with its BH
     q-value over the screening (``explo``: :func:`screening_exploratory`); ``arms[0]``, the arm the
@@ -325,17 +424,28 @@ def screening_cell(study: Study, results_dir: str | Path, q: Question,
     nb, n_planned = study.notebook(q.notebook), len(study.seeds)
     if q.rule == "head_to_head":
         a, b = q.arms
-        d = confirming_pairs(runs_long(study, results_dir, (a, b), study.seeds), q, a, b,
-                             study.seeds)  # fmt: skip
+        d = confirming_pairs(
+            runs_long(study, results_dir, (a, b), study.seeds), q, a, b, study.seeds
+        )
         if not len(d):
             return f"no screening seed has both `{a}` and `{b}` yet"
         t = stats.paired_t(d)
-        return (f"`{a}` − `{b}`, {endpoint_words(q.endpoint)}, uncorrected: "
-                f"{_effect(t.mean, t.lo, t.hi, t.n, n_planned)}")  # fmt: skip
+        return (
+            f"`{a}` − `{b}`, {endpoint_words(q.endpoint)}, uncorrected: "
+            f"{_effect(t.mean, t.lo, t.hi, t.n, n_planned)}"
+        )
     metric, scorer, aggregation = (q.endpoint.split("/") + ["", ""])[:3]
-    rows = explo if explo.empty else explo[
-        (explo["notebook"] == nb.name) & (explo["metric"] == metric) & (explo["scorer"] == scorer)
-        & (explo["aggregation"] == aggregation) & (explo["n_pairs"] > 0)]  # fmt: skip
+    rows = (
+        explo
+        if explo.empty
+        else explo[
+            (explo["notebook"] == nb.name)
+            & (explo["metric"] == metric)
+            & (explo["scorer"] == scorer)
+            & (explo["aggregation"] == aggregation)
+            & (explo["n_pairs"] > 0)
+        ]
+    )
     rows = rows.sort_values("mean", ascending=not q.higher_better) if len(rows) else rows
     if rows.empty:
         return f"no screening run pairs with `{nb.baseline}` yet"
@@ -349,8 +459,12 @@ def screening_cell(study: Study, results_dir: str | Path, q: Question,
     return f"{endpoint_words(q.endpoint)} − `{nb.baseline}`: " + "; ".join(parts)
 
 
-VERDICT_WORDS = {"better": "better", "worse": "worse", "equivalent": "equivalent",
-                 "inconclusive": "inconclusive"}  # fmt: skip
+VERDICT_WORDS = {
+    "better": "better",
+    "worse": "worse",
+    "equivalent": "equivalent",
+    "inconclusive": "inconclusive",
+}
 
 
 def answer_cells(row: dict, q: Question) -> tuple[str, str, str]:
@@ -358,9 +472,11 @@ def answer_cells(row: dict, q: Question) -> tuple[str, str, str]:
     margin, and the secondary endpoints that moved on the same seeds (exploratory)."""
     if row.get("status") != "analysed" or not isinstance(row.get("verdict"), str):
         return "**not answered yet**", str(row.get("status", "")), ""
-    effect = (f"`{row['arm']}` − `{row['comparator']}`: {signed(row['mean'])} "
-              f"[{signed(row['lo'])}, {signed(row['hi'])}] {endpoint_words(q.endpoint)} "
-              f"(margin ±{q.margin:g})")  # fmt: skip
+    effect = (
+        f"`{row['arm']}` − `{row['comparator']}`: {signed(row['mean'])} "
+        f"[{signed(row['lo'])}, {signed(row['hi'])}] {endpoint_words(q.endpoint)} "
+        f"(margin ±{q.margin:g})"
+    )
     return f"**{VERDICT_WORDS[row['verdict']]}**", effect, str(row.get("also") or "")
 
 
@@ -373,8 +489,10 @@ def answers_markdown(study: Study, results_dir: str | Path, link_from: str | Pat
     if conf is None:
         raise ValueError("the study file declares no confirmatory questions: no answers to write")
     table = confirmatory_answers(study, results_dir)
-    lines = ["| question | answer | effect, 95 % interval (fresh seeds) | also moved "
-             "(exploratory) | |", "|---|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| question | answer | effect, 95 % interval (fresh seeds) | also moved (exploratory) | |",
+        "|---|---|---|---|---|",
+    ]
     for row, q in zip(table.to_dict("records"), conf.questions, strict=True):
         page = Path(results_dir) / q.notebook / study.profile / f"{q.notebook}.ipynb"
         link = Path(os.path.relpath(page, link_from)).as_posix()
@@ -396,17 +514,25 @@ def answers_in_full(study: Study, results_dir: str | Path, link_from: str | Path
     out = []
     for row, q in zip(table.to_dict("records"), conf.questions, strict=True):
         arms = (row["arm"], row["comparator"]) if isinstance(row.get("arm"), str) else None
-        text = [f"### {row['question']}", f"**Answer** (confirmatory, fresh "
-                f"{seeds_words(conf.seeds)}): {answer_body(pd.Series(row))}"]  # fmt: skip
+        text = [
+            f"### {row['question']}",
+            f"**Answer** (confirmatory, fresh "
+            f"{seeds_words(conf.seeds)}): {answer_body(pd.Series(row))}",
+        ]
         sec = table.attrs["secondary"].get(q.notebook)
         if sec is not None:
-            text += [f"**On the same seeds** ({row['arm']} − {row['comparator']}; fused scorer, "
-                     "pooled; exploratory, uncorrected):", secondary_table(sec),
-                     f"**Over test images**: {spread_words(row['image_ratio'], row['n_images'], q.endpoint)}."]  # fmt: skip
+            text += [
+                f"**On the same seeds** ({row['arm']} − {row['comparator']}; fused scorer, "
+                "pooled; exploratory, uncorrected):",
+                secondary_table(sec),
+                f"**Over test images**: {spread_words(row['image_ratio'], row['n_images'], q.endpoint)}.",
+            ]
         family = explo.attrs.get("family", 0)
-        text.append(f"**Screening** (exploratory, {seeds_words(study.seeds)}; BH q over its "
-                    f"{family} distinct comparisons): "
-                    f"{screening_cell(study, results_dir, q, arms, explo)}")  # fmt: skip
+        text.append(
+            f"**Screening** (exploratory, {seeds_words(study.seeds)}; BH q over its "
+            f"{family} distinct comparisons): "
+            f"{screening_cell(study, results_dir, q, arms, explo)}"
+        )
         out.append("\n\n".join(text))
     return "\n\n".join(out) + "\n"
 
@@ -426,8 +552,9 @@ def write_answers(path: str | Path, study: Study, results_dir: str | Path) -> No
         if not marks:
             continue
         if [lines[i].strip() for i in marks] != [first, last]:
-            raise ValueError(f"{path}: expected one line {first!r} and, below it, one line "
-                             f"{last!r}")  # fmt: skip
+            raise ValueError(
+                f"{path}: expected one line {first!r} and, below it, one line {last!r}"
+            )
         start, end = marks
         block = write(study, results_dir, link_from=path.parent)
         text = "".join(lines[: start + 1]) + block + "".join(lines[end:])

@@ -41,21 +41,36 @@ def recorded_arms(study: Study, results_dir: str | Path, q: Question) -> Arms | 
         return None
     rec = read_json(path)
     if not isinstance(rec, dict):
-        raise ValueError(f"{path}: the recorded confirmation arms are unreadable; restore the "
-                         "file from git (it is never picked again once a confirmation started)")  # fmt: skip
+        raise ValueError(
+            f"{path}: the recorded confirmation arms are unreadable; restore the "
+            "file from git (it is never picked again once a confirmation started)"
+        )
     nb = study.notebook(q.notebook)
     arms = (rec.get("arm"), rec.get("comparator"))
-    if (rec.get("rule"), rec.get("endpoint")) != (q.rule, q.endpoint) or arms[1] != nb.baseline \
-            or arms[0] not in nb.variants or arms[0] == nb.baseline:  # fmt: skip
-        log.warning("%s: the recorded arms %s (rule %r on %r) do not fit the study file's question "
-                    "(rule %r on %r against %s); they are picked again", q.notebook, arms,
-                    rec.get("rule"), rec.get("endpoint"), q.rule, q.endpoint, nb.baseline)  # fmt: skip
+    if (
+        (rec.get("rule"), rec.get("endpoint")) != (q.rule, q.endpoint)
+        or arms[1] != nb.baseline
+        or arms[0] not in nb.variants
+        or arms[0] == nb.baseline
+    ):
+        log.warning(
+            "%s: the recorded arms %s (rule %r on %r) do not fit the study file's question "
+            "(rule %r on %r against %s); they are picked again",
+            q.notebook,
+            arms,
+            rec.get("rule"),
+            rec.get("endpoint"),
+            q.rule,
+            q.endpoint,
+            nb.baseline,
+        )
         return None
     return arms  # type: ignore[return-value]
 
 
-def pick_arms(study: Study, results_dir: str | Path, q: Question,
-              overrides: dict[str, Any] | None = None) -> tuple[Arms | None, str, dict]:  # fmt: skip
+def pick_arms(
+    study: Study, results_dir: str | Path, q: Question, overrides: dict[str, Any] | None = None
+) -> tuple[Arms | None, str, dict]:
     """``(arms, why_not, record)``: the rule applied to the finished screening now (ignoring any
     record); ``arms`` None with the reason while the screening cannot pick. A screening run
     counts when it is current: for a runner (``overrides``, its ``-p`` keys) as it would train,
@@ -67,13 +82,17 @@ def pick_arms(study: Study, results_dir: str | Path, q: Question,
     for v in nb.variants:
         for s in study.seeds:
             job = RunJob(v, s, run_dir(results_dir, study.profile, v, s))
-            current = (is_current(study, job) if overrides is None
-                       else status(study, job, overrides) == "finished")  # fmt: skip
+            current = (
+                is_current(study, job)
+                if overrides is None
+                else status(study, job, overrides) == "finished"
+            )
             if not current:
                 return None, "the screening is unfinished", {}
             prints.add(run_fingerprint(job.path))
-            rows += long_rows(v, s, read_record(job.path / "metrics.json") or {},
-                              run_fingerprint(job.path))  # fmt: skip
+            rows += long_rows(
+                v, s, read_record(job.path / "metrics.json") or {}, run_fingerprint(job.path)
+            )
     if len(prints) > 1:
         return None, f"the screening's runs are of {len(prints)} setups: retrain them in one", {}
     long = pd.DataFrame(rows)
@@ -81,10 +100,16 @@ def pick_arms(study: Study, results_dir: str | Path, q: Question,
         arm, comparator = select_arms(q, nb.variants, nb.baseline, long)
     except ValueError as e:  # no variant has the endpoint at a seed of its baseline
         return None, str(e), {}
-    record = {"notebook": q.notebook, "rule": q.rule, "endpoint": q.endpoint, "arm": arm,
-              "comparator": comparator, "screening_seeds": list(study.seeds),
-              "screening_mean_difference": screening_means(q, nb.variants, nb.baseline, long),
-              "fingerprint": prints.pop() if prints else ""}  # fmt: skip
+    record = {
+        "notebook": q.notebook,
+        "rule": q.rule,
+        "endpoint": q.endpoint,
+        "arm": arm,
+        "comparator": comparator,
+        "screening_seeds": list(study.seeds),
+        "screening_mean_difference": screening_means(q, nb.variants, nb.baseline, long),
+        "fingerprint": prints.pop() if prints else "",
+    }
     return (arm, comparator), "", record
 
 
@@ -114,8 +139,9 @@ def _create_once(path: Path, obj: dict) -> bool:
         tmp.unlink()
 
 
-def record_pick(study: Study, results_dir: str | Path, q: Question,
-                overrides: dict[str, Any]) -> Arms | None:  # fmt: skip
+def record_pick(
+    study: Study, results_dir: str | Path, q: Question, overrides: dict[str, Any]
+) -> Arms | None:
     """For a runner about to train ``q``'s confirming runs: the recorded arms, or the rule's pick
     (judged as this runner would train, ``overrides``) written to :func:`arms_record` the first
     time. A recorded pick that the screening would now change is kept, with a warning."""
@@ -131,14 +157,22 @@ def record_pick(study: Study, results_dir: str | Path, q: Question,
             return arms
         recorded = recorded_arms(study, results_dir, q)  # another process recorded it meanwhile
     if recorded and arms and arms != recorded:
-        log.warning("%s: the screening now picks %s, but the confirmation was started with the "
-                    "recorded %s (%s): kept, as pre-registered", q.notebook, arms, recorded,
-                    path)  # fmt: skip
+        log.warning(
+            "%s: the screening now picks %s, but the confirmation was started with the "
+            "recorded %s (%s): kept, as pre-registered",
+            q.notebook,
+            arms,
+            recorded,
+            path,
+        )
     return recorded
 
 
-def confirmation_runs(study: Study, results_dir: str | Path, notebooks: tuple[str, ...] = (),
-                      ) -> dict[str, list[tuple[str, int]]]:  # fmt: skip
+def confirmation_runs(
+    study: Study,
+    results_dir: str | Path,
+    notebooks: tuple[str, ...] = (),
+) -> dict[str, list[tuple[str, int]]]:
     """The pre-registered confirmation's runs, per question's notebook: its two arms
     (:func:`screening_state`) at every fresh seed; a question whose screening cannot pick yet has
     none (and is left out)."""

@@ -28,8 +28,12 @@ from owslib.comparison import LOWER_IS_BETTER
 from owslib.inference.scorers import SCORER_REGISTRY
 
 #: The metrics the study compares, and their aggregations.
-COMPARED = {"miou": ("",), "aupr": ("pooled", "per_image"), "fpr95": ("pooled", "per_image"),
-            "auroc": ("pooled", "per_image")}  # fmt: skip
+COMPARED = {
+    "miou": ("",),
+    "aupr": ("pooled", "per_image"),
+    "fpr95": ("pooled", "per_image"),
+    "auroc": ("pooled", "per_image"),
+}
 RULES = ("best_screening", "head_to_head")
 _TOP = {"seeds", "alpha", "power", "questions", "description"}
 _QUESTION = {"notebook", "endpoint", "margin", "rule", "arms", "higher_is_better", "why"}
@@ -64,20 +68,24 @@ def check_endpoint(endpoint: str) -> None:
     """``metric`` or ``metric/scorer/aggregation`` as the study's tables name it; else raise."""
     metric, *rest = endpoint.split("/")
     if metric not in COMPARED:
-        raise ValueError(f"endpoint {endpoint!r}: {metric!r} is not a compared metric "
-                         f"({sorted(COMPARED)})")  # fmt: skip
+        raise ValueError(
+            f"endpoint {endpoint!r}: {metric!r} is not a compared metric ({sorted(COMPARED)})"
+        )
     if metric == "miou":
         if rest:
             raise ValueError(f"endpoint {endpoint!r}: miou takes no scorer or aggregation")
         return
     if len(rest) != 2 or rest[0] not in SCORER_REGISTRY or rest[1] not in COMPARED[metric]:
-        raise ValueError(f"endpoint {endpoint!r}: expected {metric}/SCORER/AGGREGATION with a "
-                         f"scorer of {sorted(SCORER_REGISTRY)} and an aggregation of "
-                         f"{COMPARED[metric]}")  # fmt: skip
+        raise ValueError(
+            f"endpoint {endpoint!r}: expected {metric}/SCORER/AGGREGATION with a "
+            f"scorer of {sorted(SCORER_REGISTRY)} and an aggregation of "
+            f"{COMPARED[metric]}"
+        )
 
 
-def parse_confirmatory(where: str, spec: Any, notebooks: dict[str, tuple[str, ...]],
-                       screening_seeds: tuple[int, ...]) -> Confirmatory | None:  # fmt: skip
+def parse_confirmatory(
+    where: str, spec: Any, notebooks: dict[str, tuple[str, ...]], screening_seeds: tuple[int, ...]
+) -> Confirmatory | None:
     """Validate the study file's ``"confirmatory"`` (``notebooks``: each notebook's variants)."""
     if spec is None:
         return None
@@ -87,8 +95,10 @@ def parse_confirmatory(where: str, spec: Any, notebooks: dict[str, tuple[str, ..
         )
     seeds = tuple(spec.get("seeds", ()))
     if not seeds or set(seeds) & set(screening_seeds):
-        raise ValueError(f"{where}.seeds={list(seeds)}: fresh seeds are required, none of the "
-                         f"screening's {list(screening_seeds)}")  # fmt: skip
+        raise ValueError(
+            f"{where}.seeds={list(seeds)}: fresh seeds are required, none of the "
+            f"screening's {list(screening_seeds)}"
+        )
     if len(set(seeds)) != len(seeds) or not all(_is_int(x) for x in seeds):
         raise ValueError(f"{where}.seeds={list(seeds)}: distinct integers")
     for key, default in (("alpha", 0.05), ("power", 0.8)):
@@ -119,11 +129,17 @@ def parse_confirmatory(where: str, spec: Any, notebooks: dict[str, tuple[str, ..
             or len(question.arms) != 2
             or not set(question.arms) <= set(notebooks[question.notebook])
         ):
-            raise ValueError(f"{here}.arms={list(question.arms)}: two different variants of the "
-                             "notebook")  # fmt: skip
+            raise ValueError(
+                f"{here}.arms={list(question.arms)}: two different variants of the notebook"
+            )
         questions.append(question)
-    return Confirmatory(seeds, tuple(questions), float(spec.get("alpha", 0.05)),
-                        float(spec.get("power", 0.8)), spec.get("description", ""))  # fmt: skip
+    return Confirmatory(
+        seeds,
+        tuple(questions),
+        float(spec.get("alpha", 0.05)),
+        float(spec.get("power", 0.8)),
+        spec.get("description", ""),
+    )
 
 
 def _is_number(x: Any) -> bool:
@@ -134,17 +150,22 @@ def _is_int(x: Any) -> bool:
     return isinstance(x, int) and not isinstance(x, bool)
 
 
-def screening_means(question: Question, variants: tuple[str, ...], baseline: str,
-                    long: pd.DataFrame) -> dict[str, float]:  # fmt: skip
+def screening_means(
+    question: Question, variants: tuple[str, ...], baseline: str, long: pd.DataFrame
+) -> dict[str, float]:
     """Each variant's mean difference to ``baseline`` on the question's endpoint over the seeds of
     ``long`` (pairs of one setup; a variant without a pair is left out)."""
     seeds = tuple(int(x) for x in long["seed"].unique()) if len(long) else ()
-    return {v: float(np.mean(d)) for v in variants if v != baseline
-            and len(d := confirming_pairs(long, question, v, baseline, seeds))}  # fmt: skip
+    return {
+        v: float(np.mean(d))
+        for v in variants
+        if v != baseline and len(d := confirming_pairs(long, question, v, baseline, seeds))
+    }
 
 
-def select_arms(question: Question, variants: tuple[str, ...], baseline: str,
-                long: pd.DataFrame) -> tuple[str, str]:  # fmt: skip
+def select_arms(
+    question: Question, variants: tuple[str, ...], baseline: str, long: pd.DataFrame
+) -> tuple[str, str]:
     """The rule applied to the screening: ``(arm, comparator)``; for ``best_screening`` the
     variant whose mean difference to ``baseline`` is best in the endpoint's good direction."""
     if question.rule == "head_to_head":
@@ -156,8 +177,9 @@ def select_arms(question: Question, variants: tuple[str, ...], baseline: str,
     return max(means, key=lambda v: sign * means[v]), baseline
 
 
-def power_table(question_sds: dict[str, tuple[Question, float]], conf: Confirmatory,
-                n_seeds: int) -> pd.DataFrame:  # fmt: skip
+def power_table(
+    question_sds: dict[str, tuple[Question, float]], conf: Confirmatory, n_seeds: int
+) -> pd.DataFrame:
     """Per question: the screening's SD of paired differences, the margin in SDs, the power to
     detect an effect of the margin at the Holm-worst-case level α/m (m: every question of
     ``conf``, whether or not ``question_sds`` has its SD) with ``n_seeds``, the seeds that power
@@ -166,32 +188,43 @@ def power_table(question_sds: dict[str, tuple[Question, float]], conf: Confirmat
     m = max(len(conf.questions), len(question_sds))
     rows = []
     for name, (q, sd) in question_sds.items():
-        rows.append({
-            "question": name, "endpoint": q.endpoint, "margin": q.margin, "sd_diff": sd,
-            "margin_in_sd": q.margin / sd,
-            "power_at_margin": stats.paired_t_power(q.margin, sd, n_seeds, conf.alpha / m),
-            "seeds_for_power": stats.seeds_for_power(q.margin, sd, conf.power, conf.alpha / m),
-            "tost_power": stats.tost_power(q.margin, sd, n_seeds, alpha=conf.alpha),
-            "seeds_for_tost": stats.seeds_for_equivalence(q.margin, sd, power=conf.power,
-                                                               alpha=conf.alpha),
-        })  # fmt: skip
+        rows.append(
+            {
+                "question": name,
+                "endpoint": q.endpoint,
+                "margin": q.margin,
+                "sd_diff": sd,
+                "margin_in_sd": q.margin / sd,
+                "power_at_margin": stats.paired_t_power(q.margin, sd, n_seeds, conf.alpha / m),
+                "seeds_for_power": stats.seeds_for_power(q.margin, sd, conf.power, conf.alpha / m),
+                "tost_power": stats.tost_power(q.margin, sd, n_seeds, alpha=conf.alpha),
+                "seeds_for_tost": stats.seeds_for_equivalence(
+                    q.margin, sd, power=conf.power, alpha=conf.alpha
+                ),
+            }
+        )
     return pd.DataFrame(rows)
 
 
-def confirming_pairs(long: pd.DataFrame, q: Question, arm: str, comparator: str,
-                     seeds: tuple[int, ...]) -> np.ndarray:  # fmt: skip
+def confirming_pairs(
+    long: pd.DataFrame, q: Question, arm: str, comparator: str, seeds: tuple[int, ...]
+) -> np.ndarray:
     """``arm − comparator`` on the question's endpoint at ``seeds`` (the screening's, to pick the
     arms; the confirmation's, to test them), each seed's two runs of one setup (:func:`owslib.comparison.paired_differences` pairs within a fingerprint)."""
     return confirming_pair_table(long, q, arm, comparator, seeds)["diff"].to_numpy()
 
 
-def confirming_pair_table(long: pd.DataFrame, q: Question, arm: str, comparator: str,
-                          seeds: tuple[int, ...]) -> pd.DataFrame:  # fmt: skip
+def confirming_pair_table(
+    long: pd.DataFrame, q: Question, arm: str, comparator: str, seeds: tuple[int, ...]
+) -> pd.DataFrame:
     """:func:`confirming_pairs` seed by seed: ``seed``, ``arm_value``, ``comparator_value`` and
     ``diff`` (their difference), in seed order."""
     metric, *rest = q.endpoint.split("/")
-    rows = long[long["variant"].isin([arm, comparator]) & long["seed"].isin(seeds)
-                & (long["metric"] == metric)]  # fmt: skip
+    rows = long[
+        long["variant"].isin([arm, comparator])
+        & long["seed"].isin(seeds)
+        & (long["metric"] == metric)
+    ]
     if rest:
         rows = rows[(rows["scorer"] == rest[0]) & (rows["aggregation"] == rest[1])]
     columns = ["seed", "arm_value", "comparator_value", "diff"]
@@ -241,38 +274,54 @@ def answer_body(row: pd.Series) -> str:
     status = row.get("status")
     if status not in ("analysed", "holm_waits"):
         waits = "; the verdict comes with the last" if "seeds done" in str(status) else ""
-        arms = (f"{row['arm']} against {row['comparator']} on {endpoint_words(row['endpoint'])} (margin "
-                f"±{row['margin']:g}), " if isinstance(row.get("arm"), str) else "")  # fmt: skip
+        arms = (
+            f"{row['arm']} against {row['comparator']} on {endpoint_words(row['endpoint'])} (margin "
+            f"±{row['margin']:g}), "
+            if isinstance(row.get("arm"), str)
+            else ""
+        )
         return f"not answered yet: {arms}{status}{waits}."
     arm, comp, unit = row["arm"], row["comparator"], endpoint_words(row["endpoint"])
     alpha = float(row.get("alpha", 0.05))
-    effect = (f"{arm} − {comp} = {signed(row['mean'])} ({_level(alpha)} interval {signed(row['lo'])} "
-              f"to {signed(row['hi'])}) on {unit} over {row['n_pairs']} fresh seeds (margin "
-              f"±{row['margin']:g})")  # fmt: skip
+    effect = (
+        f"{arm} − {comp} = {signed(row['mean'])} ({_level(alpha)} interval {signed(row['lo'])} "
+        f"to {signed(row['hi'])}) on {unit} over {row['n_pairs']} fresh seeds (margin "
+        f"±{row['margin']:g})"
+    )
     holm = f"Holm p = {row['p_holm']:.3g}"
     low = row.get("p_holm_min")
     if _number(low) and low < row["p_holm"]:  # other questions still training
-        holm = (f"Holm p ≤ {row['p_holm']:.3g} whatever the other questions give"
-                if row.get("verdict") in ("better", "worse") else
-                f"Holm p ≥ {low:.3g} whatever the other questions give")  # fmt: skip
+        holm = (
+            f"Holm p ≤ {row['p_holm']:.3g} whatever the other questions give"
+            if row.get("verdict") in ("better", "worse")
+            else f"Holm p ≥ {low:.3g} whatever the other questions give"
+        )
     tests = f"{holm}, TOST p = {row['p_tost']:.3g}"
     if status == "holm_waits":
-        return (f"not answered yet: {effect}; Holm across the questions waits for the "
-                f"others' confirmation (its Holm-adjusted p is at most {row['p_holm']:.3g} now), "
-                f"TOST p = {row['p_tost']:.3g}.")  # fmt: skip
+        return (
+            f"not answered yet: {effect}; Holm across the questions waits for the "
+            f"others' confirmation (its Holm-adjusted p is at most {row['p_holm']:.3g} now), "
+            f"TOST p = {row['p_tost']:.3g}."
+        )
     verdict = row["verdict"]
     if verdict == "inconclusive" and bool(row.get("degenerate", False)):
-        return (f"inconclusive: every fresh seed gave the same difference, "
-                f"{signed(row['mean'])} on {unit} over {row['n_pairs']} seeds, so no test applies "
-                f"(the two arms may compute the same thing).")  # fmt: skip
-    said = {"better": f"{arm} is better than {comp}", "worse": f"{arm} is worse than {comp}",
-            "equivalent": f"{arm} and {comp} are equivalent within the margin",
-            "inconclusive": "inconclusive: neither a difference (Holm) nor equivalence (TOST) "
-                            "is shown"}[verdict]  # fmt: skip
+        return (
+            f"inconclusive: every fresh seed gave the same difference, "
+            f"{signed(row['mean'])} on {unit} over {row['n_pairs']} seeds, so no test applies "
+            f"(the two arms may compute the same thing)."
+        )
+    said = {
+        "better": f"{arm} is better than {comp}",
+        "worse": f"{arm} is worse than {comp}",
+        "equivalent": f"{arm} and {comp} are equivalent within the margin",
+        "inconclusive": "inconclusive: neither a difference (Holm) nor equivalence (TOST) is shown",
+    }[verdict]
     extra = ""
     if verdict == "equivalent":
-        extra = (f"; its {_level(2 * alpha)} interval {signed(row['tost_lo'])} to "
-                 f"{signed(row['tost_hi'])} lies within the margin")  # fmt: skip
+        extra = (
+            f"; its {_level(2 * alpha)} interval {signed(row['tost_lo'])} to "
+            f"{signed(row['tost_hi'])} lies within the margin"
+        )
     elif verdict == "inconclusive":
         extra = power_words(row)
     if verdict in ("better", "worse"):  # TOST asks another question: a difference is shown
@@ -288,8 +337,10 @@ def seeds_higher(row: pd.Series) -> str:
         text = f"; {row['arm']} higher on {int(row['n_higher'])} of {row['n_pairs']} seeds"
     ratio = row.get("image_ratio")
     if _number(ratio) and ratio > 1 and str(row.get("endpoint", "")).startswith("aupr/"):
-        text += (f"; for these test images (resampling the {int(row['n_images'])} that hold unknown "
-                 f"pixels varies the effect {ratio:.2g}× as much as the seeds)")  # fmt: skip
+        text += (
+            f"; for these test images (resampling the {int(row['n_images'])} that hold unknown "
+            f"pixels varies the effect {ratio:.2g}× as much as the seeds)"
+        )
     if isinstance(row.get("also"), str) and row["also"]:
         text += f"; on the same seeds (exploratory, uncorrected): {row['also']}"
     return text
@@ -301,25 +352,37 @@ def power_words(row: pd.Series) -> str:
     the arm's own); TOST's at a zero difference; the effect the fresh SD lets it detect."""
     parts = []
     if _number(row.get("power_fresh")):
-        parts.append(f"power at the margin (paired t at Holm's worst-case level) {100 * row['power_fresh']:.0f} % "
-                     f"at the fresh seeds' SD of paired differences ({row['sd']:.3f})")  # fmt: skip
+        parts.append(
+            f"power at the margin (paired t at Holm's worst-case level) {100 * row['power_fresh']:.0f} % "
+            f"at the fresh seeds' SD of paired differences ({row['sd']:.3f})"
+        )
     if _number(row.get("power")) and _number(row.get("sd_screening")):
         own = row.get("sd_arm_screening")
         own = f"; the arm's own {own:.3f}" if _number(own) else ""
-        parts.append(f"{100 * row['power']:.0f} % as planned at the screening's "
-                     f"({row['sd_screening']:.3f}, a root mean square over its variants{own})")  # fmt: skip
+        parts.append(
+            f"{100 * row['power']:.0f} % as planned at the screening's "
+            f"({row['sd_screening']:.3f}, a root mean square over its variants{own})"
+        )
     if _number(row.get("tost_power_fresh")):
-        parts.append(f"TOST's power at a zero difference {100 * row['tost_power_fresh']:.0f} % "
-                     "at the fresh SD")  # fmt: skip
+        parts.append(
+            f"TOST's power at a zero difference {100 * row['tost_power_fresh']:.0f} % "
+            "at the fresh SD"
+        )
     if _number(row.get("detectable")):
-        parts.append(f"at the fresh SD the seeds detect {row['detectable']:.3f} with "
-                     f"{100 * row.get('power_target', 0.8):.0f} % power")  # fmt: skip
+        parts.append(
+            f"at the fresh SD the seeds detect {row['detectable']:.3f} with "
+            f"{100 * row.get('power_target', 0.8):.0f} % power"
+        )
     return "; " + "; ".join(parts) if parts else ""
 
 
-def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],
-             alpha: float = 0.05, family: int | None = None,
-             missing_p: float = 1.0) -> pd.DataFrame:  # fmt: skip
+def verdicts(
+    diffs: dict[str, np.ndarray],
+    questions: dict[str, Question],
+    alpha: float = 0.05,
+    family: int | None = None,
+    missing_p: float = 1.0,
+) -> pd.DataFrame:
     """The confirmatory analysis: paired t per question, Holm across the questions, TOST within
     each margin, and the verdict (``better`` / ``worse`` / ``equivalent`` / ``inconclusive``).
 
@@ -338,13 +401,26 @@ def verdicts(diffs: dict[str, np.ndarray], questions: dict[str, Question],
     for n, p_holm in zip(names, adjusted, strict=True):
         q, t = questions[n], tests[n]
         eq = stats.tost(diffs[n], q.margin, alpha) if t.n >= 2 else None
-        rows.append({"question": n, "endpoint": q.endpoint, "n_pairs": t.n, "mean": t.mean,
-                     "lo": t.lo, "hi": t.hi, "sd": t.sd, "p": t.p, "p_holm": p_holm, "margin": q.margin,
-                     "p_tost": eq.p if eq else np.nan, "tost_lo": eq.lo if eq else np.nan,
-                     "tost_hi": eq.hi if eq else np.nan, "degenerate": t.degenerate,
-                     "alpha": alpha,
-                     "verdict": stats.verdict(diffs[n], q.margin, alpha, p_holm,
-                                              q.higher_better)})  # fmt: skip
+        rows.append(
+            {
+                "question": n,
+                "endpoint": q.endpoint,
+                "n_pairs": t.n,
+                "mean": t.mean,
+                "lo": t.lo,
+                "hi": t.hi,
+                "sd": t.sd,
+                "p": t.p,
+                "p_holm": p_holm,
+                "margin": q.margin,
+                "p_tost": eq.p if eq else np.nan,
+                "tost_lo": eq.lo if eq else np.nan,
+                "tost_hi": eq.hi if eq else np.nan,
+                "degenerate": t.degenerate,
+                "alpha": alpha,
+                "verdict": stats.verdict(diffs[n], q.margin, alpha, p_holm, q.higher_better),
+            }
+        )
     return pd.DataFrame(rows)
 
 
@@ -354,12 +430,26 @@ def exploratory(long: pd.DataFrame, baseline: str) -> pd.DataFrame:
     exploratory numbers, never verdicts."""
     pairs = comparison.paired_differences(long, baseline)
     rows = []
-    for (v, m, sc, agg), g in pairs.groupby(["variant", "metric", "scorer", "aggregation"],
-                                             sort=False):  # fmt: skip
+    for (v, m, sc, agg), g in pairs.groupby(
+        ["variant", "metric", "scorer", "aggregation"], sort=False
+    ):
         t = stats.paired_t(g["diff"].to_numpy())
-        rows.append({"variant": v, "metric": m, "scorer": sc, "aggregation": agg,
-                     "n_pairs": t.n, "mean": t.mean, "lo": t.lo, "hi": t.hi, "p": t.p})  # fmt: skip
-    out = pd.DataFrame(rows, columns=["variant", "metric", "scorer", "aggregation", "n_pairs",
-                                      "mean", "lo", "hi", "p"])  # fmt: skip
+        rows.append(
+            {
+                "variant": v,
+                "metric": m,
+                "scorer": sc,
+                "aggregation": agg,
+                "n_pairs": t.n,
+                "mean": t.mean,
+                "lo": t.lo,
+                "hi": t.hi,
+                "p": t.p,
+            }
+        )
+    out = pd.DataFrame(
+        rows,
+        columns=["variant", "metric", "scorer", "aggregation", "n_pairs", "mean", "lo", "hi", "p"],
+    )
     out["q_bh"] = comparison.benjamini_hochberg(out["p"].to_numpy()) if len(out) else []
     return out

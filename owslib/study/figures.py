@@ -20,19 +20,33 @@ from owslib.plots.maps import map_rows
 from owslib.study.results import short_label
 
 
-def delta_figure(long: pd.DataFrame, labels: Sequence[str], baseline: str = "baseline",
-                 confidence: float = 0.95) -> plt.Figure:  # fmt: skip
+def delta_figure(
+    long: pd.DataFrame, labels: Sequence[str], baseline: str = "baseline", confidence: float = 0.95
+) -> plt.Figure:
     """Per metric label (e.g. ``"aupr/fused/pooled"``) a panel: for each variant the paired Δ to
     the baseline (dot: mean; bar: Student-t interval; small points: the per-seed differences)."""
     summary = comparison.summarise(long, baseline=baseline, confidence=confidence)
     pairs = comparison.paired_differences(long, baseline=baseline)
-    keyed = summary.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
-                                  summary[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
-    pairs = pairs.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
-                                pairs[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
+    keyed = summary.assign(
+        label=[
+            comparison.metric_label(m, s, a)
+            for m, s, a in summary[["metric", "scorer", "aggregation"]].itertuples(index=False)
+        ]
+    )
+    pairs = pairs.assign(
+        label=[
+            comparison.metric_label(m, s, a)
+            for m, s, a in pairs[["metric", "scorer", "aggregation"]].itertuples(index=False)
+        ]
+    )
     variants = [v for v in dict.fromkeys(summary["variant"]) if v != baseline]
-    fig, axes = plt.subplots(1, len(labels), figsize=(3.6 * len(labels), 0.45 * len(variants) + 1.6),
-                             squeeze=False, sharey=True)  # fmt: skip
+    fig, axes = plt.subplots(
+        1,
+        len(labels),
+        figsize=(3.6 * len(labels), 0.45 * len(variants) + 1.6),
+        squeeze=False,
+        sharey=True,
+    )
     for ax, label in zip(axes[0], labels, strict=True):
         rows = keyed[(keyed["label"] == label) & (keyed["variant"] != baseline)].set_index(
             "variant"
@@ -41,8 +55,14 @@ def delta_figure(long: pd.DataFrame, labels: Sequence[str], baseline: str = "bas
             if v not in rows.index:
                 continue
             r = rows.loc[v]
-            ax.errorbar(r["delta"], y, xerr=[[r["delta"] - r["delta_lo"]], [r["delta_hi"] - r["delta"]]],
-                        fmt="o", color="black", capsize=3)  # fmt: skip
+            ax.errorbar(
+                r["delta"],
+                y,
+                xerr=[[r["delta"] - r["delta_lo"]], [r["delta_hi"] - r["delta"]]],
+                fmt="o",
+                color="black",
+                capsize=3,
+            )
             pts = pairs[(pairs["label"] == label) & (pairs["variant"] == v)]["diff"]
             ax.scatter(pts, np.full(len(pts), y + 0.18), s=12, color="tab:orange", zorder=3)
         ax.axvline(0.0, color="0.5", linewidth=0.8)
@@ -55,17 +75,24 @@ def delta_figure(long: pd.DataFrame, labels: Sequence[str], baseline: str = "bas
         ax.tick_params(labelsize=8)
         ax.set_yticks(range(len(variants)), variants)
     axes[0, 0].invert_yaxis()
-    fig.suptitle(f"Paired difference to {baseline} (Δ = variant − {baseline}, same seeds): mean, "
-                 f"{confidence:.0%} t-interval, per-seed points (orange)", fontsize=9)  # fmt: skip
+    fig.suptitle(
+        f"Paired difference to {baseline} (Δ = variant − {baseline}, same seeds): mean, "
+        f"{confidence:.0%} t-interval, per-seed points (orange)",
+        fontsize=9,
+    )
     fig.tight_layout(w_pad=2.5)
     return fig
 
 
 def variant_map_figure(
-    records: Mapping[str, Sequence[Mapping[str, Any]] | None], scorer: str,
-    value_range: tuple[float, float] | None = (0.0, 1.0), *, n_images: int = 4,
-    run_dirs: Mapping[str, Path] | None = None, data_root: Path | None = None,
-) -> plt.Figure | None:  # fmt: skip
+    records: Mapping[str, Sequence[Mapping[str, Any]] | None],
+    scorer: str,
+    value_range: tuple[float, float] | None = (0.0, 1.0),
+    *,
+    n_images: int = 4,
+    run_dirs: Mapping[str, Path] | None = None,
+    data_root: Path | None = None,
+) -> plt.Figure | None:
     """Rows: test images; columns: the image with the unknown objects outlined, then each
     variant's ``scorer`` map of it, all on ``value_range`` (None: one range from the maps shown),
     each with its per-image AUPR; one colourbar. ``records`` maps a variant to its run's explorer
@@ -94,8 +121,14 @@ def variant_map_figure(
                 maps[v] = np.asarray(Image.open(dirs[v] / "anomaly_maps" / f"{name}_{scorer}.png"))
         if image is None or not maps:
             continue
-        rows.append({"name": name, "image": image, "maps": maps,
-                     "unknown_mask": None if known is None else known["unknown_mask"]})  # fmt: skip
+        rows.append(
+            {
+                "name": name,
+                "image": image,
+                "maps": maps,
+                "unknown_mask": None if known is None else known["unknown_mask"],
+            }
+        )
     if not rows:
         return None
     return map_rows(rows, list(records), scorer=scorer, value_range=value_range, notes=notes)
@@ -105,8 +138,11 @@ def image_aupr(score: np.ndarray, example: Mapping[str, Any]) -> float:
     """One image's AUPR of ``score``: its unknown pixels (``example["unknown_mask"]``) positive,
     the other valid pixels negative, void (``IGNORE_INDEX`` in ``example["target"]``) left out;
     exact (:func:`owslib.metrics.anomaly_metrics`); NaN without an unknown pixel."""
-    labels = np.where(np.asarray(example["target"]) == IGNORE_INDEX, IGNORE_INDEX,
-                      np.asarray(example["unknown_mask"]).astype(np.uint8))  # fmt: skip
+    labels = np.where(
+        np.asarray(example["target"]) == IGNORE_INDEX,
+        IGNORE_INDEX,
+        np.asarray(example["unknown_mask"]).astype(np.uint8),
+    )
     return float(
         anomaly_metrics(np.asarray(score, dtype=np.float64), labels.astype(np.int64))["aupr"]
     )
@@ -144,13 +180,24 @@ def curves_figure(
         if col in df:
             y = df[col].where(df[col] > 0) if log_scale else df[col]
             ax.plot(df["epoch"], y, marker="o", markersize=2.5, label=variant)
-    ax.set(yscale="log" if log_scale else "linear", xlabel="epoch", ylabel=f"train {term} (epoch mean)",
-           title=f"training curves: {term}, seed 0")  # fmt: skip
+    ax.set(
+        yscale="log" if log_scale else "linear",
+        xlabel="epoch",
+        ylabel=f"train {term} (epoch mean)",
+        title=f"training curves: {term}, seed 0",
+    )
     if ax.get_legend_handles_labels()[0]:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     else:  # no finished run has the term yet
-        ax.text(0.5, 0.5, f"no finished run records train_{term} yet", ha="center", va="center",
-                transform=ax.transAxes, fontsize=8)  # fmt: skip
+        ax.text(
+            0.5,
+            0.5,
+            f"no finished run records train_{term} yet",
+            ha="center",
+            va="center",
+            transform=ax.transAxes,
+            fontsize=8,
+        )
     fig.tight_layout()
     return fig
 
@@ -176,23 +223,42 @@ def forest_figure(
         verdict = r["verdict"] if r["status"] == "analysed" else "no verdict until Holm has all"
         ax.axvspan(-r["margin"], r["margin"], color="0.9", label="equivalence margin")
         ax.axvline(0, color="0.5", lw=0.8)
-        ax.errorbar([r["mean"]], [0], xerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]],
-                    fmt="o", color="C0", capsize=4, lw=1)  # fmt: skip
+        ax.errorbar(
+            [r["mean"]],
+            [0],
+            xerr=[[r["mean"] - r["lo"]], [r["hi"] - r["mean"]]],
+            fmt="o",
+            color="C0",
+            capsize=4,
+            lw=1,
+        )
         if pd.notna(r.get("tost_lo")) and pd.notna(r.get("tost_hi")):
-            ax.plot([r["tost_lo"], r["tost_hi"]], [0, 0], color="C0", lw=4, alpha=0.6,
-                    solid_capstyle="butt")  # fmt: skip
+            ax.plot(
+                [r["tost_lo"], r["tost_hi"]],
+                [0, 0],
+                color="C0",
+                lw=4,
+                alpha=0.6,
+                solid_capstyle="butt",
+            )
         seeds = (diffs or {}).get(r.get("notebook"), [])
         if len(seeds):  # one tick per fresh seed: the spread the interval summarises
             ax.plot(seeds, np.full(len(seeds), -0.5), "|", color="0.25", ms=9, mew=1.2, gid="seeds")
             ax.set_ylim(-0.9, 0.5)
             ticked = True
         ax.set_yticks([])
-        ax.set_title(f"{r['question']}\n{r['arm']} − {r['comparator']}, {r['endpoint']}, "
-                     f"n = {r['n_pairs']}: {verdict}", fontsize=8.5, loc="left")  # fmt: skip
+        ax.set_title(
+            f"{r['question']}\n{r['arm']} − {r['comparator']}, {r['endpoint']}, "
+            f"n = {r['n_pairs']}: {verdict}",
+            fontsize=8.5,
+            loc="left",
+        )
         ax.tick_params(labelsize=8)
-    axes[-1, 0].set_xlabel(f"paired difference: thin bar {100 * (1 - alpha):g} % interval, thick "
-                           f"bar {100 * (1 - 2 * alpha):g} % interval (TOST), grey: ±margin"
-                           + (", ticks below: each seed" if ticked else ""),
-                           fontsize=8.5)  # fmt: skip
+    axes[-1, 0].set_xlabel(
+        f"paired difference: thin bar {100 * (1 - alpha):g} % interval, thick "
+        f"bar {100 * (1 - 2 * alpha):g} % interval (TOST), grey: ±margin"
+        + (", ticks below: each seed" if ticked else ""),
+        fontsize=8.5,
+    )
     fig.tight_layout()
     return fig

@@ -25,22 +25,40 @@ def run_fingerprint(path: Path) -> str:
     return (read_record(path / "run.json") or {}).get("fingerprint", "")
 
 
-def long_rows(variant: str, seed: int, metrics: dict[str, Any],
-              fingerprint: str = "") -> list[dict[str, Any]]:  # fmt: skip
+def long_rows(
+    variant: str, seed: int, metrics: dict[str, Any], fingerprint: str = ""
+) -> list[dict[str, Any]]:
     """A run's numbers in the long format of :mod:`owslib.comparison` (with its setup's
     fingerprint: runs are paired within one setup only)."""
     rows = []
     if "miou" in metrics:
-        rows.append(dict(variant=variant, seed=seed, metric="miou", scorer="", aggregation="",
-                         value=metrics["miou"], fingerprint=fingerprint))  # fmt: skip
+        rows.append(
+            dict(
+                variant=variant,
+                seed=seed,
+                metric="miou",
+                scorer="",
+                aggregation="",
+                value=metrics["miou"],
+                fingerprint=fingerprint,
+            )
+        )
     for scorer, by_agg in metrics.get("anomaly", {}).items():
         for agg in ("pooled", "per_image"):
             for m in ("aupr", "fpr95", "auroc"):
                 if m in by_agg.get(agg, {}):
-                    rows.append(dict(variant=variant, seed=seed, metric=m, scorer=scorer,
-                                     aggregation=agg, value=by_agg[agg][m],
-                                     bound=by_agg[agg].get(f"{m}_max_error", 0.0),
-                                     fingerprint=fingerprint))  # fmt: skip
+                    rows.append(
+                        dict(
+                            variant=variant,
+                            seed=seed,
+                            metric=m,
+                            scorer=scorer,
+                            aggregation=agg,
+                            value=by_agg[agg][m],
+                            bound=by_agg[agg].get(f"{m}_max_error", 0.0),
+                            fingerprint=fingerprint,
+                        )
+                    )
     return rows
 
 
@@ -102,8 +120,10 @@ def _delta(row: pd.Series, d: int = 3, mark: bool = False) -> str:
     significant = not pd.isna(significant) and bool(significant)
     while significant and d < 6 and 0.0 in (round(row["delta_lo"], d), round(row["delta_hi"], d)):
         d += 1  # an interval that excludes 0 is not printed as if it reached it
-    text = (f"{_num(row['delta'], d, True)} [{_num(row['delta_lo'], d, True)}, "
-            f"{_num(row['delta_hi'], d, True)}]")  # fmt: skip
+    text = (
+        f"{_num(row['delta'], d, True)} [{_num(row['delta_lo'], d, True)}, "
+        f"{_num(row['delta_hi'], d, True)}]"
+    )
     return text + f" {SIGNIFICANT}" if mark and significant else text
 
 
@@ -114,28 +134,38 @@ def short_label(label: str) -> str:
     return f"{metric} ({', '.join(rest)})" if rest else metric
 
 
-def reader_table(summary: pd.DataFrame, labels, *, baseline: str, n_seeds: int,
-                 confidence: float = 0.95) -> tuple[pd.DataFrame, str]:  # fmt: skip
+def reader_table(
+    summary: pd.DataFrame, labels, *, baseline: str, n_seeds: int, confidence: float = 0.95
+) -> tuple[pd.DataFrame, str]:
     """The comparison as a reader meets it: per variant and metric label the ``mean ± std`` and
     the paired Δ with its interval (marked :data:`SIGNIFICANT` where it excludes 0), under short
     headers ("aupr", "aupr Δ"): the scorer and aggregation the labels share, the seeds and the
     interval are said once, in the footnote returned with the table."""
-    keyed = summary.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
-                                  summary[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
+    keyed = summary.assign(
+        label=[
+            comparison.metric_label(m, s, a)
+            for m, s, a in summary[["metric", "scorer", "aggregation"]].itertuples(index=False)
+        ]
+    )
     parts = [lab.split("/") for lab in labels]
     shared = {tuple(p[1:]) for p in parts if len(p) == 3}
     common = next(iter(shared)) if len(shared) == 1 else None
     rows = {v: {"variant": v} for v in dict.fromkeys(keyed["variant"])}
     for label in labels:
-        head = label.split("/")[0] if common and label.endswith("/".join(("", *common))) else (
-            short_label(label))  # fmt: skip
+        head = (
+            label.split("/")[0]
+            if common and label.endswith("/".join(("", *common)))
+            else (short_label(label))
+        )
         for _, r in keyed[keyed["label"] == label].iterrows():
             rows[r["variant"]][head] = format_pm(r["mean"], r["std"])
             rows[r["variant"]][f"{head} Δ"] = _delta(r, mark=True)
     table = pd.DataFrame(list(rows.values())).fillna("—")
-    note = (f"mean ± std over {n_seeds} seeds; Δ = variant − `{baseline}`, paired by seed, with its "
-            f"{confidence * 100:g} % Student-t interval (n−1 degrees of freedom); {SIGNIFICANT}: the "
-            "interval excludes 0.")  # fmt: skip
+    note = (
+        f"mean ± std over {n_seeds} seeds; Δ = variant − `{baseline}`, paired by seed, with its "
+        f"{confidence * 100:g} % Student-t interval (n−1 degrees of freedom); {SIGNIFICANT}: the "
+        "interval excludes 0."
+    )
     if common:
         anomaly = ", ".join(p[0] for p in parts if len(p) == 3)
         note += f" {anomaly}: {common[0]} scorer, {common[1].replace('_', '-')}" + (
@@ -151,10 +181,14 @@ def scorer_table(
     paired Δ [95 % CI] (``aupr Δ``, marked :data:`SIGNIFICANT` where the interval excludes 0); a
     metric with a streamed error bound in ``bounds`` (:func:`error_bounds`) gets a column
     ``<metric> bound`` (the largest over the seeds, empty where below 1e-3)."""
-    bound = {} if bounds is None else {
-        (r.variant, r.scorer, r.metric): r.bound
-        for r in bounds[bounds["aggregation"] == aggregation].itertuples()
-    }  # fmt: skip
+    bound = (
+        {}
+        if bounds is None
+        else {
+            (r.variant, r.scorer, r.metric): r.bound
+            for r in bounds[bounds["aggregation"] == aggregation].itertuples()
+        }
+    )
     s = summary[(summary["aggregation"] == aggregation) & summary["metric"].isin(COMPARED)]
     rows = []
     for (variant, scorer), g in s.groupby(["variant", "scorer"], sort=False):
@@ -180,8 +214,12 @@ def findings(summary: pd.DataFrame, baseline: str, labels: list[str]) -> str:
     only weakly). Which side an interval that excludes 0 favours is said as such, uncorrected:
     these are exploratory, never verdicts (:mod:`owslib.study.answers` gives the confirmatory
     ones)."""
-    keyed = summary.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
-                                  summary[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
+    keyed = summary.assign(
+        label=[
+            comparison.metric_label(m, s, a)
+            for m, s, a in summary[["metric", "scorer", "aggregation"]].itertuples(index=False)
+        ]
+    )
     lines = []
     for variant in dict.fromkeys(keyed["variant"]):
         if variant == baseline:
@@ -192,9 +230,13 @@ def findings(summary: pd.DataFrame, baseline: str, labels: list[str]) -> str:
             if r.empty or pd.isna(r.iloc[0]["delta"]):
                 continue
             r = r.iloc[0]
-            verdict = (f"favours {variant}, uncorrected" if r["better"] is True else
-                       f"favours {baseline}, uncorrected" if r["better"] is False else
-                       "interval includes 0")  # fmt: skip
+            verdict = (
+                f"favours {variant}, uncorrected"
+                if r["better"] is True
+                else f"favours {baseline}, uncorrected"
+                if r["better"] is False
+                else "interval includes 0"
+            )
             sd = format_sigma(r.get("delta_sd", float("nan")))
             parts.append(f"{label} Δ {_delta(r)} ({verdict}; SD of the paired differences {sd})")
         if parts:
@@ -206,13 +248,20 @@ def findings_table(summary: pd.DataFrame, baseline: str, labels: list[str]) -> s
     """:func:`findings` as a markdown table: a row per variant, per metric label its paired Δ
     [95 % interval] (:data:`SIGNIFICANT` where it excludes 0: uncorrected, exploratory) and the SD
     of its paired differences; metrics by their short names, a footnote says the rest."""
-    keyed = summary.assign(label=[comparison.metric_label(m, s, a) for m, s, a in
-                                  summary[["metric", "scorer", "aggregation"]].itertuples(index=False)])  # fmt: skip
+    keyed = summary.assign(
+        label=[
+            comparison.metric_label(m, s, a)
+            for m, s, a in summary[["metric", "scorer", "aggregation"]].itertuples(index=False)
+        ]
+    )
     shown = [lab for lab in labels if lab in set(keyed["label"])]
-    names = [lab.split("/")[0].replace("miou", "mIoU").upper().replace("MIOU", "mIoU")
-             for lab in shown]  # fmt: skip
-    lines = ["| variant | " + " | ".join(f"{n} Δ [95 %] | SD" for n in names) + " |",
-             "|---|" + "---|---|" * len(shown)]  # fmt: skip
+    names = [
+        lab.split("/")[0].replace("miou", "mIoU").upper().replace("MIOU", "mIoU") for lab in shown
+    ]
+    lines = [
+        "| variant | " + " | ".join(f"{n} Δ [95 %] | SD" for n in names) + " |",
+        "|---|" + "---|---|" * len(shown),
+    ]
     for variant in dict.fromkeys(keyed["variant"]):
         if variant == baseline:
             continue
@@ -238,8 +287,10 @@ def findings_table(summary: pd.DataFrame, baseline: str, labels: list[str]) -> s
 
 def present_labels(summary: pd.DataFrame, labels) -> list[str]:
     """The metric labels of ``labels`` that ``summary`` holds, in their order."""
-    have = {comparison.metric_label(*k) for k in
-            summary[["metric", "scorer", "aggregation"]].itertuples(index=False)}  # fmt: skip
+    have = {
+        comparison.metric_label(*k)
+        for k in summary[["metric", "scorer", "aggregation"]].itertuples(index=False)
+    }
     return [m for m in labels if m in have]
 
 
@@ -261,9 +312,15 @@ def setup_row(variant: str, seed: int, info: dict[str, Any]) -> dict[str, Any]:
     isa = info.get("cpu_capability") or "?"
     if caps:
         isa += " (capped: " + ", ".join(f"{k}={v}" for k, v in sorted(caps.items())) + ")"
-    return {"variant": variant, "seed": seed, "encoder": (info.get("encoder_sha256") or "?")[:12],
-            "cpu": info.get("cpu", "?"), "isa": isa, "threads": str(info.get("cpu_threads", "?")),
-            "device": info.get("device", "")}  # fmt: skip
+    return {
+        "variant": variant,
+        "seed": seed,
+        "encoder": (info.get("encoder_sha256") or "?")[:12],
+        "cpu": info.get("cpu", "?"),
+        "isa": isa,
+        "threads": str(info.get("cpu_threads", "?")),
+        "device": info.get("device", ""),
+    }
 
 
 def setup_note(setups: pd.DataFrame, baseline: str) -> str:
@@ -274,9 +331,13 @@ def setup_note(setups: pd.DataFrame, baseline: str) -> str:
     if setups.empty:
         return "No finished runs yet."
     machines = setups[["cpu", "isa", "device"]].drop_duplicates()
-    where = ("one machine setup" if len(machines) == 1 else
-             f"{len(machines)} machine setups (" + "; ".join(
-                 f"{m.cpu}, {m.isa}, {m.device}" for m in machines.itertuples()) + ")")  # fmt: skip
+    where = (
+        "one machine setup"
+        if len(machines) == 1
+        else f"{len(machines)} machine setups ("
+        + "; ".join(f"{m.cpu}, {m.isa}, {m.device}" for m in machines.itertuples())
+        + ")"
+    )
     threads = sorted(set(setups["threads"]) - {"?"})
     if len(threads) > 1:
         where += f", with {' or '.join(threads)} threads"
@@ -284,26 +345,36 @@ def setup_note(setups: pd.DataFrame, baseline: str) -> str:
     others = setups[setups["variant"] != baseline]
     unknown = [f"{r.variant} seed {r.seed}" for r in setups.itertuples() if r.encoder == "?"]
     alone = [f"{r.variant} seed {r.seed}" for r in others.itertuples() if r.seed not in base.index]
-    unpaired = [f"{r.variant} seed {r.seed}" for r in others.itertuples()
-                if r.seed in base.index and "?" not in (r.encoder, base[r.seed])
-                and r.encoder != base[r.seed]]  # fmt: skip
+    unpaired = [
+        f"{r.variant} seed {r.seed}"
+        for r in others.itertuples()
+        if r.seed in base.index
+        and "?" not in (r.encoder, base[r.seed])
+        and r.encoder != base[r.seed]
+    ]
     text = [f"Trained on {where}."]
     if unpaired:
-        text.append(f"Started from another closed-set encoder than `{baseline}` at the same seed: "
-                    f"{', '.join(unpaired)}; their paired Δ also measures the encoders' "
-                    "difference.")  # fmt: skip
+        text.append(
+            f"Started from another closed-set encoder than `{baseline}` at the same seed: "
+            f"{', '.join(unpaired)}; their paired Δ also measures the encoders' "
+            "difference."
+        )
     if unknown:
         text.append(f"Encoder not recorded: {', '.join(unknown)}.")
     if alone:
         text.append(f"No finished `{baseline}` run at their seed yet: {', '.join(alone)}.")
     if not (unpaired or unknown or alone):
         encoders = sorted(set(setups["encoder"]))
-        text.append(f"Every run started from the same closed-set encoder ({encoders[0]}…)"
-                    if len(encoders) == 1 else "Each run started from the encoder of the "
-                    f"`{baseline}` run at its seed")  # fmt: skip
+        text.append(
+            f"Every run started from the same closed-set encoder ({encoders[0]}…)"
+            if len(encoders) == 1
+            else f"Each run started from the encoder of the `{baseline}` run at its seed"
+        )
         text[-1] += ", so each paired Δ measures the variant alone."
     unrecorded = [c for c in ("cpu", "isa", "threads") if (setups[c] == "?").any()]
     if unrecorded:
-        text.append(f"“?” under {', '.join(unrecorded)}: not recorded, the run's run.json predates "
-                    "that field.")  # fmt: skip
+        text.append(
+            f"“?” under {', '.join(unrecorded)}: not recorded, the run's run.json predates "
+            "that field."
+        )
     return " ".join(text)

@@ -22,8 +22,14 @@ SECONDARY = ("miou", "aupr/fused/pooled", "fpr95/fused/pooled", "auroc/fused/poo
 IMAGE_PROXY = "fused_aupr"
 
 
-def secondary_effects(long: pd.DataFrame, q: Question, arm: str, comparator: str,
-                      seeds: tuple[int, ...], alpha: float = 0.05) -> pd.DataFrame:  # fmt: skip
+def secondary_effects(
+    long: pd.DataFrame,
+    q: Question,
+    arm: str,
+    comparator: str,
+    seeds: tuple[int, ...],
+    alpha: float = 0.05,
+) -> pd.DataFrame:
     """Per endpoint of :data:`SECONDARY` (the primary one included, flagged ``primary``):
     ``arm − comparator`` over ``seeds`` with its paired t interval (uncorrected), ``n_higher``
     (seeds where the arm's value is the larger) and ``corr`` (the two arms' correlation over the
@@ -39,11 +45,23 @@ def secondary_effects(long: pd.DataFrame, q: Question, arm: str, comparator: str
         t = stats.paired_t(d, alpha)
         a, b = pairs["arm_value"].to_numpy(float), pairs["comparator_value"].to_numpy(float)
         corr = float(np.corrcoef(a, b)[0, 1]) if a.std() > 0 and b.std() > 0 else np.nan
-        rows.append({"endpoint": endpoint, "primary": endpoint == q.endpoint, "n_pairs": t.n,
-                     "mean": t.mean, "lo": t.lo, "hi": t.hi, "p": t.p,
-                     "n_higher": int((d > 0).sum()), "corr": corr})  # fmt: skip
-    return pd.DataFrame(rows, columns=["endpoint", "primary", "n_pairs", "mean", "lo", "hi", "p",
-                                       "n_higher", "corr"])  # fmt: skip
+        rows.append(
+            {
+                "endpoint": endpoint,
+                "primary": endpoint == q.endpoint,
+                "n_pairs": t.n,
+                "mean": t.mean,
+                "lo": t.lo,
+                "hi": t.hi,
+                "p": t.p,
+                "n_higher": int((d > 0).sum()),
+                "corr": corr,
+            }
+        )
+    return pd.DataFrame(
+        rows,
+        columns=["endpoint", "primary", "n_pairs", "mean", "lo", "hi", "p", "n_higher", "corr"],
+    )
 
 
 def image_spread(run_dirs: list[tuple[Path, Path]], column: str = IMAGE_PROXY) -> dict[str, float]:
@@ -70,8 +88,12 @@ def image_spread(run_dirs: list[tuple[Path, Path]], column: str = IMAGE_PROXY) -
     var_images = float(d.mean(axis=0).var(ddof=1) / d.shape[1])
     var_seeds = float(d.mean(axis=1).var(ddof=1) / d.shape[0])
     ratio = var_images / var_seeds if var_seeds > 0 else np.nan
-    return {"var_images": var_images, "var_seeds": var_seeds, "ratio": ratio,
-            "n_images": int(d.shape[1])}  # fmt: skip
+    return {
+        "var_images": var_images,
+        "var_seeds": var_seeds,
+        "ratio": ratio,
+        "n_images": int(d.shape[1]),
+    }
 
 
 def fresh_power(margin: float, sd: float, n: int, alpha: float, m: int) -> tuple[float, float]:
@@ -79,8 +101,10 @@ def fresh_power(margin: float, sd: float, n: int, alpha: float, m: int) -> tuple
     differences have SD ``sd``: the paired t at Holm's worst case α/m, TOST at α (as planned)."""
     if not (sd == sd and sd > 0 and n >= 2):
         return np.nan, np.nan
-    return (stats.paired_t_power(margin, sd, n, alpha / m),
-            stats.tost_power(margin, sd, n, alpha=alpha))  # fmt: skip
+    return (
+        stats.paired_t_power(margin, sd, n, alpha / m),
+        stats.tost_power(margin, sd, n, alpha=alpha),
+    )
 
 
 def moved(sec: pd.DataFrame) -> str:
@@ -89,10 +113,11 @@ def moved(sec: pd.DataFrame) -> str:
     out = []
     for r in sec[~sec["primary"]].itertuples():
         if r.lo > 0 or r.hi < 0:
-            side = (f"higher on {r.n_higher}" if r.mean > 0 else
-                    f"lower on {r.n_pairs - r.n_higher}")  # fmt: skip
-            out.append(f"{metric_name(r.endpoint)} {signed(r.mean)} [{signed(r.lo)}, "
-                       f"{signed(r.hi)}], {side}/{r.n_pairs} seeds")  # fmt: skip
+            side = f"higher on {r.n_higher}" if r.mean > 0 else f"lower on {r.n_pairs - r.n_higher}"
+            out.append(
+                f"{metric_name(r.endpoint)} {signed(r.mean)} [{signed(r.lo)}, "
+                f"{signed(r.hi)}], {side}/{r.n_pairs} seeds"
+            )
     if out:
         return "; ".join(out)
     names = ", ".join(metric_name(e) for e in sec.loc[~sec["primary"], "endpoint"])
@@ -108,13 +133,17 @@ def metric_name(endpoint: str) -> str:
 def secondary_table(sec: pd.DataFrame) -> str:
     """:func:`secondary_effects` as a markdown table a reader meets: endpoint, Δ [95 %], seeds
     higher, correlation of the arms over the seeds."""
-    lines = ["| endpoint | Δ [95 % interval] | arm higher | arms' correlation |",
-             "|---|---|---|---|"]  # fmt: skip
+    lines = [
+        "| endpoint | Δ [95 % interval] | arm higher | arms' correlation |",
+        "|---|---|---|---|",
+    ]
     for r in sec.itertuples():
         name = endpoint_words(r.endpoint) + (" (primary)" if r.primary else "")
         corr = f"{r.corr:+.2f}".replace("-", "−") if r.corr == r.corr else "—"
-        lines.append(f"| {name} | {signed(r.mean)} [{signed(r.lo)}, {signed(r.hi)}] | "
-                     f"{r.n_higher} of {r.n_pairs} seeds | {corr} |")  # fmt: skip
+        lines.append(
+            f"| {name} | {signed(r.mean)} [{signed(r.lo)}, {signed(r.hi)}] | "
+            f"{r.n_higher} of {r.n_pairs} seeds | {corr} |"
+        )
     return "\n".join(lines)
 
 
@@ -124,13 +153,19 @@ def spread_words(ratio: float, n_images: int, endpoint: str = "aupr/fused/pooled
     if ratio != ratio:
         return "the spread over test images is not recorded for these runs"
     if not endpoint.startswith("aupr/"):
-        return (f"not measured on {metric_name(endpoint)} (the runs record it per image only for "
-                f"the anomaly scores); on per-image fused AUPR, resampling the {n_images} test "
-                f"images varies the effect {ratio:.2g}× as much as resampling the seeds")  # fmt: skip
-    head = (f"resampling the {n_images} test images (per-image fused AUPR as a proxy) varies the "
-            f"effect {ratio:.2g}× as much as resampling the seeds")  # fmt: skip
+        return (
+            f"not measured on {metric_name(endpoint)} (the runs record it per image only for "
+            f"the anomaly scores); on per-image fused AUPR, resampling the {n_images} test "
+            f"images varies the effect {ratio:.2g}× as much as resampling the seeds"
+        )
+    head = (
+        f"resampling the {n_images} test images (per-image fused AUPR as a proxy) varies the "
+        f"effect {ratio:.2g}× as much as resampling the seeds"
+    )
     if ratio <= 0.5:
         return f"{head}: the interval, over seeds, is the wider source of doubt"
     wider = np.sqrt(1.0 + ratio)
-    return (f"{head}: the interval speaks for these test images; for new images it would be "
-            f"about {wider:.1f}× as wide")  # fmt: skip
+    return (
+        f"{head}: the interval speaks for these test images; for new images it would be "
+        f"about {wider:.1f}× as wide"
+    )

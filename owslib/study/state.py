@@ -81,10 +81,14 @@ def expected_setup(study: Study, overrides: dict[str, Any]) -> dict[str, Any]:
     the declared fields, the code's identity (:func:`~owslib.runs.setup.code_identity`), the
     study-wide config."""
     base = json.dumps(base_config(study, overrides), sort_keys=True, default=str)
-    return {"precision": study.setup.precision, "isa": study.setup.isa,
-            "threads": study.setup.threads, "encoder_sha256": study.setup.encoder_sha256,
-            "source_sha256": code_identity(),
-            "base_config_sha256": hashlib.sha256(base.encode()).hexdigest()}  # fmt: skip
+    return {
+        "precision": study.setup.precision,
+        "isa": study.setup.isa,
+        "threads": study.setup.threads,
+        "encoder_sha256": study.setup.encoder_sha256,
+        "source_sha256": code_identity(),
+        "base_config_sha256": hashlib.sha256(base.encode()).hexdigest(),
+    }
 
 
 def setup_mismatch(study: Study, info: dict[str, Any], overrides: dict[str, Any]) -> list[str]:

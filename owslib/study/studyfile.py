@@ -204,31 +204,49 @@ def load_study(
         if unknown or len(set(vs)) != len(vs):
             raise StudyError(f"{path}: notebook {name!r}: unknown or repeated variants {vs}")
         contrast = tuple(nb.get("contrast", ()))
-        if contrast and (len(contrast) != 2 or not set(contrast) <= set(vs)
-                         or contrast[0] == contrast[1]):  # fmt: skip
-            raise StudyError(f"{path}: notebook {name!r}: contrast must name two different "
-                             f"variants of the notebook, got {list(contrast)}")  # fmt: skip
+        if contrast and (
+            len(contrast) != 2 or not set(contrast) <= set(vs) or contrast[0] == contrast[1]
+        ):
+            raise StudyError(
+                f"{path}: notebook {name!r}: contrast must name two different "
+                f"variants of the notebook, got {list(contrast)}"
+            )
         ablation = _ablation(f"{path}: notebook {name!r}", nb.get("ablation"), vs, variants)
         if keep is not None:
             vs = [v for v in vs if v in keep]
             contrast = contrast if set(contrast) <= set(vs) else ()
             if ablation is not None:
                 kept = tuple(v for v in ablation.variants if v in keep)
-                ablation = (Ablation(ablation.of, kept, ablation.question)
-                            if ablation.of in keep and kept else None)  # fmt: skip
-        notebooks.append(NotebookSpec(name, tuple(vs), nb.get("question", ""),
-                                      nb.get("baseline", BASELINE), contrast, ablation))  # fmt: skip
+                ablation = (
+                    Ablation(ablation.of, kept, ablation.question)
+                    if ablation.of in keep and kept
+                    else None
+                )
+        notebooks.append(
+            NotebookSpec(
+                name,
+                tuple(vs),
+                nb.get("question", ""),
+                nb.get("baseline", BASELINE),
+                contrast,
+                ablation,
+            )
+        )
     try:
         setup = parse_setup(f"{path}: setup", spec.get("setup"))
         if profile != spec.get("profile", "quick"):
             # another profile (smoke: tests, a quick look) has an encoder of its own and trains in
             # this process: the setup's kernels and threads are the study's, its precision stays
             setup = Setup(precision=setup.precision)
-        conf_spec = _narrowed_confirmation(f"{path}: profiles.{profile}.confirmatory_seeds",
-                                           spec, profile, narrowed)  # fmt: skip
+        conf_spec = _narrowed_confirmation(
+            f"{path}: profiles.{profile}.confirmatory_seeds", spec, profile, narrowed
+        )
         confirmatory = parse_confirmatory(
-            f"{path}: confirmatory", conf_spec,
-            {nb.name: nb.run_variants for nb in notebooks}, seeds)  # fmt: skip
+            f"{path}: confirmatory",
+            conf_spec,
+            {nb.name: nb.run_variants for nb in notebooks},
+            seeds,
+        )
     except ValueError as e:
         raise StudyError(str(e)) from e
     return Study(
@@ -243,8 +261,9 @@ def load_study(
     )
 
 
-def _narrowed_confirmation(where: str, spec: dict[str, Any], profile: str,
-                           narrowed: dict[str, Any]) -> Any:  # fmt: skip
+def _narrowed_confirmation(
+    where: str, spec: dict[str, Any], profile: str, narrowed: dict[str, Any]
+) -> Any:
     """The study's ``confirmatory`` section, its seeds narrowed by another profile's
     ``confirmatory_seeds`` (smoke: a few, for the tests): distinct declared confirming seeds. The
     study's own profile keeps every pre-registered seed."""
@@ -257,25 +276,33 @@ def _narrowed_confirmation(where: str, spec: dict[str, Any], profile: str,
         raise StudyError(f"{where}: the study declares no confirmation to narrow")
     if profile == spec.get("profile", "quick"):
         raise StudyError(f"{where}: the study's own profile confirms on every pre-registered seed")
-    if (not isinstance(seeds, list) or not seeds or len(set(seeds)) != len(seeds)
-            or not all(isinstance(x, int) and x in declared for x in seeds)):  # fmt: skip
+    if (
+        not isinstance(seeds, list)
+        or not seeds
+        or len(set(seeds)) != len(seeds)
+        or not all(isinstance(x, int) and x in declared for x in seeds)
+    ):
         raise StudyError(f"{where}={seeds!r}: distinct seeds of the confirmation's {declared}")
     return {**conf, "seeds": seeds}
 
 
-def _ablation(where: str, spec: Any, notebook_variants: list[str],
-              variants: dict[str, Variant]) -> Ablation | None:  # fmt: skip
+def _ablation(
+    where: str, spec: Any, notebook_variants: list[str], variants: dict[str, Variant]
+) -> Ablation | None:
     if spec is None:
         return None
     _check_keys(f"{where}: ablation", spec, _ABLATION)
     of, vs = spec.get("of"), list(spec.get("variants", []))
     if of not in variants:
         raise StudyError(f"{where}: ablation.of must name a variant of the study file, got {of!r}")
-    bad = [v for v in vs if v not in variants or v in notebook_variants or v == of
-           or vs.count(v) > 1]  # fmt: skip
+    bad = [
+        v for v in vs if v not in variants or v in notebook_variants or v == of or vs.count(v) > 1
+    ]
     if not vs or bad:
-        raise StudyError(f"{where}: ablation.variants must be known variants, none of the "
-                         f"notebook's own and none repeated; offending: {bad or vs}")  # fmt: skip
+        raise StudyError(
+            f"{where}: ablation.variants must be known variants, none of the "
+            f"notebook's own and none repeated; offending: {bad or vs}"
+        )
     return Ablation(of, tuple(vs), spec.get("question", ""))
 
 

@@ -30,8 +30,11 @@ from owslib.study.state import status
 from owslib.study.studyfile import STUDY_FILE, RunJob, load_study, run_dir
 
 
-def study_overview(results_dir: str | Path = "results", profile: str | None = None,
-                   study_file: str | Path = STUDY_FILE) -> dict[str, Any]:  # fmt: skip
+def study_overview(
+    results_dir: str | Path = "results",
+    profile: str | None = None,
+    study_file: str | Path = STUDY_FILE,
+) -> dict[str, Any]:
     """What the summary notebook shows, from ``results/`` only: the long table of every run, the
     baseline's seed-to-seed spread (``noise_floor``), and per comparison notebook its question,
     findings and rendered copy."""
@@ -64,23 +67,39 @@ def study_overview(results_dir: str | Path = "results", profile: str | None = No
         contrast = ""
         if spec.contrast and set(spec.contrast) <= set(sub["variant"]):
             _, contrast = contrast_findings(sub, *spec.contrast, labels)
-        sections.append({
-            "contrast": contrast, **_ablation_section(spec, long, labels),
-            "notebook": spec.name, "question": spec.question, "baseline": spec.baseline,
-            "findings": findings(summary, spec.baseline, labels),
-            "table": findings_table(summary, spec.baseline, labels),
-            "rendered": f"../../{spec.name}/{study.profile}/{spec.name}.ipynb",
-            "n_runs": int(sub.groupby(["variant", "seed"]).ngroups),
-        })  # fmt: skip
+        sections.append(
+            {
+                "contrast": contrast,
+                **_ablation_section(spec, long, labels),
+                "notebook": spec.name,
+                "question": spec.question,
+                "baseline": spec.baseline,
+                "findings": findings(summary, spec.baseline, labels),
+                "table": findings_table(summary, spec.baseline, labels),
+                "rendered": f"../../{spec.name}/{study.profile}/{spec.name}.ipynb",
+                "n_runs": int(sub.groupby(["variant", "seed"]).ngroups),
+            }
+        )
     expected = len(runs)
     done = int(long.groupby(["variant", "seed"]).ngroups) if not long.empty else 0
-    confirming = sorted({r for planned in confirmation_runs(study, results).values()
-                         for r in planned})  # fmt: skip
-    confirmed = sum(status(study, RunJob(v, s, run_dir(results, study.profile, v, s)))
-                    == "finished" for v, s in confirming)  # fmt: skip
-    return {"study": study, "long": long, "noise_floor": floor, "sections": sections,
-            "runs_done": done, "runs_expected": expected, "out_dir": out,
-            "confirming_done": confirmed, "confirming_expected": len(confirming)}  # fmt: skip
+    confirming = sorted(
+        {r for planned in confirmation_runs(study, results).values() for r in planned}
+    )
+    confirmed = sum(
+        status(study, RunJob(v, s, run_dir(results, study.profile, v, s))) == "finished"
+        for v, s in confirming
+    )
+    return {
+        "study": study,
+        "long": long,
+        "noise_floor": floor,
+        "sections": sections,
+        "runs_done": done,
+        "runs_expected": expected,
+        "out_dir": out,
+        "confirming_done": confirmed,
+        "confirming_expected": len(confirming),
+    }
 
 
 def summary_intro(overview: dict[str, Any]) -> str:
@@ -90,17 +109,21 @@ def summary_intro(overview: dict[str, Any]) -> str:
     where = f"`{shown(out / 'all_runs.csv')}`"
     if Path(shown(out)).is_absolute():
         where = f"`{out.relative_to(out.parents[1]) / 'all_runs.csv'}` in the results folder"
-    runs = (f"**Runs finished:** screening {overview['runs_done']} of {overview['runs_expected']} "
-            f"(profile `{study.profile}`, seeds {list(study.seeds)})")  # fmt: skip
+    runs = (
+        f"**Runs finished:** screening {overview['runs_done']} of {overview['runs_expected']} "
+        f"(profile `{study.profile}`, seeds {list(study.seeds)})"
+    )
     conf = study.confirmatory
     if conf is None:
         return f"{study.description}\n\n{runs}; every number below comes from {where}."
     done, expected = overview.get("confirming_done", 0), overview.get("confirming_expected", 0)
     arms = "every question's two arms" if done == expected else "the arms picked so far"
-    return (f"{study.description}\n\n{runs}; confirmation {done} of {expected} (fresh "
-            f"{seeds_words(conf.seeds)}, {arms}). The screening's numbers come from {where}; the answers' from "
-            f"the confirmation's run folders, tabled in `confirmatory.csv` (its pairs seed by "
-            f"seed in `confirmatory_pairs.csv`), `power.csv` and `exploratory.csv` beside it.")  # fmt: skip
+    return (
+        f"{study.description}\n\n{runs}; confirmation {done} of {expected} (fresh "
+        f"{seeds_words(conf.seeds)}, {arms}). The screening's numbers come from {where}; the answers' from "
+        f"the confirmation's run folders, tabled in `confirmatory.csv` (its pairs seed by "
+        f"seed in `confirmatory_pairs.csv`), `power.csv` and `exploratory.csv` beside it."
+    )
 
 
 def noise_floor_table(
@@ -111,12 +134,17 @@ def noise_floor_table(
     if floor.empty:
         return pd.DataFrame(columns=["metric", "mean", "σ", "n"])
     f = floor[floor["scorer"].isin(scorers)]
-    return pd.DataFrame({
-        "metric": [short_label(comparison.metric_label(m, s, a)) for m, s, a in
-                   f[["metric", "scorer", "aggregation"]].itertuples(index=False)],
-        "mean": f["mean"].astype(float).tolist(),
-        "σ": [format_sigma(x) for x in f["std"]], "n": f["n"].astype(int).tolist(),
-    })  # fmt: skip
+    return pd.DataFrame(
+        {
+            "metric": [
+                short_label(comparison.metric_label(m, s, a))
+                for m, s, a in f[["metric", "scorer", "aggregation"]].itertuples(index=False)
+            ],
+            "mean": f["mean"].astype(float).tolist(),
+            "σ": [format_sigma(x) for x in f["std"]],
+            "n": f["n"].astype(int).tolist(),
+        }
+    )
 
 
 def summary_sections(overview: dict[str, Any], answers: pd.DataFrame | None = None) -> list[str]:
@@ -135,8 +163,10 @@ def summary_sections(overview: dict[str, Any], answers: pd.DataFrame | None = No
             meta += f"; baseline `{s['baseline']}`; {s.get('n_runs', 0)} runs"
         text = f"### {s['question'] or s['notebook']}\n{meta}."
         if s["notebook"] in said:
-            text += (f"\n\n**Confirmation** (fresh seeds; the answer): "
-                     f"{answer_body(said[s['notebook']])}\n\n**Screening** (exploratory):")  # fmt: skip
+            text += (
+                f"\n\n**Confirmation** (fresh seeds; the answer): "
+                f"{answer_body(said[s['notebook']])}\n\n**Screening** (exploratory):"
+            )
         text += f"\n\n{s.get('table') or s['findings']}"
         if s.get("contrast"):
             text += f"\n\n**Head to head:**\n{s['contrast']}"
@@ -153,5 +183,7 @@ def _ablation_section(spec, long: pd.DataFrame, labels) -> dict[str, str]:
     if a is None or a.of not in set(sub["variant"]) or len(set(sub["variant"])) < 2:
         return {}
     summary = comparison.summarise(sub, baseline=a.of)
-    return {"ablation_question": a.question or f"Each of {list(a.variants)} against {a.of}",
-            "ablation": findings(summary, a.of, labels)}  # fmt: skip
+    return {
+        "ablation_question": a.question or f"Each of {list(a.variants)} against {a.of}",
+        "ablation": findings(summary, a.of, labels),
+    }

@@ -32,8 +32,12 @@ def recorded_setup(info: dict[str, Any], cfg: dict[str, Any]) -> Setup:
     thread count of ``cpu_info``, the precision of their config)."""
     if "setup" in info:
         s = info["setup"]
-        return Setup(s["precision"], s["isa"] if s["isa"] in ISA_CAPS else "", s["threads"],
-                     s.get("encoder_sha256", ""))  # fmt: skip
+        return Setup(
+            s["precision"],
+            s["isa"] if s["isa"] in ISA_CAPS else "",
+            s["threads"],
+            s.get("encoder_sha256", ""),
+        )
     caps = info.get("cpu_isa_caps") or {}
     isa = next((n for n, c in ISA_CAPS.items() if c == caps), "")
     precision = "mixed" if cfg.get("train", {}).get("amp") else "float32"
@@ -51,8 +55,14 @@ def first_difference(a: Any, b: Any, path: str = "") -> str | None:
                 return found
         return None
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
-        return next((d for i, (x, y) in enumerate(zip(a, b, strict=True))
-                     if (d := first_difference(x, y, f"{path}{i}/"))), None)  # fmt: skip
+        return next(
+            (
+                d
+                for i, (x, y) in enumerate(zip(a, b, strict=True))
+                if (d := first_difference(x, y, f"{path}{i}/"))
+            ),
+            None,
+        )
     same = a == b or (a != a and b != b)  # NaN equals NaN here
     return None if same else f"{path.rstrip('/')}: {a!r} committed, {b!r} retrained"
 
@@ -89,11 +99,20 @@ def verify_run(study: Study, results_dir: str | Path, variant: str, seed: int) -
     took = "an unrecorded time"
     if "train_s" in info:
         train_s, eval_s = info["train_s"], info.get("eval_s", 0.0)
-        took = f"{format_duration(train_s + eval_s)} (training {format_duration(train_s)}, " \
-               f"evaluation {format_duration(eval_s)})"  # fmt: skip
-    log.info("%s: retraining in its recorded setup (%s, ISA %s, %s thread(s)); the committed run "
-             "took %s on %s", label, setup.precision or "as configured", setup.isa or "native",
-             setup.threads or "all", took, info.get("cpu", "an unrecorded CPU"))  # fmt: skip
+        took = (
+            f"{format_duration(train_s + eval_s)} (training {format_duration(train_s)}, "
+            f"evaluation {format_duration(eval_s)})"
+        )
+    log.info(
+        "%s: retraining in its recorded setup (%s, ISA %s, %s thread(s)); the committed run "
+        "took %s on %s",
+        label,
+        setup.precision or "as configured",
+        setup.isa or "native",
+        setup.threads or "all",
+        took,
+        info.get("cpu", "an unrecorded CPU"),
+    )
     with tempfile.TemporaryDirectory(prefix="owslib-verify-") as tmp:
         job = RunJob(variant, seed, run_dir(tmp, study.profile, variant, seed))
         outcome = train_in_setup(dataclasses.replace(study, setup=setup), job, overrides)
@@ -117,13 +136,20 @@ def verify_runs(study: Study, results_dir: str | Path, target: str) -> list[str]
     """``VARIANT`` (its finished runs at every seed) or ``VARIANT/seedK``."""
     variant, _, seed = target.partition("/seed")
     if variant not in study.variants or (seed and not seed.isdigit()):
-        raise ValueError(f"--verify {target!r}: expected VARIANT or VARIANT/seedK with a variant "
-                         f"of {study.path}")  # fmt: skip
+        raise ValueError(
+            f"--verify {target!r}: expected VARIANT or VARIANT/seedK with a variant of {study.path}"
+        )
     conf = study.confirmatory
-    seeds = [int(seed)] if seed else [
-        s for s in (*study.seeds, *(conf.seeds if conf else ()))
-        if (read_run_info(run_dir(results_dir, study.profile, variant, s)) or {}).get("status")
-        == "finished"]  # fmt: skip
+    seeds = (
+        [int(seed)]
+        if seed
+        else [
+            s
+            for s in (*study.seeds, *(conf.seeds if conf else ()))
+            if (read_run_info(run_dir(results_dir, study.profile, variant, s)) or {}).get("status")
+            == "finished"
+        ]
+    )
     return [verify_run(study, results_dir, variant, s) for s in seeds] or [
         f"{target}: no finished run to verify"
     ]

@@ -18,9 +18,20 @@ from owslib.config import SyntheticConfig, load_profile
 from owslib.data.embedded.generator import generate_embedded_dataset
 
 #: A miniature run: 4 training images in 2 batches of 2 (none dropped: every image is loaded).
-TRAIN = ["train", "--profile", "smoke", "--set", "synthetic__n_train=4", "synthetic__n_val=2",
-         "synthetic__n_test=2", "model__pretrain_epochs=0", "train__epochs=1",
-         "train__batch_size=2", "data__heldout_in_train=ignore", "data__num_workers=1"]  # fmt: skip
+TRAIN = [
+    "train",
+    "--profile",
+    "smoke",
+    "--set",
+    "synthetic__n_train=4",
+    "synthetic__n_val=2",
+    "synthetic__n_test=2",
+    "model__pretrain_epochs=0",
+    "train__epochs=1",
+    "train__batch_size=2",
+    "data__heldout_in_train=ignore",
+    "data__num_workers=1",
+]
 
 
 @pytest.fixture()
@@ -28,8 +39,9 @@ def truncated(tmp_path: Path) -> tuple[Path, Path]:
     """A generated miniature tree (embedded, Cityscapes layout) with one truncated training PNG;
     returns the root and the truncated file."""
     root = tmp_path / "embedded"
-    generate_embedded_dataset(root, SyntheticConfig(n_train=4, n_val=2, n_test=2, height=64,
-                                                    width=128))  # fmt: skip
+    generate_embedded_dataset(
+        root, SyntheticConfig(n_train=4, n_val=2, n_test=2, height=64, width=128)
+    )
     image = sorted((root / "leftImg8bit" / "train").glob("*/*_leftImg8bit.png"))[1]
     data = image.read_bytes()
     image.write_bytes(data[: len(data) // 2])
@@ -49,8 +61,11 @@ def test_train_names_a_truncated_png_in_one_line(truncated, tmp_path: Path) -> N
     env = {**os.environ, "OWSLIB_CACHE": str(tmp_path / "cache")}
     proc = subprocess.run(
         [sys.executable, "-m", "owslib", *TRAIN, f"data__root={root}", "--out", str(run)],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr and "DataLoader worker" not in proc.stderr
     (error,) = [line for line in proc.stderr.splitlines() if " ERROR " in line]
@@ -89,11 +104,30 @@ def test_evaluate_names_a_truncated_png_in_one_line(truncated, tmp_path: Path, c
     stats.valid.fill_(True)
     objective = {f"stats.{n}": v for n, v in stats.state_dict().items()}
     checkpoint = tmp_path / "last.pt"
-    save_checkpoint(checkpoint, config=cfg.to_dict(), model=build_model(cfg.model, num_classes=k)
-                    .state_dict(), objective=objective, epoch=1)  # fmt: skip
-    argv = ["evaluate", "--checkpoint", str(checkpoint), "--dataset", "embedded", "--split",
-            "test", "--root", str(root), "--out", str(tmp_path / "eval"), "--device", "cpu",
-            "--workers", "1"]  # fmt: skip
+    save_checkpoint(
+        checkpoint,
+        config=cfg.to_dict(),
+        model=build_model(cfg.model, num_classes=k).state_dict(),
+        objective=objective,
+        epoch=1,
+    )
+    argv = [
+        "evaluate",
+        "--checkpoint",
+        str(checkpoint),
+        "--dataset",
+        "embedded",
+        "--split",
+        "test",
+        "--root",
+        str(root),
+        "--out",
+        str(tmp_path / "eval"),
+        "--device",
+        "cpu",
+        "--workers",
+        "1",
+    ]
     assert main(argv) == 2
     (message,) = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert message.startswith(f"{test_image}: cannot decode image") and "\n" not in message

@@ -19,9 +19,18 @@ print("torch imported" if "torch" in sys.modules else "torch not imported")
 """
 
 
-@pytest.mark.parametrize("argv", [["--help"], ["study", "--help"], ["train", "--help"],
-                                  ["evaluate", "--help"], ["data", "check", "--help"]])  # fmt: skip
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["--help"],
+        ["study", "--help"],
+        ["train", "--help"],
+        ["evaluate", "--help"],
+        ["data", "check", "--help"],
+    ],
+)
 def test_help_does_not_import_torch(argv):
-    out = subprocess.run([sys.executable, "-c", PROBE, *argv], capture_output=True, text=True,
-                         check=True).stdout  # fmt: skip
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE, *argv], capture_output=True, text=True, check=True
+    ).stdout
     assert "usage: owslib" in out and out.strip().endswith("torch not imported")

@@ -215,7 +215,7 @@ def test_missing_folders_and_empty_split(tmp_path: Path, add_bdd_pair) -> None:
 def test_cli(bdd_tree: Path, tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
     assert main(["data", "bdd-anomaly", "--bdd100k", str(bdd_tree), "--out", str(out),
-                 "--variant", "2"]) == 0  # fmt: skip
+                 "--variant", "2"]) == 0
     printed = capsys.readouterr().out.splitlines()
     # a short summary, not the manifest: splits, images moved per unknown class, where the rest is
     assert printed == [
@@ -229,7 +229,7 @@ def test_cli(bdd_tree: Path, tmp_path: Path, capsys) -> None:
     _no_mask(bdd_tree)
     assert main(["data", "bdd-anomaly", "--bdd100k", str(bdd_tree), "--out", str(out)]) == 2
     assert main(["data", "bdd-anomaly", "--bdd100k", str(bdd_tree), "--out", str(out),
-                 "--skip-bad"]) == 0  # fmt: skip
+                 "--skip-bad"]) == 0
     assert (out / bdd.BAD_REPORT).is_file()
     printed = capsys.readouterr().out.splitlines()
     assert printed[0].endswith("1 train, 2 val, 4 test images") and len(printed) == 4

@@ -54,7 +54,7 @@ def _archive(path: Path) -> Path:
         zf.writestr("README", "gtFine\n")
         zf.writestr("gtFine/val/frankfurt/", "")
         zf.writestr("gtFine/val/frankfurt/frankfurt_000000_000019_gtFine_labelIds.png",
-                    _png_bytes(labels))  # fmt: skip
+                    _png_bytes(labels))
     return path
 
 

@@ -24,7 +24,7 @@ def test_embedded_summary(tiny_root: Path, tiny_cfg: SyntheticConfig) -> None:
     assert s.ok and s.split_preset == "cityscapes_heldout"
     assert s.counts.set_index("split")["images"].to_dict() == {
         "train": tiny_cfg.n_train, "val": tiny_cfg.n_val, "test": tiny_cfg.n_test,
-    }  # fmt: skip
+    }
     per_split = s.pixels.groupby("split")["pixels"].sum()
     assert per_split["train"] == tiny_cfg.n_train * tiny_cfg.height * tiny_cfg.width
     comp = s.composition.set_index("split")
@@ -103,7 +103,7 @@ def test_check_cli(tiny_root: Path, hand_tree: Path, tmp_path: Path, capsys) -> 
     assert "problems: 0" in capsys.readouterr().out
     (hand_tree / "gtFine/train/beta/beta_000001_000019_gtFine_labelIds.png").write_bytes(b"x")
     code = main(["data", "check", str(hand_tree), "--dataset", "cityscapes", "--split", "train",
-                 "--json", "--out", str(tmp_path / "tables")])  # fmt: skip
+                 "--json", "--out", str(tmp_path / "tables")])
     assert code == 1
     printed = json.loads(capsys.readouterr().out)
     assert printed["problems"][0]["path"].endswith("beta_000001_000019_gtFine_labelIds.png")
@@ -119,7 +119,7 @@ def test_check_datasets_generates_embedded(tmp_path: Path) -> None:
     from owslib.config import load_profile
 
     cfg = load_profile("smoke", data__root=str(tmp_path / "emb"), synthetic__n_train=2,
-                       synthetic__n_val=1, synthetic__n_test=1)  # fmt: skip
+                       synthetic__n_val=1, synthetic__n_test=1)
     out = summary.check_datasets(cfg, cityscapes="", road_anomaly21=str(tmp_path / "none"))
     assert [s.name for s in out] == ["embedded", "road_anomaly21"]
     assert out[0].ok and not out[1].ok
@@ -128,7 +128,7 @@ def test_check_datasets_generates_embedded(tmp_path: Path) -> None:
 
 
 def test_missing_cityscapes_test_split_is_a_note(tmp_path: Path, add_pair, hand_label_ids,
-                                                 capsys) -> None:  # fmt: skip
+                                                 capsys) -> None:
     root = tmp_path / "cityscapes"
     add_pair(root, "train", "aachen_000000_000019", hand_label_ids)
     add_pair(root, "val", "frankfurt_000000_000019", hand_label_ids)

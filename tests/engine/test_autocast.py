@@ -9,8 +9,11 @@ from owslib.engine import autocast as amp
 
 def _cpuinfo(tmp_path, flags):
     p = tmp_path / f"cpuinfo_{len(flags)}"
-    p.write_text("processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: " + " ".join(flags)
-                 + "\n\nprocessor\t: 1\nmodel name\t: Test CPU 9000\nflags\t\t: fpu\n")  # fmt: skip
+    p.write_text(
+        "processor\t: 0\nmodel name\t: Test CPU 9000\nflags\t\t: "
+        + " ".join(flags)
+        + "\n\nprocessor\t: 1\nmodel name\t: Test CPU 9000\nflags\t\t: fpu\n"
+    )
     return p
 
 
@@ -36,8 +39,9 @@ def test_cpu_info_records_the_instruction_set_caps_in_force(tmp_path, monkeypatc
 
 
 def test_emulated_bf16_warns_once_and_float32_never(monkeypatch, caplog):
-    monkeypatch.setattr(amp, "cpu_info", lambda: {"cpu": "Test CPU", "cpu_capability": "AVX2",
-                                                  "cpu_bf16": False})  # fmt: skip
+    monkeypatch.setattr(
+        amp, "cpu_info", lambda: {"cpu": "Test CPU", "cpu_capability": "AVX2", "cpu_bf16": False}
+    )
     amp._warn_emulated_bf16.cache_clear()
     cpu = torch.device("cpu")
     with caplog.at_level(logging.WARNING, logger="owslib.engine.autocast"):
@@ -54,8 +58,9 @@ def test_emulated_bf16_warns_once_and_float32_never(monkeypatch, caplog):
 
 
 def test_native_bf16_does_not_warn(monkeypatch, caplog):
-    monkeypatch.setattr(amp, "cpu_info", lambda: {"cpu": "x", "cpu_capability": "AVX512",
-                                                  "cpu_bf16": True})  # fmt: skip
+    monkeypatch.setattr(
+        amp, "cpu_info", lambda: {"cpu": "x", "cpu_capability": "AVX512", "cpu_bf16": True}
+    )
     amp._warn_emulated_bf16.cache_clear()
     with caplog.at_level(logging.WARNING, logger="owslib.engine.autocast"):
         with amp.autocast(torch.device("cpu"), True):

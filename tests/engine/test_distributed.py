@@ -56,11 +56,28 @@ def test_torchrun_with_a_head_no_loss_reads(smoke_root, tmp_path):
     torchrun = shutil.which("torchrun", path=str(Path(sys.executable).parent))
     out = tmp_path / "ddp_head"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
-    sets = [f"data__root={smoke_root}", "train__epochs=2", "train__batch_size=2",
-            "model__extra_decoder=mlp", "model__fusion=confidence", "model__mlp_dim=16",
-            "loss__w_conf=0.0"]  # fmt: skip
-    cmd = [torchrun, "--standalone", "--nproc_per_node", "2", "-m", "owslib", "train",
-           "--profile", "smoke", "--out", str(out)]  # fmt: skip
+    sets = [
+        f"data__root={smoke_root}",
+        "train__epochs=2",
+        "train__batch_size=2",
+        "model__extra_decoder=mlp",
+        "model__fusion=confidence",
+        "model__mlp_dim=16",
+        "loss__w_conf=0.0",
+    ]
+    cmd = [
+        torchrun,
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "owslib",
+        "train",
+        "--profile",
+        "smoke",
+        "--out",
+        str(out),
+    ]
     for s in sets:
         cmd += ["--set", s]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
@@ -81,8 +98,10 @@ def _ranks_with_caches(tmp_path, caches, monkeypatch):
     ctx = torch.multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     store = tmp_path / f"store_{len(list(tmp_path.iterdir()))}"
-    procs = [ctx.Process(target=worker.run, args=(r, str(store), [str(c) for c in caches], queue))
-             for r in range(2)]  # fmt: skip
+    procs = [
+        ctx.Process(target=worker.run, args=(r, str(store), [str(c) for c in caches], queue))
+        for r in range(2)
+    ]
     for p in procs:
         p.start()
     results = dict(queue.get(timeout=300) for _ in procs)  # spawning is slow when loaded

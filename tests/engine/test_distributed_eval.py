@@ -79,8 +79,10 @@ def test_ddp_training_writes_the_metrics_of_its_checkpoint(smoke_root, tmp_path,
     ctx = torch.multiprocessing.get_context("spawn")
     queue = ctx.Queue()
     port = _free_port()
-    procs = [ctx.Process(target=worker.run, args=(r, port, str(smoke_root), str(out), str(cache),
-                                                  queue)) for r in range(2)]  # fmt: skip
+    procs = [
+        ctx.Process(target=worker.run, args=(r, port, str(smoke_root), str(out), str(cache), queue))
+        for r in range(2)
+    ]
     for p in procs:
         p.start()
     dict(queue.get(timeout=300) for _ in procs)

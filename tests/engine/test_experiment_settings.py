@@ -29,9 +29,16 @@ def test_num_workers_defaults_to_automatic_and_profiles_keep_theirs():
 
 @pytest.mark.parametrize(
     ("cpus", "ranks", "expected"),
-    [(1, 1, 0), (2, 1, 1), (5, 1, 4), (16, 1, MAX_AUTO_WORKERS), (64, 1, MAX_AUTO_WORKERS),
-     (16, 4, 3), (8, 8, 0)],
-)  # fmt: skip
+    [
+        (1, 1, 0),
+        (2, 1, 1),
+        (5, 1, 4),
+        (16, 1, MAX_AUTO_WORKERS),
+        (64, 1, MAX_AUTO_WORKERS),
+        (16, 4, 3),
+        (8, 8, 0),
+    ],
+)
 def test_automatic_workers_leave_a_core_per_process(cpus, ranks, expected):
     assert resolve_num_workers(AUTO_WORKERS, cpus=cpus, local_ranks=ranks) == expected
 

@@ -56,10 +56,17 @@ def test_checkpoint_restores_model_and_class_statistics(smoke_cfg, tmp_path):
 
 @pytest.mark.parametrize(
     "extra",
-    [{}, {"loss__w_infonce": 0.5, "loss__synco_direction": "both", "loss__stats_warmup_epochs": 0,
-          "loss__synco_warmup_epochs": 0}],
+    [
+        {},
+        {
+            "loss__w_infonce": 0.5,
+            "loss__synco_direction": "both",
+            "loss__stats_warmup_epochs": 0,
+            "loss__synco_warmup_epochs": 0,
+        },
+    ],
     ids=["contmav", "infonce_synco_both"],
-)  # fmt: skip
+)
 def test_resumed_run_matches_uninterrupted_run(smoke_cfg, tmp_path, extra):
     cfg = smoke_cfg.override(train__epochs=3, **extra)
     full = build_experiment(cfg)

@@ -40,8 +40,9 @@ def test_a_shipped_encoder_fills_an_empty_cache_and_never_replaces_a_cached_one(
     with caplog.at_level(logging.WARNING, logger="owslib.engine.pretrain"):
         assert restore_shipped_encoder(cfg, cache, shipped) is False
     assert target.read_bytes() == b"this machine's encoder"  # kept, but named with both checksums
-    mine, theirs = (hashlib.sha256(b).hexdigest()[:12]
-                    for b in (b"this machine's encoder", b"shipped encoder"))  # fmt: skip
+    mine, theirs = (
+        hashlib.sha256(b).hexdigest()[:12] for b in (b"this machine's encoder", b"shipped encoder")
+    )
     assert "not the one shipped" in caplog.text and mine in caplog.text and theirs in caplog.text
     other = load_profile("smoke", model__pretrain_epochs=7)  # another encoder config: not shipped
     assert restore_shipped_encoder(other, cache, shipped) is False

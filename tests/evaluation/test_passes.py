@@ -248,8 +248,14 @@ def test_evaluation_writes_nothing_and_the_report_writes_everything(tmp_path, mo
         "fused",
     }
     json.dumps(m)  # the metrics part is plain JSON
-    write_evaluation(tmp_path, _evaluate(loader, n_maps=2, scorers=("max_logit", "fused"), map_scorers=("fused", "max_logit")),
-                     "embedded", "cityscapes_heldout")  # fmt: skip
+    write_evaluation(
+        tmp_path,
+        _evaluate(
+            loader, n_maps=2, scorers=("max_logit", "fused"), map_scorers=("fused", "max_logit")
+        ),
+        "embedded",
+        "cityscapes_heldout",
+    )
     m = json.loads((tmp_path / "metrics.json").read_text())
     for name in ("per_image.csv", "curves.csv", "pr_curves.png", "roc_curves.png"):
         assert (tmp_path / name).is_file(), name

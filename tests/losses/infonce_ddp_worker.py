@@ -20,16 +20,20 @@ def rank_steps(rank: int) -> list[tuple[torch.Tensor, torch.Tensor, torch.Tensor
         n_known = 0 if (rank, step) == (1, 1) else 5 + rank
         n_unknown = 0 if (rank, step) == (1, 0) else 3
         labels = torch.randint(0, K - rank, (n_known,), generator=g)  # rank 1 never sees class 2
-        steps.append((torch.randn(n_known, D, generator=g), labels,
-                      torch.randn(n_unknown, D, generator=g)))  # fmt: skip
+        steps.append(
+            (torch.randn(n_known, D, generator=g), labels, torch.randn(n_unknown, D, generator=g))
+        )
     return steps
 
 
 def state(term: InfoNCETerm) -> dict[str, np.ndarray]:
     """The term's prototypes as arrays (sent by value: a tensor through the queue would be shared
     memory that the finished process takes with it)."""
-    return {"prototypes": term.prototypes.numpy().copy(), "valid": term.prototype_valid.numpy().copy(),
-            "unknown": term.unknown_prototype.numpy().copy()}  # fmt: skip
+    return {
+        "prototypes": term.prototypes.numpy().copy(),
+        "valid": term.prototype_valid.numpy().copy(),
+        "unknown": term.unknown_prototype.numpy().copy(),
+    }
 
 
 def run(rank: int, store: str, queue) -> None:

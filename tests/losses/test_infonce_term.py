@@ -429,8 +429,13 @@ def test_parse_synco_counts():
     assert parse_synco_counts(" interpolated:2, mixup:0 ,") == {"interpolated": 2, "mixup": 0}
     assert parse_synco_counts("") == {}
     assert set(parse_synco_counts(LossConfig().synco_counts)) == {
-        "interpolated", "extrapolated", "mixup", "noise", "perturbed", "adversarial"
-    }  # fmt: skip
+        "interpolated",
+        "extrapolated",
+        "mixup",
+        "noise",
+        "perturbed",
+        "adversarial",
+    }
 
 
 def test_prototypes_are_the_same_on_every_ddp_rank(tmp_path, monkeypatch):
@@ -443,8 +448,9 @@ def test_prototypes_are_the_same_on_every_ddp_rank(tmp_path, monkeypatch):
     worker = importlib.import_module("infonce_ddp_worker")
     ctx = torch.multiprocessing.get_context("spawn")
     queue = ctx.Queue()
-    procs = [ctx.Process(target=worker.run, args=(r, str(tmp_path / "store"), queue))
-             for r in range(2)]  # fmt: skip
+    procs = [
+        ctx.Process(target=worker.run, args=(r, str(tmp_path / "store"), queue)) for r in range(2)
+    ]
     for p in procs:
         p.start()
     results = dict(queue.get(timeout=300) for _ in procs)  # spawning is slow on a loaded machine

@@ -173,8 +173,9 @@ def test_masked_reductions_equal_the_boolean_mask_formulas(name, valid, seed):
     old = _old(name, stats, x, target)
     (g_old,) = torch.autograd.grad(old, x, allow_unused=True)
     assert new.item() == pytest.approx(old.item(), rel=1e-6, abs=1e-7)
-    torch.testing.assert_close(g_new, torch.zeros_like(x) if g_old is None else g_old,
-                               rtol=1e-5, atol=1e-7)  # fmt: skip
+    torch.testing.assert_close(
+        g_new, torch.zeros_like(x) if g_old is None else g_old, rtol=1e-5, atol=1e-7
+    )
 
 
 @pytest.mark.parametrize("fill", [IGNORE_INDEX, K, PAD_INDEX])
@@ -217,8 +218,10 @@ def test_the_whole_objective_steps_without_a_sync_and_keeps_its_epoch_on_load():
     objective = ContMAVObjective(LossConfig(), K, K, torch.rand(K) + 0.5)
     x, target = _batch()
     for epoch in range(2):
-        outputs = {SEM_LOGITS: x.detach().clone().requires_grad_(),
-                   EMBEDDING: x.detach().clone().requires_grad_()}  # fmt: skip
+        outputs = {
+            SEM_LOGITS: x.detach().clone().requires_grad_(),
+            EMBEDDING: x.detach().clone().requires_grad_(),
+        }
         with SyncCalls() as c:
             out = objective(outputs, target)
             out["loss"].backward()

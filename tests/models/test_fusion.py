@@ -154,8 +154,12 @@ def test_confidence_detach_keeps_the_confidence_loss_out_of_the_encoder(detach):
     from owslib.models import build_model
     from owslib.models.outputs import CONFIDENCE, SEM_LOGITS
 
-    cfg = load_profile("smoke", model__extra_decoder="mlp", model__fusion="confidence",
-                       model__confidence_detach=detach).model  # fmt: skip
+    cfg = load_profile(
+        "smoke",
+        model__extra_decoder="mlp",
+        model__fusion="confidence",
+        model__confidence_detach=detach,
+    ).model
     model = build_model(cfg, num_classes=4)
     out = model(torch.randn(2, 3, 64, 64))
     target = torch.randint(0, 4, (2, 64, 64))

@@ -40,11 +40,20 @@ def test_a_changed_number_and_a_missing_one_are_named():
 def test_numbers_flattens_a_result_into_paths():
     import numpy as np
 
-    tree = {"miou": 0.5, "iou": [0.25, 0.75], "anomaly": {"fused": {"n": 3, "ok": True}},
-            "arr": np.array([1.5]), "name": "x"}  # fmt: skip
+    tree = {
+        "miou": 0.5,
+        "iou": [0.25, 0.75],
+        "anomaly": {"fused": {"n": 3, "ok": True}},
+        "arr": np.array([1.5]),
+        "name": "x",
+    }
     assert computation.numbers(tree) == {
-        "miou": 0.5, "iou/0": 0.25, "iou/1": 0.75, "anomaly/fused/n": 3.0, "arr/0": 1.5,
-    }  # fmt: skip
+        "miou": 0.5,
+        "iou/0": 0.25,
+        "iou/1": 0.75,
+        "anomaly/fused/n": 3.0,
+        "arr/0": 1.5,
+    }
 
 
 def test_the_fingerprint_of_the_committed_runs_is_unchanged():
@@ -56,8 +65,11 @@ def test_the_fingerprint_of_the_committed_runs_is_unchanged():
     committed = {
         "base_config_sha256": "5afa2bb68c38909781f94550f1a9cca366c7ba68be82eac3170dc67a566d8908",
         "encoder_sha256": "920f70139213b5644507f3bf8bc85261642971968c35890f7a2682b81902e97e",
-        "isa": "avx2", "precision": "float32", "source_sha256": code_identity(), "threads": 1,
-    }  # fmt: skip
+        "isa": "avx2",
+        "precision": "float32",
+        "source_sha256": code_identity(),
+        "threads": 1,
+    }
     assert fingerprint(committed) == "cdfef8be552f1ba7"
 
 

@@ -21,14 +21,19 @@ SETUP = {"precision": "float32", "isa": "avx2", "threads": 1}
 
 def _study(tmp_path: Path, smoke_root: Path, **extra) -> Path:
     spec = {
-        "profile": "smoke", "seeds": [0, 1], "setup": SETUP,
-        "variants": {"baseline": {"description": "b",
-                                  "overrides": {"data__root": str(smoke_root)}},
-                     "focal": {"description": "f", "overrides": {"data__root": str(smoke_root),
-                                                                  "loss__semantic": "focal"}}},
+        "profile": "smoke",
+        "seeds": [0, 1],
+        "setup": SETUP,
+        "variants": {
+            "baseline": {"description": "b", "overrides": {"data__root": str(smoke_root)}},
+            "focal": {
+                "description": "f",
+                "overrides": {"data__root": str(smoke_root), "loss__semantic": "focal"},
+            },
+        },
         "notebooks": [{"name": "03_loss_ablations", "variants": ["baseline", "focal"]}],
         **extra,
-    }  # fmt: skip
+    }
     path = tmp_path / "study.json"
     path.write_text(json.dumps(spec))
     return path
@@ -43,9 +48,15 @@ def test_the_setup_names_its_environment_and_config():
     assert not Setup().declared and s.declared
 
 
-@pytest.mark.parametrize("spec, key", [({"precision": "fp16"}, "precision"),
-                                       ({"isa": "avx9"}, "isa"), ({"threads": -1}, "threads"),
-                                       ({"cores": 2}, "cores")])  # fmt: skip
+@pytest.mark.parametrize(
+    "spec, key",
+    [
+        ({"precision": "fp16"}, "precision"),
+        ({"isa": "avx9"}, "isa"),
+        ({"threads": -1}, "threads"),
+        ({"cores": 2}, "cores"),
+    ],
+)
 def test_a_bad_setup_is_refused_by_name(spec, key):
     with pytest.raises(ValueError, match=key):
         parse_setup("study.json: setup", spec)
@@ -71,14 +82,19 @@ def test_the_source_hash_is_the_one_python_3_11_computes():
     from owslib.runs.setup import COMPUTING_PARTS, _dump, _normalised
 
     root = Path(owslib.__file__).parent
-    files = [p for part in COMPUTING_PARTS
-             for p in ([root / part] if part.endswith(".py") else (root / part).rglob("*.py"))]  # fmt: skip
+    files = [
+        p
+        for part in COMPUTING_PARTS
+        for p in ([root / part] if part.endswith(".py") else (root / part).rglob("*.py"))
+    ]
     assert len(files) > 50
     for path in files:  # the committed runs' code hashes were computed with 3.11's ast.dump
         tree = ast.parse(path.read_text())
         assert _dump(tree) == ast.dump(tree), path
-    expected = ("Module(body=[Assign(targets=[Name(id='x', ctx=Store())], "
-                "value=Constant(value=None))], type_ignores=[])")  # fmt: skip
+    expected = (
+        "Module(body=[Assign(targets=[Name(id='x', ctx=Store())], "
+        "value=Constant(value=None))], type_ignores=[])"
+    )
     assert _normalised("x = None\n") == expected  # a None that is a value is kept
 
 
@@ -102,10 +118,27 @@ def test_runs_train_in_the_setup_in_processes_of_their_own_and_verify_bit_for_bi
         monkeypatch.delenv(k, raising=False)
     path = _study(tmp_path, smoke_root)
     results = tmp_path / "results"
-    assert main(["study", "--study", str(path), "--results", str(results), "--train-only",
-                 "--seeds", "0", "--jobs", "2"]) == 0  # fmt: skip
-    infos = {v: json.loads((run_dir(results, "smoke", v, 0) / "run.json").read_text())
-             for v in ("baseline", "focal")}  # fmt: skip
+    assert (
+        main(
+            [
+                "study",
+                "--study",
+                str(path),
+                "--results",
+                str(results),
+                "--train-only",
+                "--seeds",
+                "0",
+                "--jobs",
+                "2",
+            ]
+        )
+        == 0
+    )
+    infos = {
+        v: json.loads((run_dir(results, "smoke", v, 0) / "run.json").read_text())
+        for v in ("baseline", "focal")
+    }
     for info in infos.values():
         assert info["status"] == "finished"
         assert info["setup"]["precision"] == "float32" and info["setup"]["isa"] == "avx2"
@@ -130,8 +163,12 @@ def test_runs_train_in_the_setup_in_processes_of_their_own_and_verify_bit_for_bi
 
     monkeypatch.setattr(verify, "train_in_setup", keeping)
     capsys.readouterr()
-    assert main(["study", "--study", str(path), "--results", str(results),
-                 "--verify", "baseline/seed0"]) == 0  # fmt: skip
+    assert (
+        main(
+            ["study", "--study", str(path), "--results", str(results), "--verify", "baseline/seed0"]
+        )
+        == 0
+    )
     assert "baseline/seed0: bit-identical" in capsys.readouterr().out
     # it says what the committed run cost, and its run process (an empty folder) calls its ETA a guess
     assert (
@@ -151,38 +188,128 @@ def test_runs_train_in_the_setup_in_processes_of_their_own_and_verify_bit_for_bi
     metrics = json.loads(metrics_file.read_text())
     metrics["miou"] += 1e-9
     metrics_file.write_text(json.dumps(metrics))
-    assert main(["study", "--study", str(path), "--results", str(results),
-                 "--verify", "baseline/seed0"]) == 1  # fmt: skip
+    assert (
+        main(
+            ["study", "--study", str(path), "--results", str(results), "--verify", "baseline/seed0"]
+        )
+        == 1
+    )
     assert "differs at metrics.json miou" in capsys.readouterr().out
 
 
-@pytest.mark.parametrize("confirmatory, match", [
-    ({"seeds": [0, 7], "questions": []}, "fresh seeds"),
-    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "mIoU",
-                                   "margin": 0.02}]}, "not a compared metric"),
-    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations",
-                                   "endpoint": "aupr/fused/everywhere", "margin": 0.02}]},
-     "aggregation"),
-    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
-                                   "margin": 0}]}, "margin"),
-    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
-                                   "margin": 0.02, "rule": "cherry_pick"}]}, "rule"),
-    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
-                                   "margin": 0.02, "alpha": 0.1}]}, "unknown keys"),
-    ({"seeds": [7], "power": 0.8, "margins": {}}, "unknown keys"),
-    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
-                                   "margin": 0.02}] * 2}, "one question per notebook"),
-    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
-                                   "margin": True}]}, "margin"),
-    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
-                                   "margin": 0.02, "rule": "head_to_head",
-                                   "arms": ["focal", "focal"]}]}, "two different variants"),
-    ({"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
-                                   "margin": 0.02, "higher_is_better": "yes"}]}, "true or false"),
-    ({"seeds": [7, 7], "questions": []}, "distinct integers"),
-    ({"seeds": [7], "alpha": 1.5, "questions": []}, "alpha"),
-    ({"seeds": [7], "power": 0, "questions": []}, "power"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    "confirmatory, match",
+    [
+        ({"seeds": [0, 7], "questions": []}, "fresh seeds"),
+        (
+            {
+                "seeds": [7],
+                "questions": [
+                    {"notebook": "03_loss_ablations", "endpoint": "mIoU", "margin": 0.02}
+                ],
+            },
+            "not a compared metric",
+        ),
+        (
+            {
+                "seeds": [7],
+                "questions": [
+                    {
+                        "notebook": "03_loss_ablations",
+                        "endpoint": "aupr/fused/everywhere",
+                        "margin": 0.02,
+                    }
+                ],
+            },
+            "aggregation",
+        ),
+        (
+            {
+                "seeds": [7],
+                "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou", "margin": 0}],
+            },
+            "margin",
+        ),
+        (
+            {
+                "seeds": [7],
+                "questions": [
+                    {
+                        "notebook": "03_loss_ablations",
+                        "endpoint": "miou",
+                        "margin": 0.02,
+                        "rule": "cherry_pick",
+                    }
+                ],
+            },
+            "rule",
+        ),
+        (
+            {
+                "seeds": [7],
+                "questions": [
+                    {
+                        "notebook": "03_loss_ablations",
+                        "endpoint": "miou",
+                        "margin": 0.02,
+                        "alpha": 0.1,
+                    }
+                ],
+            },
+            "unknown keys",
+        ),
+        ({"seeds": [7], "power": 0.8, "margins": {}}, "unknown keys"),
+        (
+            {
+                "seeds": [7],
+                "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou", "margin": 0.02}]
+                * 2,
+            },
+            "one question per notebook",
+        ),
+        (
+            {
+                "seeds": [7],
+                "questions": [
+                    {"notebook": "03_loss_ablations", "endpoint": "miou", "margin": True}
+                ],
+            },
+            "margin",
+        ),
+        (
+            {
+                "seeds": [7],
+                "questions": [
+                    {
+                        "notebook": "03_loss_ablations",
+                        "endpoint": "miou",
+                        "margin": 0.02,
+                        "rule": "head_to_head",
+                        "arms": ["focal", "focal"],
+                    }
+                ],
+            },
+            "two different variants",
+        ),
+        (
+            {
+                "seeds": [7],
+                "questions": [
+                    {
+                        "notebook": "03_loss_ablations",
+                        "endpoint": "miou",
+                        "margin": 0.02,
+                        "higher_is_better": "yes",
+                    }
+                ],
+            },
+            "true or false",
+        ),
+        ({"seeds": [7, 7], "questions": []}, "distinct integers"),
+        ({"seeds": [7], "alpha": 1.5, "questions": []}, "alpha"),
+        ({"seeds": [7], "power": 0, "questions": []}, "power"),
+    ],
+)
 def test_the_confirmatory_declaration_is_validated(tmp_path, smoke_root, confirmatory, match):
     path = _study(tmp_path, smoke_root, confirmatory=confirmatory)
     with pytest.raises(StudyError, match=match):
@@ -202,8 +329,21 @@ def test_jobs_auto_takes_what_the_cores_and_the_memory_hold(tmp_path, capsys, sm
     meminfo.write_text("MemTotal:       24000000 kB\nMemAvailable:   20971520 kB\n")
     assert available_memory(meminfo) == 20 * gb
     # the runner says what it chose (and its estimate counts it)
-    assert main(["study", "--study", str(_study(tmp_path, smoke_root)), "--jobs", "auto",
-                 "--results", str(tmp_path / "results"), "--dry-run"]) == 0  # fmt: skip
+    assert (
+        main(
+            [
+                "study",
+                "--study",
+                str(_study(tmp_path, smoke_root)),
+                "--jobs",
+                "auto",
+                "--results",
+                str(tmp_path / "results"),
+                "--dry-run",
+            ]
+        )
+        == 0
+    )
     out = capsys.readouterr().out
     n = auto_jobs(1)
     assert out.startswith(f"--jobs auto: {n} at a time (") and "1 thread(s) a run" in out
@@ -216,9 +356,18 @@ def test_jobs_auto_takes_what_the_cores_and_the_memory_hold(tmp_path, capsys, sm
 def test_confirming_runs_come_after_the_screening_on_fresh_seeds(tmp_path, smoke_root):
     from owslib.study.plan import jobs
 
-    conf = {"seeds": [7, 8], "questions": [
-        {"notebook": "03_loss_ablations", "endpoint": "miou", "margin": 0.02,
-         "rule": "head_to_head", "arms": ["focal", "baseline"]}]}  # fmt: skip
+    conf = {
+        "seeds": [7, 8],
+        "questions": [
+            {
+                "notebook": "03_loss_ablations",
+                "endpoint": "miou",
+                "margin": 0.02,
+                "rule": "head_to_head",
+                "arms": ["focal", "baseline"],
+            }
+        ],
+    }
     study = load_study(_study(tmp_path, smoke_root, confirmatory=conf))
     assert study.config("focal", 7).train.amp is False  # the setup's precision, every run
     all_jobs = [(j.variant, j.seed) for j in jobs(study, tmp_path / "results")]
@@ -230,8 +379,9 @@ def test_confirming_runs_come_after_the_screening_on_fresh_seeds(tmp_path, smoke
 
 def test_another_profile_narrows_the_confirming_seeds_to_some_declared_ones(tmp_path, smoke_root):
     conf = {"seeds": [7, 8, 9], "questions": []}
-    path = _study(tmp_path, smoke_root, confirmatory=conf,
-                  profiles={"quick": {"confirmatory_seeds": [7]}})  # fmt: skip
+    path = _study(
+        tmp_path, smoke_root, confirmatory=conf, profiles={"quick": {"confirmatory_seeds": [7]}}
+    )
     assert load_study(path).confirmatory.seeds == (7, 8, 9)  # the declared study: all of them
     assert load_study(path, profile="quick").confirmatory.seeds == (7,)
     for profile, seeds, match in [
@@ -240,9 +390,13 @@ def test_another_profile_narrows_the_confirming_seeds_to_some_declared_ones(tmp_
         ("quick", [500], "distinct seeds of the confirmation's"),
         ("quick", [7, 7], "distinct seeds of the confirmation's"),
         ("quick", 7, "distinct seeds of the confirmation's"),
-    ]:  # fmt: skip
-        path = _study(tmp_path, smoke_root, confirmatory=conf,
-                      profiles={profile: {"confirmatory_seeds": seeds}})  # fmt: skip
+    ]:
+        path = _study(
+            tmp_path,
+            smoke_root,
+            confirmatory=conf,
+            profiles={profile: {"confirmatory_seeds": seeds}},
+        )
         with pytest.raises(StudyError, match=f"profiles.{profile}.confirmatory_seeds.*{match}"):
             load_study(path, profile=profile)
     path = _study(tmp_path, smoke_root, profiles={"quick": {"confirmatory_seeds": [7]}})
@@ -260,13 +414,19 @@ def test_the_best_screening_rule_waits_for_the_screening(tmp_path, smoke_root):
     from owslib.study.arms import confirmation_runs
     from owslib.study.confirm import Question, select_arms
 
-    conf = {"seeds": [7], "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou",
-                                         "margin": 0.02}]}  # fmt: skip
+    conf = {
+        "seeds": [7],
+        "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou", "margin": 0.02}],
+    }
     study = load_study(_study(tmp_path, smoke_root, confirmatory=conf))
     assert confirmation_runs(study, tmp_path / "results") == {}  # nothing screened yet
-    long = pd.DataFrame([dict(variant=v, seed=s, metric="miou", scorer="", aggregation="",
-                              value=base + 0.01 * s) for s in (0, 1)
-                         for v, base in (("baseline", 0.5), ("focal", 0.6), ("dice", 0.55))])  # fmt: skip
+    long = pd.DataFrame(
+        [
+            dict(variant=v, seed=s, metric="miou", scorer="", aggregation="", value=base + 0.01 * s)
+            for s in (0, 1)
+            for v, base in (("baseline", 0.5), ("focal", 0.6), ("dice", 0.55))
+        ]
+    )
     q = Question("03_loss_ablations", "miou", 0.02)
     assert select_arms(q, ("baseline", "focal", "dice"), "baseline", long) == ("focal", "baseline")
     q_fpr = Question("03_loss_ablations", "fpr95/fused/pooled", 0.02)

@@ -12,16 +12,33 @@ from owslib.study.answers import answer_sentences, confirmatory_answers, screeni
 from owslib.study.studyfile import load_study, run_dir
 
 SPEC = {
-    "profile": "smoke", "seeds": [0, 1, 2],
-    "variants": {"baseline": {"description": "b", "overrides": {}},
-                 "focal": {"description": "f", "overrides": {"loss__semantic": "focal"}},
-                 "dice": {"description": "d", "overrides": {"loss__semantic": "dice"}}},
-    "notebooks": [{"name": "03_loss_ablations", "question": "Which semantic loss?",
-                   "variants": ["baseline", "focal", "dice"]}],
-    "confirmatory": {"seeds": [10, 11, 12, 13, 14, 15], "questions": [
-        {"notebook": "03_loss_ablations", "endpoint": "miou", "margin": 0.02,
-         "rule": "head_to_head", "arms": ["focal", "baseline"]}]},
-}  # fmt: skip
+    "profile": "smoke",
+    "seeds": [0, 1, 2],
+    "variants": {
+        "baseline": {"description": "b", "overrides": {}},
+        "focal": {"description": "f", "overrides": {"loss__semantic": "focal"}},
+        "dice": {"description": "d", "overrides": {"loss__semantic": "dice"}},
+    },
+    "notebooks": [
+        {
+            "name": "03_loss_ablations",
+            "question": "Which semantic loss?",
+            "variants": ["baseline", "focal", "dice"],
+        }
+    ],
+    "confirmatory": {
+        "seeds": [10, 11, 12, 13, 14, 15],
+        "questions": [
+            {
+                "notebook": "03_loss_ablations",
+                "endpoint": "miou",
+                "margin": 0.02,
+                "rule": "head_to_head",
+                "arms": ["focal", "baseline"],
+            }
+        ],
+    },
+}
 
 
 def _run(results, variant, seed, miou, fingerprint="A", status="finished"):
@@ -104,8 +121,10 @@ def test_a_notebook_closes_with_its_question_s_verdict(tmp_path):
 
     study, results = _study(tmp_path), tmp_path / "results"
     text = notebook_verdict(study, results, "03_loss_ablations")
-    assert text.startswith("**Which semantic loss?** — not answered yet: focal against baseline "
-                           "on mIoU (margin ±0.02), 0 of 6 confirming seeds")  # fmt: skip
+    assert text.startswith(
+        "**Which semantic loss?** — not answered yet: focal against baseline "
+        "on mIoU (margin ±0.02), 0 of 6 confirming seeds"
+    )
     assert "exploratory" in text
     assert "no pre-registered confirmation" in notebook_verdict(study, results, "01_x")
 
@@ -121,23 +140,42 @@ def test_no_verdict_is_read_before_every_planned_seed_is_done(tmp_path):
     assert abs(row["mean"] - 0.061) < 1e-12 and row["lo"] < row["mean"] < row["hi"]  # interim
     assert row["verdict"] != row["verdict"] and row["p"] != row["p"]  # no test, no verdict
     (sentence,) = answer_sentences(confirmatory_answers(study, results))
-    assert sentence == ("**Which semantic loss?** — not answered yet: focal against baseline on "
-                        "mIoU (margin ±0.02), 3 of 6 confirming seeds done; the verdict comes with "
-                        "the last.")  # fmt: skip
+    assert sentence == (
+        "**Which semantic loss?** — not answered yet: focal against baseline on "
+        "mIoU (margin ±0.02), 3 of 6 confirming seeds done; the verdict comes with "
+        "the last."
+    )
 
 
 THREE = {
     **SPEC,
-    "notebooks": [{"name": "03_loss_ablations", "question": "Focal?", "variants": ["baseline", "focal"]},
-                  {"name": "04_infonce", "question": "Dice?", "variants": ["baseline", "dice"]},
-                  {"name": "05_synco_comparison", "question": "Focal or Dice?",
-                   "variants": ["focal", "dice"]}],
-    "confirmatory": {"seeds": [10, 11, 12, 13, 14, 15], "questions": [
-        {"notebook": n, "endpoint": "miou", "margin": 0.02, "rule": "head_to_head", "arms": arms}
-        for n, arms in (("03_loss_ablations", ["focal", "baseline"]),
-                        ("04_infonce", ["dice", "baseline"]),
-                        ("05_synco_comparison", ["focal", "dice"]))]},
-}  # fmt: skip
+    "notebooks": [
+        {"name": "03_loss_ablations", "question": "Focal?", "variants": ["baseline", "focal"]},
+        {"name": "04_infonce", "question": "Dice?", "variants": ["baseline", "dice"]},
+        {
+            "name": "05_synco_comparison",
+            "question": "Focal or Dice?",
+            "variants": ["focal", "dice"],
+        },
+    ],
+    "confirmatory": {
+        "seeds": [10, 11, 12, 13, 14, 15],
+        "questions": [
+            {
+                "notebook": n,
+                "endpoint": "miou",
+                "margin": 0.02,
+                "rule": "head_to_head",
+                "arms": arms,
+            }
+            for n, arms in (
+                ("03_loss_ablations", ["focal", "baseline"]),
+                ("04_infonce", ["dice", "baseline"]),
+                ("05_synco_comparison", ["focal", "dice"]),
+            )
+        ],
+    },
+}
 
 
 def test_holm_counts_every_question_and_only_a_verdict_that_stands_is_given(tmp_path):
@@ -228,7 +266,8 @@ def test_a_question_without_a_p_value_stays_in_holm_s_family(tmp_path):
         _run(results, "focal", s, 0.56 + noise[1, i])
     table = confirmatory_answers(study, results).set_index("notebook")
     assert (table["status"] == "analysed").all() and table.loc["04_infonce", "p"] != table.loc[
-        "04_infonce", "p"]  # fmt: skip
+        "04_infonce", "p"
+    ]
     raw = [table.loc["03_loss_ablations", "p"], 1.0, table.loc["05_synco_comparison", "p"]]
     assert np.allclose(table["p_holm"], comparison.holm(raw))  # m = 3, not 2
     assert table.loc["04_infonce", "verdict"] == "inconclusive"
@@ -248,8 +287,10 @@ def test_runs_the_runner_would_retrain_are_not_paired_and_the_status_says_why(tm
     (run_dir(results, "smoke", "focal", 15) / "metrics.json").write_text('{"miou": NaN}')
     row = confirmatory_answers(study, results).iloc[0]
     assert row["n_pairs"] == 3 and row["verdict"] != row["verdict"]
-    assert row["status"] == ("3 of 6 confirming seeds done; not paired: seed 13 (focal stale); "
-                             "seed 14 (baseline failed); seed 15 (focal has no miou)")  # fmt: skip
+    assert row["status"] == (
+        "3 of 6 confirming seeds done; not paired: seed 13 (focal stale); "
+        "seed 14 (baseline failed); seed 15 (focal has no miou)"
+    )
 
 
 def test_pairs_of_different_setups_are_not_analysed_together(tmp_path):
@@ -303,9 +344,11 @@ def test_the_sentences_name_the_interval_each_verdict_rests_on(tmp_path):
     had = stats.paired_t_power(0.02, t.sd, 6, 0.05)
     assert abs(row["power_fresh"] - had) < 1e-12
     assert abs(row["tost_power_fresh"] - stats.tost_power(0.02, t.sd, 6, alpha=0.05)) < 1e-12
-    assert (f"power at the margin (paired t at Holm's worst-case level) {100 * had:.0f} % at the "
-            f"fresh seeds' SD of paired differences ({t.sd:.3f}); {100 * row['power']:.0f} % as "
-            f"planned at the screening's ({sd:.3f}, a root mean square over its variants") in sentence  # fmt: skip
+    assert (
+        f"power at the margin (paired t at Holm's worst-case level) {100 * had:.0f} % at the "
+        f"fresh seeds' SD of paired differences ({t.sd:.3f}); {100 * row['power']:.0f} % as "
+        f"planned at the screening's ({sd:.3f}, a root mean square over its variants"
+    ) in sentence
     # and what the fresh seeds' own SD lets the design detect with the planned power
     found = stats.detectable_effect(t.sd, 6, 0.8, 0.05)
     assert abs(row["detectable"] - found) < 1e-12
@@ -350,16 +393,19 @@ def test_the_table_of_answers_gives_each_verdict_and_the_screening_beside_it(tmp
     question, verdict, effect, also, link = cells
     assert question == "Which semantic loss?" and verdict == "**better**"
     t = confirmatory_answers(study, results).iloc[0]
-    assert effect == (f"`focal` − `baseline`: +{t['mean']:.3f} [+{t['lo']:.3f}, +{t['hi']:.3f}] "
-                      "mIoU (margin ±0.02)")  # fmt: skip
+    assert effect == (
+        f"`focal` − `baseline`: +{t['mean']:.3f} [+{t['lo']:.3f}, +{t['hi']:.3f}] "
+        "mIoU (margin ±0.02)"
+    )
     assert max(len(c) for c in cells) <= 160  # a first screen: short cells
     # the long answer is the notebooks' sentence, without the bolded question
     (sentence,) = answer_sentences(confirmatory_answers(study, results))
     full = answers_in_full(study, results)
     assert sentence.split(" — ", 1)[1] in full and "focal is better" in sentence
     # head to head: the screening's paired difference, its seeds counted, labelled uncorrected
-    assert _screening(full) == ("`focal` − `baseline`, mIoU, uncorrected: +0.025 [−0.039, "
-                                "+0.089] (2 of 3 seeds)")  # fmt: skip
+    assert _screening(full) == (
+        "`focal` − `baseline`, mIoU, uncorrected: +0.025 [−0.039, +0.089] (2 of 3 seeds)"
+    )
     assert link == "[03](results/03_loss_ablations/smoke/03_loss_ablations.ipynb)"
 
 
@@ -378,8 +424,10 @@ def test_the_table_of_answers_ranks_the_screening_and_marks_the_confirmed_arm(tm
     verdict, why = [c.strip() for c in row.strip("|").split(" | ")][1:3]
     assert verdict == "**not answered yet**" and why == "0 of 6 confirming seeds done"
     full = answers_in_full(study, results)
-    assert ("not answered yet: focal against baseline on mIoU (margin ±0.02), 0 of 6 confirming "
-            "seeds done") in full  # fmt: skip
+    assert (
+        "not answered yet: focal against baseline on mIoU (margin ±0.02), 0 of 6 confirming "
+        "seeds done"
+    ) in full
     screening = _screening(full)
     assert screening.startswith("mIoU − `baseline`: `focal` (the confirmation's arm) +0.062 [")
     assert screening.index("`focal`") < screening.index("`dice`")  # best first
@@ -449,8 +497,10 @@ def test_the_table_of_answers_says_what_the_screening_lacks(tmp_path):
         _run(results, "dice", s, 0.52)  # the same difference at both seeds
     _run(results, "focal", 0, 0.53)  # one seed: an estimate, no interval, no q-value
     # (the screening is unfinished: no arm is picked for the confirmation yet)
-    assert screening() == ("mIoU − `baseline`: `focal` +0.030 (1 of 3 seeds, no interval), no q; "
-                           "`dice` +0.020 (2 of 3 seeds, the same at every seed), no q")  # fmt: skip
+    assert screening() == (
+        "mIoU − `baseline`: `focal` +0.030 (1 of 3 seeds, no interval), no q; "
+        "`dice` +0.020 (2 of 3 seeds, the same at every seed), no q"
+    )
     no_questions = {k: v for k, v in SPEC.items() if k != "confirmatory"}
     with pytest.raises(ValueError, match="no confirmatory questions"):
         answers_markdown(_study(tmp_path, no_questions), results)
@@ -480,8 +530,12 @@ def test_the_summary_s_answers_show_the_forest_plot_once(tmp_path):
     assert ans["forest"].axes and ans["forest"].savefig(tmp_path / "forest.png") is None
     # the tables behind the summary, beside the screening's all_runs.csv
     files = ans["files"]
-    assert {p.name for p in files.values()} == {"confirmatory.csv", "confirmatory_pairs.csv",
-                                                "power.csv", "exploratory.csv"}  # fmt: skip
+    assert {p.name for p in files.values()} == {
+        "confirmatory.csv",
+        "confirmatory_pairs.csv",
+        "power.csv",
+        "exploratory.csv",
+    }
     assert all(p.parent == results / "summary" / "smoke" for p in files.values())
     written = pd.read_csv(files["table"])
     assert written["verdict"].tolist() == ["better"] and written["n_pairs"].tolist() == [6]
@@ -540,15 +594,28 @@ def test_each_question_s_section_says_its_confirmation_before_its_screening(tmp_
 def test_the_exploratory_display_shows_scorers_that_compute_one_score_once():
     from owslib.study.answers import exploratory_top
 
-    row = {"variant": "v", "metric": "auroc", "aggregation": "pooled", "n_pairs": 3, "mean": 0.01,
-           "lo": 0.0, "hi": 0.02, "p": 0.01, "q_bh": 0.2, "notebook": "nb", "baseline": "b"}  # fmt: skip
-    ex = pd.DataFrame([
-        row | {"scorer": "gaussian"},
-        row | {"scorer": "gaussian_per_dim"},  # the same numbers: one row
-        row | {"scorer": "fused", "mean": 0.011},  # one number differs: its own row
-        row | {"scorer": "gaussian", "aggregation": "per_image", "q_bh": 0.01},  # not pooled
-        row | {"scorer": "", "metric": "miou", "aggregation": "", "q_bh": 0.1},
-    ])  # fmt: skip
+    row = {
+        "variant": "v",
+        "metric": "auroc",
+        "aggregation": "pooled",
+        "n_pairs": 3,
+        "mean": 0.01,
+        "lo": 0.0,
+        "hi": 0.02,
+        "p": 0.01,
+        "q_bh": 0.2,
+        "notebook": "nb",
+        "baseline": "b",
+    }
+    ex = pd.DataFrame(
+        [
+            row | {"scorer": "gaussian"},
+            row | {"scorer": "gaussian_per_dim"},  # the same numbers: one row
+            row | {"scorer": "fused", "mean": 0.011},  # one number differs: its own row
+            row | {"scorer": "gaussian", "aggregation": "per_image", "q_bh": 0.01},  # not pooled
+            row | {"scorer": "", "metric": "miou", "aggregation": "", "q_bh": 0.1},
+        ]
+    )
     top = exploratory_top(ex)
     assert list(top.columns) == list(ex.columns) and list(top.index) == [0, 1, 2]
     assert top["scorer"].tolist() == ["", "gaussian = gaussian_per_dim", "fused"]  # by q, stable

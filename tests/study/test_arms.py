@@ -13,14 +13,19 @@ from owslib.study.confirm import Question, select_arms
 from owslib.study.studyfile import load_study, run_dir
 
 SPEC = {
-    "profile": "smoke", "seeds": [0, 1],
-    "variants": {"baseline": {"description": "b", "overrides": {}},
-                 "focal": {"description": "f", "overrides": {"loss__semantic": "focal"}},
-                 "dice": {"description": "d", "overrides": {"loss__semantic": "dice"}}},
+    "profile": "smoke",
+    "seeds": [0, 1],
+    "variants": {
+        "baseline": {"description": "b", "overrides": {}},
+        "focal": {"description": "f", "overrides": {"loss__semantic": "focal"}},
+        "dice": {"description": "d", "overrides": {"loss__semantic": "dice"}},
+    },
     "notebooks": [{"name": "03_loss_ablations", "variants": ["baseline", "focal", "dice"]}],
-    "confirmatory": {"seeds": [10, 11], "questions": [
-        {"notebook": "03_loss_ablations", "endpoint": "miou", "margin": 0.02}]},
-}  # fmt: skip
+    "confirmatory": {
+        "seeds": [10, 11],
+        "questions": [{"notebook": "03_loss_ablations", "endpoint": "miou", "margin": 0.02}],
+    },
+}
 SCREENING = {"baseline": 0.50, "focal": 0.56, "dice": 0.53}
 
 
@@ -68,7 +73,11 @@ def test_a_runner_records_the_pick_once_and_keeps_it(study, tmp_path, caplog):
     assert record_pick(study, results, q, {}) == ("focal", "baseline")
     rec = json.loads(arms_record(study, results, "03_loss_ablations").read_text())
     assert (rec["arm"], rec["comparator"], rec["rule"], rec["endpoint"]) == (
-        "focal", "baseline", "best_screening", "miou")  # fmt: skip
+        "focal",
+        "baseline",
+        "best_screening",
+        "miou",
+    )
     assert rec["screening_seeds"] == [0, 1] and rec["fingerprint"] == "A" and rec["picked"]
     assert abs(rec["screening_mean_difference"]["dice"] - 0.03) < 1e-12
     # the screening retrained later would pick dice: the confirmation keeps its recorded arms
@@ -93,9 +102,13 @@ def test_a_runner_records_the_pick_once_and_keeps_it(study, tmp_path, caplog):
 def test_the_best_screening_rule_follows_the_good_direction():
     import pandas as pd
 
-    long = pd.DataFrame([dict(variant=v, seed=s, metric="miou", scorer="", aggregation="",
-                              value=x + 0.01 * s) for s in (0, 1)
-                         for v, x in (("baseline", 0.5), ("focal", 0.6), ("dice", 0.45))])  # fmt: skip
+    long = pd.DataFrame(
+        [
+            dict(variant=v, seed=s, metric="miou", scorer="", aggregation="", value=x + 0.01 * s)
+            for s in (0, 1)
+            for v, x in (("baseline", 0.5), ("focal", 0.6), ("dice", 0.45))
+        ]
+    )
     variants = ("baseline", "focal", "dice")
     assert select_arms(Question("n", "miou", 0.02), variants, "baseline", long)[0] == "focal"
     lower = Question("n", "miou", 0.02, higher_is_better=False)  # declared: lower is better
@@ -112,9 +125,15 @@ def test_runs_trained_with_study_wide_overrides_are_read_as_current(study, tmp_p
             d.mkdir(parents=True)
             study.config(v, s, data__root="/elsewhere").to_json(d / "config.json")
             (d / "metrics.json").write_text(json.dumps({"miou": x}))
-            (d / "run.json").write_text(json.dumps({
-                "status": "finished", "fingerprint": "A",
-                "base_config": {"data__root": "/elsewhere"}}))  # fmt: skip
+            (d / "run.json").write_text(
+                json.dumps(
+                    {
+                        "status": "finished",
+                        "fingerprint": "A",
+                        "base_config": {"data__root": "/elsewhere"},
+                    }
+                )
+            )
     assert screening_state(study, results, q) == (("focal", "baseline"), "")
     # the same runs without the record of their override are stale: not picked from
     for v in SCREENING:
@@ -138,8 +157,10 @@ def test_only_a_runner_that_will_train_records_and_as_it_would_train(study, tmp_
     planned = jobs(study, results, record={"train__epochs": 7})
     assert not path.exists() and all(j.seed in study.seeds for j in planned)
     planned = jobs(study, results, record={})  # as the screening was trained: picked, recorded
-    assert path.exists() and {(j.variant, j.seed) for j in planned} >= {("focal", 10),
-                                                                         ("baseline", 11)}  # fmt: skip
+    assert path.exists() and {(j.variant, j.seed) for j in planned} >= {
+        ("focal", 10),
+        ("baseline", 11),
+    }
 
 
 def test_a_record_is_created_once_never_overwritten(tmp_path):
@@ -158,6 +179,7 @@ def test_a_run_recording_a_config_key_owslib_lost_is_stale_not_an_error(study, t
     results = tmp_path / "results"
     _run(study, results, "focal", 0, 0.5)
     d = run_dir(results, "smoke", "focal", 0)
-    (d / "run.json").write_text(json.dumps({"status": "finished", "fingerprint": "A",
-                                            "base_config": {"train__gone": 1}}))  # fmt: skip
+    (d / "run.json").write_text(
+        json.dumps({"status": "finished", "fingerprint": "A", "base_config": {"train__gone": 1}})
+    )
     assert recorded_status(study, RunJob("focal", 0, d)) == "stale"

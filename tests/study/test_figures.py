@@ -28,13 +28,23 @@ def test_curves_of_a_term_no_run_records_say_so_without_a_warning():
 def test_the_forest_plot_draws_questions_with_every_seed_done_and_says_which_wait_for_holm():
     from owslib.study.figures import forest_figure
 
-    base = {"arm": "a", "comparator": "b", "endpoint": "miou", "n_pairs": 14, "margin": 0.02,
-            "mean": 0.01, "lo": 0.0, "hi": 0.02}  # fmt: skip
-    table = pd.DataFrame([
-        base | {"question": "Q1", "status": "analysed", "verdict": "better"},
-        base | {"question": "Q2", "status": "holm_waits", "verdict": None},
-        base | {"question": "Q3", "status": "5 of 14 confirming seeds done", "verdict": None},
-    ])  # fmt: skip
+    base = {
+        "arm": "a",
+        "comparator": "b",
+        "endpoint": "miou",
+        "n_pairs": 14,
+        "margin": 0.02,
+        "mean": 0.01,
+        "lo": 0.0,
+        "hi": 0.02,
+    }
+    table = pd.DataFrame(
+        [
+            base | {"question": "Q1", "status": "analysed", "verdict": "better"},
+            base | {"question": "Q2", "status": "holm_waits", "verdict": None},
+            base | {"question": "Q3", "status": "5 of 14 confirming seeds done", "verdict": None},
+        ]
+    )
     fig = forest_figure(table)
     titles = [ax.get_title(loc="left") for ax in fig.axes]
     assert len(titles) == 2 and titles[0].startswith("Q1") and titles[0].endswith(": better")

@@ -15,11 +15,17 @@ from owslib.study.secondary import image_spread, moved, secondary_effects
 
 def test_bh_counts_a_hypothesis_once_when_two_scorers_give_the_same_numbers():
     # three hypotheses, one reported twice (gaussian = gaussian_per_dim): the family is 3, not 4
-    ex = pd.DataFrame({
-        "notebook": ["a"] * 4, "variant": ["v"] * 4, "metric": ["aupr"] * 4,
-        "scorer": ["gaussian", "gaussian_per_dim", "fused", "entropy"],
-        "aggregation": ["pooled"] * 4, "mean": [0.1, 0.1, 0.2, 0.3], "p": [0.01, 0.01, 0.02, 0.04],
-    })  # fmt: skip
+    ex = pd.DataFrame(
+        {
+            "notebook": ["a"] * 4,
+            "variant": ["v"] * 4,
+            "metric": ["aupr"] * 4,
+            "scorer": ["gaussian", "gaussian_per_dim", "fused", "entropy"],
+            "aggregation": ["pooled"] * 4,
+            "mean": [0.1, 0.1, 0.2, 0.3],
+            "p": [0.01, 0.01, 0.02, 0.04],
+        }
+    )
     out = with_distinct_q(ex)
     assert out.attrs["family"] == 3
     # by hand: sorted p 0.01, 0.02, 0.04 → 0.01·3/1 = 0.03, 0.02·3/2 = 0.03, 0.04·3/3 = 0.04
@@ -47,18 +53,30 @@ def _long(values: dict[tuple[str, str], list[float]]) -> pd.DataFrame:
     for (variant, endpoint), vals in values.items():
         metric, scorer, agg = (endpoint.split("/") + ["", ""])[:3]
         for seed, v in enumerate(vals):
-            rows.append(dict(variant=variant, seed=seed, metric=metric, scorer=scorer,
-                             aggregation=agg, value=v, fingerprint="f"))  # fmt: skip
+            rows.append(
+                dict(
+                    variant=variant,
+                    seed=seed,
+                    metric=metric,
+                    scorer=scorer,
+                    aggregation=agg,
+                    value=v,
+                    fingerprint="f",
+                )
+            )
     return pd.DataFrame(rows)
 
 
 def test_the_secondary_endpoints_show_a_trade_off_the_primary_one_is_silent_on():
     q = Question("04_infonce", "aupr/fused/pooled", 0.03)
-    long = _long({
-        ("arm", "aupr/fused/pooled"): [0.21, 0.19, 0.22, 0.20],
-        ("base", "aupr/fused/pooled"): [0.20, 0.20, 0.20, 0.20],
-        ("arm", "miou"): [0.49, 0.48, 0.50, 0.49], ("base", "miou"): [0.50, 0.50, 0.51, 0.50],
-    })  # fmt: skip
+    long = _long(
+        {
+            ("arm", "aupr/fused/pooled"): [0.21, 0.19, 0.22, 0.20],
+            ("base", "aupr/fused/pooled"): [0.20, 0.20, 0.20, 0.20],
+            ("arm", "miou"): [0.49, 0.48, 0.50, 0.49],
+            ("base", "miou"): [0.50, 0.50, 0.51, 0.50],
+        }
+    )
     sec = secondary_effects(long, q, "arm", "base", (0, 1, 2, 3))
     assert sec["endpoint"].tolist() == ["aupr/fused/pooled", "miou"]
     miou = sec.set_index("endpoint").loc["miou"]

@@ -11,15 +11,32 @@ from owslib.study.state import DamagedRunError, read_record
 from owslib.study.studyfile import load_study, run_dir
 
 SPEC = {
-    "profile": "smoke", "seeds": [0, 1, 2],
-    "variants": {"baseline": {"description": "b", "overrides": {}},
-                 "focal": {"description": "f", "overrides": {"loss__semantic": "focal"}}},
-    "notebooks": [{"name": "03_loss_ablations", "question": "Which semantic loss?",
-                   "variants": ["baseline", "focal"]}],
-    "confirmatory": {"seeds": [10, 11], "questions": [
-        {"notebook": "03_loss_ablations", "endpoint": "miou", "margin": 0.02,
-         "rule": "head_to_head", "arms": ["focal", "baseline"]}]},
-}  # fmt: skip
+    "profile": "smoke",
+    "seeds": [0, 1, 2],
+    "variants": {
+        "baseline": {"description": "b", "overrides": {}},
+        "focal": {"description": "f", "overrides": {"loss__semantic": "focal"}},
+    },
+    "notebooks": [
+        {
+            "name": "03_loss_ablations",
+            "question": "Which semantic loss?",
+            "variants": ["baseline", "focal"],
+        }
+    ],
+    "confirmatory": {
+        "seeds": [10, 11],
+        "questions": [
+            {
+                "notebook": "03_loss_ablations",
+                "endpoint": "miou",
+                "margin": 0.02,
+                "rule": "head_to_head",
+                "arms": ["focal", "baseline"],
+            }
+        ],
+    },
+}
 
 
 def _runs(tmp_path):

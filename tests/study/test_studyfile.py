@@ -68,8 +68,14 @@ def test_duplicate_json_keys_are_refused(tmp_path):
 def test_runs_are_shared_and_indexed_once_each(tmp_path):
     study = load_study(_write(tmp_path, BASE))
     runs = study.runs()
-    assert runs == [("baseline", 0), ("baseline", 1), ("focal", 0), ("dice", 0), ("focal", 1),
-                    ("dice", 1)]  # fmt: skip
+    assert runs == [
+        ("baseline", 0),
+        ("baseline", 1),
+        ("focal", 0),
+        ("dice", 0),
+        ("focal", 1),
+        ("dice", 1),
+    ]
     all_jobs = jobs(study, tmp_path / "results")
     assert len({(j.variant, j.seed) for j in all_jobs}) == len(all_jobs) == 6  # one index per run
     assert all_jobs[2].path == run_dir(tmp_path / "results", "smoke", "focal", 0)
@@ -158,8 +164,15 @@ def test_grid_run_names_are_unique_and_grid_values_cannot_be_overridden(tmp_path
     from owslib.study.execute import ParameterError, load_grid
 
     grid = tmp_path / "g.json"
-    grid.write_text(json.dumps({"notebook": "00_data_prep", "parameters": {"run_name": "exp"},
-                                "grid": {"n_samples": [1, 2], "profile": ["smoke"]}}))  # fmt: skip
+    grid.write_text(
+        json.dumps(
+            {
+                "notebook": "00_data_prep",
+                "parameters": {"run_name": "exp"},
+                "grid": {"n_samples": [1, 2], "profile": ["smoke"]},
+            }
+        )
+    )
     names = [name for _, name, _ in load_grid(grid)]
     assert names == ["exp_n_samples-1_profile-smoke", "exp_n_samples-2_profile-smoke"]
     assert len(set(names)) == len(names)
@@ -249,8 +262,11 @@ def test_the_summary_states_a_contrast_head_to_head(tmp_path):
     spec["notebooks"][1]["contrast"] = ["dice", "focal"]
     path = _write(tmp_path, spec)
     results, values = _fake_tree(tmp_path, vary_focal=True)
-    (section,) = [s for s in study_overview(results, study_file=path)["sections"]
-                  if s["notebook"] == "03_loss_ablations"]  # fmt: skip
+    (section,) = [
+        s
+        for s in study_overview(results, study_file=path)["sections"]
+        if s["notebook"] == "03_loss_ablations"
+    ]
     # dice - focal: -0.05 mIoU (worse), +0.10 AUROC (better), each with its paired SD
     text = section["contrast"]
     assert text.startswith("- **dice against focal** (Δ = dice − focal): miou Δ -0.050")
@@ -350,8 +366,10 @@ def test_a_notebooks_ablation_view_compares_with_its_variant(tmp_path):
     spec = _with_ablation()
     spec["seeds"] = [0, 1, 2]
     results = _ablation_tree(tmp_path)
-    nb = notebook.setup({"study_file": str(_write(tmp_path, spec)), "results_dir": str(results)},
-                        "03_loss_ablations")  # fmt: skip
+    nb = notebook.setup(
+        {"study_file": str(_write(tmp_path, spec)), "results_dir": str(results)},
+        "03_loss_ablations",
+    )
     assert [d for d in nb.descriptions()["variant"]][-1] == "focal_dice"
     abl = nb.ablation()
     assert abl.baseline == "focal" and abl.spec.variants == ("focal", "focal_dice")
@@ -366,8 +384,10 @@ def test_a_notebooks_ablation_view_compares_with_its_variant(tmp_path):
     assert last.set_index("variant").loc["focal_dice", "n"] == 2
     assert last.set_index("variant").loc["focal", "absent"] == "—"
     assert (abl.out_dir / "last_epoch.md").is_file()
-    no_ablation = notebook.setup({"study_file": str(_write(tmp_path, BASE)),
-                                  "results_dir": str(results)}, "03_loss_ablations")  # fmt: skip
+    no_ablation = notebook.setup(
+        {"study_file": str(_write(tmp_path, BASE)), "results_dir": str(results)},
+        "03_loss_ablations",
+    )
     assert no_ablation.ablation() is None
 
 
@@ -379,17 +399,30 @@ def test_setups_tell_whether_each_pair_started_from_the_same_encoder(tmp_path):
     results = _ablation_tree(tmp_path)
 
     def write_info(variant, seed, sha, **extra):
-        info = {"status": "finished", "encoder_sha256": sha, "cpu": "EPYC",
-                "cpu_capability": "AVX2", "device": "cpu", **extra}  # fmt: skip
+        info = {
+            "status": "finished",
+            "encoder_sha256": sha,
+            "cpu": "EPYC",
+            "cpu_capability": "AVX2",
+            "device": "cpu",
+            **extra,
+        }
         (run_dir(results, "smoke", variant, seed) / "run.json").write_text(json.dumps(info))
 
     for seed in (0, 1):
         write_info("focal", seed, "a" * 64)
-        write_info("focal_dice", seed, "a" * 64, cpu_capability="AVX2",
-                   cpu_isa_caps={"ONEDNN_MAX_CPU_ISA": "AVX2"})  # fmt: skip
+        write_info(
+            "focal_dice",
+            seed,
+            "a" * 64,
+            cpu_capability="AVX2",
+            cpu_isa_caps={"ONEDNN_MAX_CPU_ISA": "AVX2"},
+        )
     write_info("focal", 2, "a" * 64)  # focal_dice seed 2 is still running: not listed
-    nb = notebook.setup({"study_file": str(_write(tmp_path, spec)), "results_dir": str(results)},
-                        "03_loss_ablations")  # fmt: skip
+    nb = notebook.setup(
+        {"study_file": str(_write(tmp_path, spec)), "results_dir": str(results)},
+        "03_loss_ablations",
+    )
     abl = nb.ablation()
     table, note = abl.setups()
     assert len(table) == 5 and set(table["encoder"]) == {"a" * 12}
@@ -445,9 +478,17 @@ def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monke
     def finish(variant, seed, train_s, cpu):
         d = by[variant, seed].path
         d.mkdir(parents=True)
-        (d / "run.json").write_text(json.dumps({"status": "finished", "train_s": train_s,
-                                                "eval_s": 10, "cpu": cpu,
-                                                "cpu_capability": "AVX2"}))  # fmt: skip
+        (d / "run.json").write_text(
+            json.dumps(
+                {
+                    "status": "finished",
+                    "train_s": train_s,
+                    "eval_s": 10,
+                    "cpu": cpu,
+                    "cpu_capability": "AVX2",
+                }
+            )
+        )
         study.config(variant, seed).to_json(d / "config.json")  # a finished run of this config
         (d / "metrics.json").write_text("{}")
 
@@ -481,9 +522,20 @@ def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monke
 def test_the_dry_run_says_how_far_each_notebook_s_screening_and_confirmation_are(tmp_path):
     from owslib.study.plan import progress
 
-    spec = {**BASE, "confirmatory": {"seeds": [7, 8], "questions": [
-        {"notebook": "03_loss_ablations", "endpoint": "miou", "margin": 0.02,
-         "rule": "best_screening"}]}}  # fmt: skip
+    spec = {
+        **BASE,
+        "confirmatory": {
+            "seeds": [7, 8],
+            "questions": [
+                {
+                    "notebook": "03_loss_ablations",
+                    "endpoint": "miou",
+                    "margin": 0.02,
+                    "rule": "best_screening",
+                }
+            ],
+        },
+    }
     study, results = load_study(_write(tmp_path, spec)), tmp_path / "results"
 
     def finish(variant, seed, miou):
@@ -497,9 +549,15 @@ def test_the_dry_run_says_how_far_each_notebook_s_screening_and_confirmation_are
     finish("focal", 0, 0.6)
     assert progress(study, results) == [
         "# 03_loss_ablations: screening 2/6 runs finished; its confirmation waits: the "
-        "screening is unfinished"]  # fmt: skip
-    for v, s, m in (("dice", 0, 0.55), ("baseline", 1, 0.5), ("focal", 1, 0.62),
-                    ("dice", 1, 0.5), ("focal", 7, 0.6)):  # fmt: skip
+        "screening is unfinished"
+    ]
+    for v, s, m in (
+        ("dice", 0, 0.55),
+        ("baseline", 1, 0.5),
+        ("focal", 1, 0.62),
+        ("dice", 1, 0.5),
+        ("focal", 7, 0.6),
+    ):
         finish(v, s, m)
     assert progress(study, results) == [  # the rule picked focal; one confirming run is done
         "# 03_loss_ablations: screening 6/6 runs finished; confirmation (focal vs baseline) 1/4"

@@ -33,7 +33,7 @@ S_NEAR = 1.6  # beyond the bottom row: ground and facades start below the image
 # Texture-noise amplitude (grey levels) per labelId: leafy vegetation is rough, sky smooth.
 _TEXTURE = np.full(256, 6.0, dtype=np.float32)
 for _name, _amp in {"sky": 1.5, "road": 5.0, "sidewalk": 6.0, "vegetation": 26.0, "terrain": 14.0,
-                    "building": 5.0, "wall": 7.0, "fence": 6.0, "void": 10.0}.items():  # fmt: skip
+                    "building": 5.0, "wall": 7.0, "fence": 6.0, "void": 10.0}.items():
     _TEXTURE[L[_name]] = _amp
 
 
@@ -72,7 +72,7 @@ def draw_sky(rng: np.random.Generator, view: View) -> tuple[np.ndarray, np.ndarr
     for _ in range(int(rng.integers(0, 4))):
         cx, cy = rng.uniform(0, w), rng.uniform(0, view.horizon * 0.6)
         painter.ellipse(cx, cy, rng.uniform(8, 30) * w / 256, rng.uniform(3, 8) * h / 128,
-                        jitter(rng, (235, 238, 242), 8), L["sky"])  # fmt: skip
+                        jitter(rng, (235, 238, 242), 8), L["sky"])
     return painter.arrays()
 
 

@@ -39,7 +39,7 @@ def person(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
     for sx in (-1, 1):
         p.line([(x + sx * 0.06 * u, y - 0.88 * u), (x + sx * stride, y)], legs, lbl, 0.14 * u)
     p.polygon([(x - 0.2 * u, y - 1.45 * u), (x + 0.2 * u, y - 1.45 * u), (x + 0.15 * u, y - 0.82 * u),
-               (x - 0.15 * u, y - 0.82 * u)], top, lbl)  # fmt: skip
+               (x - 0.15 * u, y - 0.82 * u)], top, lbl)
     for sx in (-1, 1):
         p.line(
             [(x + sx * 0.19 * u, y - 1.4 * u), (x + sx * 0.26 * u, y - 0.92 * u)],
@@ -135,7 +135,7 @@ def traffic_sign(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
             [(x, y - r), (x + 1.1 * r, y + 0.8 * r), (x - 1.1 * r, y + 0.8 * r)], (200, 30, 30), lbl
         )
         p.polygon([(x, y - 0.4 * r), (x + 0.6 * r, y + 0.55 * r), (x - 0.6 * r, y + 0.55 * r)],
-                  (235, 235, 235), lbl)  # fmt: skip
+                  (235, 235, 235), lbl)
     else:
         p.polygon([(x, y - r), (x + r, y), (x, y + r), (x - r, y)], (235, 200, 40), lbl)
 

@@ -33,10 +33,10 @@ def car_rear(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
         p.rect(x + sx * 0.62 * w, y - 0.45 * u, x + sx * 0.9 * w, y, TYRE, lbl)
     p.rect(x - w, y - 1.0 * u, x + w, y - 0.25 * u, paint, lbl)
     cabin = [(x - 0.85 * w, y - 1.0 * u), (x + 0.85 * w, y - 1.0 * u), (x + 0.65 * w, y - 1.5 * u),
-             (x - 0.65 * w, y - 1.5 * u)]  # fmt: skip
+             (x - 0.65 * w, y - 1.5 * u)]
     p.polygon(cabin, shade(paint, 0.93), lbl)
     glass = [(x - 0.75 * w, y - 1.05 * u), (x + 0.75 * w, y - 1.05 * u), (x + 0.6 * w, y - 1.42 * u),
-             (x - 0.6 * w, y - 1.42 * u)]  # fmt: skip
+             (x - 0.6 * w, y - 1.42 * u)]
     p.polygon(glass, jitter(rng, GLASS, 8), lbl)
     lamp = (190, 25, 25) if rng.random() < 0.6 else (235, 230, 200)
     for sx in (-1, 1):
@@ -50,14 +50,14 @@ def car_side(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
     half = rng.uniform(1.9, 2.3) * u
     f = 1 if rng.random() < 0.5 else -1  # which way it faces
     p.polygon([(x - half, y - 0.3 * u), (x + half, y - 0.3 * u), (x + half, y - 0.85 * u),
-               (x - half, y - 1.0 * u)], paint, lbl)  # fmt: skip
+               (x - half, y - 1.0 * u)], paint, lbl)
     cabin = [(x - f * 1.3 * u, y - 0.95 * u), (x + f * 1.0 * u, y - 0.9 * u), (x + f * 0.5 * u, y - 1.45 * u),
-             (x - f * 1.0 * u, y - 1.45 * u)]  # fmt: skip
+             (x - f * 1.0 * u, y - 1.45 * u)]
     p.polygon(cabin, shade(paint, 0.95), lbl)
     for a, b in ((-1.15, -0.2), (-0.1, 0.8)):
         p.polygon([(x + f * a * u, y - 1.0 * u), (x + f * b * u, y - 1.0 * u),
                    (x + f * (b - 0.3) * u, y - 1.38 * u), (x + f * a * u, y - 1.38 * u)],
-                  jitter(rng, GLASS, 8), lbl)  # fmt: skip
+                  jitter(rng, GLASS, 8), lbl)
     for sx in (-1, 1):
         wheel(p, x + sx * (half - 0.65 * u), y - 0.32 * u, 0.33 * u, lbl)
 
@@ -83,7 +83,7 @@ def truck_side(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
     x_cab = x0 + f * (length - 2.0 * u)
     p.rect(x0, y - rng.uniform(3.2, 3.7) * u, x_cab - f * 0.1 * u, y - 0.5 * u, box, lbl)
     p.polygon([(x_cab, y - 0.5 * u), (x_cab + f * 2.0 * u, y - 0.5 * u), (x_cab + f * 2.0 * u, y - 2.0 * u),
-               (x_cab + f * 1.5 * u, y - 2.9 * u), (x_cab, y - 2.9 * u)], paint, lbl)  # fmt: skip
+               (x_cab + f * 1.5 * u, y - 2.9 * u), (x_cab, y - 2.9 * u)], paint, lbl)
     p.rect(
         x_cab + f * 0.9 * u,
         y - 2.7 * u,
@@ -135,7 +135,7 @@ def train_side(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
     f = 1 if rng.random() < 0.5 else -1
     nose = x + f * half
     p.polygon([(x - f * half, y - 0.4 * u), (nose, y - 0.4 * u), (nose + f * 0.6 * u, y - 1.6 * u),
-               (nose, y - top), (x - f * half, y - top)], paint, lbl)  # fmt: skip
+               (nose, y - top), (x - f * half, y - top)], paint, lbl)
     p.rect(x - half, y - top, x + half, y - top + 0.3 * u, shade(paint, 0.6), lbl)
     glass = jitter(rng, GLASS, 8)
     for wx in np.arange(x - half + 0.8 * u, x + half - 1.0 * u, 1.6 * u):
@@ -164,9 +164,9 @@ def motorcycle_side(p: Painter, rng: Rng, x: float, y: float, u: float) -> tuple
     for wx in (rear, front):
         wheel(p, wx, y - r, r, lbl)
     p.polygon([(rear, y - r), (x + f * 0.2 * u, y - 0.35 * u), (x + f * 0.3 * u, y - 0.75 * u),
-               (rear - f * 0.1 * u, y - 0.7 * u)], (50, 50, 55), lbl)  # fmt: skip
+               (rear - f * 0.1 * u, y - 0.7 * u)], (50, 50, 55), lbl)
     p.polygon([(x - f * 0.2 * u, y - 0.72 * u), (x + f * 0.45 * u, y - 0.75 * u), (x + f * 0.3 * u, y - 1.0 * u),
-               (x - f * 0.05 * u, y - 0.98 * u)], paint, lbl)  # fmt: skip
+               (x - f * 0.05 * u, y - 0.98 * u)], paint, lbl)
     p.rect(rear - f * 0.15 * u, y - 0.82 * u, x - f * 0.2 * u, y - 0.7 * u, (25, 25, 25), lbl)
     p.line([(front, y - r), (x + f * 0.5 * u, y - 1.15 * u)], RIM, lbl, 0.07 * u)
     p.line([(x + f * 0.4 * u, y - 1.15 * u), (x + f * 0.62 * u, y - 1.2 * u)], TYRE, lbl, 0.06 * u)

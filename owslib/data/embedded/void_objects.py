@@ -76,7 +76,7 @@ def caravan_side(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
     door = x - f * rng.uniform(0.15, 0.6) * half
     glass = jitter(rng, GLASS, 8)
     p.rect(door - 0.32 * u, top + 0.45 * u, door + 0.32 * u, bottom - 0.05 * u, shade(paint, 0.85),
-           lbl)  # fmt: skip
+           lbl)
     p.rect(door - 0.18 * u, top + 0.65 * u, door + 0.18 * u, top + 1.05 * u, glass, lbl)
     wy, wh = top + rng.uniform(0.55, 0.75) * u, rng.uniform(0.4, 0.6) * u
     for t in (-0.7, -0.3, 0.3, 0.7):
@@ -100,10 +100,10 @@ def caravan_rear(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
     p.rect(x - w + 0.05 * u, bottom - 0.62 * u, x + w - 0.05 * u, bottom - 0.5 * u, stripe, lbl)
     ww = rng.uniform(0.35, 0.6) * w
     p.rect(x - ww, top + 0.4 * u, x + ww, top + rng.uniform(0.8, 1.0) * u, jitter(rng, GLASS, 8),
-           lbl)  # fmt: skip
+           lbl)
     for sx in (-1, 1):
         p.rect(x + sx * 0.92 * w, bottom - 0.8 * u, x + sx * 0.76 * w, bottom - 0.2 * u,
-               (190, 30, 30), lbl)  # fmt: skip
+               (190, 30, 30), lbl)
     p.rect(x - 0.22 * w, bottom - 0.34 * u, x + 0.22 * w, bottom - 0.18 * u, (225, 225, 225), lbl)
     p.rect(x - w, bottom - 0.08 * u, x + w, bottom + 0.05 * u, _STEEL, lbl)
 
@@ -121,7 +121,7 @@ def _cargo(p: Painter, rng: Rng, x0: float, x1: float, deck: float, u: float, pa
         h = rng.uniform(0.4, 0.9) * u
         tarp = pick(rng, _TARP, 10)
         p.polygon(_rounded(x0 + 0.1 * u, deck - 0.3 * u - h, x1 - 0.1 * u, deck - 0.2 * u,
-                           (0.3 * u, 0, 0, 0.3 * u)), tarp, lbl)  # fmt: skip
+                           (0.3 * u, 0, 0, 0.3 * u)), tarp, lbl)
     p.rect(x0, deck - 0.35 * u, x1, deck, paint, lbl)
     p.line([(x0, deck - 0.33 * u), (x1, deck - 0.33 * u)], shade(paint, 0.7), lbl, 0.05 * u)
 
@@ -140,7 +140,7 @@ def trailer_side(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
     for ax in axles:
         wheel(p, ax, y - 0.27 * u, 0.27 * u, lbl)
     p.rect(min(axles) - 0.38 * u, deck - 0.08 * u, max(axles) + 0.38 * u, deck + 0.04 * u,
-           shade(paint, 0.55), lbl)  # fmt: skip
+           shade(paint, 0.55), lbl)
 
 
 def trailer_rear(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
@@ -164,7 +164,7 @@ def skip_bin(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
     wt = wb + rng.uniform(0.3, 0.6) * u
     if rng.random() < 0.5:
         heap = [(x - wt + 0.2 * u, y - h), (x - 0.2 * wt, y - h - 0.4 * u), (x + 0.3 * wt, y - h - 0.25 * u),
-                (x + wt - 0.2 * u, y - h)]  # fmt: skip
+                (x + wt - 0.2 * u, y - h)]
         p.polygon(heap, pick(rng, ((120, 110, 100), (140, 100, 70), (100, 100, 105)), 12), lbl)
     p.polygon([(x - wb, y), (x + wb, y), (x + wt, y - h), (x - wt, y - h)], paint, lbl)
     p.line([(x - wt, y - h), (x + wt, y - h)], shade(paint, 0.7), lbl, 0.1 * u)
@@ -172,7 +172,7 @@ def skip_bin(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
         p.line([(x + t * wb, y), (x + t * wt, y - h)], shade(paint, 0.8), lbl, 0.06 * u)
     for sx in (-1, 1):
         p.rect(x + sx * (wt - 0.05 * u), y - 0.7 * h, x + sx * (wt + 0.1 * u), y - 0.5 * h,
-               shade(paint, 0.6), lbl)  # fmt: skip
+               shade(paint, 0.6), lbl)
 
 
 def container(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
@@ -200,19 +200,19 @@ def clutter(p: Painter, rng: Rng, x: float, y: float, u: float) -> None:
     if kind == 0:
         p.rect(x - w / 2, y - h, x + w / 2, y, color, L["static"])
         p.rect(x - w / 2 - 0.05 * u, y - h, x + w / 2 + 0.05 * u, y - h + 0.1 * u,
-               shade(color, 0.7), L["static"])  # fmt: skip
+               shade(color, 0.7), L["static"])
     elif kind == 1:
         p.rect(x - w, y - h, x + w, y - 0.2 * u, color, L["dynamic"])
         if rng.random() < 0.4:
             p.rect(x - 0.6 * w, y - h + 0.1 * u, x + 0.6 * w, y - 0.5 * h, jitter(rng, GLASS, 8),
-                   L["dynamic"])  # fmt: skip
+                   L["dynamic"])
         for sx in (-1, 1):
             wheel(p, x + sx * 0.7 * w, y - 0.12 * u, 0.12 * u, L["dynamic"])
     else:
         angles = np.sort(rng.uniform(0, 2 * np.pi, 7))
         radii = rng.uniform(0.5, 1.0, 7) * w
         pts = [(x + r * np.cos(a), y - h / 2 + 0.7 * r * np.sin(a))
-               for a, r in zip(angles, radii, strict=True)]  # fmt: skip
+               for a, r in zip(angles, radii, strict=True)]
         p.polygon(pts, color, L["void"])
 
 
