@@ -9,7 +9,7 @@ import pytest
 import torch
 from PIL import Image
 
-from owslib.config import DataConfig
+from owslib.config import DataConfig, load_profile
 from owslib.data.cityscapes import denormalize
 from owslib.data.transforms import (
     IMAGENET_MEAN,
@@ -124,3 +124,20 @@ def test_mismatched_sizes_raise() -> None:
 def test_accepts_numpy_images() -> None:
     x, y = build_eval_transforms()(np.zeros((5, 6, 3), np.uint8), np.zeros((5, 6), np.uint8))
     assert x.shape == (3, 5, 6) and y.shape == (5, 6)
+
+
+def test_evaluation_at_a_reduced_scale_resizes_labels_by_the_nearest_pixel():
+    import numpy as np
+
+    from owslib.data.transforms import build_eval_transforms
+
+    image = np.zeros((8, 12, 3), np.uint8)
+    target = np.zeros((8, 12), np.uint8)
+    target[:, 6:] = 3  # two labels, split down the middle
+    img, mask = build_eval_transforms(scale=0.5)(image, target)
+    assert tuple(img.shape) == (3, 4, 6) and tuple(mask.shape) == (4, 6)
+    assert set(mask.unique().tolist()) == {0, 3}  # nearest: no value in between
+    img, mask = build_eval_transforms()(image, target)
+    assert tuple(mask.shape) == (8, 12)  # native resolution by default
+    cfg = load_profile("camvid")
+    assert tuple(build_eval_transforms(cfg.data)(image, target)[1].shape) == (4, 6)
