@@ -4,13 +4,14 @@ A run trained on one dataset (CamVid) is scored on frames of another that hold r
 (RoadAnomaly, RoadAnomaly21, RoadObstacle21): every scorer's pixel metrics pooled and per frame, and
 the benchmark's component metrics on the anomaly's connected components. The frames are resized by
 ``eval__anomaly_scale`` (labels by the nearest pixel). Each set lands in ``metrics.json`` under
-``anomaly_sets/<name>``, with the same conventions as the test split's anomaly section.
+``anomaly_sets/<name>``, with the same conventions as the test split's anomaly section; a run's
+folder holds each set's files (per-frame rows, curves, anomaly maps) in ``anomaly_sets/<name>/``.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from torch.utils.data import DataLoader
 
@@ -19,6 +20,7 @@ from owslib.data.transforms import build_eval_transforms
 from owslib.data.validation import DatasetError
 from owslib.evaluation.passes import evaluate_model
 from owslib.evaluation.protocol import options_from_config, resolution
+from owslib.evaluation.result import Evaluation
 from owslib.paths import resolve
 
 if TYPE_CHECKING:
@@ -43,8 +45,9 @@ def parse_anomaly_sets(spec: str) -> dict[str, Path]:
     return out
 
 
-def evaluate_anomaly_set(exp: Experiment, name: str, root: Path) -> dict[str, Any]:
-    """Every number of one set for ``exp``'s trained model (writes nothing)."""
+def evaluate_anomaly_set(exp: Experiment, name: str, root: Path) -> Evaluation:
+    """Every number of one set for ``exp``'s trained model, with its per-frame rows, curves and
+    maps (:func:`owslib.report.write_evaluation` writes them; nothing is written here)."""
     if not root.exists():
         raise DatasetError(
             f"{root}: the {name} frames are not there (eval__anomaly_sets); build them with "
@@ -63,7 +66,7 @@ def evaluate_anomaly_set(exp: Experiment, name: str, root: Path) -> dict[str, An
         "split_preset": exp.split.name,
         "resolution": resolution(scale),
     }
-    result = evaluate_model(
+    return evaluate_model(
         exp.bare_model,
         exp.stats,
         loader,
@@ -74,10 +77,9 @@ def evaluate_anomaly_set(exp: Experiment, name: str, root: Path) -> dict[str, An
         options=opts,
         protocol=protocol,
     )
-    return dict(result)
 
 
-def evaluate_anomaly_sets(exp: Experiment) -> dict[str, dict[str, Any]]:
+def evaluate_anomaly_sets(exp: Experiment) -> dict[str, Evaluation]:
     """:func:`evaluate_anomaly_set` for each set ``eval__anomaly_sets`` names (empty: none)."""
     sets = parse_anomaly_sets(exp.cfg.eval.anomaly_sets)
     return {name: evaluate_anomaly_set(exp, name, root) for name, root in sets.items()}

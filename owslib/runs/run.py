@@ -197,12 +197,10 @@ def _train_and_evaluate(
         broadcast_state(exp.bare_model)
     t1 = time.perf_counter()
     result = evaluate(exp, exp.test_loader)  # every rank evaluates its shard; counts are summed
-    if exp.cfg.eval.anomaly_sets:  # real anomalies of other datasets (unsharded: one process)
-        result["anomaly_sets"] = (
-            evaluate_anomaly_sets(exp)
-            if not exp.dist.enabled
-            else {"skipped": "not computed under DDP: evaluate the checkpoint in one process"}
-        )
+    # real anomalies of other datasets (unsharded: one process)
+    anomaly_sets = evaluate_anomaly_sets(exp) if not exp.dist.enabled else {}
+    if exp.cfg.eval.anomaly_sets and exp.dist.enabled:
+        result["anomaly_sets"] = {"skipped": "not computed under DDP: evaluate in one process"}
     t2 = time.perf_counter()
     earlier = resumed_training_s(history, trained_here)  # resumed: earlier processes' epochs
     info |= {
@@ -212,6 +210,9 @@ def _train_and_evaluate(
     }
     if not exp.dist.is_main:
         return RunResult(run_dir, cfg, dict(result), {}, history, info, exp)
+    for name, ev in anomaly_sets.items():  # each set's files in a folder of its own
+        write_evaluation(run_dir / "anomaly_sets" / name, ev, name, cfg.data.split_preset)
+        result.setdefault("anomaly_sets", {})[name] = dict(ev) | {"folder": f"anomaly_sets/{name}/"}
     tables = write_evaluation(run_dir, result, cfg.data.dataset, cfg.data.split_preset)
     figures = write_figures(exp, run_dir, history, tables)
     try:  # a view for notebook 04; a failure here does not undo a finished run
