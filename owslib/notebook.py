@@ -51,13 +51,13 @@ from owslib.runs.run import RunResult, is_finished, read_run_info, run_experimen
 from owslib.study.answers import (
     PAIR_COLUMNS,
     answer_sentences,
-    answers_markdown,
     confirmatory_answers,
     exploratory_top,  # noqa: F401  (re-exported for the notebooks)
     notebook_verdict,
-    power_now,  # fmt: skip
+    power_now,
     screening_exploratory,
 )
+from owslib.study.documents import answers_markdown
 from owslib.study.figures import curves_figure, delta_figure, forest_figure, variant_map_figure
 from owslib.study.kernel import configure_logging
 from owslib.study.plan import train_runs

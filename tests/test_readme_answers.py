@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from owslib.runs.setup import code_identity
-from owslib.study.answers import (
+from owslib.study.documents import (
     BLOCK_END,
     BLOCK_START,
     FULL_END,

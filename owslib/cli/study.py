@@ -35,7 +35,7 @@ def cmd_study(args: argparse.Namespace) -> int:
     from owslib.study.studyfile import load_study
 
     if args.answers:  # reads the runs, trains nothing
-        from owslib.study.answers import answers_markdown, write_answers
+        from owslib.study.documents import answers_markdown, write_answers
 
         study = load_study(args.study, profile=args.profile)
         if args.answers == "-":

@@ -121,7 +121,7 @@ def moved(sec: pd.DataFrame) -> str:
     if out:
         return "; ".join(out)
     names = ", ".join(metric_name(e) for e in sec.loc[~sec["primary"], "endpoint"])
-    return f"none shown ({names}: every interval includes 0)"
+    return f"none shown ({names}: every interval includes 0)" if names else "none recorded"
 
 
 def metric_name(endpoint: str) -> str:

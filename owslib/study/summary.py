@@ -13,8 +13,8 @@ import pandas as pd
 from owslib import comparison
 from owslib.io import atomic_write_text
 from owslib.paths import resolve, shown
-from owslib.study.answers import seeds_words
 from owslib.study.arms import confirmation_runs
+from owslib.study.documents import seeds_words
 from owslib.study.results import (
     HEADLINE,
     contrast_findings,

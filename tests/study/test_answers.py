@@ -377,7 +377,7 @@ def test_the_power_table_uses_holm_s_worst_case_over_every_question(tmp_path):
 
 
 def test_the_table_of_answers_gives_each_verdict_and_the_screening_beside_it(tmp_path):
-    from owslib.study.answers import answers_in_full, answers_markdown
+    from owslib.study.documents import answers_in_full, answers_markdown
 
     study, results = _study(tmp_path), tmp_path / "results"
     noise = np.random.default_rng(0).normal(0, 0.005, 6)
@@ -410,7 +410,7 @@ def test_the_table_of_answers_gives_each_verdict_and_the_screening_beside_it(tmp
 
 
 def test_the_table_of_answers_ranks_the_screening_and_marks_the_confirmed_arm(tmp_path):
-    from owslib.study.answers import answers_in_full, answers_markdown
+    from owslib.study.documents import answers_in_full, answers_markdown
 
     spec = json.loads(json.dumps(SPEC))
     spec["confirmatory"]["questions"][0] |= {"rule": "best_screening", "arms": []}
@@ -437,7 +437,7 @@ def test_the_table_of_answers_ranks_the_screening_and_marks_the_confirmed_arm(tm
 def test_the_table_of_answers_is_rewritten_between_its_markers_only(tmp_path):
     import pytest
 
-    from owslib.study.answers import BLOCK_END, BLOCK_START, answers_markdown, write_answers
+    from owslib.study.documents import BLOCK_END, BLOCK_START, answers_markdown, write_answers
 
     study, results = _study(tmp_path), tmp_path / "results"
     readme = tmp_path / "docs" / "README.md"
@@ -464,7 +464,7 @@ def test_the_table_of_answers_is_rewritten_between_its_markers_only(tmp_path):
 
 def test_the_study_command_prints_or_writes_the_table_of_answers(tmp_path, capsys):
     from owslib.__main__ import main
-    from owslib.study.answers import BLOCK_END, BLOCK_START, answers_markdown
+    from owslib.study.documents import BLOCK_END, BLOCK_START, answers_markdown
 
     study, results = _study(tmp_path), tmp_path / "results"
     args = ["study", "--study", str(tmp_path / "study.json"), "--results", str(results)]
@@ -485,7 +485,7 @@ def _screening(full: str) -> str:
 def test_the_table_of_answers_says_what_the_screening_lacks(tmp_path):
     import pytest
 
-    from owslib.study.answers import answers_in_full, answers_markdown
+    from owslib.study.documents import answers_in_full, answers_markdown
 
     spec = json.loads(json.dumps(SPEC))
     spec["confirmatory"]["questions"][0] |= {"rule": "best_screening", "arms": []}
@@ -586,7 +586,7 @@ def test_each_question_s_section_says_its_confirmation_before_its_screening(tmp_
     (section,) = notebook.summary_sections(overview, ans["table"])
     confirmation = section.index("**Confirmation** (fresh seeds; the answer): focal is better than")
     assert (
-        confirmation < section.index("**Screening** (exploratory):") < section.index("- **focal**")
+        confirmation < section.index("**Screening** (exploratory):") < section.index("| `focal` |")
     )
     assert "**Confirmation**" not in notebook.summary_sections(overview)[0]  # without the answers
 
