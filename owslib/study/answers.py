@@ -15,7 +15,6 @@ from owslib.study.arms import screening_state
 from owslib.study.confirm import (
     Confirmatory,
     Question,
-    answer,
     confirming_pair_table,
     confirming_pairs,
     exploratory,
@@ -29,6 +28,7 @@ from owslib.study.secondary import (
     moved,
     secondary_effects,
 )
+from owslib.study.sentences import answer
 from owslib.study.state import is_current, read_record, recorded_status
 from owslib.study.studyfile import RunJob, Study, run_dir
 
@@ -285,7 +285,7 @@ def _add_verdicts(table: pd.DataFrame, diffs: dict, questions: dict, conf: Confi
 
 
 def answer_sentences(table: pd.DataFrame) -> list[str]:
-    """The four answers, one sentence each (:func:`owslib.study.confirm.answer`)."""
+    """The four answers, one sentence each (:func:`owslib.study.sentences.answer`)."""
     return [answer(row, row["question"]) for _, row in table.iterrows()]
 
 

@@ -16,8 +16,9 @@ from owslib.study.answers import (
     runs_long,
     screening_exploratory,
 )
-from owslib.study.confirm import Question, answer_body, confirming_pairs, endpoint_words, signed
+from owslib.study.confirm import Question, confirming_pairs
 from owslib.study.secondary import secondary_table, spread_words
+from owslib.study.sentences import answer_body, endpoint_words, signed
 from owslib.study.studyfile import Study
 
 #: The lines around the README's table of answers.

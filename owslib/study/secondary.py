@@ -13,7 +13,8 @@ import numpy as np
 import pandas as pd
 
 from owslib import stats
-from owslib.study.confirm import Question, confirming_pair_table, endpoint_words, signed
+from owslib.study.confirm import Question, confirming_pair_table
+from owslib.study.sentences import endpoint_words, signed
 
 #: The endpoints every answer reports besides its primary one (the fused scorer, pooled).
 SECONDARY = ("miou", "aupr/fused/pooled", "fpr95/fused/pooled", "auroc/fused/pooled")

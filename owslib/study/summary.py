@@ -152,7 +152,7 @@ def summary_sections(overview: dict[str, Any], answers: pd.DataFrame | None = No
     notebook that answers it (linked to its rendered copy), the findings, the head to head and
     the ablation where declared; with ``answers`` (:func:`confirmatory_answers`), the
     confirmation's arms and verdict first, so that no screening finding reads as the answer."""
-    from owslib.study.confirm import answer_body
+    from owslib.study.sentences import answer_body
 
     said = {} if answers is None else {r["notebook"]: r for _, r in answers.iterrows()}
     out = []

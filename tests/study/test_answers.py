@@ -568,7 +568,7 @@ def test_the_summary_counts_the_confirmation_s_runs_and_names_its_tables(tmp_pat
 
 
 def test_a_difference_that_rounds_to_zero_reads_plus_zero():
-    from owslib.study.confirm import signed
+    from owslib.study.sentences import signed
 
     assert signed(-0.0002) == signed(0.0) == "+0.000" and signed(-0.0006) == "−0.001"
 
