@@ -122,6 +122,23 @@ def load_model(
     return model.to(device).eval(), stats.to(device)
 
 
+def _data_root(cfg: Any, name: str, root: str | Path | None) -> Path:
+    """The dataset's folder: ``root``, else the checkpoint's own (the embedded one generated if
+    missing); a missing folder is one line saying what creates it."""
+    from owslib.cli.data import missing_root_message
+    from owslib.data.validation import DatasetError
+    from owslib.paths import resolve
+
+    data_root = Path(root) if root is not None else resolve(cfg.data.root)
+    if name == "embedded" and root is None:  # the checkpoint's own dataset: generated if missing
+        from owslib.data import ensure_embedded_dataset
+
+        ensure_embedded_dataset(data_root, cfg.synthetic)
+    elif not data_root.exists():
+        raise DatasetError(missing_root_message(data_root, name))
+    return data_root
+
+
 def evaluate_checkpoint(
     checkpoint: str | Path,
     out_dir: str | Path,
@@ -145,14 +162,11 @@ def evaluate_checkpoint(
     import torch
     from torch.utils.data import DataLoader, Subset
 
-    from owslib.cli.data import missing_root_message
     from owslib.config import ExperimentConfig
-    from owslib.data.validation import DatasetError
     from owslib.engine.checkpoint import load_checkpoint
     from owslib.evaluation.passes import evaluate_model
     from owslib.evaluation.protocol import options_from_config
     from owslib.labels import get_split
-    from owslib.paths import resolve
     from owslib.report import write_evaluation
 
     check_overrides(overrides or {})  # before anything heavy runs
@@ -166,13 +180,7 @@ def evaluate_checkpoint(
     if name in SMIYC_DATASETS:  # only the validation frames have public labels (RoadAnomaly: all)
         split_name = "all frames" if name == "road_anomaly" else "validation (labelled frames)"
     split_def = get_split(cfg.data.split_preset)
-    data_root = Path(root) if root is not None else resolve(cfg.data.root)
-    if name == "embedded" and root is None:  # the checkpoint's own dataset: generated if missing
-        from owslib.data import ensure_embedded_dataset
-
-        ensure_embedded_dataset(data_root, cfg.synthetic)
-    elif not data_root.exists():
-        raise DatasetError(missing_root_message(data_root, name))
+    data_root = _data_root(cfg, name, root)
     ds, kind, track = build_eval_dataset(name, data_root, split_name, split_def)
     if max_images:
         ds = Subset(ds, range(min(max_images, len(ds))))

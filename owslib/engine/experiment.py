@@ -223,23 +223,7 @@ def build_experiment(
         ),
         dtype=torch.float32,
     )
-    bare = build_model(cfg.model, num_classes=k)
-    if cfg.model.pretrain_epochs > 0:
-        if cfg.model.pretrained_path:
-            raise ValueError("model__pretrain_epochs and model__pretrained_path exclude each other")
-        if encoder is not None:
-            load_encoder_weights(bare.encoder, encoder)
-        else:
-            log.info("no closed-set encoder given: the encoder starts at its initialisation")
-        torch.manual_seed(cfg.train.seed)  # this run's own seed, whatever the pretraining drew
-    bare = bare.to(dev)
-    if cfg.train.channels_last:
-        bare = bare.to(memory_format=torch.channels_last)
-    model: nn.Module = bare
-    if info.enabled:
-        model = nn.parallel.DistributedDataParallel(
-            bare, device_ids=[dev.index] if dev.type == "cuda" else None
-        )
+    bare, model = _model(cfg, k, encoder, dev, info)
     objective = ContMAVObjective(
         cfg.loss, k, bare.embedding_dim, weights, output_keys=bare.output_keys
     ).to(dev)
@@ -256,16 +240,7 @@ def build_experiment(
     train_loader = _loader(
         data["train"], t.batch_size, workers, train=True, dist=info, device=dev, seed=t.seed
     )
-    steps = t.epochs * math.ceil(len(train_loader) / t.accumulate)
-    scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer,
-        max_lr=t.lr,
-        total_steps=max(steps, 1),
-        pct_start=t.pct_start,
-        div_factor=t.div_factor,
-        final_div_factor=t.final_div_factor,
-        anneal_strategy="cos",
-    )
+    scheduler = _one_cycle(optimizer, t, math.ceil(len(train_loader) / t.accumulate))
     scaler = torch.amp.GradScaler(dev.type, enabled=t.amp and dev.type == "cuda")
     ev = cfg.eval.batch_size
     return Experiment(
@@ -283,4 +258,40 @@ def build_experiment(
         val_loader=_loader(data["val"], ev, workers, train=False, dist=info, device=dev),
         test_loader=_loader(data["test"], ev, workers, train=False, dist=info, device=dev),
         class_weights=weights,
+    )
+
+
+def _model(
+    cfg: ExperimentConfig, k: int, encoder: str | Path | None, dev: torch.device, info: DistInfo
+) -> tuple[nn.Module, nn.Module]:
+    """The network (``bare``) on its device, from the closed-set encoder where the profile
+    pretrains one, and the module that trains it (DDP-wrapped under torchrun)."""
+    bare = build_model(cfg.model, num_classes=k)
+    if cfg.model.pretrain_epochs > 0:
+        if cfg.model.pretrained_path:
+            raise ValueError("model__pretrain_epochs and model__pretrained_path exclude each other")
+        if encoder is not None:
+            load_encoder_weights(bare.encoder, encoder)
+        else:
+            log.info("no closed-set encoder given: the encoder starts at its initialisation")
+        torch.manual_seed(cfg.train.seed)  # this run's own seed, whatever the pretraining drew
+    bare = bare.to(dev)
+    if cfg.train.channels_last:
+        bare = bare.to(memory_format=torch.channels_last)
+    if not info.enabled:
+        return bare, bare
+    ids = [dev.index] if dev.type == "cuda" else None
+    return bare, nn.parallel.DistributedDataParallel(bare, device_ids=ids)
+
+
+def _one_cycle(optimizer: torch.optim.Optimizer, t: Any, steps_per_epoch: int):
+    """The one-cycle schedule over every optimiser step of the run (cosine annealing)."""
+    return torch.optim.lr_scheduler.OneCycleLR(
+        optimizer,
+        max_lr=t.lr,
+        total_steps=max(t.epochs * steps_per_epoch, 1),
+        pct_start=t.pct_start,
+        div_factor=t.div_factor,
+        final_div_factor=t.final_div_factor,
+        anneal_strategy="cos",
     )

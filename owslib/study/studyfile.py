@@ -190,6 +190,45 @@ def load_study(
     if not seeds or len(set(seeds)) != len(seeds) or not all(isinstance(s, int) for s in seeds):
         raise StudyError(f"{path}: seeds must be distinct integers, got {list(seeds)}")
     keep = narrowed.get("variants")
+    notebooks = _notebooks(path, spec, variants, keep, notebook_dir)
+    try:
+        setup = parse_setup(f"{path}: setup", spec.get("setup"))
+        if profile != spec.get("profile", "quick"):
+            # another profile (smoke: tests, a quick look) has an encoder of its own and trains in
+            # this process: the setup's kernels and threads are the study's, its precision stays
+            setup = Setup(precision=setup.precision)
+        conf_spec = _narrowed_confirmation(
+            f"{path}: profiles.{profile}.confirmatory_seeds", spec, profile, narrowed
+        )
+        confirmatory = parse_confirmatory(
+            f"{path}: confirmatory",
+            conf_spec,
+            {nb.name: nb.run_variants for nb in notebooks},
+            seeds,
+        )
+    except ValueError as e:
+        raise StudyError(str(e)) from e
+    return Study(
+        profile,
+        seeds,
+        variants,
+        tuple(notebooks),
+        path,
+        spec.get("description", ""),
+        setup,
+        confirmatory,
+    )
+
+
+def _notebooks(
+    path: Path,
+    spec: dict[str, Any],
+    variants: dict[str, Variant],
+    keep: list[str] | None,
+    notebook_dir: Path | None,
+) -> list[NotebookSpec]:
+    """The study file's notebooks, each checked (a unique name, its file where ``notebook_dir``
+    says, known variants, its contrast and ablation), narrowed to ``keep``'s variants if given."""
     notebooks, names = [], set()
     for i, nb in enumerate(spec.get("notebooks", [])):
         _check_keys(f"{path}: notebooks[{i}]", nb, _NOTEBOOK)
@@ -232,33 +271,7 @@ def load_study(
                 ablation,
             )
         )
-    try:
-        setup = parse_setup(f"{path}: setup", spec.get("setup"))
-        if profile != spec.get("profile", "quick"):
-            # another profile (smoke: tests, a quick look) has an encoder of its own and trains in
-            # this process: the setup's kernels and threads are the study's, its precision stays
-            setup = Setup(precision=setup.precision)
-        conf_spec = _narrowed_confirmation(
-            f"{path}: profiles.{profile}.confirmatory_seeds", spec, profile, narrowed
-        )
-        confirmatory = parse_confirmatory(
-            f"{path}: confirmatory",
-            conf_spec,
-            {nb.name: nb.run_variants for nb in notebooks},
-            seeds,
-        )
-    except ValueError as e:
-        raise StudyError(str(e)) from e
-    return Study(
-        profile,
-        seeds,
-        variants,
-        tuple(notebooks),
-        path,
-        spec.get("description", ""),
-        setup,
-        confirmatory,
-    )
+    return notebooks
 
 
 def _narrowed_confirmation(
