@@ -340,23 +340,35 @@ class NotebookRun:
     def side_by_side(self, scorer: str = "fused") -> FigureBox | None:
         """Two variants' maps of one test image on one colour scale, with their per-image AUPR
         (:class:`owslib.widgets.SideBySide`), from the explorer records of this notebook's runs
-        (notebook 01, which has one variant: of every run of the study); None, with one line
-        saying why, when no run has a record yet."""
+        (notebook 01, which has one variant: of every run of the study) at every seed that has
+        them (the confirmation's fresh seeds too), each variant with its own scorers; None, with
+        one line saying why, when no run has a record yet."""
         variants = self.spec.variants if len(self.spec.variants) > 1 else tuple(self.study.variants)
-        records = {(v, s): self.run_path(v, s) / RECORD_FILE for s in self.study.seeds
-                   for v in variants if (self.run_path(v, s) / RECORD_FILE).is_file()}  # fmt: skip
+        records = self.explorer_records(variants)
         if not records:
             say(
                 "No explorer record among these runs yet: they predate `explorer.npz`, which "
                 "every run now writes; the side-by-side view appears once they are retrained."
             )
             return None
-        scorers = {s for path in list(records.values())[:1] for s in _record_scorers(path)}
-        view = SideBySide(records, ranges={s: self.scorer_range(s) for s in scorers},
-                          baseline=self.baseline)  # fmt: skip
+        scorers = {s for path in records.values() for s in _record_scorers(path)}
+        ranges = {s: self.scorer_range(s) for s in scorers}
+        view = SideBySide(records, ranges=ranges, baseline=self.baseline)
         if scorer in view.scorer.options:
             view.scorer.value = scorer
         return view.widget
+
+    def explorer_records(self, variants: tuple[str, ...]) -> dict[tuple[str, int], Path]:
+        """``(variant, seed) -> explorer.npz`` of every finished run of ``variants`` that wrote one,
+        at any seed (the study's and the confirmation's), seeds in order."""
+        found = {}
+        for v in variants:
+            folder = self.run_path(v, 0).parent
+            for path in folder.glob("seed*/" + RECORD_FILE):
+                seed = int(path.parent.name.removeprefix("seed"))
+                if self.finished(v, seed):
+                    found[v, seed] = path
+        return dict(sorted(found.items(), key=lambda kv: (kv[0][1], variants.index(kv[0][0]))))
 
     @property
     def num_known(self) -> int:

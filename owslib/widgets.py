@@ -53,13 +53,14 @@ class FigureBox(W.VBox):
 
 
 def _show(out: W.Output, fig: plt.Figure, alt: str) -> None:
-    """Replace what ``out`` shows with ``fig`` (closed once drawn): a JPEG with its alt text in
-    the metadata (a rendered copy keeps this in the widget state; no second copy as HTML)."""
-    data, metadata = figure_bundle(fig, alt, photo=True)
+    """Replace what ``out`` shows with ``fig`` (closed once drawn): an ``<img alt>`` of a JPEG, so
+    the live picture carries its alt text too (JupyterLab's image renderer reads no alt from the
+    metadata), with the alt text as ``text/plain``."""
+    data, _ = figure_bundle(fig, alt, photo=True)
     plt.close(fig)
     out.clear_output(wait=True)
     with out:
-        display({"image/jpeg": data["image/jpeg"], "text/plain": alt}, metadata=metadata, raw=True)
+        display({"text/html": data["text/html"], "text/plain": alt}, raw=True)
 
 
 class AnomalyExplorer:
@@ -213,10 +214,12 @@ class SideBySide:
             raise KeyError(f"neither {a} nor {b} at seed {seed} recorded image {image!r}")
         cols = [a, b] if a != b else [f"{a} (left)", f"{b} (right)"]
         maps, notes = {}, {}
-        for col, ex in zip(cols, (ea, eb), strict=True):
+        for col, variant, ex in zip(cols, (a, b), (ea, eb), strict=True):
             if ex is not None and scorer in ex["maps"]:
                 maps[col] = ex["maps"][scorer]
                 notes[0, col] = f"AUPR on this image: {format_score(image_aupr(maps[col], ex))}"
+            else:
+                notes[0, col] = f"{variant} has no {scorer} scorer" if ex else "image not recorded"
         value_range = self.ranges.get(scorer) or shared_range(list(maps.values()))
         row = {"name": image, "image": first["image"], "unknown_mask": first["unknown_mask"],
                "maps": maps}  # fmt: skip
@@ -227,9 +230,13 @@ class SideBySide:
 
     def alt(self) -> str:
         a, b, seed, image, scorer = self._state()
-        auprs = "; ".join(f"{v} AUPR {format_score(self.aupr(v, seed, image, scorer))}"
-                          for v in dict.fromkeys((a, b))
-                          if scorer in self.examples(v, seed).get(image, {}).get("maps", {}))  # fmt: skip
+        has = {v: scorer in self.examples(v, seed).get(image, {}).get("maps", {}) for v in (a, b)}
+        auprs = "; ".join(
+            f"{v} AUPR {format_score(self.aupr(v, seed, image, scorer))}"
+            if has[v]
+            else f"{v} has no {scorer} scorer"
+            for v in dict.fromkeys((a, b))
+        )
         return (
             f"Side by side, seed {seed}, image {image}: the image with the unknown objects "
             f"outlined, and the {scorer} maps of {a} and {b} on one colour scale ({auprs})."
@@ -239,21 +246,22 @@ class SideBySide:
         return self.a.value, self.b.value, self.seed.value, self.image.value, self.scorer.value
 
     def _refresh(self) -> None:
-        """The images and scorers both chosen runs recorded (either one's, when only one has)."""
+        """The images both chosen runs recorded (either one's, when only one has) and every
+        scorer of either run: one the other lacks is drawn as a cell saying so."""
         ea, eb = (
             self.examples(self.a.value, self.seed.value),
             self.examples(self.b.value, self.seed.value),
         )
         names = [n for n in ea if n in eb] or list(ea) or list(eb)
-        scorers = [s for s in _scorers(ea) if s in _scorers(eb)] or _scorers(ea) or _scorers(eb)
+        scorers = list(dict.fromkeys([*_scorers(ea), *_scorers(eb)]))
         image, scorer = self.image.value, self.scorer.value
         self._busy = True  # one redraw for the whole change, not one per option set
         try:
             self.image.options = names
             self.image.value = image if image in names else (names or [None])[0]
             self.scorer.options = scorers
-            self.scorer.value = scorer if scorer in scorers else (
-                main_scorer(tuple(scorers)) if scorers else None)  # fmt: skip
+            fallback = main_scorer(tuple(scorers)) if scorers else None
+            self.scorer.value = scorer if scorer in scorers else fallback
         finally:
             self._busy = False
         self._redraw()

@@ -10,7 +10,7 @@ import pytest
 matplotlib.use("Agg")
 
 from owslib.plots import map_grid, save_figure  # noqa: E402
-from owslib.plots.maps import map_rows  # noqa: E402
+from owslib.plots.maps import PAGE_IN, map_rows  # noqa: E402
 from owslib.study.figures import delta_figure  # noqa: E402
 
 NAME = "falkenried_000000_000019"
@@ -39,6 +39,10 @@ def test_map_rows_outline_unknowns_and_keep_labels_whole_and_readable(n_columns)
     maps = axes[1 : n_columns + 1]  # the first row's maps: one colour scale
     assert {(ax.images[0].norm.vmin, ax.images[0].norm.vmax) for ax in maps} == {(0.0, 1.0)}
     assert axes[1].get_xlabel() == "AUPR 0.500"
+    # legible at 100 % zoom: a page shows the figure at most PAGE_IN wide, so every label keeps
+    # at least 11 px there (8 pt at 120 dpi on a figure the page does not shrink)
+    shrink = min(1.0, PAGE_IN / fig.get_figwidth())
+    assert min(t.get_fontsize() for t in _texts(fig)) * 120 / 72 * shrink >= 11
 
 
 def test_map_grid_titles_and_colourbar_ticks_are_at_least_8_pt():

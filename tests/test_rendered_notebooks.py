@@ -113,3 +113,31 @@ def test_the_summary_headings_are_the_questions_and_no_negative_zero(rendered):
     assert not [t for t in texts if re.search(r"-0\.0+(?![0-9])", t)]  # no "-0.000"
     (runs,) = [t for t in texts if "Runs finished" in t]
     assert "`summary/smoke/all_runs.csv` in the results folder" in runs
+
+
+WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
+
+
+def _widget_cells(nb) -> list[str]:
+    return [c.id for c in nb.cells if c.cell_type == "code"
+            and any(WIDGET_VIEW in o.get("data", {}) for o in c.get("outputs", []))]  # fmt: skip
+
+
+@pytest.mark.parametrize("path", [pytest.param(p, id=p.parent.parent.name) for p in COMMITTED])
+def test_committed_widgets_show_their_picture_in_html(path):
+    """nbconvert's HTML of a committed rendering shows each widget cell's picture with alt text,
+    not a widget view that needs the widget scripts (no saved widget state)."""
+    from nbconvert import HTMLExporter
+
+    nb = nbformat.read(path, 4)
+    assert "widgets" not in nb.metadata, "saved widget state: static renderers show the view"
+    cells = _widget_cells(nb)
+    if not cells:
+        return
+    body, _ = HTMLExporter().from_notebook_node(nb)
+    starts = sorted(body.index(f'id="cell-id={c}"') for c in {c.id for c in nb.cells})
+    for cid in cells:
+        start = body.index(f'id="cell-id={cid}"')
+        end = next((s for s in starts if s > start), len(body))
+        cell = body[start:end]
+        assert '<img alt="' in cell and WIDGET_VIEW not in cell, f"{path.name}: cell {cid}"

@@ -14,6 +14,10 @@ from owslib.plots.training import row_label
 
 #: Width of one cell in inches: titles and labels keep their size whatever the number of columns.
 CELL_IN = 2.6
+#: Width in inches a page shows a figure at without scaling it down (about 1080 px at the 120 dpi
+#: of saved figures): a wider grid has its text enlarged by as much as the page will shrink it, so
+#: labels stay legible at 100 % zoom.
+PAGE_IN = 9.0
 OUTLINE = "yellow"
 
 
@@ -37,23 +41,27 @@ def map_rows(
     h, w = np.asarray(rows[0]["image"]).shape[:2]
     cols = 1 + len(columns)
     height = len(rows) * (CELL_IN * h / w + (0.45 if notes else 0.25)) + 0.9
-    fig, axes = plt.subplots(len(rows), cols, figsize=(CELL_IN * cols + 1.0, height), squeeze=False)
+    width = CELL_IN * cols + 1.0
+    big = max(1.0, width / PAGE_IN)  # text scale: the page shrinks a wider figure by this much
+    small, head = 8 * big, 9 * big
+    height += len(rows) * 0.2 * (big - 1)  # room for the larger notes under each row
+    fig, axes = plt.subplots(len(rows), cols, figsize=(width, height), squeeze=False)
     for r, row in enumerate(rows):
         mask = row.get("unknown_mask")
         outlined = mask is not None and bool(np.asarray(mask).any())
         axes[r, 0].imshow(row["image"])
-        axes[r, 0].set_ylabel(row_label(row["name"]), fontsize=8)
+        axes[r, 0].set_ylabel(row_label(row["name"], int(24 / big)), fontsize=small)
         for c, column in enumerate(columns, 1):
             m = row["maps"].get(column)
             if m is None:
-                axes[r, c].text(0.5, 0.5, "no map", ha="center", va="center", fontsize=8,
+                axes[r, c].text(0.5, 0.5, "no map", ha="center", va="center", fontsize=small,
                                 transform=axes[r, c].transAxes)  # fmt: skip
             elif np.ndim(m) == 2:
                 axes[r, c].imshow(m, cmap="magma", norm=norm)
             else:
                 axes[r, c].imshow(m)
             if (r, column) in (notes or {}):
-                axes[r, c].set_xlabel(notes[r, column], fontsize=8)
+                axes[r, c].set_xlabel(notes[r, column], fontsize=small)
         if outlined:
             for ax in axes[r]:
                 ax.contour(mask, levels=[0.5], colors=OUTLINE, linewidths=0.8)
@@ -61,7 +69,7 @@ def map_rows(
     outlined = any(m is not None and bool(np.asarray(m).any()) for m in masks)
     titles = ["image, unknown outlined" if outlined else "image", *columns]
     for c, title in enumerate(titles):
-        axes[0, c].set_title(row_label(title, 24), fontsize=9)
+        axes[0, c].set_title(row_label(title, int(24 / big)), fontsize=head)
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
@@ -70,8 +78,8 @@ def map_rows(
                        ax=axes.ravel().tolist(), fraction=0.06 if one_row else 0.025,
                        pad=0.12 if one_row else 0.02,
                        orientation="horizontal" if one_row else "vertical", aspect=50)  # fmt: skip
-    bar.set_label(f"{scorer}: one scale for every map (higher = more anomalous)", fontsize=8)
-    bar.ax.tick_params(labelsize=8)
+    bar.set_label(f"{scorer}: one scale for every map (higher = more anomalous)", fontsize=small)
+    bar.ax.tick_params(labelsize=small)
     return fig
 
 
