@@ -62,14 +62,32 @@ def show_figure(fig: plt.Figure, alt: str, *, photo: bool = False) -> None:
     display(bundle, metadata=metadata, raw=True)
 
 
-def show_table(table: pd.DataFrame, note: str = "", decimals: int = 4, *,
-               compact: bool = False) -> None:  # fmt: skip
+#: What an empty cell shows: a column holding only these says nothing and is left out.
+EMPTY = {"", "—", "nan", "None", "<NA>"}
+
+
+def reader_table(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` without a column that is empty in every row (e.g. a Δ to a baseline where there
+    is only the baseline); :func:`~owslib.report.tables.markdown_table` gives the short headers."""
+    if not len(table):
+        return table
+    empty = [c for c in table.columns if table[c].astype(str).str.strip().isin(EMPTY).all()]
+    out = table.drop(columns=empty) if len(empty) < len(table.columns) else table
+    out.attrs = dict(table.attrs)
+    return out
+
+
+def show_table(
+    table: pd.DataFrame, note: str = "", decimals: int = 4, *, compact: bool = False
+) -> None:
     """Display a table as markdown (:func:`owslib.report.tables.markdown_table`): no index column,
     ``decimals`` decimals, integer counts, each convention once as a numbered note, then ``note``;
-    an empty table reads "none". ``compact``: a column holding one value in every row is left
+    an empty table reads "none". Columns empty in every row are left out and headers read as
+    words (:func:`reader_table`, :func:`owslib.report.tables.header`). ``compact``: a column holding one value in every row is left
     out and its value said once, above the table."""
     from IPython.display import Markdown, display
 
+    table = reader_table(table)
     above = ""
     if compact and len(table) > 1:
         same = [c for c in table.columns if table[c].astype(str).nunique() == 1]
