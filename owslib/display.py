@@ -71,7 +71,9 @@ def reader_table(table: pd.DataFrame) -> pd.DataFrame:
     is only the baseline); :func:`~owslib.report.tables.markdown_table` gives the short headers."""
     if not len(table):
         return table
-    empty = [c for c in table.columns if table[c].astype(str).str.strip().isin(EMPTY).all()]
+    empty = [
+        c for c in table.columns if all(pd.isna(v) or str(v).strip() in EMPTY for v in table[c])
+    ]
     out = table.drop(columns=empty) if len(empty) < len(table.columns) else table
     out.attrs = dict(table.attrs)
     return out
