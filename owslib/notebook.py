@@ -47,6 +47,7 @@ from owslib.paths import resolve, shown
 from owslib.plots import save_figure
 from owslib.plots.embeddings import embedding_pca, norm_histograms
 from owslib.report.explorer_record import RECORD_FILE, load_explorer_record
+from owslib.report.run_figures import redraw_run_figure
 from owslib.runs.run import RunResult, is_finished, read_run_info, run_experiment
 from owslib.study.answers import (
     PAIR_COLUMNS,
@@ -504,6 +505,18 @@ class NotebookRun:
         self._write_md("embedding_spaces", table, "Test pixels, first seed; cosine AUROC: unknown "
                        "vs known by 1 - max cosine to the known class mean directions.")  # fmt: skip
         return table
+
+    def run_figure(self, run: RunResult, name: str, *, photo: bool = False) -> Path:
+        """A figure of ``run`` (:data:`owslib.runs.run.FIGURES`) drawn again from its committed
+        files and saved beside the rendered notebook as ``<name>.png`` and ``<name>.svg``, shown
+        with its alt text; the run's own PNG when its files do not hold what it shows."""
+        fig = redraw_run_figure(run.run_dir, run.cfg, run.metrics, run.tables, run.history, name)
+        who = f" Run {run.info.get('variant', run.run_dir.parent.name)}, {run.run_dir.name}."
+        alt = RUN_FIGURE_ALT.get(name, name) + who
+        if fig is None:
+            show_run_figure(run, name, photo=photo)
+            return run.run_dir / f"{name}.png"
+        return self.save(fig, name, alt, photo=photo)
 
     def save(self, fig: plt.Figure, name: str, alt: str, *, photo: bool = False) -> Path:
         """Write ``fig`` beside the rendered notebook as ``<name>.png`` and ``<name>.svg``, show
