@@ -11,13 +11,16 @@ from __future__ import annotations
 
 import json
 import re
+import sys
 from pathlib import Path
 
 import nbformat
 import pytest
-from test_notebook_fresh_clone import QUESTION, fresh_clone_results
 
 from owslib.study.execute import execute
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "notebook"))  # its fresh-clone helpers
+from test_fresh_clone import QUESTION, fresh_clone_results  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Absolute paths of a rendering machine (POSIX homes, temp and work folders, a Windows drive).

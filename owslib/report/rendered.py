@@ -1,7 +1,7 @@
 """What a rendered notebook keeps for a reader without a kernel: no saved widget state.
 
 A widget output holds, in one bundle, the live view (``application/vnd.jupyter.widget-view+json``)
-and its picture (an ``<img alt>`` of a JPEG, :class:`owslib.widgets.FigureBox`). With the widget
+and its picture (an ``<img alt>`` of a JPEG, :class:`owslib.notebook.widgets.FigureBox`). With the widget
 state saved in the notebook's metadata, nbconvert's HTML and GitHub pick the view and load the
 widget scripts from a CDN (nothing, offline); without it they show the picture. JupyterLab shows
 the picture too in a copy it has not run (an untrusted output gets a safe renderer), and the live

@@ -23,7 +23,9 @@ def nb_run(tmp_path_factory):
 def test_every_run_figure_is_drawn_again_and_saved_as_png_and_svg(nb_run, monkeypatch):
     nb, run = nb_run
     shown = []
-    monkeypatch.setattr(notebook, "show_image", lambda path, **kw: shown.append((path, kw)))
+    monkeypatch.setattr(
+        "owslib.notebook.figures.show_image", lambda path, **kw: shown.append((path, kw))
+    )
     for name in FIGURES:
         path = nb.run_figure(run, name, photo=name in ("qualitative", "scorers_side_by_side"))
         assert path.parent == nb.out_dir and path.with_suffix(".svg").is_file(), name

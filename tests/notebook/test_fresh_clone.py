@@ -101,7 +101,7 @@ def shown(monkeypatch) -> list:
 
     seen = []
     monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: seen.extend(objs))
-    monkeypatch.setattr("owslib.widgets.display", lambda *objs, **kw: seen.extend(objs))
+    monkeypatch.setattr("owslib.notebook.widgets.display", lambda *objs, **kw: seen.extend(objs))
     return seen
 
 

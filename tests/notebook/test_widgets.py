@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 
 from owslib.engine.experiment import build_experiment  # noqa: E402
 from owslib.labels import get_split  # noqa: E402
+from owslib.notebook.widgets import AnomalyExplorer, SideBySide  # noqa: E402
 from owslib.report.explorer_record import load_explorer_record, write_explorer_record  # noqa: E402
-from owslib.widgets import AnomalyExplorer, SideBySide  # noqa: E402
 
 
 def test_explorer_renders_every_scorer(smoke_cfg):
