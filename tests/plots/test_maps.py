@@ -32,8 +32,8 @@ def test_map_rows_outline_unknowns_and_keep_labels_whole_and_readable(n_columns)
     fig = map_rows([row, {**row, "name": "b"}], columns, scorer="fused", value_range=(0, 1),
                    notes={(0, columns[0]): "AUPR 0.500"})  # fmt: skip
     axes = fig.axes[: 2 * (n_columns + 1)]
-    assert axes[0].yaxis.label.get_text().replace("\n", "") == NAME  # not cut
-    assert axes[0].get_title() == "image, unknown outlined"
+    assert axes[0].xaxis.label.get_text().replace("\n", "") == NAME  # not cut
+    assert axes[0].get_title().replace("\n", " ") == "image, unknown outlined"
     assert all(len(ax.collections) >= 1 for ax in axes), "the unknown object outlined everywhere"
     assert min(t.get_fontsize() for t in _texts(fig)) >= 8
     maps = axes[1 : n_columns + 1]  # the first row's maps: one colour scale
