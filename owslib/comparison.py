@@ -61,8 +61,11 @@ def validate_long(long: pd.DataFrame, baseline: str = "baseline") -> pd.DataFram
         raise ValueError(f"long table is missing columns {missing}; expected {list(LONG_COLUMNS)}")
     df = long.loc[:, list(LONG_COLUMNS)].copy()
     # the setup a run was trained in (run.json's fingerprint; "" where unrecorded)
-    df["fingerprint"] = (long["fingerprint"].astype(object).where(long["fingerprint"].notna(), "")
-                         .astype(str) if "fingerprint" in long.columns else "")  # fmt: skip
+    df["fingerprint"] = (
+        long["fingerprint"].astype(object).where(long["fingerprint"].notna(), "").astype(str)
+        if "fingerprint" in long.columns
+        else ""
+    )
     for col in ("scorer", "aggregation"):
         df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
     df["variant"] = df["variant"].astype(str)
@@ -138,9 +141,16 @@ def _pairs(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
     )
     if other_setup.any():
         for (v, s, a, b), _ in merged[other_setup].groupby(
-                ["variant", "seed", "fingerprint", "baseline_fingerprint"]):  # fmt: skip
-            log.warning("%s seed %d (setup %s) is not paired with %s (setup %s): other setups",
-                        v, s, a or "unrecorded", baseline, b or "unrecorded")  # fmt: skip
+            ["variant", "seed", "fingerprint", "baseline_fingerprint"]
+        ):
+            log.warning(
+                "%s seed %d (setup %s) is not paired with %s (setup %s): other setups",
+                v,
+                s,
+                a or "unrecorded",
+                baseline,
+                b or "unrecorded",
+            )
         merged.loc[other_setup, "_merge"] = "other_setup"
     merged["_unpaired"] = merged["_merge"] != "both"
     merged["n_unpaired"] = merged.groupby(_GROUP)["_unpaired"].transform("sum").astype(int)

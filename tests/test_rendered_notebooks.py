@@ -27,8 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 ABSOLUTE = re.compile(r"(/work/|/tmp/|/home/|/root/|/Users/|/private/var/|\b[A-Z]:\\)")
 #: The committed renderings: results/<notebook>/<profile>/<notebook>.ipynb (smoke renderings and
 #: superseded work are git-ignored).
-COMMITTED = sorted(p for p in ROOT.glob("results/*/*/*.ipynb") if p.stem == p.parent.parent.name
-                   and p.parent.name != "smoke")  # fmt: skip
+COMMITTED = sorted(
+    p
+    for p in ROOT.glob("results/*/*/*.ipynb")
+    if p.stem == p.parent.parent.name and p.parent.name != "smoke"
+)
 #: Committed renderings made before this check (expected to fail, strictly, until rendered again):
 #: none left.
 RENDERED_BEFORE: set[str] = set()
@@ -50,11 +53,21 @@ def absolute_paths(nb, *, skip_injected: bool = False) -> list[str]:
 
 @pytest.mark.parametrize(
     "path",
-    [pytest.param(p, id=p.parent.parent.name, marks=pytest.mark.xfail(
-        strict=True, reason="rendered before paths were shown relative; renders again with the "
-        "retrained runs")) if p.parent.parent.name in RENDERED_BEFORE else
-     pytest.param(p, id=p.parent.parent.name) for p in COMMITTED],
-)  # fmt: skip
+    [
+        pytest.param(
+            p,
+            id=p.parent.parent.name,
+            marks=pytest.mark.xfail(
+                strict=True,
+                reason="rendered before paths were shown relative; renders again with the "
+                "retrained runs",
+            ),
+        )
+        if p.parent.parent.name in RENDERED_BEFORE
+        else pytest.param(p, id=p.parent.parent.name)
+        for p in COMMITTED
+    ],
+)
 def test_committed_renderings_show_no_absolute_path(path):
     assert absolute_paths(nbformat.read(path, 4)) == []
 
@@ -101,8 +114,13 @@ def test_widgets_render_as_one_output_each_and_every_image_has_alt_text(rendered
         assert {"application/vnd.jupyter.widget-view+json", "image/jpeg"} <= set(out.data), needle
         assert not out.data["text/plain"].startswith("VBox(")
     assert "Retrain" not in json.dumps([c.get("outputs", []) for c in nb.cells])
-    images = [o for n in rendered.values() for c in n.cells for o in c.get("outputs", [])
-              if {"image/png", "image/jpeg"} & set(o.get("data", {}))]  # fmt: skip
+    images = [
+        o
+        for n in rendered.values()
+        for c in n.cells
+        for o in c.get("outputs", [])
+        if {"image/png", "image/jpeg"} & set(o.get("data", {}))
+    ]
     assert len(images) >= 8
     assert all('<img alt="' in o.data.get("text/html", "") for o in images)
 
@@ -122,8 +140,12 @@ WIDGET_VIEW = "application/vnd.jupyter.widget-view+json"
 
 
 def _widget_cells(nb) -> list[str]:
-    return [c.id for c in nb.cells if c.cell_type == "code"
-            and any(WIDGET_VIEW in o.get("data", {}) for o in c.get("outputs", []))]  # fmt: skip
+    return [
+        c.id
+        for c in nb.cells
+        if c.cell_type == "code"
+        and any(WIDGET_VIEW in o.get("data", {}) for o in c.get("outputs", []))
+    ]
 
 
 @pytest.mark.parametrize("path", [pytest.param(p, id=p.parent.parent.name) for p in COMMITTED])

@@ -59,8 +59,15 @@ def map_rows(
         for c, column in enumerate(columns, 1):
             m = row["maps"].get(column)
             if m is None:
-                axes[r, c].text(0.5, 0.5, "no map", ha="center", va="center", fontsize=small,
-                                transform=axes[r, c].transAxes)  # fmt: skip
+                axes[r, c].text(
+                    0.5,
+                    0.5,
+                    "no map",
+                    ha="center",
+                    va="center",
+                    fontsize=small,
+                    transform=axes[r, c].transAxes,
+                )
             elif np.ndim(m) == 2:
                 axes[r, c].imshow(m, cmap="magma", norm=norm)
             else:
@@ -79,10 +86,14 @@ def map_rows(
         ax.set_xticks([])
         ax.set_yticks([])
     one_row = len(rows) == 1  # a bar as tall as one row would not hold its label: below it
-    bar = fig.colorbar(matplotlib.cm.ScalarMappable(norm=norm, cmap="magma"),
-                       ax=axes.ravel().tolist(), fraction=0.06 if one_row else 0.025,
-                       pad=0.12 if one_row else 0.02,
-                       orientation="horizontal" if one_row else "vertical", aspect=50)  # fmt: skip
+    bar = fig.colorbar(
+        matplotlib.cm.ScalarMappable(norm=norm, cmap="magma"),
+        ax=axes.ravel().tolist(),
+        fraction=0.06 if one_row else 0.025,
+        pad=0.12 if one_row else 0.02,
+        orientation="horizontal" if one_row else "vertical",
+        aspect=50,
+    )
     bar.set_label(f"{scorer}: one scale for every map (higher = more anomalous)", fontsize=small)
     bar.ax.tick_params(labelsize=small)
     return fig

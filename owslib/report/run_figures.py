@@ -30,8 +30,13 @@ def redraw_run_figure(
     if name in ("pr_curves", "roc_curves") and (run_dir / "curves.csv").is_file():
         long = pd.read_csv(run_dir / "curves.csv")
         pooled = {s: r.get("pooled", {}) for s, r in metrics.get("anomaly", {}).items()}
-        curves = {s: {**{c: g[c].to_numpy() for c in ("threshold", "tpr", "fpr", "precision")},
-                      **pooled.get(s, {})} for s, g in long.groupby("scorer", sort=False)}  # fmt: skip
+        curves = {
+            s: {
+                **{c: g[c].to_numpy() for c in ("threshold", "tpr", "fpr", "precision")},
+                **pooled.get(s, {}),
+            }
+            for s, g in long.groupby("scorer", sort=False)
+        }
         return (plots.pr_curves if name == "pr_curves" else plots.roc_curves)(curves)
     if name in ("qualitative", "scorers_side_by_side") and (run_dir / RECORD_FILE).is_file():
         return _photo_figure(load_explorer_record(run_dir / RECORD_FILE), cfg, name)
@@ -48,10 +53,12 @@ def _photo_figure(examples: list[dict], cfg: Any, name: str) -> plt.Figure:
     if name == "scorers_side_by_side":
         ex = examples[0]
         ranges = {s: value_range(s) for s in ex["maps"]}
-        return plots.map_grid(ex["image"], ex["maps"], unknown_mask=ex["unknown_mask"],
-                              ranges=ranges)  # fmt: skip
+        return plots.map_grid(
+            ex["image"], ex["maps"], unknown_mask=ex["unknown_mask"], ranges=ranges
+        )
     score = main_scorer(tuple(examples[0]["maps"]))
     shown = [{**ex, "score": ex["maps"][score], "score_name": score} for ex in examples]
     names = (*split.known_names, *split.unknown_names)
-    return plots.qualitative_panel(shown, split.palette, class_names=names,
-                                   value_range=value_range(score) or (0.0, 1.0))  # fmt: skip
+    return plots.qualitative_panel(
+        shown, split.palette, class_names=names, value_range=value_range(score) or (0.0, 1.0)
+    )

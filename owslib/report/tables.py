@@ -146,8 +146,11 @@ def _anomaly_table(metrics: dict[str, Any]) -> pd.DataFrame:
             )
     # a streamed metric's error bound (histogram quantisation) is a column where it exceeds 1e-3
     table = pd.DataFrame(rows)
-    shown = [f"{k} bound" for k in ANOMALY_COLUMNS
-             if f"{k} bound" in table and (table[f"{k} bound"] > BOUND_SHOWN).any()]  # fmt: skip
+    shown = [
+        f"{k} bound"
+        for k in ANOMALY_COLUMNS
+        if f"{k} bound" in table and (table[f"{k} bound"] > BOUND_SHOWN).any()
+    ]
     cols = ["scorer", "aggregation"]
     for k in ANOMALY_COLUMNS:
         cols += [k, f"{k} bound"] if f"{k} bound" in shown else [k]

@@ -9,8 +9,14 @@ from owslib.report.tables import header, markdown_table
 
 
 def test_a_column_empty_in_every_row_is_left_out():
-    t = pd.DataFrame({"variant": ["baseline", "baseline"], "seed": [0, 1],
-                      "aupr Δ": ["—", "—"], "fpr95 Δ": [np.nan, np.nan]})  # fmt: skip
+    t = pd.DataFrame(
+        {
+            "variant": ["baseline", "baseline"],
+            "seed": [0, 1],
+            "aupr Δ": ["—", "—"],
+            "fpr95 Δ": [np.nan, np.nan],
+        }
+    )
     assert list(drop_empty_columns(t).columns) == ["variant", "seed"]
     assert list(drop_empty_columns(t.iloc[:, 2:]).columns) == [
         "aupr Δ",

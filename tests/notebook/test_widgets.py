@@ -47,11 +47,19 @@ def _record(tmp_path, name: str, seed: int, shift: float) -> list[dict]:
         target[:, :2] = 255
         unknown = (target >= k) & (target != 255)
         noise = rng.random((12, 20))
-        examples.append({
-            "name": f"city_{i:06d}_000019", "image": rng.integers(0, 255, (12, 20, 3), np.uint8),
-            "target": target, "pred": np.minimum(target, k - 1), "unknown_mask": unknown,
-            "maps": {"max_logit": (noise + unknown) * 3 - shift, "fused": noise * 0.7 + 0.3 * unknown},
-        })  # fmt: skip
+        examples.append(
+            {
+                "name": f"city_{i:06d}_000019",
+                "image": rng.integers(0, 255, (12, 20, 3), np.uint8),
+                "target": target,
+                "pred": np.minimum(target, k - 1),
+                "unknown_mask": unknown,
+                "maps": {
+                    "max_logit": (noise + unknown) * 3 - shift,
+                    "fused": noise * 0.7 + 0.3 * unknown,
+                },
+            }
+        )
     return load_explorer_record(write_explorer_record(tmp_path / f"{name}{seed}.npz", examples))
 
 
@@ -87,8 +95,10 @@ def test_a_widget_is_one_output_the_live_view_or_one_picture(tmp_path):
 
 
 def test_side_by_side_puts_both_maps_on_one_scale_with_each_images_aupr(tmp_path):
-    records = {("baseline", 0): _record(tmp_path, "baseline", 0, 0.0),
-               ("focal", 0): _record(tmp_path, "focal", 0, 2.0)}  # fmt: skip
+    records = {
+        ("baseline", 0): _record(tmp_path, "baseline", 0, 0.0),
+        ("focal", 0): _record(tmp_path, "focal", 0, 2.0),
+    }
     view = SideBySide(records, ranges={"fused": (0.0, 1.0), "max_logit": None}, baseline="baseline")
     assert (view.a.value, view.b.value) == ("baseline", "focal")
     assert list(view.image.options) == ["city_000000_000019", "city_000001_000019"]

@@ -27,10 +27,19 @@ def test_map_rows_outline_unknowns_and_keep_labels_whole_and_readable(n_columns)
     mask = np.zeros((8, 16), bool)
     mask[2:5, 4:9] = True
     columns = [f"variant_with_a_long_name_{i}" for i in range(n_columns)]
-    row = {"name": NAME, "image": np.zeros((8, 16, 3), np.uint8), "unknown_mask": mask,
-           "maps": {c: np.random.default_rng(i).random((8, 16)) for i, c in enumerate(columns)}}  # fmt: skip
-    fig = map_rows([row, {**row, "name": "b"}], columns, scorer="fused", value_range=(0, 1),
-                   notes={(0, columns[0]): "AUPR 0.500"})  # fmt: skip
+    row = {
+        "name": NAME,
+        "image": np.zeros((8, 16, 3), np.uint8),
+        "unknown_mask": mask,
+        "maps": {c: np.random.default_rng(i).random((8, 16)) for i, c in enumerate(columns)},
+    }
+    fig = map_rows(
+        [row, {**row, "name": "b"}],
+        columns,
+        scorer="fused",
+        value_range=(0, 1),
+        notes={(0, columns[0]): "AUPR 0.500"},
+    )
     axes = fig.axes[: 2 * (n_columns + 1)]
     assert axes[0].xaxis.label.get_text().replace("\n", "") == NAME  # not cut
     assert axes[0].get_title().replace("\n", " ") == "image, unknown outlined"
@@ -57,10 +66,22 @@ def test_delta_panels_keep_their_labels_apart():
     rows = []
     for v, shift in (("baseline", 0.0), ("variant_with_a_long_name", -0.004), ("other", 0.06)):
         for s in range(3):
-            for m, sc, a in (("miou", "", ""), ("aupr", "fused", "pooled"),
-                             ("fpr95", "fused", "pooled"), ("auroc", "fused", "pooled")):  # fmt: skip
-                rows.append(dict(variant=v, seed=s, metric=m, scorer=sc, aggregation=a,
-                                 value=0.5 + shift + 0.013 * s * (v != "baseline")))  # fmt: skip
+            for m, sc, a in (
+                ("miou", "", ""),
+                ("aupr", "fused", "pooled"),
+                ("fpr95", "fused", "pooled"),
+                ("auroc", "fused", "pooled"),
+            ):
+                rows.append(
+                    dict(
+                        variant=v,
+                        seed=s,
+                        metric=m,
+                        scorer=sc,
+                        aggregation=a,
+                        value=0.5 + shift + 0.013 * s * (v != "baseline"),
+                    )
+                )
     labels = ["miou", "aupr/fused/pooled", "fpr95/fused/pooled", "auroc/fused/pooled"]
     fig = delta_figure(pd.DataFrame(rows), labels)
     fig.canvas.draw()
@@ -68,8 +89,12 @@ def test_delta_panels_keep_their_labels_apart():
     boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
     for left, right in zip(boxes[:-1], boxes[1:], strict=True):
         assert right.x0 - left.x1 > 5, "tick or axis labels of neighbouring panels touch"
-    assert [ax.get_title() for ax in fig.axes] == ["miou", "aupr (fused, pooled)",
-                                                   "fpr95 (fused, pooled)", "auroc (fused, pooled)"]  # fmt: skip
+    assert [ax.get_title() for ax in fig.axes] == [
+        "miou",
+        "aupr (fused, pooled)",
+        "fpr95 (fused, pooled)",
+        "auroc (fused, pooled)",
+    ]
 
 
 def test_a_figure_is_saved_as_png_and_svg(tmp_path):
