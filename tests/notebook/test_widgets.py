@@ -118,3 +118,21 @@ def test_side_by_side_puts_both_maps_on_one_scale_with_each_images_aupr(tmp_path
     assert view.render("baseline", "baseline", 0, image, "fused").axes[2].get_title() == (
         "baseline (right)"
     )
+
+
+def test_the_side_by_side_of_02_offers_every_seed_and_each_variants_scorers():
+    """From the committed explorer records: the fresh seeds too, and a scorer one variant lacks
+    (02's fused_confidence, fused_avg) offered and said missing on the other side."""
+    from owslib import notebook
+
+    nb = notebook.setup({"profile": "quick"}, "02_trufor_fusion")
+    view = nb.side_by_side("fused").view
+    assert {0, 1, 2, *range(100, 114)} <= set(view.seed.options)
+    view.a.value, view.b.value = "baseline", "mlp_confidence"
+    assert "fused_confidence" in view.scorer.options
+    view.scorer.value = "fused_confidence"
+    assert "baseline has no fused_confidence scorer" in view.alt()
+    view.b.value = "mlp_separate"
+    assert "fused_avg" in view.scorer.options
+    fig = view.render("baseline", "mlp_separate", view.seed.value, view.image.value, "fused_avg")
+    assert any("baseline has no fused_avg scorer" in ax.get_xlabel() for ax in fig.axes)
