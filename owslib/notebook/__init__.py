@@ -8,12 +8,17 @@ the rest (one run per variant and seed, shared between notebooks); then ``nb.tab
 baseline, paired by seed, and write it into the output folder (CSV, markdown, every figure as
 PNG and SVG); each figure is shown inline with alt text. ``nb.side_by_side()`` and
 :func:`explorer` are the widgets, drawn from the runs' explorer records (no checkpoint needed).
+
+Its modules, by what a notebook does: ``run`` (set up a run: :func:`setup`, :class:`NotebookRun`),
+``tables`` and ``figures`` (show results, each written beside the rendered notebook), ``compare``
+(the comparison with the baseline; 06's :func:`answers`), ``display`` (what is shown inline) and
+``widgets`` (the explorer and the side-by-side view). The study's own names the notebooks call as
+``notebook.X`` (README, 06, 07 among them) are offered here too.
 """
 
-# What the notebooks call as ``notebook.X`` besides the above (README, 06, 07 among them).
-import pandas as pd  # noqa: E402  (notebook.pd: an empty table in notebook 01)
+import pandas as pd  # notebook.pd: an empty table in notebook 01
 
-from owslib.evaluation.embeddings import space_finding  # noqa: E402
+from owslib.evaluation.embeddings import space_finding
 from owslib.notebook.compare import RunComparison, answers
 from owslib.notebook.display import (
     RUN_FIGURE_ALT,
@@ -29,8 +34,8 @@ from owslib.notebook.figures import RunFigures
 from owslib.notebook.run import READ_LOGGERS, NotebookRun, setup
 from owslib.notebook.tables import RunTables
 from owslib.notebook.widgets import AnomalyExplorer, FigureBox, RunWidgets, SideBySide
-from owslib.study.answers import exploratory_top  # noqa: E402
-from owslib.study.results import (  # noqa: E402
+from owslib.study.answers import exploratory_top
+from owslib.study.results import (
     COMPARED,
     HEADLINE,
     contrast_findings,
@@ -48,8 +53,8 @@ from owslib.study.results import (  # noqa: E402
     setup_row,
     short_label,
 )
-from owslib.study.studyfile import STUDY_FILE  # noqa: E402
-from owslib.study.summary import (  # noqa: E402
+from owslib.study.studyfile import STUDY_FILE
+from owslib.study.summary import (
     noise_floor_table,
     study_overview,
     summary_intro,
