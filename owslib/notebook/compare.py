@@ -146,7 +146,9 @@ def answers(
         "table": table,
         "sentences": answer_sentences(table),
         "forest": forest,
-        "first_screen": answers_markdown(study, results, link_from=page),
+        "first_screen": answers_markdown(study, results, link_from=page)
+        if study.confirmatory is not None
+        else "The study file declares no confirmatory question: no answers to give.",
         "pairs": pairs,
         "power": power_now(study, results),
         "exploratory": screening_exploratory(study, results),
