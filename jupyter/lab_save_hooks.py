@@ -36,8 +36,9 @@ BANNER_ID = "owslib-banner"
 
 # No "%" in it: tornado formats an HTTPError's message with its args when logging.
 RENDERED_COPY_MESSAGE = (
-    "This is a rendered copy: save it under another name (File → Save As…) outside results/. "
-    "The notebooks under results/ are what the study rendered; JupyterLab does not overwrite them."
+    "This is a rendered copy: save it under another name (File → Save As…) outside results/, "
+    "e.g. into scratch/ (git-ignored, outputs kept). The notebooks under results/ are what the "
+    "study rendered; JupyterLab does not overwrite them."
 )
 
 
