@@ -10,14 +10,16 @@ server's root_dir (the repository root under `make lab`):
 - notebooks/**.ipynb: saved with every code cell's outputs and execution_count removed; cell ids,
   cell metadata (papermill's `parameters` tag), sources and notebook metadata stay as sent. The
   browser keeps showing the outputs; only the file on disk is stripped.
-- results/**.ipynb: the save is refused with HTTP 403 (the hook raises tornado's HTTPError, which
-  jupyter_server passes on to the client instead of logging it and saving anyway). The rendered copy
-  on disk stays as the study wrote it. JupyterLab shows "File Save Error for <name>" with "This is a
-  rendered copy: save it under another name (File → Save As…) outside results/. ..." on Ctrl+S and
-  again at each autosave while the notebook has unsaved changes; Save As to another folder, or
-  close without saving, ends it. Refusing is deliberate: a silent redirect would leave the reader
-  believing the notebook on screen is the file on disk.
-- everything else (new notebooks, scratch copies elsewhere) saves unchanged.
+- results/**.ipynb: served read-only (the contents model says `writable: false`), so JupyterLab
+  never autosaves a rendered copy and answers Ctrl+S with a five-second note ("… is read-only. Use
+  "Save as…" instead."), not an error dialog at each autosave. A save that reaches the server
+  anyway is refused with HTTP 403 (the hook raises tornado's HTTPError). The rendered copy on disk
+  stays as the study wrote it.
+- scratch/ (git-ignored) and everything else: saved unchanged, outputs included.
+
+Each notebook opens with a one-line banner cell (`lab_save_hooks.banner`: a rendered copy says
+where its source is and to Save As into scratch/; a source says its outputs are stripped); the
+hook drops it on every save, so no file on disk holds it.
 
 Only saves through the Jupyter server pass the hook: papermill and `owslib study` write their files
 directly, and `git` sees whatever is on disk.
@@ -36,8 +38,10 @@ lab_save_hooks = importlib.util.module_from_spec(_spec)
 sys.modules[_spec.name] = lab_save_hooks
 _spec.loader.exec_module(lab_save_hooks)
 
-# jupyter_server's default contents manager (AsyncLargeFileManager) subclasses FileContentsManager.
+# jupyter_server's default contents manager (AsyncLargeFileManager) subclasses FileContentsManager;
+# the study's subclass of it serves rendered copies read-only, each notebook with its banner line.
 c.FileContentsManager.pre_save_hook = lab_save_hooks.strip_or_refuse_save
+c.ServerApp.contents_manager_class = lab_save_hooks.contents_managers()[0]
 
 # jupyter_server 2.x validates a configured pre_save_hook after it is already set, so it warns
 # "Overriding existing pre_save_hook (X) with a new one (X)" about the hook replacing itself.

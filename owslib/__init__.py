@@ -14,8 +14,8 @@ The package is built in layers; a module imports only from its own layer or the 
 3. ``evaluation`` (the protocol: computes, writes nothing) and ``report`` (writes its files);
 4. ``runs`` — one experiment run: train, evaluate, write; its lock, its setup and fingerprint;
 5. ``study`` — the study file, planning and training its runs, papermill, results read back;
-6. faces — ``cli`` (every command), ``notebook`` (what the notebooks call), ``display`` (tables,
-   figures and the explorer shown inline), ``widgets``.
+6. faces — ``cli`` (every command), ``notebook`` (what the notebooks call: setting up a run,
+   its tables, the comparison with the baseline, figures, what is shown inline, the widgets).
 """
 
 __version__ = "0.1.0"

@@ -5,8 +5,7 @@ Input is one long table with columns ``variant, seed, metric, scorer, aggregatio
 variant is compared with the baseline *at the same seeds* (a paired design), so the seed-to-seed
 noise shared by both runs cancels in the differences. The tests on a vector of such differences
 (Student t, TOST, Holm and Benjamini–Hochberg, the verdict, power and sample size) live in
-:mod:`owslib.stats`, where their edge cases are stated; :func:`paired_t`, :func:`tost`,
-:func:`holm`, :func:`benjamini_hochberg` and :func:`verdict` are offered here too.
+:mod:`owslib.stats`, where their edge cases are stated; import them from there.
 """
 
 from __future__ import annotations
@@ -18,13 +17,7 @@ from typing import Literal
 import numpy as np
 import pandas as pd
 
-from owslib.stats import (  # noqa: F401  (the tests the study names, offered here too)
-    benjamini_hochberg,
-    holm,
-    paired_t,
-    tost,
-    verdict,
-)
+from owslib.stats import paired_t
 
 log = logging.getLogger(__name__)
 
@@ -66,8 +59,11 @@ def validate_long(long: pd.DataFrame, baseline: str = "baseline") -> pd.DataFram
         raise ValueError(f"long table is missing columns {missing}; expected {list(LONG_COLUMNS)}")
     df = long.loc[:, list(LONG_COLUMNS)].copy()
     # the setup a run was trained in (run.json's fingerprint; "" where unrecorded)
-    df["fingerprint"] = (long["fingerprint"].astype(object).where(long["fingerprint"].notna(), "")
-                         .astype(str) if "fingerprint" in long.columns else "")  # fmt: skip
+    df["fingerprint"] = (
+        long["fingerprint"].astype(object).where(long["fingerprint"].notna(), "").astype(str)
+        if "fingerprint" in long.columns
+        else ""
+    )
     for col in ("scorer", "aggregation"):
         df[col] = df[col].astype(object).where(df[col].notna(), "").astype(str)
     df["variant"] = df["variant"].astype(str)
@@ -143,9 +139,16 @@ def _pairs(df: pd.DataFrame, baseline: str) -> pd.DataFrame:
     )
     if other_setup.any():
         for (v, s, a, b), _ in merged[other_setup].groupby(
-                ["variant", "seed", "fingerprint", "baseline_fingerprint"]):  # fmt: skip
-            log.warning("%s seed %d (setup %s) is not paired with %s (setup %s): other setups",
-                        v, s, a or "unrecorded", baseline, b or "unrecorded")  # fmt: skip
+            ["variant", "seed", "fingerprint", "baseline_fingerprint"]
+        ):
+            log.warning(
+                "%s seed %d (setup %s) is not paired with %s (setup %s): other setups",
+                v,
+                s,
+                a or "unrecorded",
+                baseline,
+                b or "unrecorded",
+            )
         merged.loc[other_setup, "_merge"] = "other_setup"
     merged["_unpaired"] = merged["_merge"] != "both"
     merged["n_unpaired"] = merged.groupby(_GROUP)["_unpaired"].transform("sum").astype(int)

@@ -298,8 +298,11 @@ def detectable_effect(sd_diff: float, n: int, power: float = 0.8, alpha: float =
     hi = sd_diff
     while float(_t_power(hi, sd_diff, n_arr, alpha)) < power:
         hi *= 2.0
-    return float(optimize.brentq(lambda e: float(_t_power(e, sd_diff, n_arr, alpha)) - power,
-                                 0.0, hi, xtol=1e-12))  # fmt: skip
+    return float(
+        optimize.brentq(
+            lambda e: float(_t_power(e, sd_diff, n_arr, alpha)) - power, 0.0, hi, xtol=1e-12
+        )
+    )
 
 
 def seeds_for_power(

@@ -15,7 +15,7 @@ import owslib
 PACKAGE = Path(owslib.__file__).parent
 
 #: Layer of each top-level part of owslib (lower imports nothing higher).
-LAYERS = {
+LAYERS = {  # one row per layer: the table reads as the layering
     "owslib": 0, "config": 0, "labels": 0, "io": 0, "paths": 0, "distributed": 0, "comparison": 0,
     "syncs": 0, "stats": 0, "profiles": 0,
     "data": 1, "models": 1, "losses": 1, "metrics": 1, "inference": 1, "plots": 1,
@@ -23,7 +23,7 @@ LAYERS = {
     "evaluation": 3, "report": 3,
     "runs": 4,
     "study": 5,
-    "cli": 6, "notebook": 6, "display": 6, "widgets": 6, "__main__": 6,
+    "cli": 6, "notebook": 6, "__main__": 6,
 }  # fmt: skip
 
 
@@ -42,8 +42,11 @@ def _runtime_imports(tree: ast.Module):
     for node in ast.walk(tree):
         if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
             skip |= {id(n) for stmt in node.body for n in ast.walk(stmt)}
-    return [n for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom))
-            and id(n) not in skip]  # fmt: skip
+    return [
+        n
+        for n in ast.walk(tree)
+        if isinstance(n, (ast.Import, ast.ImportFrom)) and id(n) not in skip
+    ]
 
 
 def import_graph() -> dict[str, set[str]]:
@@ -149,3 +152,29 @@ def test_the_graph_sees_function_local_imports(tmp_path, monkeypatch):
     )
     found = [ast.unparse(n) for n in _runtime_imports(tree)]
     assert found == ["from owslib.study import run"]
+
+
+def test_at_most_ten_flat_modules_beside_the_packages():
+    flat = sorted(p.stem for p in PACKAGE.glob("*.py") if p.stem not in ("__init__", "__main__"))
+    assert len(flat) <= 10, flat
+
+
+#: The parts whose size this checks (the notebook's face and what it draws and reports with).
+SIZED = ("notebook", "plots", "report", "comparison.py", "stats.py")
+
+
+def test_no_class_of_thirty_methods_nor_function_over_eighty_lines():
+    too_big = []
+    for part in SIZED:
+        paths = [PACKAGE / part] if part.endswith(".py") else sorted((PACKAGE / part).rglob("*.py"))
+        for path in paths:
+            for node in ast.walk(ast.parse(path.read_text())):
+                if isinstance(node, ast.ClassDef):
+                    methods = [b for b in node.body if isinstance(b, ast.FunctionDef)]
+                    if len(methods) >= 30:
+                        too_big.append(f"{path.name}: class {node.name} ({len(methods)} methods)")
+                elif isinstance(node, ast.FunctionDef) and node.end_lineno - node.lineno >= 80:
+                    too_big.append(
+                        f"{path.name}: {node.name} ({node.end_lineno - node.lineno + 1})"
+                    )
+    assert too_big == []

@@ -8,6 +8,7 @@ same pre-save hook a JupyterLab autosave does.
 import copy
 import json
 import re
+import sys
 from pathlib import Path
 
 import nbformat
@@ -160,3 +161,74 @@ def test_make_lab_starts_jupyter_with_this_config():
     assert recipe, "no lab target"
     assert "jupyter lab --config=jupyter/jupyter_server_config.py" in recipe.group(1)
     assert "--ServerApp.root_dir=." in recipe.group(1)
+
+
+# -- opening: rendered copies read-only, a banner line, Save As into scratch/ ------------------
+def _study_cm(tmp_path: Path):
+    from jupyter_server.services.contents.largefilemanager import AsyncLargeFileManager
+
+    config = PyFileConfigLoader(CONFIG.name, path=str(CONFIG.parent)).load_config()
+    server_class = config.ServerApp.contents_manager_class
+    assert issubclass(server_class, AsyncLargeFileManager)
+    hooks = sys.modules[server_class.__module__]
+    return hooks.contents_managers()[1](config=config, root_dir=str(tmp_path))
+
+
+def _rendered(tmp_path: Path, path: str = "results/02_x/quick/02_x.ipynb") -> str:
+    nb = _executed_notebook()
+    nb["metadata"]["papermill"] = {"input_path": "notebooks/02_x.ipynb"}
+    (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+    (tmp_path / path).write_text(json.dumps(nb))
+    return path
+
+
+def test_a_rendered_copy_opens_read_only_with_its_banner(tmp_path):
+    cm = _study_cm(tmp_path)
+    path = _rendered(tmp_path)
+    model = cm.get(path)
+    assert model["writable"] is False  # JupyterLab: no autosave, Ctrl+S says "Save as…"
+    first = model["content"]["cells"][0]
+    assert first["cell_type"] == "markdown" and "\n" not in first["source"]
+    for words in (
+        "Rendered copy, read-only",
+        "`notebooks/02_x.ipynb`",
+        "`scratch/`",
+        "outputs kept",
+        "`notebooks/`, a notebook loses its outputs",
+    ):
+        assert words in first["source"], words
+    listing = cm.get("results/02_x/quick")
+    assert [i["writable"] for i in listing["content"]] == [False]
+    assert cm.get(path, content=False)["writable"] is False
+
+
+def test_save_as_into_scratch_keeps_outputs_and_no_banner(tmp_path):
+    cm = _study_cm(tmp_path)
+    opened = cm.get(_rendered(tmp_path))
+    (tmp_path / "scratch").mkdir()
+    cm.save(
+        {"type": "notebook", "format": "json", "content": opened["content"]}, "scratch/02_x.ipynb"
+    )
+    saved = _on_disk(tmp_path, "scratch/02_x.ipynb")
+    assert [c["id"] for c in saved["cells"]] == ["md-1", "params", "plot"]  # banner not saved
+    assert saved["cells"][2]["outputs"], "outputs kept in scratch/"
+    again = cm.get("scratch/02_x.ipynb")
+    assert again["writable"] and "git-ignored" in again["content"]["cells"][0]["source"]
+    assert sum(c["id"] == "owslib-banner" for c in again["content"]["cells"]) == 1
+
+
+def test_a_source_notebook_says_its_outputs_are_stripped(tmp_path):
+    cm = _study_cm(tmp_path)
+    opened = cm.get(_rendered(tmp_path))
+    (tmp_path / "notebooks").mkdir()
+    cm.save(
+        {"type": "notebook", "format": "json", "content": opened["content"]},
+        "notebooks/02_copy.ipynb",
+    )
+    saved = _on_disk(tmp_path, "notebooks/02_copy.ipynb")
+    assert all(not c.get("outputs") for c in saved["cells"])
+    assert "without outputs" in cm.get("notebooks/02_copy.ipynb")["content"]["cells"][0]["source"]
+
+
+def test_scratch_is_git_ignored():
+    assert "/scratch/" in (ROOT / ".gitignore").read_text().splitlines()

@@ -61,12 +61,22 @@ def pr_curves(
         shares = {n: s for n, c in curves.items() if (s := _anomaly_share(c)) is not None}
     distinct = np.unique(np.round(list(shares.values()), 12))
     if len(distinct) == 1:
-        ax.axhline(distinct[0], color="gray", lw=0.9, ls=":",
-                   label=f"anomaly share {distinct[0]:.3g} (random scorer)")  # fmt: skip
+        ax.axhline(
+            distinct[0],
+            color="gray",
+            lw=0.9,
+            ls=":",
+            label=f"anomaly share {distinct[0]:.3g} (random scorer)",
+        )
     else:
         for name, share in shares.items():
-            ax.axhline(share, color=colours[name], lw=0.9, ls=":",
-                       label=f"{name}: anomaly share {share:.3g}")  # fmt: skip
+            ax.axhline(
+                share,
+                color=colours[name],
+                lw=0.9,
+                ls=":",
+                label=f"{name}: anomaly share {share:.3g}",
+            )
     ax.set(xlabel="recall (TPR)", ylabel="precision", xlim=(0, 1), ylim=(0, 1.02))
     ax.set_title(title or "PR curves (pooled pixels, anomaly = positive)", fontsize=9)
     _legend_outside(ax)

@@ -60,8 +60,12 @@ def composition(summaries: list[DatasetSummary]) -> plt.Figure:
     axes[0].legend(loc="lower right", fontsize=8)
     axes[0].set_title("pixel composition")
     axes[1].barh(labels, df["images"], color="lightgray", label="images")
-    axes[1].barh(labels, df["images_with_unknown"], color=ROLE_COLOURS["unknown"],
-                 label="with an unknown class")  # fmt: skip
+    axes[1].barh(
+        labels,
+        df["images_with_unknown"],
+        color=ROLE_COLOURS["unknown"],
+        label="with an unknown class",
+    )
     axes[1].invert_yaxis()
     axes[1].set_yticklabels([])
     axes[1].set_xlabel("images")
@@ -75,13 +79,19 @@ def _class_key(summary: DatasetSummary, values: np.ndarray) -> list[tuple[int, s
     """``(label value, class name, role)`` of ``values``, from the summary's pixel table; a value it
     lacks is named by its id, its role taken from the split (unknown ids, ignore 255, else known)."""
     df = summary.pixels.drop_duplicates("label") if len(summary.pixels) else None
-    table = {} if df is None else {
-        int(v): (str(c), str(r)) for v, c, r in zip(df["label"], df["class"], df["role"], strict=True)
-    }  # fmt: skip
+    table = (
+        {}
+        if df is None
+        else {
+            int(v): (str(c), str(r))
+            for v, c, r in zip(df["label"], df["class"], df["role"], strict=True)
+        }
+    )
     out = []
     for v in (int(x) for x in values):
-        default = ("unknown" if v in summary.unknown_ids else "ignore" if v == IGNORE_INDEX
-                   else "known")  # fmt: skip
+        default = (
+            "unknown" if v in summary.unknown_ids else "ignore" if v == IGNORE_INDEX else "known"
+        )
         name, role = table.get(v, (f"id {v}", default))
         out.append((v, str(name), str(role)))
     return out
@@ -91,14 +101,23 @@ def _palette_legend(fig: plt.Figure, palette: np.ndarray, key: list[tuple[int, s
     """A colour key beside the grid: one patch per class shown, unknown ones marked and edged in
     the yellow of their outline."""
     handles = [
-        Patch(facecolor=palette[v] / 255.0, edgecolor="yellow" if role == "unknown" else "0.6",
-              linewidth=1.5 if role == "unknown" else 0.5,
-              label=f"{name} (unknown)" if role == "unknown" else name)
+        Patch(
+            facecolor=palette[v] / 255.0,
+            edgecolor="yellow" if role == "unknown" else "0.6",
+            linewidth=1.5 if role == "unknown" else 0.5,
+            label=f"{name} (unknown)" if role == "unknown" else name,
+        )
         for v, name, role in key
-    ]  # fmt: skip
+    ]
     per_column = max(4, int(fig.get_figheight() / 0.22))
-    fig.legend(handles=handles, loc="outside right upper", fontsize=7, title="label colours",
-               title_fontsize=8, ncols=-(-len(handles) // per_column))  # fmt: skip
+    fig.legend(
+        handles=handles,
+        loc="outside right upper",
+        fontsize=7,
+        title="label colours",
+        title_fontsize=8,
+        ncols=-(-len(handles) // per_column),
+    )
 
 
 def sample_grid(
@@ -112,8 +131,9 @@ def sample_grid(
     splits = [s for s in (splits or list(summary.samples)) if summary.samples.get(s)]
     cells = [(sp, i) for sp in splits for i in range(min(n, len(summary.samples[sp])))]
     rows = max(1, len(cells))
-    fig, axes = plt.subplots(rows, 3, figsize=(11.0, 2.0 * rows + 0.6), squeeze=False,
-                             layout="constrained")  # fmt: skip
+    fig, axes = plt.subplots(
+        rows, 3, figsize=(11.0, 2.0 * rows + 0.6), squeeze=False, layout="constrained"
+    )
     palette = summary.palette()
     roles_rgb = {role: np.array(to_rgb(c)) for role, c in ROLE_COLOURS.items()}
     loaded = [summary.load_sample(split, i) for split, i in cells]
@@ -141,8 +161,9 @@ def sample_grid(
             ax_lab.contour(unknown, levels=[0.5], colors="yellow", linewidths=0.8)
         ax_lab.set_title(f"{where}\nlabels (unknown outlined yellow)", fontsize=6)
         ax_mask.imshow(role_lut[label])
-        ax_mask.set_title(f"{where}\nknown/unknown mask (blue known, red unknown, grey ignore)",
-                          fontsize=6)  # fmt: skip
+        ax_mask.set_title(
+            f"{where}\nknown/unknown mask (blue known, red unknown, grey ignore)", fontsize=6
+        )
     for ax in axes.ravel():
         ax.set_xticks([])
         ax.set_yticks([])
@@ -151,6 +172,7 @@ def sample_grid(
     if key:
         _palette_legend(fig, palette, key)
     scheme = "Cityscapes palette" if summary.split_preset else "known grey, anomaly orange"
-    fig.suptitle(f"{summary.name}: samples per split (labels in the {scheme}; ignore black)",
-                 fontsize=9)  # fmt: skip
+    fig.suptitle(
+        f"{summary.name}: samples per split (labels in the {scheme}; ignore black)", fontsize=9
+    )
     return fig

@@ -29,8 +29,15 @@ def embedding_pca(
         ax.set_xticks([])
         ax.set_yticks([])
         if s is None:
-            ax.text(0.5, 0.5, "no sample\n(no checkpoint here)", ha="center", va="center",
-                    fontsize=8, transform=ax.transAxes)  # fmt: skip
+            ax.text(
+                0.5,
+                0.5,
+                "no sample\n(no checkpoint here)",
+                ha="center",
+                va="center",
+                fontsize=8,
+                transform=ax.transAxes,
+            )
             continue
         xy, share = pca_2d(s[space])
         labels, k = s["label"], int(s["num_known"])
@@ -48,8 +55,15 @@ def embedding_pca(
         ax.set_ylabel(f"PC2 ({share[1]:.0%})", fontsize=8)
     fig.suptitle(f"PCA of L2-normalised {space} vectors (test pixels, seed {seed})", fontsize=10)
     if handles:
-        fig.legend(list(handles.values()), list(handles), fontsize=6, markerscale=2.5,
-                   loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False)  # fmt: skip
+        fig.legend(
+            list(handles.values()),
+            list(handles),
+            fontsize=6,
+            markerscale=2.5,
+            loc="center left",
+            bbox_to_anchor=(1.0, 0.5),
+            frameon=False,
+        )
     fig.tight_layout()
     return fig
 
@@ -67,14 +81,25 @@ def norm_histograms(
             bins = np.logspace(np.log10(max(norm.min(), 1e-6)), np.log10(norm.max() + 1e-9), 40)
             colour = plt.cm.tab10(i % 10)
             ax.hist(norm[~unknown], bins=bins, histtype="step", color=colour, label=f"{name} known")
-            ax.hist(norm[unknown], bins=bins, histtype="step", color=colour, ls="--",
-                    label=f"{name} unknown")  # fmt: skip
+            ax.hist(
+                norm[unknown],
+                bins=bins,
+                histtype="step",
+                color=colour,
+                ls="--",
+                label=f"{name} unknown",
+            )
         ax.axvline(min_norm, color="gray", lw=0.8, ls=":", label=f"skip below {min_norm:g}")
-        ax.set(xscale="log", xlabel=f"L2 norm of the {space} vector", ylabel="pixels",
-               title=f"{space} space")  # fmt: skip
+        ax.set(
+            xscale="log",
+            xlabel=f"L2 norm of the {space} vector",
+            ylabel="pixels",
+            title=f"{space} space",
+        )
     handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles, labels, fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5),
-               frameon=False)  # fmt: skip
+    fig.legend(
+        handles, labels, fontsize=6, loc="center left", bbox_to_anchor=(1.0, 0.5), frameon=False
+    )
     fig.tight_layout()
     return fig
 

@@ -68,8 +68,7 @@ def save_figure(
     out = [path.with_suffix(f".{fmt}") for fmt in formats]
     for p, fmt in zip(out, formats, strict=True):
         with atomic_path(p) as tmp, plt.rc_context({"svg.hashsalt": "owslib"}):
-            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt,
-                        metadata=_NO_DATE.get(fmt))  # fmt: skip
+            fig.savefig(tmp, dpi=dpi, bbox_inches="tight", format=fmt, metadata=_NO_DATE.get(fmt))
     return out[0]
 
 
@@ -125,8 +124,9 @@ def training_curves(
         ax2.legend(loc="lower right", fontsize=8)
     if diagnostics:  # what a term reports about itself (e.g. how hard its negatives are)
         for t in diagnostics:
-            axes[2].plot(df["epoch"], df[f"train_{t}"], marker="o", markersize=2.5,
-                         label=t.replace("_", " "))  # fmt: skip
+            axes[2].plot(
+                df["epoch"], df[f"train_{t}"], marker="o", markersize=2.5, label=t.replace("_", " ")
+            )
         axes[2].set(xlabel="epoch", ylabel="epoch mean", title="term diagnostics")
         axes[2].legend(fontsize=7, loc="best")
     fig.tight_layout()
@@ -184,8 +184,13 @@ def qualitative_panel(
     bar = fig.colorbar(im, ax=axes[:, 3].tolist(), fraction=0.03)
     bar.set_label(f"{score_name} (higher = more anomalous)", fontsize=8)
     if class_names:
-        fig.legend(handles=_legend_handles(class_names, palette), loc="lower center",
-                   ncol=min(10, len(class_names)), fontsize=7, frameon=False)  # fmt: skip
+        fig.legend(
+            handles=_legend_handles(class_names, palette),
+            loc="lower center",
+            ncol=min(10, len(class_names)),
+            fontsize=7,
+            frameon=False,
+        )
     return fig
 
 

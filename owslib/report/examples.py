@@ -25,7 +25,7 @@ def pick_examples(dataset, num_known: int, n: int) -> list[int]:
         sorted(
             (i for i in range(len(targets)) if (targets[i] == c).any()),
             key=lambda i, c=c: -int((targets[i] == c).sum()),
-        )  # fmt: skip
+        )
         for c in unknown_ids
     ]
     chosen: list[int] = []

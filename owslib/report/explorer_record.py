@@ -53,6 +53,14 @@ def load_explorer_record(path: str | Path) -> list[dict[str, Any]]:
                 maps[s] = (lo + z[f"map_{s}"][i].astype(np.float32) * (hi - lo) / 255).astype(
                     np.float32
                 )
-            out.append({"name": str(name), "image": z["image"][i], "target": z["target"][i],
-                        "pred": z["pred"][i], "unknown_mask": z["unknown"][i], "maps": maps})  # fmt: skip
+            out.append(
+                {
+                    "name": str(name),
+                    "image": z["image"][i],
+                    "target": z["target"][i],
+                    "pred": z["pred"][i],
+                    "unknown_mask": z["unknown"][i],
+                    "maps": maps,
+                }
+            )
     return out

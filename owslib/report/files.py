@@ -31,8 +31,14 @@ def write_evaluation(
     pooled = {s: r["pooled"] for s, r in result.get("anomaly", {}).items()}
     files |= write_curves(out_dir, getattr(result, "curves", {}), pooled)
     for m in getattr(result, "maps", []):
-        save_anomaly_maps(out_dir / "anomaly_maps", m["name"], m["image"], m["maps"],
-                          m["unknown_mask"], m["ranges"])  # fmt: skip
+        save_anomaly_maps(
+            out_dir / "anomaly_maps",
+            m["name"],
+            m["image"],
+            m["maps"],
+            m["unknown_mask"],
+            m["ranges"],
+        )
         files["anomaly_maps"] = "anomaly_maps/"
     metrics = dict(result) | ({"files": files} if files else {})
     return write_metrics(out_dir, metrics, dataset, split_preset)

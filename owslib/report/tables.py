@@ -146,8 +146,11 @@ def _anomaly_table(metrics: dict[str, Any]) -> pd.DataFrame:
             )
     # a streamed metric's error bound (histogram quantisation) is a column where it exceeds 1e-3
     table = pd.DataFrame(rows)
-    shown = [f"{k} bound" for k in ANOMALY_COLUMNS
-             if f"{k} bound" in table and (table[f"{k} bound"] > BOUND_SHOWN).any()]  # fmt: skip
+    shown = [
+        f"{k} bound"
+        for k in ANOMALY_COLUMNS
+        if f"{k} bound" in table and (table[f"{k} bound"] > BOUND_SHOWN).any()
+    ]
     cols = ["scorer", "aggregation"]
     for k in ANOMALY_COLUMNS:
         cols += [k, f"{k} bound"] if f"{k} bound" in shown else [k]
@@ -229,9 +232,38 @@ def write_metrics(
     return tables
 
 
+#: Reader-facing headers of columns that tables carry under their data names (the CSV files keep
+#: those); any other name has its underscores read as spaces.
+HEADERS = {
+    "train_s": "train s",
+    "eval_s": "eval s",
+    "sd_diff": "SD of Δ",
+    "q_bh": "q (BH)",
+    "n_pairs": "pairs",
+    "margin_in_sd": "margin / SD",
+    "power_at_margin": "power at margin",
+    "seeds_for_power": "seeds for power",
+    "seeds_for_tost": "seeds for TOST",
+    "tost_power": "TOST power",
+    "gt_pixels": "GT pixels",
+    "gt_components": "GT components",
+    "pred_components": "predicted components",
+    "pixels_predicted_unknown": "pixels flagged unknown",
+    "best_f1": "best F1",
+    "mean_f1": "mean F1",
+    "infonce_hardest_similarity": "hardest similarity",
+    "infonce_synthetic_hardest_share": "synthetic hardest share",
+}
+
+
+def header(name: Any) -> Any:
+    """A column's reader-facing header (:data:`HEADERS`, else its underscores as spaces)."""
+    return HEADERS.get(name, name.replace("_", " ")) if isinstance(name, str) else name
+
+
 def markdown_table(table: pd.DataFrame, note: str = "", decimals: int = 4) -> str:
-    """A table as markdown for readers: no index column, ``decimals`` decimals, counts as integers,
-    each convention once — a ``convention`` column becomes numbered notes under the table —, then
+    """A table as markdown for readers: no index column, headers as words (:func:`header`),
+    ``decimals`` decimals, counts as integers, each convention once — a ``convention`` column becomes numbered notes under the table —, then
     ``note``; an empty table reads "none"."""
     t = table.copy()
     notes = []
@@ -245,6 +277,7 @@ def markdown_table(table: pd.DataFrame, note: str = "", decimals: int = 4) -> st
         if counts and (pd.api.types.is_float_dtype(t[col]) or str(t[col].dtype) == "Int64"):
             ints = t[col].round().astype("Int64")  # counts as integers, "—" where not counted
             t[col] = [("—" if pd.isna(v) else str(int(v))) for v in ints]
+    t = t.rename(columns=header)
     body = "none" if t.empty else t.to_markdown(index=False, floatfmt=f".{decimals}f")
     notes += [note] if note else []
     notes += [table.attrs["note"]] if table.attrs.get("note") else []

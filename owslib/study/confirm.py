@@ -312,5 +312,5 @@ def exploratory(long: pd.DataFrame, baseline: str) -> pd.DataFrame:
         rows,
         columns=["variant", "metric", "scorer", "aggregation", "n_pairs", "mean", "lo", "hi", "p"],
     )
-    out["q_bh"] = comparison.benjamini_hochberg(out["p"].to_numpy()) if len(out) else []
+    out["q_bh"] = stats.benjamini_hochberg(out["p"].to_numpy()) if len(out) else []
     return out

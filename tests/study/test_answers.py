@@ -179,7 +179,7 @@ THREE = {
 
 
 def test_holm_counts_every_question_and_only_a_verdict_that_stands_is_given(tmp_path):
-    from owslib import comparison
+    from owslib import stats
 
     study, results = _study(tmp_path, THREE), tmp_path / "results"
     noise = np.random.default_rng(2).normal(0, 0.004, (3, 6))
@@ -190,7 +190,7 @@ def test_holm_counts_every_question_and_only_a_verdict_that_stands_is_given(tmp_
         _run(results, "dice", s, 0.5)
     table = confirmatory_answers(study, results).set_index("notebook")
     first = table.loc["03_loss_ablations"]
-    p = comparison.paired_t(np.array(0.06 + noise[1] - noise[0])).p
+    p = stats.paired_t(np.array(0.06 + noise[1] - noise[0])).p
     # two questions pending enter Holm with p = 1: the first is adjusted by the whole family of 3
     assert first["status"] == "analysed" and abs(first["p_holm"] - min(1.0, 3 * p)) < 1e-12
     assert first["verdict"] == "better"  # stands whatever the others' p-values turn out to be
@@ -205,12 +205,12 @@ def test_holm_counts_every_question_and_only_a_verdict_that_stands_is_given(tmp_
     assert f"Holm p = {table.loc['03_loss_ablations', 'p_holm']:.3g}." in final
     assert "TOST" not in final  # a difference shown: equivalence is not the question
     raw = table["p"].to_numpy()
-    assert np.allclose(table["p_holm"], comparison.holm(raw))
+    assert np.allclose(table["p_holm"], stats.holm(raw))
     assert table.loc["03_loss_ablations", "verdict"] == "better"
 
 
 def test_a_verdict_that_holm_may_still_change_waits_for_the_other_questions(tmp_path):
-    from owslib import comparison
+    from owslib import stats
 
     study, results = _study(tmp_path, THREE), tmp_path / "results"
     diffs = [0.002, 0.004, 0.0, 0.005, 0.003, 0.001]  # raw p ≈ 0.022: Holm's 3 × p is not < 0.05
@@ -218,7 +218,7 @@ def test_a_verdict_that_holm_may_still_change_waits_for_the_other_questions(tmp_
         _run(results, "baseline", s, 0.5)
         _run(results, "focal", s, 0.5 + d)
     row = confirmatory_answers(study, results).set_index("notebook").loc["03_loss_ablations"]
-    p = comparison.paired_t(np.array(diffs)).p
+    p = stats.paired_t(np.array(diffs)).p
     assert 0.05 / 3 < p < 0.05 and abs(row["p_holm_min"] - p) < 1e-9  # the others may be smaller
     assert row["status"] == "holm_waits" and row["verdict"] != row["verdict"]
     (sentence, *_) = answer_sentences(confirmatory_answers(study, results))
@@ -243,20 +243,20 @@ def test_a_verdict_no_outcome_of_the_other_questions_can_change_is_given_now(tmp
 
 
 def test_holm_with_the_missing_p_values_at_1_and_at_0_bounds_the_final_holm():
-    from owslib import comparison
+    from owslib import stats
 
     rng = np.random.default_rng(4)
     for _ in range(200):
         p = rng.uniform(0, 0.2, 4)
         known = rng.integers(1, 4)
-        final = comparison.holm(p)[:known]
-        upper = comparison.holm(np.r_[p[:known], np.ones(4 - known)])[:known]
-        lower = comparison.holm(np.r_[p[:known], np.zeros(4 - known)])[:known]
+        final = stats.holm(p)[:known]
+        upper = stats.holm(np.r_[p[:known], np.ones(4 - known)])[:known]
+        lower = stats.holm(np.r_[p[:known], np.zeros(4 - known)])[:known]
         assert (lower - 1e-15 <= final).all() and (final <= upper + 1e-15).all()
 
 
 def test_a_question_without_a_p_value_stays_in_holm_s_family(tmp_path):
-    from owslib import comparison
+    from owslib import stats
 
     study, results = _study(tmp_path, THREE), tmp_path / "results"
     noise = np.random.default_rng(5).normal(0, 0.004, (2, 6))
@@ -269,7 +269,7 @@ def test_a_question_without_a_p_value_stays_in_holm_s_family(tmp_path):
         "04_infonce", "p"
     ]
     raw = [table.loc["03_loss_ablations", "p"], 1.0, table.loc["05_synco_comparison", "p"]]
-    assert np.allclose(table["p_holm"], comparison.holm(raw))  # m = 3, not 2
+    assert np.allclose(table["p_holm"], stats.holm(raw))  # m = 3, not 2
     assert table.loc["04_infonce", "verdict"] == "inconclusive"
 
 

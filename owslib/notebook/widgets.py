@@ -16,14 +16,14 @@ from typing import TYPE_CHECKING, Any
 import ipywidgets as W
 import matplotlib.pyplot as plt
 import numpy as np
-from IPython.display import display
+from IPython.display import Markdown, display
 
 from owslib.inference.scorers import available_scorers, main_scorer
 from owslib.plots.inline import figure_bundle
 from owslib.plots.maps import map_rows, shared_range
 from owslib.plots.training import colorize
 from owslib.report import predict_example
-from owslib.report.explorer_record import load_explorer_record
+from owslib.report.explorer_record import RECORD_FILE, load_explorer_record
 from owslib.study.figures import format_score, image_aupr
 
 if TYPE_CHECKING:
@@ -38,8 +38,12 @@ class FigureBox(W.VBox):
     and the alt text as ``text/plain`` instead of ``VBox(children=…)``. Which one is shown is the
     frontend's choice by the bundle's mime types, not a guess made in the kernel."""
 
-    def __init__(self, children: Sequence[W.Widget], picture: Callable[[], tuple[plt.Figure, str]],
-                 view: Any = None) -> None:  # fmt: skip
+    def __init__(
+        self,
+        children: Sequence[W.Widget],
+        picture: Callable[[], tuple[plt.Figure, str]],
+        view: Any = None,
+    ) -> None:
         super().__init__(list(children))
         self._picture = picture
         self.view = view  # the object that draws it (its ``render`` method)
@@ -53,13 +57,14 @@ class FigureBox(W.VBox):
 
 
 def _show(out: W.Output, fig: plt.Figure, alt: str) -> None:
-    """Replace what ``out`` shows with ``fig`` (closed once drawn): a JPEG with its alt text in
-    the metadata (a rendered copy keeps this in the widget state; no second copy as HTML)."""
-    data, metadata = figure_bundle(fig, alt, photo=True)
+    """Replace what ``out`` shows with ``fig`` (closed once drawn): an ``<img alt>`` of a JPEG, so
+    the live picture carries its alt text too (JupyterLab's image renderer reads no alt from the
+    metadata), with the alt text as ``text/plain``."""
+    data, _ = figure_bundle(fig, alt, photo=True)
     plt.close(fig)
     out.clear_output(wait=True)
     with out:
-        display({"image/jpeg": data["image/jpeg"], "text/plain": alt}, metadata=metadata, raw=True)
+        display({"text/html": data["text/html"], "text/plain": alt}, raw=True)
 
 
 class AnomalyExplorer:
@@ -74,37 +79,63 @@ class AnomalyExplorer:
         scorers = scorers or available_scorers(exp.bare_model.output_keys)
         self.exp, self.dataset = exp, dataset
         names = list(getattr(dataset, "names", range(len(dataset))))
-        self._build(partial(predict_example, exp, dataset, scorers=scorers), names, scorers,
-                    exp.split.palette, exp.cfg.eval.delta,
-                    f"the model: all {len(names)} test images")  # fmt: skip
+        self._build(
+            partial(predict_example, exp, dataset, scorers=scorers),
+            names,
+            scorers,
+            exp.split.palette,
+            exp.cfg.eval.delta,
+            f"the model: all {len(names)} test images",
+        )
 
     @classmethod
-    def from_record(cls, examples: Sequence[dict[str, Any]], palette: np.ndarray, *,
-                    delta: float = 0.5, source: str = "") -> AnomalyExplorer:  # fmt: skip
+    def from_record(
+        cls,
+        examples: Sequence[dict[str, Any]],
+        palette: np.ndarray,
+        *,
+        delta: float = 0.5,
+        source: str = "",
+    ) -> AnomalyExplorer:
         """The explorer over a run's recorded examples (:func:`load_explorer_record`)."""
         self = cls.__new__(cls)
         self.exp, self.dataset = None, None
         names = [ex["name"] for ex in examples]
         scorers = tuple(examples[0]["maps"])
-        self._build(examples.__getitem__, names, scorers, palette, delta,
-                    source or f"the run's explorer record: its {len(names)} recorded test images")  # fmt: skip
+        self._build(
+            examples.__getitem__,
+            names,
+            scorers,
+            palette,
+            delta,
+            source or f"the run's explorer record: its {len(names)} recorded test images",
+        )
         return self
 
-    def _build(self, predict: Callable[[int], dict[str, Any]], names: list, scorers: tuple[str, ...],
-               palette: np.ndarray, delta: float, source: str) -> None:  # fmt: skip
+    def _build(
+        self,
+        predict: Callable[[int], dict[str, Any]],
+        names: list,
+        scorers: tuple[str, ...],
+        palette: np.ndarray,
+        delta: float,
+        source: str,
+    ) -> None:
         self.names, self.scorers, self.palette, self.source = names, scorers, palette, source
         self._predict = lru_cache(maxsize=32)(predict)
         self.index = W.IntSlider(0, 0, max(len(names) - 1, 0), description="image")
-        self.scorer = W.Dropdown(options=list(scorers), value=main_scorer(scorers),
-                                 description="scorer")  # fmt: skip
+        self.scorer = W.Dropdown(
+            options=list(scorers), value=main_scorer(scorers), description="scorer"
+        )
         self.delta = W.FloatSlider(delta, min=0.0, max=1.0, step=0.01, description="δ")
         self.out = W.Output()
         self.scorer.observe(lambda _change: self._rescale(), names="value")
         for w in (self.index, self.scorer, self.delta):
             w.observe(lambda _change: self._redraw(), names="value")
         note = W.HTML(f"<small>From {source}.</small>")
-        self.widget = FigureBox([W.HBox([self.index, self.scorer, self.delta]), note, self.out],
-                                self._picture, self)  # fmt: skip
+        self.widget = FigureBox(
+            [W.HBox([self.index, self.scorer, self.delta]), note, self.out], self._picture, self
+        )
         self._redraw()
 
     def render(self, index: int, scorer: str, delta: float) -> plt.Figure:
@@ -125,8 +156,12 @@ class AnomalyExplorer:
         overlay[flagged & ~unknown & (t != 255)] = (0.9, 0.1, 0.1)  # false positives: red
         overlay[~flagged & unknown] = (0.2, 0.3, 1.0)  # missed unknowns: blue
         axes[3].imshow(overlay)
-        titles = ("image", "ground truth, unknown outlined", f"{scorer} score",
-                  f"> {delta:.2f}: TP green, FP red, FN blue")  # fmt: skip
+        titles = (
+            "image",
+            "ground truth, unknown outlined",
+            f"{scorer} score",
+            f"> {delta:.2f}: TP green, FP red, FN blue",
+        )
         for ax, title in zip(axes, titles, strict=True):
             ax.set_title(title, fontsize=9)
             ax.set_xticks([])
@@ -136,10 +171,12 @@ class AnomalyExplorer:
 
     def alt(self) -> str:
         i = self.index.value
-        return (f"Anomaly explorer, image {i + 1} of {len(self.names)} ({self.names[i]}) from "
-                f"{self.source}: the image, its ground truth with the unknown objects outlined, the "
-                f"{self.scorer.value} score and the pixels above δ = {self.delta.value:.2f} "
-                "(true positives green, false positives red, missed unknowns blue).")  # fmt: skip
+        return (
+            f"Anomaly explorer, image {i + 1} of {len(self.names)} ({self.names[i]}) from "
+            f"{self.source}: the image, its ground truth with the unknown objects outlined, the "
+            f"{self.scorer.value} score and the pixels above δ = {self.delta.value:.2f} "
+            "(true positives green, false positives red, missed unknowns blue)."
+        )
 
     def _picture(self) -> tuple[plt.Figure, str]:
         return self.render(self.index.value, self.scorer.value, self.delta.value), self.alt()
@@ -169,9 +206,13 @@ class SideBySide:
     scorers' fixed ranges (None: unbounded). ``.widget`` displays it; :meth:`render` draws one
     state without a frontend."""
 
-    def __init__(self, records: Mapping[tuple[str, int], Record | str | Path], *,
-                 ranges: Mapping[str, tuple[float, float] | None] | None = None,
-                 baseline: str = "") -> None:  # fmt: skip
+    def __init__(
+        self,
+        records: Mapping[tuple[str, int], Record | str | Path],
+        *,
+        ranges: Mapping[str, tuple[float, float] | None] | None = None,
+        baseline: str = "",
+    ) -> None:
         if not records:
             raise ValueError("SideBySide needs at least one run's explorer record")
         self._records = dict(records)
@@ -213,23 +254,36 @@ class SideBySide:
             raise KeyError(f"neither {a} nor {b} at seed {seed} recorded image {image!r}")
         cols = [a, b] if a != b else [f"{a} (left)", f"{b} (right)"]
         maps, notes = {}, {}
-        for col, ex in zip(cols, (ea, eb), strict=True):
+        for col, variant, ex in zip(cols, (a, b), (ea, eb), strict=True):
             if ex is not None and scorer in ex["maps"]:
                 maps[col] = ex["maps"][scorer]
                 notes[0, col] = f"AUPR on this image: {format_score(image_aupr(maps[col], ex))}"
+            else:
+                notes[0, col] = f"{variant} has no {scorer} scorer" if ex else "image not recorded"
         value_range = self.ranges.get(scorer) or shared_range(list(maps.values()))
-        row = {"name": image, "image": first["image"], "unknown_mask": first["unknown_mask"],
-               "maps": maps}  # fmt: skip
+        row = {
+            "name": image,
+            "image": first["image"],
+            "unknown_mask": first["unknown_mask"],
+            "maps": maps,
+        }
         fig = map_rows([row], cols, scorer=scorer, value_range=value_range, notes=notes)
-        fig.suptitle(f"seed {seed}: {a} and {b} on one colour scale (AUPR from the runs' 8-bit "
-                     "explorer records)", fontsize=9)  # fmt: skip
+        fig.suptitle(
+            f"seed {seed}: {a} and {b} on one colour scale (AUPR from the runs' 8-bit "
+            "explorer records)",
+            fontsize=9,
+        )
         return fig
 
     def alt(self) -> str:
         a, b, seed, image, scorer = self._state()
-        auprs = "; ".join(f"{v} AUPR {format_score(self.aupr(v, seed, image, scorer))}"
-                          for v in dict.fromkeys((a, b))
-                          if scorer in self.examples(v, seed).get(image, {}).get("maps", {}))  # fmt: skip
+        has = {v: scorer in self.examples(v, seed).get(image, {}).get("maps", {}) for v in (a, b)}
+        auprs = "; ".join(
+            f"{v} AUPR {format_score(self.aupr(v, seed, image, scorer))}"
+            if has[v]
+            else f"{v} has no {scorer} scorer"
+            for v in dict.fromkeys((a, b))
+        )
         return (
             f"Side by side, seed {seed}, image {image}: the image with the unknown objects "
             f"outlined, and the {scorer} maps of {a} and {b} on one colour scale ({auprs})."
@@ -239,21 +293,22 @@ class SideBySide:
         return self.a.value, self.b.value, self.seed.value, self.image.value, self.scorer.value
 
     def _refresh(self) -> None:
-        """The images and scorers both chosen runs recorded (either one's, when only one has)."""
+        """The images both chosen runs recorded (either one's, when only one has) and every
+        scorer of either run: one the other lacks is drawn as a cell saying so."""
         ea, eb = (
             self.examples(self.a.value, self.seed.value),
             self.examples(self.b.value, self.seed.value),
         )
         names = [n for n in ea if n in eb] or list(ea) or list(eb)
-        scorers = [s for s in _scorers(ea) if s in _scorers(eb)] or _scorers(ea) or _scorers(eb)
+        scorers = list(dict.fromkeys([*_scorers(ea), *_scorers(eb)]))
         image, scorer = self.image.value, self.scorer.value
         self._busy = True  # one redraw for the whole change, not one per option set
         try:
             self.image.options = names
             self.image.value = image if image in names else (names or [None])[0]
             self.scorer.options = scorers
-            self.scorer.value = scorer if scorer in scorers else (
-                main_scorer(tuple(scorers)) if scorers else None)  # fmt: skip
+            fallback = main_scorer(tuple(scorers)) if scorers else None
+            self.scorer.value = scorer if scorer in scorers else fallback
         finally:
             self._busy = False
         self._redraw()
@@ -262,11 +317,61 @@ class SideBySide:
         return self.render(*self._state()), self.alt()
 
     def _redraw(self) -> None:
-        if getattr(self, "_busy", False) or not hasattr(self, "widget") or None in (
-                self.image.value, self.scorer.value):  # fmt: skip
+        if (
+            getattr(self, "_busy", False)
+            or not hasattr(self, "widget")
+            or None in (self.image.value, self.scorer.value)
+        ):
             return
         _show(self.out, *self._picture())
 
 
 def _scorers(examples: dict[str, dict[str, Any]]) -> list[str]:
     return list(next(iter(examples.values()))["maps"]) if examples else []
+
+
+class RunWidgets:
+    """The widgets of :class:`~owslib.notebook.run.NotebookRun`, drawn from its runs' explorer
+    records."""
+
+    def side_by_side(self, scorer: str = "fused") -> FigureBox | None:
+        """Two variants' maps of one test image on one colour scale, with their per-image AUPR
+        (:class:`SideBySide`), from the explorer records of this notebook's runs
+        (notebook 01, which has one variant: of every run of the study) at every seed that has
+        them (the confirmation's fresh seeds too), each variant with its own scorers; None, with
+        one line saying why, when no run has a record yet."""
+        variants = self.spec.variants if len(self.spec.variants) > 1 else tuple(self.study.variants)
+        records = self.explorer_records(variants)
+        if not records:
+            display(
+                Markdown(
+                    "No explorer record among these runs yet: they predate `explorer.npz`, which "
+                    "every run now writes; the side-by-side view appears once they are retrained."
+                )
+            )
+            return None
+        scorers = {s for path in records.values() for s in _record_scorers(path)}
+        ranges = {s: self.scorer_range(s) for s in scorers}
+        view = SideBySide(records, ranges=ranges, baseline=self.baseline)
+        if scorer in view.scorer.options:
+            view.scorer.value = scorer
+        return view.widget
+
+    def explorer_records(self, variants: tuple[str, ...]) -> dict[tuple[str, int], Path]:
+        """``(variant, seed) -> explorer.npz`` of every finished run of ``variants`` that wrote one,
+        at any seed (the study's and the confirmation's), seeds in order."""
+        found = {}
+        for v in variants:
+            folder = self.run_path(v, 0).parent
+            for path in folder.glob("seed*/" + RECORD_FILE):
+                seed = int(path.parent.name.removeprefix("seed"))
+                if self.finished(v, seed):
+                    found[v, seed] = path
+        return dict(sorted(found.items(), key=lambda kv: (kv[0][1], variants.index(kv[0][0]))))
+
+
+def _record_scorers(path: Path) -> list[str]:
+    import numpy as np
+
+    with np.load(path, allow_pickle=False) as z:
+        return [str(x) for x in z["scorers"]]

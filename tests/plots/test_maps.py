@@ -10,7 +10,7 @@ import pytest
 matplotlib.use("Agg")
 
 from owslib.plots import map_grid, save_figure  # noqa: E402
-from owslib.plots.maps import map_rows  # noqa: E402
+from owslib.plots.maps import PAGE_IN, map_rows  # noqa: E402
 from owslib.study.figures import delta_figure  # noqa: E402
 
 NAME = "falkenried_000000_000019"
@@ -27,18 +27,31 @@ def test_map_rows_outline_unknowns_and_keep_labels_whole_and_readable(n_columns)
     mask = np.zeros((8, 16), bool)
     mask[2:5, 4:9] = True
     columns = [f"variant_with_a_long_name_{i}" for i in range(n_columns)]
-    row = {"name": NAME, "image": np.zeros((8, 16, 3), np.uint8), "unknown_mask": mask,
-           "maps": {c: np.random.default_rng(i).random((8, 16)) for i, c in enumerate(columns)}}  # fmt: skip
-    fig = map_rows([row, {**row, "name": "b"}], columns, scorer="fused", value_range=(0, 1),
-                   notes={(0, columns[0]): "AUPR 0.500"})  # fmt: skip
+    row = {
+        "name": NAME,
+        "image": np.zeros((8, 16, 3), np.uint8),
+        "unknown_mask": mask,
+        "maps": {c: np.random.default_rng(i).random((8, 16)) for i, c in enumerate(columns)},
+    }
+    fig = map_rows(
+        [row, {**row, "name": "b"}],
+        columns,
+        scorer="fused",
+        value_range=(0, 1),
+        notes={(0, columns[0]): "AUPR 0.500"},
+    )
     axes = fig.axes[: 2 * (n_columns + 1)]
-    assert axes[0].yaxis.label.get_text().replace("\n", "") == NAME  # not cut
-    assert axes[0].get_title() == "image, unknown outlined"
+    assert axes[0].xaxis.label.get_text().replace("\n", "") == NAME  # not cut
+    assert axes[0].get_title().replace("\n", " ") == "image, unknown outlined"
     assert all(len(ax.collections) >= 1 for ax in axes), "the unknown object outlined everywhere"
     assert min(t.get_fontsize() for t in _texts(fig)) >= 8
     maps = axes[1 : n_columns + 1]  # the first row's maps: one colour scale
     assert {(ax.images[0].norm.vmin, ax.images[0].norm.vmax) for ax in maps} == {(0.0, 1.0)}
     assert axes[1].get_xlabel() == "AUPR 0.500"
+    # legible at 100 % zoom: a page shows the figure at most PAGE_IN wide, so every label keeps
+    # at least 11 px there (8 pt at 120 dpi on a figure the page does not shrink)
+    shrink = min(1.0, PAGE_IN / fig.get_figwidth())
+    assert min(t.get_fontsize() for t in _texts(fig)) * 120 / 72 * shrink >= 11
 
 
 def test_map_grid_titles_and_colourbar_ticks_are_at_least_8_pt():
@@ -53,10 +66,22 @@ def test_delta_panels_keep_their_labels_apart():
     rows = []
     for v, shift in (("baseline", 0.0), ("variant_with_a_long_name", -0.004), ("other", 0.06)):
         for s in range(3):
-            for m, sc, a in (("miou", "", ""), ("aupr", "fused", "pooled"),
-                             ("fpr95", "fused", "pooled"), ("auroc", "fused", "pooled")):  # fmt: skip
-                rows.append(dict(variant=v, seed=s, metric=m, scorer=sc, aggregation=a,
-                                 value=0.5 + shift + 0.013 * s * (v != "baseline")))  # fmt: skip
+            for m, sc, a in (
+                ("miou", "", ""),
+                ("aupr", "fused", "pooled"),
+                ("fpr95", "fused", "pooled"),
+                ("auroc", "fused", "pooled"),
+            ):
+                rows.append(
+                    dict(
+                        variant=v,
+                        seed=s,
+                        metric=m,
+                        scorer=sc,
+                        aggregation=a,
+                        value=0.5 + shift + 0.013 * s * (v != "baseline"),
+                    )
+                )
     labels = ["miou", "aupr/fused/pooled", "fpr95/fused/pooled", "auroc/fused/pooled"]
     fig = delta_figure(pd.DataFrame(rows), labels)
     fig.canvas.draw()
@@ -64,8 +89,12 @@ def test_delta_panels_keep_their_labels_apart():
     boxes = [ax.get_tightbbox(renderer) for ax in fig.axes]
     for left, right in zip(boxes[:-1], boxes[1:], strict=True):
         assert right.x0 - left.x1 > 5, "tick or axis labels of neighbouring panels touch"
-    assert [ax.get_title() for ax in fig.axes] == ["miou", "aupr (fused, pooled)",
-                                                   "fpr95 (fused, pooled)", "auroc (fused, pooled)"]  # fmt: skip
+    assert [ax.get_title() for ax in fig.axes] == [
+        "miou",
+        "aupr (fused, pooled)",
+        "fpr95 (fused, pooled)",
+        "auroc (fused, pooled)",
+    ]
 
 
 def test_a_figure_is_saved_as_png_and_svg(tmp_path):

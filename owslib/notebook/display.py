@@ -10,12 +10,12 @@ import matplotlib.pyplot as plt
 import pandas as pd
 
 from owslib.labels import get_split
+from owslib.notebook.widgets import AnomalyExplorer, FigureBox
 from owslib.paths import resolve
 from owslib.plots.inline import figure_bundle, image_bundle, to_jpeg
 from owslib.report.explorer_record import RECORD_FILE, load_explorer_record
 from owslib.report.tables import markdown_table
 from owslib.runs.run import RunResult
-from owslib.widgets import AnomalyExplorer, FigureBox
 
 
 def show_image(path: str | Path, *, photo: bool = False, quality: int = 85, alt: str = "") -> None:
@@ -27,8 +27,11 @@ def show_image(path: str | Path, *, photo: bool = False, quality: int = 85, alt:
     path = resolve(path)
     data = path.read_bytes()
     alt = alt or f"Figure {path.stem.replace('_', ' ')}"
-    bundle, metadata = image_bundle(to_jpeg(data, quality), alt, "jpeg") if photo else (
-        image_bundle(data, alt, "png"))  # fmt: skip
+    bundle, metadata = (
+        image_bundle(to_jpeg(data, quality), alt, "jpeg")
+        if photo
+        else (image_bundle(data, alt, "png"))
+    )
     display(bundle, metadata=metadata, raw=True)
 
 
@@ -44,7 +47,7 @@ RUN_FIGURE_ALT = {
     "the unknown objects outlined, the closed-set prediction and the anomaly score.",
     "scorers_side_by_side": "One test image and every scorer's anomaly map of it, each with its "
     "colour bar, the unknown objects outlined.",
-}  # fmt: skip
+}
 
 
 def show_run_figure(run: RunResult, name: str, *, photo: bool = False) -> None:
@@ -62,14 +65,34 @@ def show_figure(fig: plt.Figure, alt: str, *, photo: bool = False) -> None:
     display(bundle, metadata=metadata, raw=True)
 
 
-def show_table(table: pd.DataFrame, note: str = "", decimals: int = 4, *,
-               compact: bool = False) -> None:  # fmt: skip
+#: What an empty cell shows: a column holding only these says nothing and is left out.
+EMPTY = {"", "—", "nan", "None", "<NA>"}
+
+
+def drop_empty_columns(table: pd.DataFrame) -> pd.DataFrame:
+    """``table`` without a column that is empty in every row (e.g. a Δ to a baseline where there
+    is only the baseline); :func:`~owslib.report.tables.markdown_table` gives the short headers."""
+    if not len(table):
+        return table
+    empty = [
+        c for c in table.columns if all(pd.isna(v) or str(v).strip() in EMPTY for v in table[c])
+    ]
+    out = table.drop(columns=empty) if len(empty) < len(table.columns) else table
+    out.attrs = dict(table.attrs)
+    return out
+
+
+def show_table(
+    table: pd.DataFrame, note: str = "", decimals: int = 4, *, compact: bool = False
+) -> None:
     """Display a table as markdown (:func:`owslib.report.tables.markdown_table`): no index column,
     ``decimals`` decimals, integer counts, each convention once as a numbered note, then ``note``;
-    an empty table reads "none". ``compact``: a column holding one value in every row is left
+    an empty table reads "none". Columns empty in every row are left out and headers read as
+    words (:func:`drop_empty_columns`, :func:`owslib.report.tables.header`). ``compact``: a column holding one value in every row is left
     out and its value said once, above the table."""
     from IPython.display import Markdown, display
 
+    table = drop_empty_columns(table)
     above = ""
     if compact and len(table) > 1:
         same = [c for c in table.columns if table[c].astype(str).nunique() == 1]
@@ -93,14 +116,19 @@ def explorer(run: RunResult) -> FigureBox | None:
     if (run.run_dir / RECORD_FILE).is_file():
         examples = load_explorer_record(run.run_dir / RECORD_FILE)
         palette = get_split(run.cfg.data.split_preset).palette
-        source = (f"the explorer record of `{variant}` seed {seed}: its {len(examples)} recorded "
-                  "test images (no model loaded; with one, every test image)")  # fmt: skip
-        return AnomalyExplorer.from_record(examples, palette, delta=run.cfg.eval.delta,
-                                           source=source).widget  # fmt: skip
-    say(f"This run (`{variant}` seed {seed}) predates explorer records and has no checkpoint, so "
-         f"there is nothing to explore; `python -m owslib study --run {variant}/seed{seed} --profile "
-         f"{run.cfg.profile} --results scratch` retrains it into scratch/ without touching the "
-         "committed results.")  # fmt: skip
+        source = (
+            f"the explorer record of `{variant}` seed {seed}: its {len(examples)} recorded "
+            "test images (no model loaded; with one, every test image)"
+        )
+        return AnomalyExplorer.from_record(
+            examples, palette, delta=run.cfg.eval.delta, source=source
+        ).widget
+    say(
+        f"This run (`{variant}` seed {seed}) predates explorer records and has no checkpoint, so "
+        f"there is nothing to explore; `python -m owslib study --run {variant}/seed{seed} --profile "
+        f"{run.cfg.profile} --results scratch` retrains it into scratch/ without touching the "
+        "committed results."
+    )
     return None
 
 

@@ -11,8 +11,8 @@ matplotlib.use("Agg")
 
 from owslib.engine.experiment import build_experiment  # noqa: E402
 from owslib.labels import get_split  # noqa: E402
+from owslib.notebook.widgets import AnomalyExplorer, SideBySide  # noqa: E402
 from owslib.report.explorer_record import load_explorer_record, write_explorer_record  # noqa: E402
-from owslib.widgets import AnomalyExplorer, SideBySide  # noqa: E402
 
 
 def test_explorer_renders_every_scorer(smoke_cfg):
@@ -47,11 +47,19 @@ def _record(tmp_path, name: str, seed: int, shift: float) -> list[dict]:
         target[:, :2] = 255
         unknown = (target >= k) & (target != 255)
         noise = rng.random((12, 20))
-        examples.append({
-            "name": f"city_{i:06d}_000019", "image": rng.integers(0, 255, (12, 20, 3), np.uint8),
-            "target": target, "pred": np.minimum(target, k - 1), "unknown_mask": unknown,
-            "maps": {"max_logit": (noise + unknown) * 3 - shift, "fused": noise * 0.7 + 0.3 * unknown},
-        })  # fmt: skip
+        examples.append(
+            {
+                "name": f"city_{i:06d}_000019",
+                "image": rng.integers(0, 255, (12, 20, 3), np.uint8),
+                "target": target,
+                "pred": np.minimum(target, k - 1),
+                "unknown_mask": unknown,
+                "maps": {
+                    "max_logit": (noise + unknown) * 3 - shift,
+                    "fused": noise * 0.7 + 0.3 * unknown,
+                },
+            }
+        )
     return load_explorer_record(write_explorer_record(tmp_path / f"{name}{seed}.npz", examples))
 
 
@@ -87,8 +95,10 @@ def test_a_widget_is_one_output_the_live_view_or_one_picture(tmp_path):
 
 
 def test_side_by_side_puts_both_maps_on_one_scale_with_each_images_aupr(tmp_path):
-    records = {("baseline", 0): _record(tmp_path, "baseline", 0, 0.0),
-               ("focal", 0): _record(tmp_path, "focal", 0, 2.0)}  # fmt: skip
+    records = {
+        ("baseline", 0): _record(tmp_path, "baseline", 0, 0.0),
+        ("focal", 0): _record(tmp_path, "focal", 0, 2.0),
+    }
     view = SideBySide(records, ranges={"fused": (0.0, 1.0), "max_logit": None}, baseline="baseline")
     assert (view.a.value, view.b.value) == ("baseline", "focal")
     assert list(view.image.options) == ["city_000000_000019", "city_000001_000019"]
@@ -108,3 +118,21 @@ def test_side_by_side_puts_both_maps_on_one_scale_with_each_images_aupr(tmp_path
     assert view.render("baseline", "baseline", 0, image, "fused").axes[2].get_title() == (
         "baseline (right)"
     )
+
+
+def test_the_side_by_side_of_02_offers_every_seed_and_each_variants_scorers():
+    """From the committed explorer records: the fresh seeds too, and a scorer one variant lacks
+    (02's fused_confidence, fused_avg) offered and said missing on the other side."""
+    from owslib import notebook
+
+    nb = notebook.setup({"profile": "quick"}, "02_trufor_fusion")
+    view = nb.side_by_side("fused").view
+    assert {0, 1, 2, *range(100, 114)} <= set(view.seed.options)
+    view.a.value, view.b.value = "baseline", "mlp_confidence"
+    assert "fused_confidence" in view.scorer.options
+    view.scorer.value = "fused_confidence"
+    assert "baseline has no fused_confidence scorer" in view.alt()
+    view.b.value = "mlp_separate"
+    assert "fused_avg" in view.scorer.options
+    fig = view.render("baseline", "mlp_separate", view.seed.value, view.image.value, "fused_avg")
+    assert any("baseline has no fused_avg scorer" in ax.get_xlabel() for ax in fig.axes)

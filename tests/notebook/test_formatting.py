@@ -45,10 +45,24 @@ def test_a_sigma_that_rounds_to_zero_reads_as_its_bound():
 
 def test_headers_are_short_and_the_conventions_are_in_the_footnote():
     long = pd.DataFrame(
-        [dict(variant=v, seed=s, metric=m, scorer=sc, aggregation=a, value=x + (0.05 + 0.002 * s * s if v == "b" else 0) + 0.01 * s)
-         for v in ("base", "b") for s in (0, 1, 2)
-         for m, sc, a, x in (("miou", "", "", 0.5), ("aupr", "fused", "pooled", 0.2),
-                             ("aupr", "gaussian", "per_image", 0.1))])  # fmt: skip
+        [
+            dict(
+                variant=v,
+                seed=s,
+                metric=m,
+                scorer=sc,
+                aggregation=a,
+                value=x + (0.05 + 0.002 * s * s if v == "b" else 0) + 0.01 * s,
+            )
+            for v in ("base", "b")
+            for s in (0, 1, 2)
+            for m, sc, a, x in (
+                ("miou", "", "", 0.5),
+                ("aupr", "fused", "pooled", 0.2),
+                ("aupr", "gaussian", "per_image", 0.1),
+            )
+        ]
+    )
     summary = comparison.summarise(long, baseline="base")
     table, note = reader_table(summary, ["miou", "aupr/fused/pooled"], baseline="base", n_seeds=3)
     assert list(table.columns) == ["variant", "miou", "miou Δ", "aupr", "aupr Δ"]
@@ -56,10 +70,15 @@ def test_headers_are_short_and_the_conventions_are_in_the_footnote():
     assert (
         "Δ = variant − `base`" in note and "aupr: fused scorer, pooled over all test pixels" in note
     )
-    mixed, note = reader_table(summary, ["aupr/fused/pooled", "aupr/gaussian/per_image"],
-                               baseline="base", n_seeds=3)  # fmt: skip
-    assert list(mixed.columns)[1:] == ["aupr (fused, pooled)", "aupr (fused, pooled) Δ",
-                                       "aupr (gaussian, per_image)", "aupr (gaussian, per_image) Δ"]  # fmt: skip
+    mixed, note = reader_table(
+        summary, ["aupr/fused/pooled", "aupr/gaussian/per_image"], baseline="base", n_seeds=3
+    )
+    assert list(mixed.columns)[1:] == [
+        "aupr (fused, pooled)",
+        "aupr (fused, pooled) Δ",
+        "aupr (gaussian, per_image)",
+        "aupr (gaussian, per_image) Δ",
+    ]
     assert (
         short_label("fpr95/fused/pooled") == "fpr95 (fused, pooled)"
         and short_label("miou") == "miou"
@@ -71,8 +90,9 @@ def test_a_value_in_every_row_is_said_once_above_the_table(monkeypatch):
 
     shown = []
     monkeypatch.setattr(IPython.display, "display", lambda *o, **k: shown.extend(o))
-    table = pd.DataFrame({"variant": ["a", "b"], "seed": [0, 0], "cpu": ["EPYC", "EPYC"],
-                          "threads": ["?", "1"]})  # fmt: skip
+    table = pd.DataFrame(
+        {"variant": ["a", "b"], "seed": [0, 0], "cpu": ["EPYC", "EPYC"], "threads": ["?", "1"]}
+    )
     notebook.show_table(table, "a note", compact=True)
     text = shown[0].data
     assert text.startswith("In every row: seed `0`; cpu `EPYC`.\n\n| variant   | threads ")
@@ -80,9 +100,27 @@ def test_a_value_in_every_row_is_said_once_above_the_table(monkeypatch):
 
 
 def test_setups_explain_an_unrecorded_value():
-    setups = pd.DataFrame([
-        {"variant": "base", "seed": 0, "encoder": "e", "cpu": "EPYC", "isa": "AVX2", "threads": "?", "device": "cpu"},
-        {"variant": "b", "seed": 0, "encoder": "e", "cpu": "EPYC", "isa": "AVX2", "threads": "1", "device": "cpu"},
-    ])  # fmt: skip
+    setups = pd.DataFrame(
+        [
+            {
+                "variant": "base",
+                "seed": 0,
+                "encoder": "e",
+                "cpu": "EPYC",
+                "isa": "AVX2",
+                "threads": "?",
+                "device": "cpu",
+            },
+            {
+                "variant": "b",
+                "seed": 0,
+                "encoder": "e",
+                "cpu": "EPYC",
+                "isa": "AVX2",
+                "threads": "1",
+                "device": "cpu",
+            },
+        ]
+    )
     note = notebook.setup_note(setups, "base")
     assert "“?” under threads: not recorded, the run's run.json predates that field." in note

@@ -129,11 +129,17 @@ def test_space_finding_names_the_space_that_separates_by_direction():
 
     from owslib.evaluation.embeddings import space_finding
 
-    t = pd.DataFrame({
-        "variant": ["a", "a", "b", "b"], "space": ["embedding", "semantic"] * 2, "dim": 3,
-        "median norm known": 1.0, "median norm unknown": 0.5,
-        "unknown share below 1e-06": [0.0, 0.0, 0.25, 0.0], "cosine AUROC": [0.8, 0.5, 0.7, 0.6],
-    })  # fmt: skip
+    t = pd.DataFrame(
+        {
+            "variant": ["a", "a", "b", "b"],
+            "space": ["embedding", "semantic"] * 2,
+            "dim": 3,
+            "median norm known": 1.0,
+            "median norm unknown": 0.5,
+            "unknown share below 1e-06": [0.0, 0.0, 0.25, 0.0],
+            "cosine AUROC": [0.8, 0.5, 0.7, 0.6],
+        }
+    )
     text = space_finding(t)
     assert "better separated in `embedding` (AUROC 0.750 against 0.550 in `semantic`)" in text
     assert "at most 25.0% of unknown vectors below 1e-06" in text
@@ -160,8 +166,13 @@ def test_vectors_beyond_float16_are_stored_as_float32(tmp_path, caplog):
     split = SimpleNamespace(known_names=("a", "b"), unknown_names=("u",), num_known=2)
     images, targets = _loader()[0]
     cfg = SimpleNamespace(train=SimpleNamespace(seed=0), eval=SimpleNamespace(batch_size=1))
-    exp = SimpleNamespace(split=split, bare_model=_Large(), cfg=cfg, device="cpu",
-                          test_loader=DataLoader(TensorDataset(images, targets), batch_size=2))  # fmt: skip
+    exp = SimpleNamespace(
+        split=split,
+        bare_model=_Large(),
+        cfg=cfg,
+        device="cpu",
+        test_loader=DataLoader(TensorDataset(images, targets), batch_size=2),
+    )
     path = write_embedding_sample(tmp_path, exp, per_class=3)
     with np.load(path) as z:
         assert z["embedding"].dtype == np.float16 and z["semantic"].dtype == np.float32

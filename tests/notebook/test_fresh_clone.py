@@ -31,10 +31,13 @@ STUDY = {
     },
     "notebooks": [
         {"name": "01_baseline_contmav", "variants": ["baseline"]},
-        {"name": "03_loss_ablations", "variants": ["baseline", "focal"],
-         "question": "Which semantic loss: CE or focal?"},
+        {
+            "name": "03_loss_ablations",
+            "variants": ["baseline", "focal"],
+            "question": "Which semantic loss: CE or focal?",
+        },
     ],
-}  # fmt: skip
+}
 QUESTION = STUDY["notebooks"][1]["question"]
 SCORERS = ("contrastive", "fused")
 
@@ -42,8 +45,12 @@ SCORERS = ("contrastive", "fused")
 def _metrics(miou: float, aupr: float) -> dict:
     agg = {"aupr": aupr, "fpr95": 0.3 - aupr / 4, "auroc": 0.8 + aupr / 100}
     conventions = {k: f"{k} convention" for k in ("miou", "pooled", "per_image", "anomaly")}
-    return {"miou": miou, "pixel_acc": 0.9, "conventions": conventions,
-            "anomaly": {s: {"pooled": dict(agg), "per_image": dict(agg)} for s in SCORERS}}  # fmt: skip
+    return {
+        "miou": miou,
+        "pixel_acc": 0.9,
+        "conventions": conventions,
+        "anomaly": {s: {"pooled": dict(agg), "per_image": dict(agg)} for s in SCORERS},
+    }
 
 
 def _examples(num_known: int, rng: np.random.Generator, sharp: float) -> list[dict]:
@@ -54,11 +61,20 @@ def _examples(num_known: int, rng: np.random.Generator, sharp: float) -> list[di
         target[4:10, 8 + 4 * i : 16 + 4 * i] = num_known  # an unknown object
         target[:, :2] = 255  # void
         unknown = target == num_known
-        maps = {s: np.clip(rng.random((16, 32)) * 0.6 + sharp * unknown, 0, 1).astype(np.float32)
-                for s in SCORERS}  # fmt: skip
-        out.append({"name": f"falkenried_{i:06d}_000019", "target": target, "unknown_mask": unknown,
-                    "image": rng.integers(0, 255, (16, 32, 3), dtype=np.uint8),
-                    "pred": np.minimum(target, num_known - 1), "maps": maps})  # fmt: skip
+        maps = {
+            s: np.clip(rng.random((16, 32)) * 0.6 + sharp * unknown, 0, 1).astype(np.float32)
+            for s in SCORERS
+        }
+        out.append(
+            {
+                "name": f"falkenried_{i:06d}_000019",
+                "target": target,
+                "unknown_mask": unknown,
+                "image": rng.integers(0, 255, (16, 32, 3), dtype=np.uint8),
+                "pred": np.minimum(target, num_known - 1),
+                "maps": maps,
+            }
+        )
     return out
 
 
@@ -80,10 +96,12 @@ def fresh_clone_results(tmp_path: Path, *, records: bool = True) -> tuple[Path, 
         up = 0.05 if variant == "focal" else 0.0
         jitter = 0.01 * seed + (0.002 * seed * seed if variant == "focal" else 0.0)
         (d / "metrics.json").write_text(json.dumps(_metrics(0.5 + up + jitter, 0.2 - up + jitter)))
-        (d / "run.json").write_text(json.dumps({"status": "finished", "variant": variant,
-                                                "seed": seed, "profile": "smoke"}))  # fmt: skip
+        (d / "run.json").write_text(
+            json.dumps({"status": "finished", "variant": variant, "seed": seed, "profile": "smoke"})
+        )
         pd.DataFrame({"epoch": [0, 1], "lr": [0.1, 0.05], "train_loss": [1.0, 0.5]}).to_csv(
-            d / "history.csv", index=False)  # fmt: skip
+            d / "history.csv", index=False
+        )
         for name in FIGURES:
             Image.fromarray(np.full((8, 8, 3), 200, np.uint8)).save(d / f"{name}.png")
         if records:
@@ -101,13 +119,19 @@ def shown(monkeypatch) -> list:
 
     seen = []
     monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: seen.extend(objs))
-    monkeypatch.setattr("owslib.widgets.display", lambda *objs, **kw: seen.extend(objs))
+    monkeypatch.setattr("owslib.notebook.widgets.display", lambda *objs, **kw: seen.extend(objs))
     return seen
 
 
 def _text(objs) -> str:
-    return "\n".join(o.data if hasattr(o, "data") and isinstance(o.data, str) else
-                     json.dumps(o, default=str) if isinstance(o, dict) else str(o) for o in objs)  # fmt: skip
+    return "\n".join(
+        o.data
+        if hasattr(o, "data") and isinstance(o.data, str)
+        else json.dumps(o, default=str)
+        if isinstance(o, dict)
+        else str(o)
+        for o in objs
+    )
 
 
 def _setup(tmp_path, name="01_baseline_contmav", **kw):
@@ -169,8 +193,17 @@ def test_the_headline_table_has_short_headers_and_marks_intervals_that_exclude_z
     nb = _setup(tmp_path, name="03_loss_ablations")
     nb.ensure_runs(train_missing=False)
     table, note = nb.headline_table("fused")
-    assert list(table.columns) == ["variant", "miou", "miou Δ", "aupr", "aupr Δ", "fpr95",
-                                   "fpr95 Δ", "auroc", "auroc Δ"]  # fmt: skip
+    assert list(table.columns) == [
+        "variant",
+        "miou",
+        "miou Δ",
+        "aupr",
+        "aupr Δ",
+        "fpr95",
+        "fpr95 Δ",
+        "auroc",
+        "auroc Δ",
+    ]
     focal = table.set_index("variant").loc["focal"]
     assert focal["miou Δ"].endswith("✱") and focal["miou Δ"].startswith("+0.05")
     assert "fused scorer, pooled over all test pixels" in note and "✱: the interval" in note
@@ -201,7 +234,7 @@ def test_the_summary_headings_are_the_questions(tmp_path):
     floor = notebook.noise_floor_table(overview["noise_floor"]).set_index("metric")["σ"]
     assert floor["miou"] == floor["aupr (fused, pooled)"] == "0.010"
     assert floor["auroc (fused, pooled)"] == "< 0.0005"  # 0.0001: not "0.000"
-    # each Δ with the SD of its paired differences (tiny here: "< 0.0005", never "0.000")
-    assert (
-        "SD of the paired differences < 0.0005)" in section and "differences 0.000" not in section
-    )
+    # each Δ with the SD of its paired differences, a column of the section's table (tiny here:
+    # "< 0.0005", never "0.000")
+    assert "SD: of the paired differences" in section
+    assert "| < 0.0005 |" in section and "| 0.000 |" not in section

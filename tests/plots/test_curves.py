@@ -59,9 +59,10 @@ def _legend_texts(ax) -> list[str]:
 
 def _horizontal_lines(ax, y: float) -> list:
     return [
-        line for line in ax.get_lines()
+        line
+        for line in ax.get_lines()
         if len(line.get_ydata()) and np.allclose(np.asarray(line.get_ydata(), float), y)
-    ]  # fmt: skip
+    ]
 
 
 @pytest.mark.parametrize("plot", [pr_curves, roc_curves])
@@ -92,8 +93,13 @@ def test_pr_baseline_derived_from_the_last_curve_point_without_counts() -> None:
 def test_pr_explicit_anomaly_share_wins_and_missing_share_draws_no_baseline() -> None:
     ax = pr_curves(_curves(), anomaly_share=0.25).axes[0]
     assert len(_horizontal_lines(ax, 0.25)) == 1
-    truncated = {"s": {"tpr": np.array([0.0, 0.5]), "fpr": np.array([0.0, 0.2]),
-                       "precision": np.array([1.0, 0.6])}}  # fmt: skip
+    truncated = {
+        "s": {
+            "tpr": np.array([0.0, 0.5]),
+            "fpr": np.array([0.0, 0.2]),
+            "precision": np.array([1.0, 0.6]),
+        }
+    }
     ax = pr_curves(truncated, "a title").axes[0]
     assert not any("anomaly share" in line.get_label() for line in ax.get_lines())
     assert ax.get_title() == "a title"

@@ -24,8 +24,13 @@ def test_data_prep_notebook_executes_with_smoke_parameters(smoke_root, tmp_path)
     out = execute("00_data_prep", params, results_dir=tmp_path)
     run = tmp_path / "00_data_prep" / "smoke"
     assert out == run / "00_data_prep.ipynb"
-    for name in ("config.json", "check.json", "composition.png", "class_histogram_embedded.png",
-                 "samples_embedded.png"):  # fmt: skip
+    for name in (
+        "config.json",
+        "check.json",
+        "composition.png",
+        "class_histogram_embedded.png",
+        "samples_embedded.png",
+    ):
         assert (run / name).is_file(), name
     for table in ("counts", "composition", "pixels", "problems"):
         assert (run / f"{table}.csv").is_file() and (run / f"{table}.md").is_file(), table
@@ -44,6 +49,11 @@ def test_data_prep_notebook_executes_with_smoke_parameters(smoke_root, tmp_path)
     assert pd.read_csv(run / "problems.csv").empty
     assert json.loads((run / "check.json").read_text())[0]["ok"]
     nb = nbformat.read(out, as_version=4)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.output_type == "error"]  # fmt: skip
+    errors = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.output_type == "error"
+    ]
     assert not errors

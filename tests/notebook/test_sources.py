@@ -9,7 +9,7 @@ import nbformat
 import pytest
 from ipykernel.ipkernel import IPythonKernel
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SOURCES = sorted((ROOT / "notebooks").glob("*.ipynb"))
 
 
