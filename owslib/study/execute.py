@@ -1,6 +1,6 @@
-"""The study runner: executes the numbered notebooks with papermill into ``results/``.
+"""Executing one notebook with papermill into ``results/`` (and free-form ``--grid`` files).
 
-Each notebook declares its parameters in a cell tagged ``parameters``; the runner refuses a
+Each notebook declares its parameters in a cell tagged ``parameters``; :func:`execute` refuses a
 parameter the notebook does not declare (papermill itself only warns), skips a notebook whose
 executed copy already exists with the same parameters (unless ``force``), and writes the executed
 copy atomically beside the run's outputs.
@@ -141,8 +141,9 @@ def _relative_paths(path: Path, src: Path, out_nb: Path, results_dir: Path) -> N
     nb = nbformat.read(path, as_version=4)
     here = Path(results_dir).resolve()
     meta = nb.metadata.get("papermill", {})
-    meta.update(input_path=shown(src),
-                output_path=str(Path(here.name) / out_nb.resolve().relative_to(here)))  # fmt: skip
+    meta.update(
+        input_path=shown(src), output_path=str(Path(here.name) / out_nb.resolve().relative_to(here))
+    )
     nbformat.write(nb, path)
 
 
