@@ -71,7 +71,7 @@ inject() {
 }
 
 start_slurm
-if [ ! -e "$REF/results/06_summary/smoke/06_summary.ipynb" ]; then
+if [ ! -d "$REF/.git" ]; then  # (a clone given, where the local study ran or runs)
   say "reference: a local study --profile smoke in $REF"
   rm -rf "$REF"; git clone -q "$REPO" "$REF"
   (cd "$REF" && "$OWSLIB_PYTHON" -m owslib study --profile smoke)
