@@ -56,12 +56,10 @@ CONF
   sinfo
 }
 
-# ACTION TASK_ID: wait until screening task TASK_ID's run is training, then inject ACTION
+# ACTION TASK_ID: wait until screening task TASK_ID's run has trained an epoch, then inject ACTION
 inject() {
-  local action=$1 task=$2 run
-  run=$("$OWSLIB_PYTHON" -m owslib study --profile smoke --phase screening --list 2>/dev/null | awk -v i="$task" '$1 == i {print $NF}')
-  for _ in $(seq 600); do [ -e "$run/log.jsonl" ] && break; sleep 0.5; done
-  sleep 2
+  local action=$1 task=$2 run=${RUNS[$2]}
+  for _ in $(seq 1200); do [ -e "$run/log.jsonl" ] && break; sleep 0.25; done
   case $action in
     scancel) scancel "${S}_$task" ;;
     requeue) scontrol requeue "${S}_$task" ;;
@@ -77,6 +75,7 @@ if [ ! -d "$REF/.git" ]; then  # (a clone given, where the local study ran or ru
   (cd "$REF" && "$OWSLIB_PYTHON" -m owslib study --profile smoke)
 fi
 rm -rf "$WORK"; git clone -q "$REPO" "$WORK"; cd "$WORK"
+mapfile -t RUNS < <("$OWSLIB_PYTHON" -m owslib study --profile smoke --phase screening --list 2>/dev/null | awk '/^[0-9]/ {print $NF}')
 START=$(date +%s)
 cluster/slurm_study.sh --profile smoke --gpus 0 | tee /tmp/owslib-slurm-submit.txt
 read -r S P C R < logs/owslib-study.jobs
