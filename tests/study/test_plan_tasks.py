@@ -178,3 +178,15 @@ def test_index_all_trains_every_task_of_the_phase_in_turn(study, tmp_path, monke
     base = ["study", "--study", str(tmp_path / "study.json"), "--results", str(tmp_path / "r")]
     assert main([*base, "--phase", "screening", "--index", "all"]) == 0
     assert trained == [(t.variant, t.seed) for t in study_tasks(study, "screening")]
+
+
+def test_a_signal_ends_a_task_in_one_line(study, tmp_path, monkeypatch, caplog):
+    from owslib.study import plan
+
+    def stopped(*a, **k):
+        raise KeyboardInterrupt("signal 15")
+
+    monkeypatch.setattr(plan, "train_runs", stopped)
+    base = ["study", "--study", str(tmp_path / "study.json"), "--results", str(tmp_path / "r")]
+    assert main([*base, "--index", "0"]) == 130
+    assert "stopped (signal 15)" in caplog.text and "Traceback" not in caplog.text
