@@ -349,11 +349,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="notebook parameter (must be declared by the notebook; repeatable; default: none)",
     )
     _add_mode_arguments(s)
+    _add_run_arguments(s)
     s.set_defaults(func=cmd_study)
 
 
 def _add_mode_arguments(s: argparse.ArgumentParser) -> None:
-    """The study command's modes: list, one array task, grids, verify, answers."""
+    """The study command's modes: grids, list, one array task, pick the arms, render."""
     s.add_argument("--results", default="results", help="results folder")
     s.add_argument(
         "--force",
@@ -396,6 +397,10 @@ def _add_mode_arguments(s: argparse.ArgumentParser) -> None:
         help="train this one run (of any seed) in this process, render nothing "
         "(default: every run)",
     )
+
+
+def _add_run_arguments(s: argparse.ArgumentParser) -> None:
+    """How the runs train, which phase, and the read-only modes (verify, answers)."""
     s.add_argument(
         "--jobs",
         type=_jobs,
