@@ -56,10 +56,11 @@ CONF
   sinfo
 }
 
-# ACTION TASK_ID: wait until screening task TASK_ID's run has trained an epoch, then inject ACTION
+# ACTION TASK_ID: wait until screening task TASK_ID's run saved its first checkpoint (epoch 1 of 2),
+# then inject ACTION: the task's run resumes from it
 inject() {
   local action=$1 task=$2 run=${RUNS[$2]}
-  for _ in $(seq 1200); do [ -e "$run/log.jsonl" ] && break; sleep 0.25; done
+  for _ in $(seq 1200); do [ -e "$run/checkpoints/last.pt" ] && break; sleep 0.25; done
   case $action in
     scancel) scancel "${S}_$task" ;;
     requeue) scontrol requeue "${S}_$task" ;;
