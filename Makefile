@@ -11,7 +11,7 @@ JOBS ?= auto
 export UV_COMPILE_BYTECODE := 1
 # Notebook kernels get the inline backend from owslib.study; other plotting is headless by default.
 
-.PHONY: install study test lint lab lock clean-results
+.PHONY: install study test test-cluster lint lab lock clean-results
 
 install: $(STAMP)
 
@@ -44,3 +44,8 @@ lab: install jupyter/jupyter_server_config.py
 lock: install
 	$(VENV)/bin/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o constraints.txt
 	sed -i '/^typing==/d' constraints.txt
+
+## The study under a real single-node SLURM (root; installs slurm-wlm): submit the smoke study with
+## cluster/slurm_study.sh, inject a scancel, a requeue and a kill -9, compare with a local run.
+test-cluster: install
+	OWSLIB_PYTHON=$(abspath $(PY)) cluster/local_slurm.sh

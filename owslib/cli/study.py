@@ -7,11 +7,18 @@ without importing torch.
 from __future__ import annotations
 
 import argparse
+import logging
+from typing import TYPE_CHECKING, Any
 
 from owslib.cli.config_args import parse_assignments
 from owslib.config import ExperimentConfig
 from owslib.paths import STUDY_FILE
 from owslib.profiles import PROFILES
+
+if TYPE_CHECKING:
+    from owslib.study.studyfile import RunJob, Study
+
+log = logging.getLogger(__name__)
 
 
 def _jobs(text: str) -> int | str:
@@ -27,124 +34,286 @@ def _jobs(text: str) -> int | str:
     return n
 
 
+def _index(text: str) -> int | str:
+    """``--index``: a task number ≥ 0, or ``all``."""
+    if text == "all" or text.isdigit():
+        return text
+    raise argparse.ArgumentTypeError(f"{text!r}: a task number (0, 1, …) or all")
+
+
 def cmd_study(args: argparse.Namespace) -> int:
-    from owslib.study.execute import execute, load_grid
-    from owslib.study.plan import describe, jobs, one_job, train_runs
-    from owslib.study.processes import BUSY_EXIT
-    from owslib.study.render import notebook_parameters, render
+    """One mode per call: answers, grid, verify, list, dry-run, pick-arms, one array task, or
+    train the runs and render the notebooks. A signal (Ctrl-C, a scheduler's SIGTERM) ends it
+    with one line: the run keeps its last checkpoint."""
+    try:
+        return _dispatch(args)
+    except KeyboardInterrupt as e:
+        log.warning(
+            "stopped (%s): an interrupted run resumes from its last checkpoint next time",
+            e or "Ctrl-C",
+        )
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    if args.answers:  # reads the runs, trains nothing
+        return _answers(args)
+    params = parse_assignments(args.param, "-p")
+    if args.grid:
+        return _grid(args, params)
     from owslib.study.studyfile import load_study
 
-    if args.answers:  # reads the runs, trains nothing
-        from owslib.study.documents import answers_markdown, write_answers
-
-        study = load_study(args.study, profile=args.profile)
-        if args.answers == "-":
-            print(answers_markdown(study, args.results), end="")
-        else:
-            write_answers(args.answers, study, args.results)
-            print(f"wrote the table of answers in {args.answers}")
-        return 0
-    params = parse_assignments(args.param, "-p")
-    if args.grid:  # a free-form grid of one notebook's parameters (cluster array jobs)
-        grid = load_grid(args.grid)
-        if args.list:
-            for i, (nb, name, _) in enumerate(grid):
-                print(f"{i}\t{nb}\t{name}")
-            return 0
-        chosen = range(len(grid)) if args.index is None else [args.index]
-        for i in chosen:
-            if not 0 <= i < len(grid):
-                raise ValueError(f"--index {i}: the grid has {len(grid)} jobs (0..{len(grid) - 1})")
-            nb, _, job = grid[i]
-            clash = sorted(set(params) & (set(job) - {"profile"}))
-            if clash:  # a -p over a grid value would send several jobs into one folder
-                raise ValueError(
-                    f"-p {clash}: set by the grid {args.grid}; change the grid instead"
-                )
-            job = {"profile": args.profile or "quick", **job, **params}
-            print(f"results: {execute(nb, job, results_dir=args.results, force=args.force)}")
-        return 0
     study = load_study(args.study, profile=args.profile)
-    if args.jobs == "auto":
-        from owslib.runs.setup import auto_jobs, available_memory, usable_cores
-
-        args.jobs = auto_jobs(study.setup.threads)
-        memory = available_memory()
-        print(f"--jobs auto: {args.jobs} at a time ({usable_cores()} cores, "
-              f"{'unknown' if memory is None else f'{memory / 1024**3:.1f} GB'} memory available, "
-              f"{study.setup.threads or 'all'} thread(s) a run)")  # fmt: skip
+    _resolve_jobs(args, study)
     if args.verify:
-        from owslib.study.verify import verify_runs
-
-        reports = verify_runs(study, args.results, args.verify)
-        for line in reports:
-            print(line)
-        return 0 if all(r.endswith("bit-identical") for r in reports) else 1
-    seeds = tuple(int(s) for s in args.seeds.split(",")) if args.seeds else ()
+        return _verify(args, study)
     overrides = {k: v for k, v in params.items() if "__" in k}
     if overrides:  # fail on an unknown key before anything runs (or is recorded)
         ExperimentConfig().override(**overrides)
-    notebooks = tuple(n for n in (args.only or ()) if n in study.notebook_names)
-    if args.run:
-        args.train_only = True
-    if args.index is None and not args.train_only:  # refuse undeclared parameters up front
-        notebook_parameters(study, [n for n in study.notebook_names
-                                    if not notebooks or n in notebooks], params)  # fmt: skip
-    # a runner that will train records each confirmation's pick (planning records nothing)
-    record = None if args.list or args.dry_run or args.render_only else overrides
-    if args.run:
-        all_jobs = [one_job(study, args.results, args.run)]
-    else:
-        all_jobs = jobs(study, args.results, only=tuple(args.only or ()), seeds=seeds,
-                        phase=args.phase, record=record)  # fmt: skip
     if args.list or args.dry_run:
+        return _list(args, study, overrides)
+    if args.pick_arms:
+        return _pick_arms(args, study, overrides)
+    if args.index is not None:
+        return _task(args, study, overrides)
+    if args.render_only:
+        return _render(args, study, params, overrides)
+    return _train_and_render(args, study, params, overrides)
+
+
+def _answers(args: argparse.Namespace) -> int:
+    from owslib.study.documents import answers_markdown, write_answers
+    from owslib.study.studyfile import load_study
+
+    study = load_study(args.study, profile=args.profile)
+    if args.answers == "-":
+        print(answers_markdown(study, args.results), end="")
+    else:
+        write_answers(args.answers, study, args.results)
+        print(f"wrote the table of answers in {args.answers}")
+    return 0
+
+
+def _grid(args: argparse.Namespace, params: dict[str, Any]) -> int:
+    """A free-form grid of one notebook's parameters (a notebook that declares ``run_name``)."""
+    from owslib.study.execute import execute, load_grid
+
+    grid = load_grid(args.grid)
+    if args.list:
+        for i, (nb, name, _) in enumerate(grid):
+            print(f"{i}\t{nb}\t{name}")
+        return 0
+    for i in range(len(grid)) if args.index is None else [int(args.index)]:
+        if not 0 <= i < len(grid):
+            raise ValueError(f"--index {i}: the grid has {len(grid)} jobs (0..{len(grid) - 1})")
+        nb, _, job = grid[i]
+        clash = sorted(set(params) & (set(job) - {"profile"}))
+        if clash:  # a -p over a grid value would send several jobs into one folder
+            raise ValueError(f"-p {clash}: set by the grid {args.grid}; change the grid instead")
+        job = {"profile": args.profile or "quick", **job, **params}
+        print(f"results: {execute(nb, job, results_dir=args.results, force=args.force)}")
+    return 0
+
+
+def _resolve_jobs(args: argparse.Namespace, study: Study) -> None:
+    """``--jobs auto``: as many runs at a time as the cores and the memory hold."""
+    if args.jobs != "auto":
+        return
+    from owslib.runs.setup import auto_jobs, available_memory, usable_cores
+
+    args.jobs = auto_jobs(study.setup.threads)
+    memory = available_memory()
+    shown = "unknown" if memory is None else f"{memory / 1024**3:.1f} GB"
+    print(
+        f"--jobs auto: {args.jobs} at a time ({usable_cores()} cores, {shown} memory available, "
+        f"{study.setup.threads or 'all'} thread(s) a run)"
+    )
+
+
+def _verify(args: argparse.Namespace, study: Study) -> int:
+    from owslib.study.verify import verify_runs
+
+    reports = verify_runs(study, args.results, args.verify)
+    for line in reports:
+        print(line)
+    return 0 if all(r.endswith("bit-identical") for r in reports) else 1
+
+
+def _seeds(args: argparse.Namespace) -> tuple[int, ...]:
+    return tuple(int(s) for s in args.seeds.split(",")) if args.seeds else ()
+
+
+def _list(args: argparse.Namespace, study: Study, overrides: dict[str, Any]) -> int:
+    """``--list``: the array tasks of ``--phase``, numbered as ``--index`` takes them;
+    ``--dry-run``: the runs the runner would train now, their state and the time left."""
+    from owslib.study.plan import describe, planned_runs
+    from owslib.study.tasks import list_tasks
+
+    if args.dry_run:
+        runs = planned_runs(
+            study, args.results, only=tuple(args.only or ()), seeds=_seeds(args), phase=args.phase
+        )
+        print("\n".join(describe(study, runs, overrides, args.jobs, results_dir=args.results)))
+    else:
         print(
             "\n".join(
-                describe(
-                    study,
-                    all_jobs,
-                    overrides,
-                    jobs=args.jobs,
-                    results_dir=args.results if args.dry_run else None,
+                list_tasks(
+                    study, args.results, args.phase, tuple(args.only or ()), _seeds(args), overrides
                 )
             )
         )
-        return 0
-    if args.index is not None:  # one run per array task
-        if not 0 <= args.index < len(all_jobs):
-            raise ValueError(f"--index {args.index}: the study has {len(all_jobs)} runs "
-                             f"(0..{len(all_jobs) - 1}; --list shows them)")  # fmt: skip
-        all_jobs = [all_jobs[args.index]]
-    failed: list[str] = []
-    if not args.render_only:
-        outcome = train_runs(study, all_jobs, rerun_failed=args.rerun_failed, force=args.force,
-                             jobs=args.jobs,
-                             overrides=overrides)  # fmt: skip
-        # a screening finished now picks its confirmation's arms: train those runs too
-        while args.index is None and not args.run and not outcome["interrupted"]:
-            seen = {j.path for j in all_jobs}
-            more = [j for j in jobs(study, args.results, only=tuple(args.only or ()), seeds=seeds,
-                                    phase=args.phase, record=overrides) if j.path not in seen]  # fmt: skip
-            if not more:
-                break
-            all_jobs += more
-            again = train_runs(study, more, rerun_failed=args.rerun_failed, force=args.force,
-                               jobs=args.jobs, overrides=overrides)  # fmt: skip
-            outcome = {k: outcome[k] + again[k] for k in outcome}
-        failed = outcome["failed"] + outcome["interrupted"]
-        print(f"runs: {len(outcome['trained'])} trained, {len(outcome['reused'])} reused, "
-              f"{len(outcome['failed'])} failed, {len(outcome['interrupted'])} interrupted (they "
-              f"resume), {len(outcome['skipped'])} skipped (failed before), "
-              f"{len(outcome['busy'])} left to another process training them")  # fmt: skip
-        if args.run and outcome["busy"]:
-            return BUSY_EXIT
-    if args.render_only:  # render what is there: the notebooks train nothing
-        params = {"train_missing": False, **params}
-    if args.index is None and not args.train_only:
-        for nb in render(study, args.results, notebooks=notebooks, parameters=params,
-                         force=args.force):  # fmt: skip
+    return 0
+
+
+def _pick_arms(args: argparse.Namespace, study: Study, overrides: dict[str, Any]) -> int:
+    """``--pick-arms``: record each question's arms from the finished screening (the job
+    between the screening's array and the confirmation's); exit 1 if one cannot pick."""
+    from owslib.study.tasks import pick_all
+
+    lines, ok = pick_all(study, args.results, overrides)
+    print("\n".join(lines))
+    return 0 if ok else 1
+
+
+def _task(args: argparse.Namespace, study: Study, overrides: dict[str, Any]) -> int:
+    """``--index I``: array task ``I`` of ``--phase`` trains its one run (``all``: every task in
+    turn, e.g. a job that finishes what cancelled or killed tasks left). A run that another
+    process trains is waited for; exit 0 only when every run is finished."""
+    from owslib.study.tasks import NotPicked, resolve, study_tasks
+
+    tasks = study_tasks(study, args.phase, tuple(args.only or ()), _seeds(args))
+    chosen = range(len(tasks)) if args.index == "all" else [int(args.index)]
+    ok = True
+    for i in chosen:
+        if not 0 <= i < len(tasks):
+            raise ValueError(
+                f"--index {i}: --phase {args.phase} has {len(tasks)} tasks "
+                f"(0..{len(tasks) - 1}; --list shows them)"
+            )
+        try:
+            job = resolve(study, args.results, tasks[i])
+        except NotPicked as e:
+            log.error("task %d: %s", i, e)
+            return 1
+        ok &= _train_task(args, study, job, overrides)
+    return 0 if ok else 1
+
+
+def _train_task(
+    args: argparse.Namespace, study: Study, job: RunJob, overrides: dict[str, Any]
+) -> bool:
+    """Train one task's run, waiting while another process trains it; whether it is finished."""
+    from owslib.study import plan, tasks
+
+    while True:
+        outcome = plan.train_runs(
+            study, [job], rerun_failed=args.rerun_failed, force=args.force, overrides=overrides
+        )
+        if not outcome["busy"]:
+            break
+        tasks.wait_while_busy(job.path)
+    _print_outcome(outcome)
+    return bool(outcome["trained"] or outcome["reused"])
+
+
+def _render(
+    args: argparse.Namespace, study: Study, params: dict[str, Any], overrides: dict[str, Any]
+) -> int:
+    """``--render-only``: render the notebooks from the runs there, training nothing; refused
+    (exit 1, naming what is missing) while the study is incomplete, unless ``--allow-partial``."""
+    from owslib.study.render import incomplete, notebook_parameters, render
+
+    notebooks = _notebooks(args, study)
+    notebook_parameters(study, list(notebooks or study.notebook_names), params)
+    missing = incomplete(study, args.results, notebooks, overrides)
+    if missing and not args.allow_partial:
+        log.error(
+            "the study is incomplete (%d): %s; not rendered (--allow-partial renders it anyway)",
+            len(missing),
+            "; ".join(missing),
+        )
+        return 1
+    for nb in render(
+        study,
+        args.results,
+        notebooks=notebooks,
+        parameters={"train_missing": False, **params},
+        force=args.force,
+    ):
+        print(f"results: {nb}")
+    return 0
+
+
+def _notebooks(args: argparse.Namespace, study: Study) -> tuple[str, ...]:
+    return tuple(n for n in (args.only or ()) if n in study.notebook_names)
+
+
+def _train_and_render(
+    args: argparse.Namespace, study: Study, params: dict[str, Any], overrides: dict[str, Any]
+) -> int:
+    """Train the runs (``--run``: one, in this process), then render the notebooks (not with
+    ``--train-only`` nor ``--run``). A screening finished during the pass goes on to its
+    confirmation."""
+    from owslib.study.plan import one_job, planned_runs, train_runs
+    from owslib.study.processes import BUSY_EXIT
+    from owslib.study.render import notebook_parameters, render
+
+    notebooks = _notebooks(args, study)
+    train_only = args.train_only or bool(args.run)
+    if not train_only:  # refuse undeclared parameters up front
+        notebook_parameters(study, list(notebooks or study.notebook_names), params)
+
+    def plan() -> list[RunJob]:  # a runner that will train records each confirmation's pick
+        return planned_runs(
+            study,
+            args.results,
+            only=tuple(args.only or ()),
+            seeds=_seeds(args),
+            phase=args.phase,
+            record=overrides,
+        )
+
+    todo = [one_job(study, args.results, args.run)] if args.run else plan()
+    outcome = train_runs(
+        study,
+        todo,
+        rerun_failed=args.rerun_failed,
+        force=args.force,
+        jobs=args.jobs,
+        overrides=overrides,
+    )
+    while not args.run and not outcome["interrupted"]:  # confirmations picked meanwhile
+        more = [j for j in plan() if j.path not in {t.path for t in todo}]
+        if not more:
+            break
+        todo += more
+        again = train_runs(
+            study,
+            more,
+            rerun_failed=args.rerun_failed,
+            force=args.force,
+            jobs=args.jobs,
+            overrides=overrides,
+        )
+        outcome = {k: outcome[k] + again[k] for k in outcome}
+    _print_outcome(outcome)
+    if args.run and outcome["busy"]:
+        return BUSY_EXIT
+    if not train_only:
+        for nb in render(
+            study, args.results, notebooks=notebooks, parameters=params, force=args.force
+        ):
             print(f"results: {nb}")
-    return 1 if failed else 0
+    return 1 if outcome["failed"] + outcome["interrupted"] else 0
+
+
+def _print_outcome(outcome: dict[str, list[str]]) -> None:
+    print(
+        f"runs: {len(outcome['trained'])} trained, {len(outcome['reused'])} reused, "
+        f"{len(outcome['failed'])} failed, {len(outcome['interrupted'])} interrupted (they "
+        f"resume), {len(outcome['skipped'])} skipped (failed before), "
+        f"{len(outcome['busy'])} left to another process training them"
+    )
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -155,10 +324,18 @@ def register(sub: argparse._SubParsersAction) -> None:
         "reused, interrupted ones resume), then render its notebooks into the results folder.",
     )
     s.add_argument("--study", default=str(STUDY_FILE), help="the study file")
-    s.add_argument("--profile", default=None, choices=sorted(PROFILES),
-                   help="config profile (default: the study file's)")  # fmt: skip
-    s.add_argument("--only", action="append", metavar="NAME",
-                   help="only this notebook or variant (repeatable; default: all)")  # fmt: skip
+    s.add_argument(
+        "--profile",
+        default=None,
+        choices=sorted(PROFILES),
+        help="config profile (default: the study file's)",
+    )
+    s.add_argument(
+        "--only",
+        action="append",
+        metavar="NAME",
+        help="only this notebook or variant (repeatable; default: all)",
+    )
     s.add_argument("--seeds", help="only these seeds, e.g. 0,1 (default: the study file's)")
     s.add_argument("--dry-run", action="store_true", help="list the runs, their state, the time")
     s.add_argument("--rerun-failed", action="store_true", help="retry runs that failed before")
@@ -172,33 +349,90 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="NAME=VALUE",
         help="notebook parameter (must be declared by the notebook; repeatable; default: none)",
     )
-    s.add_argument("--results", default="results", help="results folder")
-    s.add_argument("--force", action="store_true",
-                   help="redo finished runs and notebooks (the old ones are moved aside)")  # fmt: skip
-    s.add_argument("--grid", help="a grid JSON of one notebook's parameters to run instead of "
-                   "the study (default: the study)")  # fmt: skip
-    s.add_argument("--index", type=int,
-                   help="run only run INDEX (array task id; see --list; default: every run)")  # fmt: skip
-    s.add_argument("--list", action="store_true", help="list the runs (or --grid jobs) and exit")
-    s.add_argument("--run", metavar="VARIANT/seedK",
-                   help="train this one run (of any seed) in this process, render nothing "
-                   "(default: every run)")  # fmt: skip
-    s.add_argument("--jobs", type=_jobs, default=1,
-                   help="runs trained at a time, each in a process of its own and in the study's "
-                   "setup (one thread each when the setup says so); auto: as many as the cores "
-                   "hold at the setup's threads and the available memory at 2 GB a run")  # fmt: skip
-    s.add_argument("--phase", choices=("screening", "confirmation", "all"), default="all",
-                   help="which runs: the screening's seeds, the pre-registered confirmation's "
-                   "(its arms picked from the finished screening by its rule and recorded in "
-                   "results/runs/<profile>/confirmation_arms/ by the first runner that trains "
-                   "them), or both; a screening finished during the pass goes on to its "
-                   "confirmation")  # fmt: skip
-    s.add_argument("--verify", metavar="VARIANT[/seedK]",
-                   help="retrain finished runs in a temporary folder in their recorded setup and "
-                   "compare every metric and history row; exit 1 on a difference (default: none)")  # fmt: skip
-    s.add_argument("--answers", nargs="?", const="-", metavar="FILE",
-                   help="print the table of the study's answers (the confirmatory verdicts and "
-                   "the screening's exploratory estimates, from the runs in --results) and exit; "
-                   "with FILE, rewrite the table between its marker lines in FILE (the README's) "
-                   "(default: off)")  # fmt: skip
+    _add_mode_arguments(s)
+    _add_run_arguments(s)
     s.set_defaults(func=cmd_study)
+
+
+def _add_mode_arguments(s: argparse.ArgumentParser) -> None:
+    """The study command's modes: grids, list, one array task, pick the arms, render."""
+    s.add_argument("--results", default="results", help="results folder")
+    s.add_argument(
+        "--force",
+        action="store_true",
+        help="redo finished runs and notebooks (the old ones are moved aside)",
+    )
+    s.add_argument(
+        "--grid",
+        help="a grid JSON of one notebook's parameters to run instead of the study, for a "
+        "notebook that declares run_name (00_data_prep; the study's runs are its variants "
+        "and seeds) (default: the study)",
+    )
+    s.add_argument(
+        "--index",
+        type=_index,
+        help="array task INDEX of --phase: train its one run, waiting for another process "
+        "training it (all: every task in turn); exit 0 once it is finished (the numbering is fixed by the study file "
+        "and the phase; see --list) (default: every run)",
+    )
+    s.add_argument(
+        "--list",
+        action="store_true",
+        help="list the array tasks of --phase (or the --grid jobs) and exit",
+    )
+    s.add_argument(
+        "--pick-arms",
+        action="store_true",
+        help="record each confirmation question's arms from the finished screening (the job "
+        "between the screening's array and the confirmation's); exit 1 if one cannot pick",
+    )
+    s.add_argument(
+        "--allow-partial",
+        action="store_true",
+        help="--render-only renders an incomplete study too (default: refused, naming the "
+        "runs that are missing or being trained)",
+    )
+    s.add_argument(
+        "--run",
+        metavar="VARIANT/seedK",
+        help="train this one run (of any seed) in this process, render nothing "
+        "(default: every run)",
+    )
+
+
+def _add_run_arguments(s: argparse.ArgumentParser) -> None:
+    """How the runs train, which phase, and the read-only modes (verify, answers)."""
+    s.add_argument(
+        "--jobs",
+        type=_jobs,
+        default=1,
+        help="runs trained at a time, each in a process of its own and in the study's "
+        "setup (one thread each when the setup says so); auto: as many as the cores "
+        "hold at the setup's threads and the available memory at 2 GB a run",
+    )
+    s.add_argument(
+        "--phase",
+        choices=("screening", "confirmation", "all"),
+        default="all",
+        help="which runs: the screening's seeds, the pre-registered confirmation's "
+        "(its arms picked from the finished screening by its rule and recorded in "
+        "results/runs/<profile>/confirmation_arms/ by the first runner that trains "
+        "them), or both; a screening finished during the pass goes on to its "
+        "confirmation",
+    )
+    s.add_argument(
+        "--verify",
+        metavar="VARIANT[/seedK]",
+        help="retrain finished runs in a temporary folder in their recorded setup and "
+        "compare every metric and history row; exit 1 on a difference (default: none)",
+    )
+    s.add_argument(
+        "--answers",
+        nargs="?",
+        const="-",
+        metavar="FILE",
+        help="print the table of the study's answers (the confirmatory verdicts and "
+        "the screening's exploratory estimates, from the runs in --results) and exit; "
+        "with FILE, rewrite the table between its marker lines in FILE (the README's) "
+        "(default: off)",
+    )

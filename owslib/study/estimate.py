@@ -69,14 +69,27 @@ def _median_run_s(
     study: Study, done: list[tuple[str, dict[str, Any]]], variant: str | None
 ) -> float:
     cpu = cpu_info()
-    same_cpu = [(v, i) for v, i in done if (i.get("cpu"), i.get("cpu_capability"))
-                == (cpu["cpu"], cpu["cpu_capability"])]  # fmt: skip
-    declared = {k: v for k, v in (("precision", study.setup.precision), ("isa", study.setup.isa),
-                                  ("threads", study.setup.threads)) if v}  # fmt: skip
+    same_cpu = [
+        (v, i)
+        for v, i in done
+        if (i.get("cpu"), i.get("cpu_capability")) == (cpu["cpu"], cpu["cpu_capability"])
+    ]
+    declared = {
+        k: v
+        for k, v in (
+            ("precision", study.setup.precision),
+            ("isa", study.setup.isa),
+            ("threads", study.setup.threads),
+        )
+        if v
+    }
 
     def in_setup(pool: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
-        return [(v, i) for v, i in pool if declared and all(
-            (i.get("setup") or {}).get(k) == x for k, x in declared.items())]  # fmt: skip
+        return [
+            (v, i)
+            for v, i in pool
+            if declared and all((i.get("setup") or {}).get(k) == x for k, x in declared.items())
+        ]
 
     for pool in (in_setup(same_cpu), in_setup(done), same_cpu, done):
         tiers = [[i for v, i in pool if v == variant]] if variant is not None else []
@@ -90,8 +103,9 @@ def _median_run_s(
 DEFAULT_PRETRAIN_S = {"quick": 1900.0, "smoke": 10.0}
 
 
-def encoders_to_pretrain(study: Study, todo: list[RunJob],
-                         overrides: dict[str, Any] | None = None) -> list[Path]:  # fmt: skip
+def encoders_to_pretrain(
+    study: Study, todo: list[RunJob], overrides: dict[str, Any] | None = None
+) -> list[Path]:
     """The closed-set encoders the runs of ``todo`` need that are neither cached nor shipped."""
     missing: dict[Path, None] = {}
     for job in todo:

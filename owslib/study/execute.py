@@ -1,6 +1,6 @@
-"""The study runner: executes the numbered notebooks with papermill into ``results/``.
+"""Executing one notebook with papermill into ``results/`` (and free-form ``--grid`` files).
 
-Each notebook declares its parameters in a cell tagged ``parameters``; the runner refuses a
+Each notebook declares its parameters in a cell tagged ``parameters``; :func:`execute` refuses a
 parameter the notebook does not declare (papermill itself only warns), skips a notebook whose
 executed copy already exists with the same parameters (unless ``force``), and writes the executed
 copy atomically beside the run's outputs.
@@ -134,14 +134,18 @@ def execute(
 def _relative_paths(path: Path, src: Path, out_nb: Path, results_dir: Path) -> None:
     """papermill records where it read and wrote, as this machine's absolute paths: the rendered
     copy says the source relative to the repository and itself relative to its results folder's
-    parent (``results/01_…/quick/01_….ipynb``), wherever they were on the rendering machine."""
+    parent (``results/01_…/quick/01_….ipynb``), wherever they were on the rendering machine. The
+    saved widget state is dropped: without it, nbconvert and other renderers without a kernel show
+    each widget cell's static picture."""
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
     here = Path(results_dir).resolve()
     meta = nb.metadata.get("papermill", {})
-    meta.update(input_path=shown(src),
-                output_path=str(Path(here.name) / out_nb.resolve().relative_to(here)))  # fmt: skip
+    meta.update(
+        input_path=shown(src), output_path=str(Path(here.name) / out_nb.resolve().relative_to(here))
+    )
+    nb.metadata.pop("widgets", None)  # static renderers then show each widget's picture
     nbformat.write(nb, path)
 
 

@@ -1,10 +1,10 @@
-"""Running a study file: one training run per (variant, seed), then the notebooks that read them.
+"""The study's runner: which runs a study file asks for, in which order (:func:`planned_runs`),
+what they will cost (:func:`describe`), and training them (:func:`train_runs`).
 
-``python -m owslib study`` trains the missing runs in order (finished ones are reused, failed ones
-recorded and skipped unless ``--rerun-failed``), printing which run of how many is training, its
-epochs and an estimate of the time left; then it renders the notebooks, which read the runs.
-On a cluster, ``--list`` / ``--index I`` give one run per array task and ``--render-only`` the
-job that renders the notebooks afterwards.
+Missing runs train in order (finished ones are reused, failed ones recorded and skipped unless
+``--rerun-failed``), logging which run of how many is training, its epochs and an estimate of the
+time left. An array task's numbering is :mod:`owslib.study.tasks`; one run's process is
+:mod:`owslib.study.processes`; the notebooks are rendered by :mod:`owslib.study.render`.
 """
 
 from __future__ import annotations
@@ -46,14 +46,22 @@ def one_job(study: Study, results_dir: str | Path, name: str) -> RunJob:
     """``VARIANT/seedK`` as a job of the study (any seed: a confirming run too)."""
     variant, _, seed = name.partition("/seed")
     if variant not in study.variants or not seed.isdigit():
-        raise ValueError(f"--run {name!r}: expected VARIANT/seedK with a variant of {study.path} "
-                         f"({sorted(study.variants)})")  # fmt: skip
+        raise ValueError(
+            f"--run {name!r}: expected VARIANT/seedK with a variant of {study.path} "
+            f"({sorted(study.variants)})"
+        )
     return RunJob(variant, int(seed), run_dir(results_dir, study.profile, variant, int(seed)))
 
 
-def jobs(study: Study, results_dir: str | Path, *, only: tuple[str, ...] = (),
-         seeds: tuple[int, ...] = (), phase: str = "all",
-         record: dict[str, Any] | None = None) -> list[RunJob]:  # fmt: skip
+def planned_runs(
+    study: Study,
+    results_dir: str | Path,
+    *,
+    only: tuple[str, ...] = (),
+    seeds: tuple[int, ...] = (),
+    phase: str = "all",
+    record: dict[str, Any] | None = None,
+) -> list[RunJob]:
     """The runs of the study (or of the notebooks / variants named in ``only``), in order:
     the screening's, then (``phase`` ``all`` or ``confirmation``) the pre-registered
     confirmation's, whose arms its rule picks from the finished screening.
@@ -74,34 +82,45 @@ def jobs(study: Study, results_dir: str | Path, *, only: tuple[str, ...] = (),
     def wanted(v: str, s: int) -> bool:
         return (not variants or v in variants) and (not seeds or s in seeds)
 
-    runs = [(v, s) for v, s in study.runs(notebooks, variants) if wanted(v, s)] \
-        if phase in ("all", "screening") else []  # fmt: skip
+    runs = (
+        [(v, s) for v, s in study.runs(notebooks, variants) if wanted(v, s)]
+        if phase in ("all", "screening")
+        else []
+    )
     if phase in ("all", "confirmation"):
-        questions = {q.notebook: q for q in study.confirmatory.questions} \
-            if study.confirmatory else {}  # fmt: skip
+        questions = (
+            {q.notebook: q for q in study.confirmatory.questions} if study.confirmatory else {}
+        )
         for name, planned in confirmation_runs(study, results_dir, notebooks).items():
             planned = [(v, s) for v, s in planned if wanted(v, s)]
             if planned and record is not None:
                 arms = record_pick(study, results_dir, questions[name], record)
                 if arms is None:
-                    log.info("%s: this runner retrains the screening first; its confirming runs "
-                             "come after it", name)  # fmt: skip
+                    log.info(
+                        "%s: this runner retrains the screening first; its confirming runs "
+                        "come after it",
+                        name,
+                    )
                     continue
                 planned = [(v, s) for s in study.confirmatory.seeds for v in arms if wanted(v, s)]
             runs += [r for r in planned if r not in runs]
     return [RunJob(v, s, run_dir(results_dir, study.profile, v, s)) for v, s in runs]
 
 
-def progress(study: Study, results_dir: str | Path,
-             overrides: dict[str, Any] | None = None) -> list[str]:  # fmt: skip
+def progress(
+    study: Study, results_dir: str | Path, overrides: dict[str, Any] | None = None
+) -> list[str]:
     """One line per comparison notebook: its screening's finished runs, then its pre-registered
     confirmation's (once the screening has chosen its arms)."""
     conf = study.confirmatory
     questions = {q.notebook: q for q in conf.questions} if conf else {}
 
     def finished(runs: list[tuple[str, int]]) -> str:
-        n = sum(status(study, RunJob(v, s, run_dir(results_dir, study.profile, v, s)), overrides)
-                == "finished" for v, s in runs)  # fmt: skip
+        n = sum(
+            status(study, RunJob(v, s, run_dir(results_dir, study.profile, v, s)), overrides)
+            == "finished"
+            for v, s in runs
+        )
         return f"{n}/{len(runs)}"
 
     lines = []
@@ -149,8 +168,11 @@ def describe(
     pretrain = encoders_to_pretrain(study, todo, overrides)
     if pretrain:
         recorded = [i["pretrain_s"] for _, i in done if "pretrain_s" in i]
-        each = statistics.median(recorded) if recorded else DEFAULT_PRETRAIN_S.get(study.profile,
-                                                                                   1900.0)  # fmt: skip
+        each = (
+            statistics.median(recorded)
+            if recorded
+            else DEFAULT_PRETRAIN_S.get(study.profile, 1900.0)
+        )
         est += each * len(pretrain)
         basis += (
             f"; first {len(pretrain)} closed-set encoder(s) to pretrain, about "
@@ -162,6 +184,43 @@ def describe(
         f"# {len(all_jobs)} runs, {len(todo)} to train: about {format_duration(est)} ({basis})"
     )
     return lines
+
+
+#: What became of a run in :func:`train_runs`.
+OUTCOMES = ("reused", "trained", "failed", "skipped", "busy", "interrupted")
+
+
+def _queue(
+    study: Study,
+    all_jobs: list[RunJob],
+    outcome: dict[str, list[str]],
+    overrides: dict[str, Any],
+    *,
+    rerun_failed: bool,
+    force: bool,
+) -> tuple[list[RunJob], dict[int, list[str]]]:
+    """The runs to train, and why each stale one (by queue position, from 1) is stale; the
+    finished ones go to ``outcome["reused"]``, those that failed before (and are not retried)
+    to ``outcome["skipped"]``."""
+    todo = [j for j in all_jobs if force or status(study, j, overrides) != "finished"]
+    outcome["reused"] = [j.label for j in all_jobs if j not in todo]
+    queue: list[RunJob] = []
+    stale: dict[int, list[str]] = {}
+    for n, job in enumerate(todo, 1):
+        st = status(study, job, overrides)
+        if st == "failed" and not (rerun_failed or force):
+            log.warning(
+                "run %d/%d %s: failed before, skipped (--rerun-failed retries it)",
+                n,
+                len(todo),
+                job.label,
+            )
+            outcome["skipped"].append(job.label)
+            continue
+        queue.append(job)
+        if st == "stale":
+            stale[len(queue)] = stale_reason(study, job, overrides)
+    return queue, stale
 
 
 def train_runs(
@@ -188,34 +247,31 @@ def train_runs(
         jobs <= 1 and not study.setup.differences()
     )
     if os.environ.get(IN_SETUP_VARIABLE) and study.setup.differences():
-        log.warning("this run's process differs from the study's setup: %s",
-                    "; ".join(study.setup.differences()))  # fmt: skip
+        log.warning(
+            "this run's process differs from the study's setup: %s",
+            "; ".join(study.setup.differences()),
+        )
 
-    outcome: dict[str, list[str]] = {"reused": [], "trained": [], "failed": [], "skipped": [],
-                                     "busy": [], "interrupted": []}  # fmt: skip
-    todo = [j for j in all_jobs if force or status(study, j, overrides) != "finished"]
-    outcome["reused"] = [j.label for j in all_jobs if j not in todo]
-    queue: list[RunJob] = []
-    stale: dict[int, list[str]] = {}  # queue position (from 1) -> why its finished run is stale
-    for n, job in enumerate(todo, 1):
-        st = status(study, job, overrides)
-        if st == "failed" and not (rerun_failed or force):
-            log.warning("run %d/%d %s: failed before, skipped (--rerun-failed retries it)",
-                        n, len(todo), job.label)  # fmt: skip
-            outcome["skipped"].append(job.label)
-            continue
-        queue.append(job)
-        if st == "stale":
-            stale[len(queue)] = stale_reason(study, job, overrides)
-
+    outcome = {k: [] for k in OUTCOMES}
+    queue, stale = _queue(
+        study, all_jobs, outcome, overrides, rerun_failed=rerun_failed, force=force
+    )
     here: list[tuple[str, dict[str, Any]]] = []  # the runs this process trained, for the ETA
 
     def train(n_job: tuple[int, RunJob]) -> str:
         n, job = n_job
         try:
-            result = _train_one(study, queue[n - 1 :], len(queue), finished_runs(all_jobs),
-                                overrides, jobs=jobs, in_place=in_place, here=list(here),
-                                supersede="forced re-run" if force else stale.get(n))  # fmt: skip
+            result = _train_one(
+                study,
+                queue[n - 1 :],
+                len(queue),
+                finished_runs(all_jobs),
+                overrides,
+                jobs=jobs,
+                in_place=in_place,
+                here=list(here),
+                supersede="forced re-run" if force else stale.get(n),
+            )
             info = read_run_info(job.path) or {}
             if result == "trained" and "train_s" in info:
                 here.append((job.variant, info))
@@ -240,18 +296,30 @@ def train_runs(
     return outcome
 
 
-def _train_one(study: Study, left_jobs: list[RunJob], total: int,
-               done: list[tuple[str, dict[str, Any]]], overrides: dict[str, Any], *, jobs: int,
-               in_place: bool, supersede: str | list[str] | None,
-               here: list[tuple[str, dict[str, Any]]] | None = None) -> str:  # fmt: skip
+def _train_one(
+    study: Study,
+    left_jobs: list[RunJob],
+    total: int,
+    done: list[tuple[str, dict[str, Any]]],
+    overrides: dict[str, Any],
+    *,
+    jobs: int,
+    in_place: bool,
+    supersede: str | list[str] | None,
+    here: list[tuple[str, dict[str, Any]]] | None = None,
+) -> str:
     """Train the first of ``left_jobs`` (the rest of a queue of ``total``, for the time left;
     ``done``: the finished runs; ``here``: those this process trained, which scale the time left
     to this host's speed); a run found busy or finished by another process meanwhile is
     left alone. Returns the outcome: ``trained``, ``failed``, ``busy``, ``interrupted``, ``reused``."""
     job, label = left_jobs[0], f"run {total - len(left_jobs) + 1}/{total}"
     if is_busy(job.path):
-        log.warning("%s %s: being trained by another process, left alone (%s)", label,
-                    job.label, lock_path(job.path))  # fmt: skip
+        log.warning(
+            "%s %s: being trained by another process, left alone (%s)",
+            label,
+            job.label,
+            lock_path(job.path),
+        )
         return "busy"
     left = sum(expected_run_s(study, done, j, here) for j in left_jobs) / max(jobs, 1)
     speed = (
@@ -259,9 +327,16 @@ def _train_one(study: Study, left_jobs: list[RunJob], total: int,
         if here
         else ""
     )
-    log.info("%s: %s -> %s (about %s%s%s%s)", label, job.label, job.path, format_duration(left),
-             " left in the study" if total > 1 else "", speed,
-             "" if done else "; a guess: no finished run here to measure from")  # fmt: skip
+    log.info(
+        "%s: %s -> %s (about %s%s%s%s)",
+        label,
+        job.label,
+        job.path,
+        format_duration(left),
+        " left in the study" if total > 1 else "",
+        speed,
+        "" if done else "; a guess: no finished run here to measure from",
+    )
     if supersede and job.path.exists():  # moved aside when its retraining starts
         forced = supersede == "forced re-run"
         now = status(study, job, overrides)  # (another runner may have retrained it meanwhile)

@@ -62,8 +62,9 @@ def stop_children(grace_s: float = STOP_GRACE_S) -> None:
         try:
             proc.wait(timeout=max(deadline - time.monotonic(), 0.1))
         except subprocess.TimeoutExpired:
-            log.warning("run process %d did not stop within %.0f s of SIGTERM: killed", proc.pid,
-                        grace_s)  # fmt: skip
+            log.warning(
+                "run process %d did not stop within %.0f s of SIGTERM: killed", proc.pid, grace_s
+            )
             proc.kill()
 
 
@@ -77,13 +78,21 @@ def _raise_interrupt(signum: int, frame: Any) -> None:
 
 
 def train_here(study: Study, job: RunJob, overrides: dict[str, Any]) -> str:
-    info = {"variant": job.variant, "seed": job.seed, "profile": study.profile,
-            "base_config": base_config(study, overrides)}  # fmt: skip
+    info = {
+        "variant": job.variant,
+        "seed": job.seed,
+        "profile": study.profile,
+        "base_config": base_config(study, overrides),
+    }
     if study.setup.encoder_sha256:
         info["expected_encoder_sha256"] = study.setup.encoder_sha256
     try:
-        run_experiment(study.config(job.variant, job.seed, **overrides), job.path,
-                       load_model=False, extra_info=info)  # fmt: skip
+        run_experiment(
+            study.config(job.variant, job.seed, **overrides),
+            job.path,
+            load_model=False,
+            extra_info=info,
+        )
     except RunBusyError as e:
         log.warning("run %s: %s", job.label, e)
         return "busy"
@@ -95,11 +104,26 @@ def train_here(study: Study, job: RunJob, overrides: dict[str, Any]) -> str:
 
 def run_command(study: Study, job: RunJob, overrides: dict[str, Any]) -> list[str]:
     """The command that trains ``job`` alone in a process of its own (``study --run``)."""
+    # overrides as -p k=<json> through the CLI parser: the simplest route that works (JSON keeps
+    # each value exact, and the child checks the keys as it checks a user's)
     params = [a for k, v in overrides.items() for a in ("-p", f"{k}={json.dumps(v)}")]
-    return [sys.executable, "-m", "owslib", "study", "--study", str(study.path),
-            "--results", str(job.path.parents[3]), "--profile", study.profile,
-            "--run", f"{job.variant}/seed{job.seed}", "--train-only", "--rerun-failed",
-            *params]  # fmt: skip
+    return [
+        sys.executable,
+        "-m",
+        "owslib",
+        "study",
+        "--study",
+        str(study.path),
+        "--results",
+        str(job.path.parents[3]),
+        "--profile",
+        study.profile,
+        "--run",
+        f"{job.variant}/seed{job.seed}",
+        "--train-only",
+        "--rerun-failed",
+        *params,
+    ]
 
 
 def train_in_setup(study: Study, job: RunJob, overrides: dict[str, Any]) -> str:
@@ -110,8 +134,14 @@ def train_in_setup(study: Study, job: RunJob, overrides: dict[str, Any]) -> str:
     with _children_lock:
         if _stopping.is_set():
             raise KeyboardInterrupt("the study is stopping")
-        proc = subprocess.Popen(run_command(study, job, overrides), env=env, stdout=subprocess.PIPE,
-                                stderr=subprocess.STDOUT, text=True, bufsize=1)  # fmt: skip
+        proc = subprocess.Popen(
+            run_command(study, job, overrides),
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
         _children.add(proc)
     try:
         with proc:
@@ -125,8 +155,11 @@ def train_in_setup(study: Study, job: RunJob, overrides: dict[str, Any]) -> str:
     if code == BUSY_EXIT:
         return "busy"
     if code and (code < 0 or (read_run_info(job.path) or {}).get("status") == "interrupted"):
-        log.warning("run %s interrupted (exit %d); it resumes from its last checkpoint next time",
-                    job.label, code)  # fmt: skip
+        log.warning(
+            "run %s interrupted (exit %d); it resumes from its last checkpoint next time",
+            job.label,
+            code,
+        )
         return "interrupted"
     if code != 0:
         log.error("run %s failed (exit %d): see %s", job.label, code, job.path / "run.json")

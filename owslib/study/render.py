@@ -42,8 +42,14 @@ def notebook_parameters(
     return out
 
 
-def render(study: Study, results_dir: str | Path, *, notebooks: tuple[str, ...] = (),
-           parameters: dict[str, Any] | None = None, force: bool = False) -> list[Path]:  # fmt: skip
+def render(
+    study: Study,
+    results_dir: str | Path,
+    *,
+    notebooks: tuple[str, ...] = (),
+    parameters: dict[str, Any] | None = None,
+    force: bool = False,
+) -> list[Path]:
     """Execute the study's notebooks (all, or those named) in order; returns the executed copies.
     A notebook is executed again when its source, its parameters or a run it reads changed
     (compared by content, so a fresh clone re-renders nothing)."""
@@ -56,16 +62,18 @@ def render(study: Study, results_dir: str | Path, *, notebooks: tuple[str, ...] 
         def inputs(name: str = name) -> str:
             return runs_digest(study, name, results_dir)
 
-        out.append(execute(name, per_notebook[name], results_dir=results_dir, force=force,
-                           inputs=inputs))  # fmt: skip
+        out.append(
+            execute(name, per_notebook[name], results_dir=results_dir, force=force, inputs=inputs)
+        )
     return out
 
 
-def runs_digest(study: Study, name: str, results_dir: str | Path) -> str:
-    """sha256 of the ``run.json`` and ``embeddings.npz`` files notebook ``name`` reads (the
-    summary: every run's): its screening runs, the confirming runs of its question (whose verdict
-    it states) and the record of the arms they test."""
-    from owslib.study.arms import arms_record, confirmation_runs
+def runs_read(
+    study: Study, name: str, results_dir: str | Path
+) -> tuple[set[tuple[str, int]], list[str]]:
+    """The runs notebook ``name`` reads (the summary: every run): its screening runs and the
+    confirming runs of its question (whose verdict it states); and the questions it states."""
+    from owslib.study.arms import confirmation_runs
 
     spec = study.notebook(name)
     summary = name.endswith("summary")
@@ -75,6 +83,15 @@ def runs_digest(study: Study, name: str, results_dir: str | Path) -> str:
     if asked:  # (no notebooks named means every question's)
         for runs_of_question in confirmation_runs(study, results_dir, tuple(asked)).values():
             runs.update(runs_of_question)
+    return runs, asked
+
+
+def runs_digest(study: Study, name: str, results_dir: str | Path) -> str:
+    """sha256 of the ``run.json`` and ``embeddings.npz`` files notebook ``name`` reads
+    (:func:`runs_read`) and of the record of the arms its questions test."""
+    from owslib.study.arms import arms_record
+
+    runs, asked = runs_read(study, name, results_dir)
     digest = hashlib.sha256()
     for q in asked:
         record = arms_record(study, results_dir, q)
@@ -85,3 +102,37 @@ def runs_digest(study: Study, name: str, results_dir: str | Path) -> str:
             path = folder / f
             digest.update(f"{v}/{s}/{f}:".encode() + (path.read_bytes() if path.exists() else b"-"))
     return digest.hexdigest()
+
+
+def incomplete(
+    study: Study,
+    results_dir: str | Path,
+    notebooks: tuple[str, ...] = (),
+    overrides: dict[str, Any] | None = None,
+) -> list[str]:
+    """What keeps the notebooks (all, or those named) from showing the whole study: each run
+    they read that is not finished or is locked by a process training it, and each question
+    whose confirmation's arms are not picked yet. Empty when the study is complete."""
+    from owslib.runs.lock import is_busy
+    from owslib.study.arms import screening_state
+    from owslib.study.state import status
+    from owslib.study.studyfile import RunJob
+
+    names = [n for n in study.notebook_names if not notebooks or n in notebooks]
+    runs: set[tuple[str, int]] = set()
+    asked: set[str] = set()
+    for name in names:
+        read, questions = runs_read(study, name, results_dir)
+        runs |= read
+        asked |= set(questions)
+    out = []
+    for q in study.confirmatory.questions if study.confirmatory else ():
+        if q.notebook in asked and screening_state(study, results_dir, q)[0] is None:
+            out.append(f"{q.notebook}: the confirmation's arms are not picked yet")
+    for v, s in sorted(runs):
+        job = RunJob(v, s, run_dir(results_dir, study.profile, v, s))
+        if is_busy(job.path):
+            out.append(f"{job.label}: locked (a process is training it)")
+        elif (st := status(study, job, overrides)) != "finished":
+            out.append(f"{job.label}: {st}")
+    return out

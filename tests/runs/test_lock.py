@@ -16,7 +16,7 @@ import pytest
 
 from owslib.runs.lock import RunBusyError, is_busy, lock_path, run_lock
 from owslib.study import plan, processes
-from owslib.study.plan import jobs, status, train_runs
+from owslib.study.plan import planned_runs, status, train_runs
 from owslib.study.studyfile import load_study
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="runs are not locked on Windows")
@@ -90,7 +90,7 @@ def test_a_killed_holder_leaves_no_lock(tmp_path):
 
 def test_a_busy_run_is_left_alone(tmp_path, monkeypatch):
     study = _study(tmp_path)
-    first, second, _ = jobs(study, tmp_path / "results")
+    first, second, _ = planned_runs(study, tmp_path / "results")
     second.path.mkdir(parents=True)
     (second.path / "run.json").write_text(json.dumps({"status": "running", "by": "other"}))
     trained = []
@@ -204,7 +204,7 @@ def test_an_interrupted_run_resumes_rather_than_counting_as_failed(tmp_path, mon
     import owslib.runs.run as run_module
 
     study = _study(tmp_path)
-    job = jobs(study, tmp_path / "results")[0]
+    job = planned_runs(study, tmp_path / "results")[0]
 
     def interrupted(cfg, run_dir, resume, info, distributed):
         raise KeyboardInterrupt
@@ -226,7 +226,7 @@ def test_a_resumed_run_records_the_training_time_of_every_process(
     from owslib.engine.loop import CHECKPOINT_NAME
 
     study = _study(tmp_path)
-    job = jobs(study, tmp_path / "results")[0]
+    job = planned_runs(study, tmp_path / "results")[0]
     cfg = study.config(
         "baseline", 0, data__root=str(smoke_root), train__epochs=2, model__pretrain_epochs=0
     )
@@ -268,7 +268,7 @@ RUNNER = textwrap.dedent(
     code = "import os, time; open({!r} + '/' + str(os.getpid()), 'w').close(); time.sleep(120)"
     processes.run_command = lambda study, job, overrides: [sys.executable, "-c", code.format(pids)]
     study = load_study(study_file)
-    plan.train_runs(study, plan.jobs(study, results), jobs=2)
+    plan.train_runs(study, plan.planned_runs(study, results), jobs=2)
     """
 )
 
@@ -305,7 +305,7 @@ def test_sigterm_to_the_runner_stops_its_run_processes(tmp_path):
 def _setup_job(tmp_path, monkeypatch, code: str):
     """The study's first job, its run process replaced by ``code``."""
     study = _study(tmp_path)
-    job = jobs(study, tmp_path / "results")[0]
+    job = planned_runs(study, tmp_path / "results")[0]
     monkeypatch.setattr(processes, "run_command", lambda *a: [sys.executable, "-c", code])
     return study, job
 
@@ -341,7 +341,7 @@ def test_verify_says_when_the_retraining_did_not_finish(tmp_path, monkeypatch):
     from owslib.study import verify
 
     study = _study(tmp_path)
-    job = jobs(study, tmp_path / "results")[0]
+    job = planned_runs(study, tmp_path / "results")[0]
     job.path.mkdir(parents=True)
     (job.path / "run.json").write_text(json.dumps({"status": "finished"}))
     (job.path / "config.json").write_text("{}")

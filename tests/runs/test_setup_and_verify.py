@@ -354,7 +354,7 @@ def test_jobs_auto_takes_what_the_cores_and_the_memory_hold(tmp_path, capsys, sm
 
 
 def test_confirming_runs_come_after_the_screening_on_fresh_seeds(tmp_path, smoke_root):
-    from owslib.study.plan import jobs
+    from owslib.study.plan import planned_runs
 
     conf = {
         "seeds": [7, 8],
@@ -370,10 +370,12 @@ def test_confirming_runs_come_after_the_screening_on_fresh_seeds(tmp_path, smoke
     }
     study = load_study(_study(tmp_path, smoke_root, confirmatory=conf))
     assert study.config("focal", 7).train.amp is False  # the setup's precision, every run
-    all_jobs = [(j.variant, j.seed) for j in jobs(study, tmp_path / "results")]
+    all_jobs = [(j.variant, j.seed) for j in planned_runs(study, tmp_path / "results")]
     assert all_jobs[:4] == [("baseline", 0), ("focal", 0), ("baseline", 1), ("focal", 1)]
     assert all_jobs[4:] == [("focal", 7), ("baseline", 7), ("focal", 8), ("baseline", 8)]
-    screening = [(j.variant, j.seed) for j in jobs(study, tmp_path / "r", phase="screening")]
+    screening = [
+        (j.variant, j.seed) for j in planned_runs(study, tmp_path / "r", phase="screening")
+    ]
     assert screening == all_jobs[:4]
 
 

@@ -152,11 +152,13 @@ def test_only_a_runner_that_will_train_records_and_as_it_would_train(study, tmp_
     assert main([*base, "--train-only", "-p", "train__no_such_key=1"]) != 0
     assert not path.exists()  # a refused command records nothing
     # a runner with other overrides would retrain the screening first: it records nothing yet
-    from owslib.study.plan import jobs
+    from owslib.study.plan import planned_runs
 
-    planned = jobs(study, results, record={"train__epochs": 7})
+    planned = planned_runs(study, results, record={"train__epochs": 7})
     assert not path.exists() and all(j.seed in study.seeds for j in planned)
-    planned = jobs(study, results, record={})  # as the screening was trained: picked, recorded
+    planned = planned_runs(
+        study, results, record={}
+    )  # as the screening was trained: picked, recorded
     assert path.exists() and {(j.variant, j.seed) for j in planned} >= {
         ("focal", 10),
         ("baseline", 11),

@@ -5,7 +5,7 @@ import logging
 
 import pytest
 
-from owslib.study.plan import describe, jobs, status, train_runs
+from owslib.study.plan import describe, planned_runs, status, train_runs
 from owslib.study.studyfile import StudyError, load_study, run_dir
 
 BASE = {
@@ -76,14 +76,14 @@ def test_runs_are_shared_and_indexed_once_each(tmp_path):
         ("focal", 1),
         ("dice", 1),
     ]
-    all_jobs = jobs(study, tmp_path / "results")
+    all_jobs = planned_runs(study, tmp_path / "results")
     assert len({(j.variant, j.seed) for j in all_jobs}) == len(all_jobs) == 6  # one index per run
     assert all_jobs[2].path == run_dir(tmp_path / "results", "smoke", "focal", 0)
-    assert [j.variant for j in jobs(study, tmp_path, only=("focal",))] == ["focal", "focal"]
-    assert [j.seed for j in jobs(study, tmp_path, seeds=(1,))] == [1, 1, 1]
-    assert len(jobs(study, tmp_path, only=("01_baseline_contmav",))) == 2
+    assert [j.variant for j in planned_runs(study, tmp_path, only=("focal",))] == ["focal", "focal"]
+    assert [j.seed for j in planned_runs(study, tmp_path, seeds=(1,))] == [1, 1, 1]
+    assert len(planned_runs(study, tmp_path, only=("01_baseline_contmav",))) == 2
     with pytest.raises(ValueError, match="neither a notebook"):
-        jobs(study, tmp_path, only=("nope",))
+        planned_runs(study, tmp_path, only=("nope",))
     assert describe(study, all_jobs)[-1].startswith("# 6 runs, 6 to train")
     assert study.config("focal", 1).loss.semantic == "focal"
     assert study.config("focal", 1).train.seed == 1
@@ -93,7 +93,7 @@ def test_finished_runs_are_reused_failed_ones_retried_on_request(tmp_path, monke
     import owslib.study.processes as study_runs
 
     study = load_study(_write(tmp_path, BASE))
-    all_jobs = jobs(study, tmp_path / "results")[:3]
+    all_jobs = planned_runs(study, tmp_path / "results")[:3]
     calls = []
 
     def fake_run(cfg, path, **kw):
@@ -133,7 +133,7 @@ def test_a_stale_run_is_moved_aside_only_when_its_retraining_starts(tmp_path, mo
     import owslib.study.processes as study_runs
 
     study = load_study(_write(tmp_path, BASE))
-    first, second = jobs(study, tmp_path / "results")[:2]
+    first, second = planned_runs(study, tmp_path / "results")[:2]
     for job in (first, second):  # finished runs of another training config
         job.path.mkdir(parents=True)
         cfg = study.config(job.variant, job.seed)
@@ -310,7 +310,7 @@ def test_an_ablation_trains_with_its_notebook_and_narrows_with_a_profile(tmp_pat
     assert spec.ablation.of == "focal" and spec.ablation.question == "q?"
     assert spec.run_variants == ("baseline", "focal", "dice", "focal_dice")
     assert ("focal_dice", 0) in study.runs() and ("focal_dice", 1) in study.runs()
-    assert [j.variant for j in jobs(study, tmp_path, only=("03_loss_ablations",))].count(
+    assert [j.variant for j in planned_runs(study, tmp_path, only=("03_loss_ablations",))].count(
         "focal_dice"
     ) == 2
     narrowed = _with_ablation()
@@ -461,7 +461,7 @@ def test_the_time_estimate_prefers_the_variants_runs_on_this_cpu(tmp_path, monke
     monkeypatch.setenv("OWSLIB_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("OWSLIB_SHIPPED_ENCODERS", str(tmp_path / "none"))
     study = load_study(_write(tmp_path, BASE))
-    all_jobs = jobs(study, tmp_path / "results")
+    all_jobs = planned_runs(study, tmp_path / "results")
     by = {(j.variant, j.seed): j for j in all_jobs}
     assert expected_run_s(study, finished_runs(all_jobs), by["focal", 1]) == DEFAULT_RUN_S["smoke"]
     # nothing cached or shipped: the closed-set encoder's pretraining counts first, once
@@ -562,7 +562,7 @@ def test_the_dry_run_says_how_far_each_notebook_s_screening_and_confirmation_are
     assert progress(study, results) == [  # the rule picked focal; one confirming run is done
         "# 03_loss_ablations: screening 6/6 runs finished; confirmation (focal vs baseline) 1/4"
     ]
-    all_jobs = jobs(study, results)
+    all_jobs = planned_runs(study, results)
     lines = describe(study, all_jobs, results_dir=results)
     assert lines[-2] == progress(study, results)[0] and lines[-1].startswith("# 10 runs, 3 to")
     assert not any(line.startswith("# 03") for line in describe(study, all_jobs))  # --list
