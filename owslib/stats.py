@@ -14,7 +14,7 @@ estimate of the noise, so nothing is declared significant.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Literal
 
 import numpy as np
@@ -393,70 +393,3 @@ def sd_upper_bound(sd: float, n: int, confidence: float = 0.95, one_sided: bool 
         raise ValueError(f"n must be an integer >= 2, got {n!r}")
     tail = (1.0 - confidence) / (1.0 if one_sided else 2.0)
     return float(sd * np.sqrt((n - 1) / stats.chi2.ppf(tail, n - 1)))
-
-
-@dataclass(frozen=True)
-class CrossedT:
-    """The mean of paired differences observed on every (seed, frame) cell, with seeds **and**
-    frames random (:func:`crossed_t`): a claim about new training seeds and new test frames.
-
-    ``se`` and ``df`` (Satterthwaite) come from the two-way ANOVA's mean squares; ``lo, hi`` the
-    (1 − alpha) interval; ``p`` two-sided; ``tost_lo, tost_hi`` the (1 − 2·alpha) interval and
-    ``p_tost`` the two one-sided tests against ±``margin`` (NaN without a margin); ``var_seed``,
-    ``var_frame``, ``var_resid`` the variance components (method of moments, negatives at 0).
-    """
-
-    mean: float
-    lo: float
-    hi: float
-    p: float
-    se: float
-    df: float
-    n_seeds: int
-    n_frames: int
-    var_seed: float
-    var_frame: float
-    var_resid: float
-    p_tost: float = float("nan")
-    tost_lo: float = float("nan")
-    tost_hi: float = float("nan")
-
-
-def crossed_t(d: np.ndarray, alpha: float = 0.05, margin: float | None = None) -> CrossedT:
-    """The mean of ``d`` (seeds × frames: arm − comparator at one training seed on one test frame)
-    with both factors random, as a crossed two-way random-effects model without replication:
-    ``d_sf = μ + a_s + b_f + e_sf``. Var(mean) = σ²_a/S + σ²_b/F + σ²_e/(SF), estimated by
-    (MS_seed + MS_frame − MS_resid)/(SF) (the quasi-F of Clark 1973 for "the language-as-fixed-
-    effect fallacy"), its degrees of freedom by Satterthwaite (1946); the t interval and test on
-    them. A factor that does not vary (one seed, one frame) or a negative estimate leaves NaN.
-    """
-    _check_alpha(alpha, upper=0.5 if margin is not None else 1.0)
-    d = np.asarray(d, dtype=np.float64)
-    if d.ndim != 2 or np.isnan(d).any():
-        raise ValueError(f"crossed_t: expected a complete seeds × frames array, got {d.shape}")
-    s, f = d.shape
-    mean = float(d.mean())
-    nan = float("nan")
-    if s < 2 or f < 2:
-        return CrossedT(mean, nan, nan, nan, nan, nan, s, f, nan, nan, nan)
-    seed_means, frame_means = d.mean(axis=1), d.mean(axis=0)
-    ms_seed = f * float(((seed_means - mean) ** 2).sum()) / (s - 1)
-    ms_frame = s * float(((frame_means - mean) ** 2).sum()) / (f - 1)
-    resid = d - seed_means[:, None] - frame_means[None, :] + mean
-    ms_resid = float((resid**2).sum()) / ((s - 1) * (f - 1))
-    var = (ms_seed + ms_frame - ms_resid) / (s * f)
-    comps = (max((ms_seed - ms_resid) / f, 0.0), max((ms_frame - ms_resid) / s, 0.0), ms_resid)
-    if not var > 0:
-        return CrossedT(mean, nan, nan, nan, nan, nan, s, f, *comps)
-    terms = ((ms_seed, s - 1), (ms_frame, f - 1), (-ms_resid, (s - 1) * (f - 1)))
-    df = (ms_seed + ms_frame - ms_resid) ** 2 / sum(m**2 / k for m, k in terms)
-    se = float(np.sqrt(var))
-    half = float(stats.t.ppf(1.0 - alpha / 2.0, df)) * se
-    p = float(2.0 * stats.t.sf(abs(mean) / se, df))
-    out = CrossedT(mean, mean - half, mean + half, p, se, float(df), s, f, *comps)
-    if margin is None:
-        return out
-    p_low = float(stats.t.sf((mean + margin) / se, df))  # H0: mean ≤ −margin
-    p_up = float(stats.t.cdf((mean - margin) / se, df))  # H0: mean ≥ +margin
-    half2 = float(stats.t.ppf(1.0 - alpha, df)) * se
-    return replace(out, p_tost=max(p_low, p_up), tost_lo=mean - half2, tost_hi=mean + half2)

@@ -80,9 +80,11 @@ def test_figures_build():
     assert fig.axes[0].get_xlabel() == "epoch" and fig.axes[0].get_yscale() == "log"
     maps = {"fused": np.random.rand(8, 8), "max_logit": np.random.rand(8, 8)}
     fig = side_by_side(
-        np.zeros((8, 8, 3), np.uint8), maps, unknown_mask=np.eye(8, dtype=bool),
+        np.zeros((8, 8, 3), np.uint8),
+        maps,
+        unknown_mask=np.eye(8, dtype=bool),
         ranges={"fused": (0.0, 1.0), "max_logit": None},
-    )  # fmt: skip
+    )
     titled = [a for a in fig.axes if a.get_title()]
     assert [a.get_title() for a in titled] == ["image", "fused", "max_logit"]
     assert len(fig.axes) == 5  # a colourbar per map
@@ -154,11 +156,31 @@ def test_term_diagnostics_are_not_plotted_as_losses():
     import owslib.losses.infonce_term  # noqa: F401  (registers the term)
     from owslib.plots.training import logged_diagnostics, logged_terms
 
-    df = pd.DataFrame([{"epoch": 0, "lr": 0.1, "train_loss": 2.0, "train_sem": 1.0, "train_infonce": 0.5,
-                        "train_infonce_hardest_similarity": 0.8, "train_infonce_n_known": 200.0}])  # fmt: skip
+    df = pd.DataFrame(
+        [
+            {
+                "epoch": 0,
+                "lr": 0.1,
+                "train_loss": 2.0,
+                "train_sem": 1.0,
+                "train_infonce": 0.5,
+                "train_infonce_hardest_similarity": 0.8,
+                "train_infonce_n_known": 200.0,
+            }
+        ]
+    )
     assert logged_terms(df) == ["loss", "infonce", "sem"]
-    both = pd.DataFrame([{"epoch": 0, "train_loss": 1.0, "train_cont": 0.3, "train_cont_mlp": 0.2,
-                          "train_obj_mlp": 0.1}])  # fmt: skip
+    both = pd.DataFrame(
+        [
+            {
+                "epoch": 0,
+                "train_loss": 1.0,
+                "train_cont": 0.3,
+                "train_cont_mlp": 0.2,
+                "train_obj_mlp": 0.1,
+            }
+        ]
+    )
     assert logged_terms(both) == ["loss", "cont", "cont_mlp", "obj_mlp"]  # terms of their own
     assert logged_diagnostics(both) == []
     assert logged_diagnostics(df) == ["infonce_hardest_similarity"]

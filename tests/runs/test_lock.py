@@ -40,8 +40,11 @@ def test_a_run_is_locked_by_one_holder_at_a_time(tmp_path):
     assert not is_busy(run) and not lock_path(run).exists()  # asking creates nothing
     with run_lock(run):
         assert is_busy(run)  # another open file: another holder
-        with pytest.raises(RunBusyError, match=f"{run} is being trained by another process "
-                           f"\\(pid {os.getpid()} on .*, since .* UTC\\)"):  # fmt: skip
+        with pytest.raises(
+            RunBusyError,
+            match=f"{run} is being trained by another process "
+            f"\\(pid {os.getpid()} on .*, since .* UTC\\)",
+        ):
             with run_lock(run):
                 pass
         run.mkdir(parents=True)
@@ -73,13 +76,16 @@ def test_a_file_system_that_does_not_lock_runs_unlocked_with_one_warning(
                 pass
     assert [r.getMessage() for r in caplog.records] == [
         f"{run.parent}: the file system does not lock files; runs there are not protected from "
-        "being trained twice at once"]  # fmt: skip
+        "being trained twice at once"
+    ]
 
 
 def test_a_killed_holder_leaves_no_lock(tmp_path):
     run = tmp_path / "seed0"
-    code = f"from owslib.runs.lock import run_lock\nwith run_lock({str(run)!r}):\n" \
-           "    print('held', flush=True)\n    import time; time.sleep(60)\n"  # fmt: skip
+    code = (
+        f"from owslib.runs.lock import run_lock\nwith run_lock({str(run)!r}):\n"
+        "    print('held', flush=True)\n    import time; time.sleep(60)\n"
+    )
     holder = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
     assert holder.stdout.readline().strip() == "held"
     assert is_busy(run)
@@ -286,9 +292,18 @@ def test_sigterm_to_the_runner_stops_its_run_processes(tmp_path):
     _study(tmp_path)
     pids = tmp_path / "pids"
     pids.mkdir()
-    runner = subprocess.Popen([sys.executable, "-c", RUNNER, str(tmp_path / "study.json"),
-                               str(tmp_path / "results"), str(pids)],
-                              stderr=subprocess.PIPE, text=True)  # fmt: skip
+    runner = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            RUNNER,
+            str(tmp_path / "study.json"),
+            str(tmp_path / "results"),
+            str(pids),
+        ],
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     deadline = time.monotonic() + 60
     while len(list(pids.iterdir())) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
@@ -312,10 +327,13 @@ def _setup_job(tmp_path, monkeypatch, code: str):
 
 @pytest.mark.parametrize(
     ("code", "outcome"),
-    [("raise SystemExit(0)", "trained"), ("raise SystemExit(1)", "failed"),
-     ("raise SystemExit(3)", "busy"),  # study --run on a run another process trains
-     ("import os, signal; os.kill(os.getpid(), signal.SIGTERM)", "interrupted")],
-)  # fmt: skip
+    [
+        ("raise SystemExit(0)", "trained"),
+        ("raise SystemExit(1)", "failed"),
+        ("raise SystemExit(3)", "busy"),  # study --run on a run another process trains
+        ("import os, signal; os.kill(os.getpid(), signal.SIGTERM)", "interrupted"),
+    ],
+)
 def test_a_run_process_exit_status_is_read_as_its_outcome(tmp_path, monkeypatch, code, outcome):
     study, job = _setup_job(tmp_path, monkeypatch, code)
     assert processes.train_in_setup(study, job, {}) == outcome
@@ -327,8 +345,15 @@ def test_study_run_exits_3_on_a_run_another_process_trains(tmp_path, monkeypatch
     from owslib.study.processes import BUSY_EXIT
 
     _study(tmp_path)
-    argv = ["study", "--study", str(tmp_path / "study.json"), "--results",
-            str(tmp_path / "results"), "--run", "baseline/seed0"]  # fmt: skip
+    argv = [
+        "study",
+        "--study",
+        str(tmp_path / "study.json"),
+        "--results",
+        str(tmp_path / "results"),
+        "--run",
+        "baseline/seed0",
+    ]
     run = tmp_path / "results" / "runs" / "smoke" / "baseline" / "seed0"
     with run_lock(run):
         assert main(argv) == BUSY_EXIT

@@ -41,17 +41,33 @@ def test_baseline_notebook_executes_with_smoke_parameters(smoke_root, tmp_path):
     out = execute("01_baseline_contmav", params, results_dir=tmp_path)
     assert out == tmp_path / "01_baseline_contmav" / "smoke" / "01_baseline_contmav.ipynb"
     run = tmp_path / "runs" / "smoke" / "baseline" / "seed0"
-    for name in ("config.json", "metrics.json", "summary.csv", "anomaly.csv", "per_class.csv",
-                 "metrics.md", "history.csv", "run.json", "training_curves.png", "qualitative.png",
-                 "per_class_iou.png", "scorers_side_by_side.png"):  # fmt: skip
+    for name in (
+        "config.json",
+        "metrics.json",
+        "summary.csv",
+        "anomaly.csv",
+        "per_class.csv",
+        "metrics.md",
+        "history.csv",
+        "run.json",
+        "training_curves.png",
+        "qualitative.png",
+        "per_class_iou.png",
+        "scorers_side_by_side.png",
+    ):
         assert (run / name).is_file(), name
     metrics = json.loads((run / "metrics.json").read_text())
     assert 0.0 <= metrics["miou"] <= 1.0 and "fused" in metrics["anomaly"]
     config = json.loads((run / "config.json").read_text())
     assert config["profile"] == "smoke" and config["data"]["root"] == str(smoke_root)
     nb = nbformat.read(out, as_version=4)
-    errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-              if o.output_type == "error"]  # fmt: skip
+    errors = [
+        o
+        for c in nb.cells
+        if c.cell_type == "code"
+        for o in c.get("outputs", [])
+        if o.output_type == "error"
+    ]
     assert not errors
     # a second execution with the same parameters is reused, not redone
     mtime = out.stat().st_mtime_ns
@@ -74,11 +90,24 @@ def figure_cells_without_image(nb) -> list[str]:
     for c in nb.cells:
         if c.cell_type != "code":
             continue
-        makes = any(m in c.source for m in ("save_figure", ".plot", "plt.", "display(Image",
-                                            "show_image(", "_figure(", "_views(",
-                                            "explorer("))  # fmt: skip
-        shown = any(k in o.get("data", {}) for o in c.get("outputs", [])
-                    for k in ("image/png", "image/jpeg"))  # fmt: skip
+        makes = any(
+            m in c.source
+            for m in (
+                "save_figure",
+                ".plot",
+                "plt.",
+                "display(Image",
+                "show_image(",
+                "_figure(",
+                "_views(",
+                "explorer(",
+            )
+        )
+        shown = any(
+            k in o.get("data", {})
+            for o in c.get("outputs", [])
+            for k in ("image/png", "image/jpeg")
+        )
         if makes and not shown:
             lost.append(c.source[:80])
     return lost
@@ -109,8 +138,13 @@ def test_the_smoke_study_runs_every_notebook_with_every_figure_inline(
     for name in study.notebook_names:
         out = results / name / "smoke" / f"{name}.ipynb"
         nb = nbformat.read(out, as_version=4)
-        errors = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
-                  if o.output_type == "error"]  # fmt: skip
+        errors = [
+            o
+            for c in nb.cells
+            if c.cell_type == "code"
+            for o in c.get("outputs", [])
+            if o.output_type == "error"
+        ]
         assert not errors, name
         assert figure_cells_without_image(nb) == [], name
     for variant, seed in study.runs():
@@ -155,10 +189,12 @@ def test_a_rendering_is_redone_when_its_source_parameters_or_inputs_change(tmp_p
     src_dir.mkdir()
     nb = nbformat.v4.new_notebook()
     nb.cells = [
-        nbformat.v4.new_code_cell('profile = "smoke"\nresults_dir = "results"\nx = 1\ntrain_missing = True',
-                                  metadata={"tags": ["parameters"]}),
+        nbformat.v4.new_code_cell(
+            'profile = "smoke"\nresults_dir = "results"\nx = 1\ntrain_missing = True',
+            metadata={"tags": ["parameters"]},
+        ),
         nbformat.v4.new_code_cell("print(x)"),
-    ]  # fmt: skip
+    ]
     nb.metadata["kernelspec"] = {
         "name": "python3",
         "display_name": "Python 3",

@@ -7,7 +7,7 @@ import json
 from owslib.study.render import runs_digest
 from owslib.study.studyfile import load_study, run_dir
 
-SPEC = {
+SPEC = {  # laid out as the study file it stands for
     "profile": "smoke", "seeds": [0],
     "variants": {"baseline": {"description": "b", "overrides": {}},
                  "focal": {"description": "f", "overrides": {"loss__semantic": "focal"}},

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from owslib.stats import crossed_t, paired_t
+from owslib.stats import paired_t
+from owslib.study.crossed import crossed_t
 
 
 def test_a_difference_that_varies_only_over_seeds_is_the_paired_t_over_seeds():
