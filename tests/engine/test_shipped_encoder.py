@@ -107,3 +107,18 @@ def test_the_study_declares_the_shipped_encoder_by_its_checksum():
 
     declared = load_study().setup.encoder_sha256
     assert declared in {sha256_file(p) for p in resolve("results/encoders").glob("*.pt")}
+
+
+def test_the_real_scene_study_ships_the_camvid_profile_s_own_encoder():
+    """The real-scene study declares the shipped CamVid encoder, and it is the ``camvid`` profile's
+    (the file named by its pretraining config), so a fresh clone restores it instead of training."""
+    from owslib.io import sha256_file
+    from owslib.paths import resolve
+    from owslib.study.studyfile import load_study
+
+    study = load_study(resolve("notebooks/real_scenes.json"))
+    shipped = (
+        resolve("results/encoders") / encoder_cache_path(load_profile("camvid"), resolve(".")).name
+    )
+    assert shipped.is_file() and sha256_file(shipped) == study.setup.encoder_sha256
+    assert study.setup.encoder_sha256 != load_study().setup.encoder_sha256  # not the embedded one
