@@ -3,7 +3,8 @@
 The package is built in layers; a module imports only from its own layer or the ones below it
 (``tests/test_architecture.py`` checks this and the absence of import cycles):
 
-0. roots — ``config`` (experiment config dataclasses), ``profiles`` (its named overrides), ``labels`` (label tables, splits), ``io``
+0. roots — ``config`` (experiment config dataclasses), ``profiles`` (its named overrides),
+   ``sources`` (where each dataset comes from), ``labels`` (label tables, splits), ``io``
    (atomic writes), ``paths`` (the project's folders), ``distributed`` (process groups and
    collectives), ``stats`` (paired t, TOST, Holm/BH, verdicts, power), ``comparison`` (paired
    differences over seeds, their tables), ``syncs`` (host–device synchronisations counted, for

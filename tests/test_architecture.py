@@ -17,7 +17,7 @@ PACKAGE = Path(owslib.__file__).parent
 #: Layer of each top-level part of owslib (lower imports nothing higher).
 LAYERS = {  # one row per layer: the table reads as the layering
     "owslib": 0, "config": 0, "labels": 0, "io": 0, "paths": 0, "distributed": 0, "comparison": 0,
-    "syncs": 0, "stats": 0, "profiles": 0,
+    "syncs": 0, "stats": 0, "profiles": 0, "sources": 0,
     "data": 1, "models": 1, "losses": 1, "metrics": 1, "inference": 1, "plots": 1,
     "engine": 2,
     "evaluation": 3, "report": 3,

@@ -8,10 +8,10 @@ import shlex
 import pytest
 
 from owslib.__main__ import build_parser, main
-from owslib.cli.data import missing_root_message
 from owslib.data.validation import DatasetError
 from owslib.paths import resolve
 from owslib.profiles import PROFILES
+from owslib.sources import missing_root_message
 
 
 def test_train_command_writes_run_outputs(smoke_root, tmp_path, capsys):

@@ -125,9 +125,9 @@ def load_model(
 def _data_root(cfg: Any, name: str, root: str | Path | None) -> Path:
     """The dataset's folder: ``root``, else the checkpoint's own (the embedded one generated if
     missing); a missing folder is one line saying what creates it."""
-    from owslib.cli.data import missing_root_message
     from owslib.data.validation import DatasetError
     from owslib.paths import resolve
+    from owslib.sources import missing_root_message
 
     data_root = Path(root) if root is not None else resolve(cfg.data.root)
     if name == "embedded" and root is None:  # the checkpoint's own dataset: generated if missing

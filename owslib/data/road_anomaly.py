@@ -40,7 +40,8 @@ from PIL import Image
 from tqdm.auto import tqdm
 
 import owslib
-from owslib.data.smiyc import IMAGE_EXTENSIONS, LABEL_SUFFIX
+from owslib.data.smiyc import IMAGE_EXTENSIONS
+from owslib.sources import LABEL_SUFFIX
 from owslib.data.tree import place_bytes, place_copy, png_bytes, remove_stale, sha256_bytes
 from owslib.data.validation import (
     ANOMALY_KNOWN,

@@ -39,17 +39,12 @@ from owslib.data.validation import (
     write_bad_report,
 )
 from owslib.labels import IGNORE_INDEX
+from owslib.sources import LABEL_SUFFIX, TRACKS
 
 log = logging.getLogger(__name__)
 
 #: Track folder per dataset name.
-TRACKS = {
-    "road_anomaly21": "dataset_AnomalyTrack",
-    "road_obstacle21": "dataset_ObstacleTrack",
-    "road_anomaly": "dataset_RoadAnomaly",  # built by owslib.data.road_anomaly (into ROOT itself)
-}
 IMAGE_EXTENSIONS = (".jpg", ".png", ".webp")
-LABEL_SUFFIX = "_labels_semantic.png"
 UNLABELLED = ("skip", "keep", "error")
 
 

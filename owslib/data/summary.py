@@ -26,10 +26,11 @@ from owslib.data.embedded.generator import ensure_embedded_dataset
 from owslib.data.validation import BadFile, DatasetError, open_image, read_train_ids, validate_pair
 from owslib.io import atomic_write_json, atomic_write_text
 from owslib.labels import IGNORE_INDEX, NUM_TRAIN_IDS, TRAIN_ID_PALETTE, get_split
+from owslib.sources import TRACKS
 
 log = logging.getLogger(__name__)
 
-DATASETS = (*FLAVOURS, *smiyc.TRACKS)
+DATASETS = (*FLAVOURS, *TRACKS)
 DEFAULT_PRESETS = {"cityscapes": "cityscapes", "embedded": "cityscapes_heldout",
                    "bdd_anomaly": "bdd_anomaly3", "camvid": "camvid"}
 #: Trees built by ``python -m owslib data …``: a ``manifest.json`` and, while a build is under way,
@@ -120,7 +121,7 @@ def _classes(split_preset: str | None) -> list[tuple[str, int, str]]:
 
 def _split_pairs(root: Path, dataset: str, split: str) -> tuple[list, list[BadFile], bool]:
     """Pairs, pairing problems and whether the labels are usable, for one split of one dataset."""
-    if dataset in smiyc.TRACKS:
+    if dataset in TRACKS:
         track = smiyc.track_root(root, dataset)
         pairs, problems = smiyc.pair_track(track)
         if dataset == "road_anomaly":  # its instance maps too
@@ -160,7 +161,7 @@ def check_dataset(
         raise ValueError(f"unknown dataset {dataset!r}; choose one of {DATASETS}")
     root = Path(root)
     manifest = _manifest(root) if dataset in BUILT else None
-    if dataset not in smiyc.TRACKS:
+    if dataset not in TRACKS:
         split_preset = (
             split_preset or (manifest or {}).get("split_preset") or DEFAULT_PRESETS[dataset]
         )

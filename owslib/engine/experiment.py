@@ -36,6 +36,7 @@ from owslib.losses import ContMAVObjective
 from owslib.models import build_model, load_encoder_weights
 from owslib.paths import resolve
 from owslib.profiles import PROFILES
+from owslib.sources import missing_root_message
 
 log = logging.getLogger(__name__)
 
@@ -81,6 +82,8 @@ def check_data_root(cfg: ExperimentConfig) -> Path:
             f"`python -m owslib data generate --out {cfg.data.root}` (or use the profile's "
             f"default {default!r})"
         )
+    if cfg.data.dataset != "embedded" and not root.exists():  # say how to get it
+        raise DatasetError(missing_root_message(root, cfg.data.dataset))
     return root
 
 

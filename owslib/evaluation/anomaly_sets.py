@@ -22,6 +22,7 @@ from owslib.evaluation.passes import evaluate_model
 from owslib.evaluation.protocol import options_from_config, resolution
 from owslib.evaluation.result import Evaluation
 from owslib.paths import resolve
+from owslib.sources import missing_root_message
 
 if TYPE_CHECKING:
     from owslib.engine.experiment import Experiment
@@ -49,10 +50,7 @@ def evaluate_anomaly_set(exp: Experiment, name: str, root: Path) -> Evaluation:
     """Every number of one set for ``exp``'s trained model, with its per-frame rows, curves and
     maps (:func:`owslib.report.write_evaluation` writes them; nothing is written here)."""
     if not root.exists():
-        raise DatasetError(
-            f"{root}: the {name} frames are not there (eval__anomaly_sets); build them with "
-            f"`python -m owslib data {name.replace('_', '-')} --source SRC --out {root}`"
-        )
+        raise DatasetError(f"eval__anomaly_sets: {missing_root_message(root, name)}")
     cfg = exp.cfg
     ds = SMIYCDataset(root, name, build_eval_transforms(scale=cfg.eval.anomaly_scale))
     loader = DataLoader(ds, batch_size=cfg.eval.batch_size, num_workers=0)

