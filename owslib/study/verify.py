@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from owslib.engine.logging import format_duration
+from owslib.evaluation.protocol import EvalOptions
 from owslib.io import read_json
 from owslib.runs.run import read_run_info
 from owslib.runs.setup import ISA_CAPS, PRECISIONS, Setup
@@ -44,10 +45,22 @@ def recorded_setup(info: dict[str, Any], cfg: dict[str, Any]) -> Setup:
     return Setup(precision, isa, int(info.get("cpu_threads") or 0), info.get("encoder_sha256", ""))
 
 
+def _option_added_at_its_default(path: str, key: str, value: Any) -> bool:
+    """An evaluation option that the protocol gained after the committed run, at its default:
+    the protocol the run was evaluated with, so not a difference."""
+    if path != "protocol/options/":
+        return False
+    field = next((f for f in dataclasses.fields(EvalOptions) if f.name == key), None)
+    return field is not None and field.default == value
+
+
 def first_difference(a: Any, b: Any, path: str = "") -> str | None:
-    """The first key path where two JSON values differ (exactly), or None."""
+    """The first key path where two JSON values differ (exactly), or None. An evaluation option
+    only in the retrained run, at its default, is none (the protocol gained it later)."""
     if isinstance(a, dict) and isinstance(b, dict):
         for k in sorted(set(a) | set(b)):
+            if k not in a and _option_added_at_its_default(path, k, b[k]):
+                continue
             if k not in a or k not in b:
                 return f"{path}{k} (only in {'the retrained' if k in b else 'the committed'} run)"
             found = first_difference(a[k], b[k], f"{path}{k}/")
