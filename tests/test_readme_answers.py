@@ -31,11 +31,9 @@ def _git(*args: str) -> bytes:
     return subprocess.run(["git", *args], cwd=ROOT, capture_output=True, check=True).stdout
 
 
-def test_the_readme_s_answers_are_generated_from_the_committed_runs(tmp_path):
-    if not (ROOT / ".git").exists():
-        pytest.skip("not a git checkout: the committed runs cannot be told from others")
-    # the last commit's run records (JSON: metrics, configs, run.json, the arms' picks; the
-    # per-image metrics behind the spread over test images)
+def _extract_committed_runs(tmp_path: Path) -> None:
+    """The last commit's run records into ``tmp_path/results`` (JSON: metrics, configs, run.json,
+    the arms' picks; the per-image metrics behind the spread over test images)."""
     archive = _git(
         "archive",
         "--format=tar",
@@ -46,6 +44,12 @@ def test_the_readme_s_answers_are_generated_from_the_committed_runs(tmp_path):
     )
     with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
         tar.extractall(tmp_path, filter="data")
+
+
+def test_the_readme_s_answers_are_generated_from_the_committed_runs(tmp_path):
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the committed runs cannot be told from others")
+    _extract_committed_runs(tmp_path)
     readme = _git("show", "HEAD:README.md").decode("utf-8")
     table = readme.split(BLOCK_START + "\n", 1)[1].split(BLOCK_END, 1)[0]
     expected = answers_markdown(load_study(), tmp_path / "results", link_from=tmp_path)
@@ -65,16 +69,7 @@ def test_the_readme_s_answers_are_generated_from_the_committed_runs(tmp_path):
 def test_the_answers_in_full_and_the_readme_s_cells_are_generated_and_short(tmp_path):
     if not (ROOT / ".git").exists():
         pytest.skip("not a git checkout: the committed runs cannot be told from others")
-    archive = _git(
-        "archive",
-        "--format=tar",
-        "HEAD",
-        "--",
-        ":(glob)results/runs/**/*.json",
-        ":(glob)results/runs/**/per_image.csv",
-    )
-    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
-        tar.extractall(tmp_path, filter="data")
+    _extract_committed_runs(tmp_path)
     docs = _git("show", "HEAD:docs/results.md").decode("utf-8")
     full = docs.split(FULL_START + "\n", 1)[1].split(FULL_END, 1)[0]
     (tmp_path / "docs").mkdir()
