@@ -254,8 +254,12 @@ def _check_design(sd_diff: float, alpha: float) -> None:
 
 
 def _t_power(effect: float, sd_diff: float, n: np.ndarray, alpha: float) -> np.ndarray:
-    df = n - 1
-    nc = effect / sd_diff * np.sqrt(n)
+    return t_test_power(effect / sd_diff * np.sqrt(n), n - 1, alpha)
+
+
+def t_test_power(nc: float | np.ndarray, df: float | np.ndarray, alpha: float) -> np.ndarray:
+    """Power of a two-sided t-test at level ``alpha`` with ``df`` degrees of freedom when the
+    statistic's noncentrality is ``nc`` (true effect / its standard error)."""
     crit = stats.t.ppf(1.0 - alpha / 2.0, df)
     power = np.asarray(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc), dtype=float)
     if np.isnan(power).any():  # scipy's noncentral t fails at some (df, nc), e.g. df = 1, nc ≈ 28

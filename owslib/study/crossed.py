@@ -9,6 +9,8 @@ from dataclasses import dataclass, replace
 import numpy as np
 from scipy import stats
 
+from owslib.stats import t_test_power
+
 
 @dataclass(frozen=True)
 class CrossedT:
@@ -76,3 +78,36 @@ def crossed_t(d: np.ndarray, alpha: float = 0.05, margin: float | None = None) -
     p_up = float(stats.t.cdf((mean - margin) / se, df))  # H0: mean ≥ +margin
     half2 = float(stats.t.ppf(1.0 - alpha, df)) * se
     return replace(out, p_tost=max(p_low, p_up), tost_lo=mean - half2, tost_hi=mean + half2)
+
+
+def crossed_power(
+    effect: float,
+    var_seed: float,
+    var_frame: float,
+    var_resid: float,
+    n_seeds: int,
+    n_frames: int,
+    alpha: float = 0.05,
+) -> float:
+    """Power of :func:`crossed_t`'s two-sided test at level ``alpha`` with ``n_seeds`` × ``n_frames``
+    cells when the true mean difference is ``effect`` and the variance components are ``var_seed``,
+    ``var_frame`` and ``var_resid``: the noncentral t with noncentrality effect / SE, SE² =
+    σ²_seed/S + σ²_frame/F + σ²_resid/(SF), and the Satterthwaite degrees of freedom of the expected
+    mean squares. The frame term does not shrink with more seeds: it bounds the power a plan can
+    buy with seeds alone."""
+    if not 0.0 < alpha < 1.0:
+        raise ValueError(f"alpha must be in (0, 1), got {alpha}")
+    s, f = int(n_seeds), int(n_frames)
+    if s < 2 or f < 2 or min(var_seed, var_frame, var_resid) < 0:
+        raise ValueError(
+            f"crossed_power: need ≥ 2 seeds and frames and variances ≥ 0, got {s} × {f}, "
+            f"({var_seed}, {var_frame}, {var_resid})"
+        )
+    a = var_seed / s + var_resid / (s * f)  # E[MS_seed] / (S·F)
+    b = var_frame / f + var_resid / (s * f)  # E[MS_frame] / (S·F)
+    c = var_resid / (s * f)  # E[MS_resid] / (S·F)
+    var = a + b - c
+    if not var > 0:
+        raise ValueError("crossed_power: the variance of the mean is 0")
+    df = var**2 / (a**2 / (s - 1) + b**2 / (f - 1) + c**2 / ((s - 1) * (f - 1)))
+    return float(t_test_power(effect / float(np.sqrt(var)), df, alpha))

@@ -104,6 +104,10 @@ def planned_runs(
                     continue
                 planned = [(v, s) for s in study.confirmatory.seeds for v in arms if wanted(v, s)]
             runs += [r for r in planned if r not in runs]
+        if study.replication:
+            rep = study.replication  # fixed arms, nothing to pick: seed by seed, every arm
+            planned = [(v, s) for s in rep.seeds for v in rep.arms if wanted(v, s)]
+            runs += [r for r in planned if r not in runs]
     return [RunJob(v, s, run_dir(results_dir, study.profile, v, s)) for v, s in runs]
 
 

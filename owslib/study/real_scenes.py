@@ -10,9 +10,15 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
+from scipy import stats as scipy_stats
 
+from owslib import stats
 from owslib.io import read_json
+from owslib.study.crossed import crossed_power, crossed_t
+from owslib.study.replication import Replication, ReplicationQuestion, outcome
+from owslib.study.results import run_fingerprint
 from owslib.study.studyfile import Study, run_dir
 
 ANOMALY_SET = "road_anomaly"
@@ -63,11 +69,16 @@ def run_numbers(metrics: dict[str, Any], scorer: str = "fused") -> dict[str, flo
     }
 
 
+def all_seeds(study: Study) -> tuple[int, ...]:
+    """The pilot's seeds, then the replication's (if declared)."""
+    return study.seeds + (study.replication.seeds if study.replication else ())
+
+
 def run_rows(study: Study, results: str | Path, scorer: str = "fused") -> pd.DataFrame:
     """A row per finished run of the study (variant, seed, :data:`COLUMNS`' numbers)."""
     rows = []
     for variant in study.variants:
-        for seed in study.seeds:
+        for seed in all_seeds(study):
             metrics = read_json(run_dir(results, study.profile, variant, seed) / "metrics.json")
             if metrics is not None:
                 rows.append({"variant": variant, "seed": seed} | run_numbers(metrics, scorer))
@@ -100,3 +111,241 @@ def baseline_beside_published(rows: pd.DataFrame, baseline: str = "baseline") ->
             if m == metric
         ]
     return pd.DataFrame(out, columns=["metric", "method", "value", "sd"])
+
+
+def frame_values(run: Path, anomaly_set: str, scorer: str) -> pd.Series | None:
+    """A finished run's per-frame pixel AP of ``scorer`` on ``anomaly_set`` (from the set's
+    ``per_image.csv``), indexed by frame; None where the run has none."""
+    path = run / "anomaly_sets" / anomaly_set / "per_image.csv"
+    if not (run / "metrics.json").is_file() or not path.is_file():
+        return None
+    table = pd.read_csv(path)
+    column = f"{scorer}_aupr"
+    if column not in table.columns:
+        raise ValueError(f"{path}: no column {column!r} (the scorer {scorer!r} was not evaluated)")
+    return table.set_index("image")[column]
+
+
+def _pair_runs(
+    study: Study, results: str | Path, q: ReplicationQuestion, seeds: tuple[int, ...]
+) -> list[tuple[int, Path, Path]]:
+    """The seeds at which both the arm's and the comparator's runs are finished, in one setup
+    (equal fingerprints: pairs never cross setups)."""
+    out = []
+    for seed in seeds:
+        a, c = (run_dir(results, study.profile, v, seed) for v in (q.arm, q.comparator))
+        if (a / "metrics.json").is_file() and (c / "metrics.json").is_file():
+            if run_fingerprint(a) == run_fingerprint(c):
+                out.append((seed, a, c))
+    return out
+
+
+def frame_differences(
+    study: Study,
+    results: str | Path,
+    q: ReplicationQuestion,
+    seeds: tuple[int, ...],
+    anomaly_set: str = ANOMALY_SET,
+) -> pd.DataFrame:
+    """``arm − comparator`` of a per-frame endpoint, seeds (rows) × frames (columns), for the
+    seeds with both runs finished in one setup."""
+    rows = {}
+    for seed, a, c in _pair_runs(study, results, q, seeds):
+        arm, comp = frame_values(a, anomaly_set, q.scorer), frame_values(c, anomaly_set, q.scorer)
+        if arm is None or comp is None:
+            continue
+        if set(arm.index) != set(comp.index):
+            raise ValueError(f"{a} and {c}: their {anomaly_set} frames differ")
+        rows[seed] = arm - comp
+    return pd.DataFrame(rows).T.sort_index() if rows else pd.DataFrame()
+
+
+def seed_differences(
+    study: Study,
+    results: str | Path,
+    q: ReplicationQuestion,
+    seeds: tuple[int, ...],
+    anomaly_set: str = ANOMALY_SET,
+) -> pd.Series:
+    """``arm − comparator`` per seed: mIoU, or a per-frame endpoint averaged over the frames."""
+    if q.per_frame:
+        return frame_differences(study, results, q, seeds, anomaly_set).mean(axis=1)
+    out = {}
+    for seed, a, c in _pair_runs(study, results, q, seeds):
+        out[seed] = read_json(a / "metrics.json")["miou"] - read_json(c / "metrics.json")["miou"]
+    return pd.Series(out, dtype=float).sort_index()
+
+
+def _test(study, results, q: ReplicationQuestion, seeds, alpha: float, anomaly_set: str) -> dict:
+    """One question's test on ``seeds``: crossed (seeds × frames random) or paired over seeds."""
+    nan = float("nan")
+    if q.per_frame:
+        d = frame_differences(study, results, q, seeds, anomaly_set)
+        if d.empty:
+            return {"n_seeds": 0, "n_frames": 0, "mean": nan}
+        c = crossed_t(d.to_numpy(), alpha, q.margin)
+        out = {k: getattr(c, k) for k in ("mean", "lo", "hi", "p", "p_tost", "tost_lo", "tost_hi")}
+        return out | {
+            "n_seeds": c.n_seeds,
+            "n_frames": c.n_frames,
+            "sd_seed": float(d.mean(axis=1).std(ddof=1)) if c.n_seeds > 1 else nan,
+            "components": (c.var_seed, c.var_frame, c.var_resid),
+        }
+    d = seed_differences(study, results, q, seeds).to_numpy()
+    t = stats.paired_t(d, alpha)
+    eq = stats.tost(d, q.margin, alpha) if t.n >= 2 else None
+    return {
+        "mean": t.mean,
+        "lo": t.lo,
+        "hi": t.hi,
+        "p": t.p,
+        "p_tost": eq.p if eq else nan,
+        "tost_lo": eq.lo if eq else nan,
+        "tost_hi": eq.hi if eq else nan,
+        "n_seeds": t.n,
+        "n_frames": 0,
+        "sd_seed": t.sd,
+    }
+
+
+def _power(q: ReplicationQuestion, test: dict, alpha: float) -> float:
+    """Power at the margin at the spread observed (the seeds and frames ``test`` had)."""
+    n = test["n_seeds"]
+    if n < 2 or not np.isfinite(test.get("sd_seed", float("nan"))) or test["sd_seed"] <= 0:
+        return float("nan")
+    if q.per_frame:
+        return crossed_power(q.margin, *test["components"], n, test["n_frames"], alpha)
+    return stats.paired_t_power(q.margin, test["sd_seed"], n, alpha)
+
+
+def replication_answers(
+    study: Study, results: str | Path, seeds: tuple[int, ...] | None = None
+) -> pd.DataFrame:
+    """The pre-registered replication's verdicts (``docs/real_scenes.md``), one row per question:
+    the test on the replication's seeds (or ``seeds``), Holm across every declared question (one
+    without pairs yet enters with p = 1), TOST within the margin, the verdict, the embedded
+    verdict and what the one says of the other, and the power at the margin at the spread
+    observed (α / number of questions)."""
+    rep = _replication(study)
+    seeds = rep.seeds if seeds is None else seeds
+    tests = [_test(study, results, q, seeds, rep.alpha, rep.anomaly_set) for q in rep.questions]
+    raw = [t.get("p", float("nan")) for t in tests]
+    adjusted = stats.holm([1.0 if not np.isfinite(p) else p for p in raw])
+    rows = []
+    for q, t, p_holm in zip(rep.questions, tests, adjusted, strict=True):
+        verdict = _verdict(t, float(p_holm), rep.alpha)
+        rows.append(
+            {
+                "question": q.question,
+                "arm": q.arm,
+                "comparator": q.comparator,
+                "endpoint": q.endpoint,
+                "margin": q.margin,
+                "n_seeds": t["n_seeds"],
+                "n_frames": t["n_frames"],
+                "mean": t["mean"],
+                "lo": t.get("lo", float("nan")),
+                "hi": t.get("hi", float("nan")),
+                "p": t.get("p", float("nan")),
+                "p_holm": float(p_holm),
+                "p_tost": t.get("p_tost", float("nan")),
+                "tost_lo": t.get("tost_lo", float("nan")),
+                "tost_hi": t.get("tost_hi", float("nan")),
+                "power": _power(q, t, rep.alpha / len(rep.questions)),
+                "verdict": verdict,
+                "embedded": q.embedded,
+                "outcome": outcome(q.embedded, verdict),
+            }
+        )
+    return pd.DataFrame(rows)
+
+
+def _verdict(test: dict, p_holm: float, alpha: float) -> str:
+    """better / worse where Holm's p < alpha (the sign says which; both endpoints grow with
+    quality), equivalent where TOST's p < alpha, else inconclusive (fewer than 2 seeds too)."""
+    if test["n_seeds"] < 2 or not np.isfinite(test.get("p", float("nan"))):
+        return "inconclusive"
+    if p_holm < alpha and test["mean"] != 0:
+        return "better" if test["mean"] > 0 else "worse"
+    return "equivalent" if test["p_tost"] < alpha else "inconclusive"
+
+
+def _replication(study: Study) -> Replication:
+    if study.replication is None:
+        raise ValueError(f"{study.path}: declares no replication")
+    return study.replication
+
+
+def _var_upper_bound(estimate: float, df: float, confidence: float = 0.95) -> float:
+    """One-sided upper confidence bound of a variance estimated with ``df`` degrees of freedom."""
+    return float(estimate * df / scipy_stats.chi2.ppf(1.0 - confidence, df))
+
+
+def seed_plan(
+    study: Study,
+    results: str | Path,
+    questions: tuple[ReplicationQuestion, ...],
+    alpha: float = 0.05,
+    power: float = 0.8,
+    minimum: int = 10,
+    cap: int = 16,
+    anomaly_set: str = ANOMALY_SET,
+) -> pd.DataFrame:
+    """The replication's seeds, planned on the pilot (the study's own seeds) by the rule of
+    ``docs/real_scenes.md``: per question, the spread of the pilot's paired differences replaced
+    by its one-sided 95 % upper confidence bound, then the fewest seeds (``minimum`` … ``cap``)
+    whose test at α / (number of questions) has ``power`` at the margin. Per-frame endpoints: the
+    variance of a seed's frame-averaged difference (bound at S − 1 df) and the frame component
+    (bound at its Satterthwaite df), :func:`~owslib.study.crossed.crossed_power` on them; mIoU:
+    the paired t on the seeds' SD (bound at S − 1 df). ``seeds`` is the plan (``cap`` where the
+    power is out of reach: ``power_planned`` then says what ``cap`` buys)."""
+    level = alpha / len(questions)
+    rows = []
+    for q in questions:
+        d = seed_differences(study, results, q, study.seeds, anomaly_set)
+        n, nan = len(d), float("nan")
+        sd = float(d.std(ddof=1)) if n > 1 else nan
+        row = {
+            "question": q.question,
+            "endpoint": q.endpoint,
+            "margin": q.margin,
+            "pilot_seeds": n,
+            "pilot_mean": float(d.mean()) if n else nan,
+            "sd_seed": sd,
+            "sd_seed_ucb": stats.sd_upper_bound(sd, n) if n > 1 else nan,
+            "sd_frame": nan,
+            "sd_frame_ucb": nan,
+        }
+        if n > 1 and q.per_frame:
+            frames = frame_differences(study, results, q, study.seeds, anomaly_set).to_numpy()
+            row |= _frame_component(crossed_t(frames))
+        powers = {
+            k: _planned_power(q, row, k, level) if n > 1 else nan for k in range(minimum, cap + 1)
+        }
+        reached = [k for k, p in powers.items() if p >= power]
+        k = reached[0] if reached else cap
+        rows.append(row | {"seeds": k, "power_planned": powers[k], "reached": bool(reached)})
+    return pd.DataFrame(rows)
+
+
+def _frame_component(c) -> dict[str, float]:
+    """The frame SD of a pilot's crossed analysis and its one-sided 95 % upper bound, at the
+    Satterthwaite df of (MS_frame − MS_resid) / S."""
+    if not c.var_frame > 0:
+        return {"frames": c.n_frames, "sd_frame": 0.0, "sd_frame_ucb": 0.0}
+    s, f = c.n_seeds, c.n_frames
+    ms_f = c.var_frame * s + c.var_resid  # MS_frame = S·σ²_frame + σ²_resid
+    df = (ms_f - c.var_resid) ** 2 / (ms_f**2 / (f - 1) + c.var_resid**2 / ((s - 1) * (f - 1)))
+    return {
+        "frames": f,
+        "sd_frame": float(np.sqrt(c.var_frame)),
+        "sd_frame_ucb": float(np.sqrt(_var_upper_bound(c.var_frame, df))),
+    }
+
+
+def _planned_power(q: ReplicationQuestion, row: dict[str, Any], k: int, level: float) -> float:
+    """The power at the margin with ``k`` seeds at the bounds of ``row`` (:func:`seed_plan`)."""
+    if q.per_frame:
+        var_seed, var_frame = row["sd_seed_ucb"] ** 2, row["sd_frame_ucb"] ** 2
+        return crossed_power(q.margin, var_seed, var_frame, 0.0, k, row["frames"], level)
+    return stats.paired_t_power(q.margin, row["sd_seed_ucb"], k, level)

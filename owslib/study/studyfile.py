@@ -32,6 +32,7 @@ from owslib.config import ConfigError, ExperimentConfig, lists_to_tuples, load_p
 from owslib.paths import STUDY_FILE
 from owslib.runs.setup import Setup, parse_setup
 from owslib.study.confirm import Confirmatory, parse_confirmatory
+from owslib.study.replication import Replication, parse_replication
 
 BASELINE = "baseline"
 _TOP = {
@@ -43,6 +44,7 @@ _TOP = {
     "description",
     "setup",
     "confirmatory",
+    "replication",
 }
 _VARIANT = {"description", "overrides"}
 _NOTEBOOK = {"name", "question", "variants", "baseline", "contrast", "ablation"}
@@ -101,6 +103,8 @@ class Study:
     setup: Setup = Setup()
     #: The pre-registered confirmation (endpoints, margins, rule, fresh seeds), if declared.
     confirmatory: Confirmatory | None = None
+    #: The pre-registered replication of the embedded answers on other data, if declared.
+    replication: Replication | None = None
 
     def notebook(self, name: str) -> NotebookSpec:
         for nb in self.notebooks:
@@ -206,6 +210,9 @@ def load_study(
             {nb.name: nb.run_variants for nb in notebooks},
             seeds,
         )
+        replication = parse_replication(
+            f"{path}: replication", spec.get("replication"), set(variants), seeds
+        )
     except ValueError as e:
         raise StudyError(str(e)) from e
     return Study(
@@ -217,6 +224,7 @@ def load_study(
         spec.get("description", ""),
         setup,
         confirmatory,
+        replication,
     )
 
 

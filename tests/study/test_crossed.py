@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from owslib.stats import paired_t
-from owslib.study.crossed import crossed_t
+from owslib.stats import paired_t, paired_t_power
+from owslib.study.crossed import crossed_power, crossed_t
 
 
 def test_a_difference_that_varies_only_over_seeds_is_the_paired_t_over_seeds():
@@ -60,3 +60,40 @@ def test_degenerate_and_malformed_inputs():
         crossed_t(np.array([[1.0, np.nan], [0.0, 1.0]]))
     with pytest.raises(ValueError, match="complete seeds × frames"):
         crossed_t(np.ones(4))
+
+
+def test_power_without_a_frame_component_is_the_paired_t_power():
+    got = crossed_power(0.03, 0.04**2, 0.0, 0.0, 10, 60, alpha=0.0125)
+    assert got == pytest.approx(paired_t_power(0.03, 0.04, 10, alpha=0.0125), rel=1e-6)
+
+
+def test_the_frame_component_caps_what_more_seeds_buy():
+    powers = [crossed_power(0.03, 0.02**2, 0.08**2, 0.0, n, 60, 0.0125) for n in (4, 16, 400)]
+    assert powers[0] < powers[1] < powers[2]
+    # with 60 frames the mean can never be known better than 0.08/√60 ≈ 0.010: short of 80 %
+    assert powers[2] < 0.8
+    assert crossed_power(0.03, 0.02**2, 0.0, 0.0, 400, 60, 0.0125) > 0.999
+
+
+def test_power_matches_the_rejection_rate_of_the_test_it_describes():
+    rng = np.random.default_rng(1)
+    s, f, effect, comps = 6, 20, 0.02, (0.015**2, 0.03**2, 0.02**2)
+    rejected = [
+        crossed_t(
+            effect
+            + rng.normal(0, np.sqrt(comps[0]), (s, 1))
+            + rng.normal(0, np.sqrt(comps[1]), (1, f))
+            + rng.normal(0, np.sqrt(comps[2]), (s, f))
+        ).p
+        < 0.05
+        for _ in range(2000)
+    ]
+    want = crossed_power(effect, *comps, s, f, 0.05)
+    assert np.mean(rejected) == pytest.approx(want, abs=0.04)
+
+
+def test_power_refuses_a_design_it_cannot_describe():
+    with pytest.raises(ValueError, match="need ≥ 2 seeds"):
+        crossed_power(0.03, 0.01, 0.01, 0.01, 1, 60)
+    with pytest.raises(ValueError, match="variance of the mean is 0"):
+        crossed_power(0.03, 0.0, 0.0, 0.0, 4, 60)

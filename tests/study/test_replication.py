@@ -1,0 +1,172 @@
+"""The pre-registered real-scene replication: its declaration in the study file, the runs it plans,
+the seeds it plans on a pilot, and its verdicts from the runs (seeds × frames for RoadAnomaly's
+per-frame AP, paired over seeds for CamVid's mIoU; Holm across the questions, TOST)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from owslib.paths import resolve
+from owslib.study import real_scenes
+from owslib.study.plan import planned_runs
+from owslib.study.replication import outcome
+from owslib.study.studyfile import StudyError, load_study, run_dir
+
+QUESTIONS = [
+    {"question": "02_trufor_fusion", "arm": "mlp_sum_semantic", "comparator": "baseline",
+     "endpoint": "aupr/fused/per_frame", "margin": 0.03, "embedded": "inconclusive"},
+    {"question": "03_loss_ablations", "arm": "focal_dice", "comparator": "baseline",
+     "endpoint": "miou", "margin": 0.02, "embedded": "better"},
+    {"question": "05_synco_comparison", "arm": "synco_unknown", "comparator": "synco_known",
+     "endpoint": "aupr/fused/per_frame", "margin": 0.03, "embedded": "equivalent"},
+]  # fmt: skip
+FRAMES = [f"frame{i:02d}" for i in range(12)]
+
+
+def _study(tmp_path, **replication):
+    spec = json.loads(resolve("notebooks/real_scenes.json").read_text())
+    spec["replication"] = {"seeds": [200, 201, 202], "questions": QUESTIONS} | replication
+    path = tmp_path / "real_scenes.json"
+    path.write_text(json.dumps(spec))
+    return load_study(path)
+
+
+def _run(tmp_path, study, variant, seed, miou, frame_ap, fingerprint="f1"):
+    run = run_dir(tmp_path, study.profile, variant, seed)
+    (run / "anomaly_sets" / "road_anomaly").mkdir(parents=True, exist_ok=True)
+    (run / "metrics.json").write_text(json.dumps({"miou": miou}))
+    (run / "run.json").write_text(json.dumps({"fingerprint": fingerprint}))
+    table = pd.DataFrame({"image": FRAMES, "fused_aupr": frame_ap, "fused_fpr95": 0.5})
+    table.to_csv(run / "anomaly_sets" / "road_anomaly" / "per_image.csv", index=False)
+
+
+def _runs(tmp_path, study, seeds, effects, rng):
+    """Every arm at ``seeds``; ``effects``: variant -> (mIoU shift, per-frame AP shift)."""
+    frame = rng.normal(0.3, 0.1, len(FRAMES))
+    for seed in seeds:
+        noise = rng.normal(0, 0.002)
+        for v in ("baseline", *effects):
+            dm, da = effects.get(v, (0.0, 0.0))
+            ap = frame + da + noise + rng.normal(0, 0.002, len(FRAMES))
+            _run(tmp_path, study, v, seed, 0.4 + dm + rng.normal(0, 0.002), ap)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"seeds": [0, 200]}, "fresh seeds"),
+        ({"color": 1}, "unknown keys"),
+        ({"questions": [QUESTIONS[0] | {"arm": "nope"}]}, "arm='nope': not a variant"),
+        ({"questions": [QUESTIONS[0] | {"endpoint": "aupr/fused/pooled"}]}, "per_frame"),
+        ({"questions": [QUESTIONS[0] | {"endpoint": "aupr/nope/per_frame"}]}, "scorer 'nope'"),
+        ({"questions": [QUESTIONS[0] | {"embedded": "maybe"}]}, "embedded='maybe'"),
+        ({"questions": [QUESTIONS[0] | {"margin": 0}]}, "margin=0"),
+        ({"questions": [QUESTIONS[0], QUESTIONS[0]]}, "each question once"),
+        ({"questions": [QUESTIONS[0] | {"comparator": "mlp_sum_semantic"}]}, "same variant"),
+    ],
+)
+def test_a_malformed_replication_is_refused_naming_the_key(tmp_path, change, match):
+    with pytest.raises(StudyError, match=match):
+        _study(tmp_path, **change)
+
+
+def test_the_replication_trains_every_arm_seed_by_seed_after_the_pilot(tmp_path):
+    study = _study(tmp_path)
+    runs = [(j.variant, j.seed) for j in planned_runs(study, tmp_path)]
+    pilot = [(v, s) for v, s in runs if s < 200]
+    assert len(pilot) == 6 * len(study.seeds)
+    arms = ["mlp_sum_semantic", "baseline", "focal_dice", "synco_unknown", "synco_known"]
+    assert runs[len(pilot) :] == [(v, s) for s in (200, 201, 202) for v in arms]
+    confirming = [(j.variant, j.seed) for j in planned_runs(study, tmp_path, phase="confirmation")]
+    assert confirming == runs[len(pilot) :]
+
+
+@pytest.mark.parametrize(
+    "embedded, real, want",
+    [
+        ("better", "better", "replicated"),
+        ("equivalent", "equivalent", "replicated"),
+        ("better", "worse", "reversed"),
+        ("equivalent", "better", "reversed"),
+        ("better", "equivalent", "reversed"),
+        ("better", "inconclusive", "not shown"),
+        ("inconclusive", "inconclusive", "inconclusive in both"),
+        ("inconclusive", "worse", "decided here"),
+    ],
+)
+def test_what_a_real_scene_verdict_says_of_the_embedded_one(embedded, real, want):
+    assert outcome(embedded, real) == want
+
+
+def test_verdicts_come_from_the_runs_with_holm_across_the_questions(tmp_path):
+    study = _study(tmp_path, seeds=list(range(200, 210)))
+    effects = {"mlp_sum_semantic": (0.0, 0.10), "focal_dice": (0.05, 0.0), "synco_known": (0, 0)}
+    _runs(
+        tmp_path,
+        study,
+        range(200, 210),
+        effects | {"synco_unknown": (0.0, 0.0)},
+        np.random.default_rng(0),
+    )
+    got = real_scenes.replication_answers(study, tmp_path).set_index("question")
+    assert list(got["n_seeds"]) == [10, 10, 10]
+    assert got.loc["02_trufor_fusion", "n_frames"] == len(FRAMES)
+    assert got.loc["02_trufor_fusion", "mean"] == pytest.approx(0.10, abs=0.003)
+    assert got.loc["02_trufor_fusion", "verdict"] == "better"
+    assert got.loc["02_trufor_fusion", "outcome"] == "decided here"
+    assert got.loc["03_loss_ablations", ["verdict", "outcome"]].tolist() == ["better", "replicated"]
+    assert got.loc["05_synco_comparison", ["verdict", "outcome"]].tolist() == [
+        "equivalent",
+        "replicated",
+    ]
+    assert (got["p_holm"] >= got["p"]).all()
+    assert got.loc["05_synco_comparison", "tost_lo"] > -0.03
+    assert (got["power"] > 0.99).all()  # tiny noise: the margin is many SEs
+
+
+def test_an_arm_without_runs_enters_holm_with_p_one_and_pairs_never_cross_setups(tmp_path):
+    study = _study(tmp_path)
+    rng = np.random.default_rng(2)
+    _runs(tmp_path, study, (200, 201, 202), {"focal_dice": (0.05, 0.0)}, rng)
+    _run(tmp_path, study, "focal_dice", 202, 0.9, np.full(len(FRAMES), 0.3), fingerprint="other")
+    got = real_scenes.replication_answers(study, tmp_path).set_index("question")
+    assert got.loc["03_loss_ablations", "n_seeds"] == 2  # seed 202's pair crosses setups
+    assert got.loc["02_trufor_fusion", "n_seeds"] == 0
+    assert got.loc["02_trufor_fusion", "verdict"] == "inconclusive"
+    p = got.loc["03_loss_ablations", "p"]
+    assert got.loc["03_loss_ablations", "p_holm"] == pytest.approx(min(1.0, 3 * p))
+
+
+def test_the_seed_plan_grows_with_the_pilot_spread_within_its_floor_and_cap(tmp_path):
+    study = _study(tmp_path)
+    rng = np.random.default_rng(3)
+    _runs(
+        tmp_path,
+        study,
+        study.seeds,
+        {v: (0.0, 0.0) for v in ("mlp_sum_semantic", "focal_dice", "synco_unknown", "synco_known")},
+        rng,
+    )
+    quiet = real_scenes.seed_plan(study, tmp_path, study.replication.questions)
+    assert list(quiet["seeds"]) == [10, 10, 10] and quiet["reached"].all()
+    assert (quiet["power_planned"] >= 0.8).all()
+    # a noisy mIoU pilot: its bound at 2 df is 4.4 × the SD, and the plan hits the cap
+    for i, seed in enumerate(study.seeds):
+        _run(
+            tmp_path,
+            study,
+            "focal_dice",
+            seed,
+            0.4 + (-0.03, 0.0, 0.03)[i],
+            np.full(len(FRAMES), 0.3),
+        )
+    noisy = real_scenes.seed_plan(study, tmp_path, study.replication.questions).set_index(
+        "question"
+    )
+    row = noisy.loc["03_loss_ablations"]
+    assert row["sd_seed_ucb"] == pytest.approx(4.41 * row["sd_seed"], rel=0.01)
+    assert row["seeds"] == 16 and not row["reached"] and row["power_planned"] < 0.8
