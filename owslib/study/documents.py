@@ -17,6 +17,7 @@ from owslib.study.answers import (
     screening_exploratory,
 )
 from owslib.study.confirm import Question, confirming_pairs
+from owslib.study.real_answers import REAL_END, REAL_START, real_answers_markdown
 from owslib.study.secondary import secondary_table, spread_words
 from owslib.study.sentences import answer_body, endpoint_words, signed
 from owslib.study.studyfile import Study
@@ -179,10 +180,16 @@ def write_answers(path: str | Path, study: Study, results_dir: str | Path) -> No
     """Rewrite, in the file ``path``, the table of answers between :data:`BLOCK_START` and
     :data:`BLOCK_END` and/or the answers in full between :data:`FULL_START` and :data:`FULL_END`
     (whichever the file holds, at least one; atomically, the rest of the file untouched; a
-    symbolic link stays one: its target is rewritten, and links are relative to its folder)."""
+    symbolic link stays one: its target is rewritten, and links are relative to its folder). A
+    study declaring a replication writes its table between :data:`REAL_START` and
+    :data:`REAL_END` instead."""
     path = Path(path).resolve()
     text = path.read_text(encoding="utf-8")
-    blocks = {(BLOCK_START, BLOCK_END): answers_markdown, (FULL_START, FULL_END): answers_in_full}
+    blocks = (
+        {(REAL_START, REAL_END): real_answers_markdown}
+        if study.replication
+        else {(BLOCK_START, BLOCK_END): answers_markdown, (FULL_START, FULL_END): answers_in_full}
+    )
     found = 0
     for (first, last), write in blocks.items():
         lines = text.splitlines(keepends=True)
@@ -198,5 +205,6 @@ def write_answers(path: str | Path, study: Study, results_dir: str | Path) -> No
         text = "".join(lines[: start + 1]) + block + "".join(lines[end:])
         found += 1
     if not found:
-        raise ValueError(f"{path}: no line {BLOCK_START!r} nor {FULL_START!r} to write under")
+        names = " nor ".join(repr(first) for first, _ in blocks)
+        raise ValueError(f"{path}: no line {names} to write under")
     atomic_write_text(path, text)

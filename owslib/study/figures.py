@@ -262,3 +262,66 @@ def forest_figure(
     )
     fig.tight_layout()
     return fig
+
+
+def domains_forest_figure(
+    embedded: pd.DataFrame, real: pd.DataFrame, n_planned: int
+) -> plt.Figure | None:
+    """Each question's effect in both domains, one panel a question: the embedded confirmation's
+    (``embedded``: :func:`~owslib.study.answers.confirmatory_answers`, matched on ``notebook``)
+    above the real-scene replication's (``real``: :func:`~owslib.study.real_scenes.
+    replication_answers`, on ``question``), each with its 95 % interval (thin) and 90 % interval
+    (thick, TOST) over the band ±margin; a real-scene effect is drawn only once its ``n_planned``
+    seeds are all in (no interim look), else the panel says how many are. None without questions."""
+    if real.empty:
+        return None
+    fig, axes = plt.subplots(len(real), 1, figsize=(7.5, 1.25 * len(real) + 0.7), squeeze=False)
+    by_notebook = embedded.set_index("notebook") if "notebook" in embedded else pd.DataFrame()
+    for ax, r in zip(axes[:, 0], real.to_dict("records"), strict=True):
+        ax.axvspan(-r["margin"], r["margin"], color="0.9")
+        ax.axvline(0, color="0.5", lw=0.8)
+        done = r["n_seeds"] == n_planned > 0 and bool(r["complete"])
+        rows = [("real scenes", r, "C1", done)]
+        if r["question"] in by_notebook.index:
+            e = by_notebook.loc[r["question"]]
+            rows.append(("generated scenes", e, "C0", e.get("status") == "analysed"))
+        for y, (label, row, colour, drawn) in enumerate(rows):
+            if not drawn:
+                ax.text(0, y, f"{label}: not answered yet", ha="center", va="center", fontsize=8)
+                continue
+            lo, hi, mean = row["lo"], row["hi"], row["mean"]
+            ax.errorbar(
+                [mean], [y], xerr=[[mean - lo], [hi - mean]], fmt="o", color=colour, capsize=4, lw=1
+            )
+            ax.plot(
+                [row["tost_lo"], row["tost_hi"]],
+                [y, y],
+                color=colour,
+                lw=4,
+                alpha=0.6,
+                solid_capstyle="butt",
+            )
+            ax.annotate(
+                f"{label}: {row['verdict']}",
+                (hi, y),
+                xytext=(6, 0),
+                textcoords="offset points",
+                va="center",
+                fontsize=8,
+            )
+        ax.set_ylim(-0.6, len(rows) - 0.4)
+        ax.set_yticks([])
+        ax.set_title(
+            f"{r['question']}: {r['arm']} − {r['comparator']} "
+            f"(real: {r['endpoint']}; margin ±{r['margin']:g}) — {r['outcome'] if done else 'pending'}",
+            fontsize=8.5,
+            loc="left",
+        )
+        ax.tick_params(labelsize=8)
+    axes[-1, 0].set_xlabel(
+        "paired difference: thin bar 95 % interval, thick bar 90 % interval (TOST), grey: ±margin; "
+        "blue: generated scenes (fused pooled AUPR or mIoU, fresh seeds), orange: real scenes",
+        fontsize=8,
+    )
+    fig.tight_layout()
+    return fig

@@ -257,7 +257,10 @@ def replication_answers(
                 "outcome": outcome(q.embedded, verdict),
             }
         )
-    return pd.DataFrame(rows)
+    table = pd.DataFrame(rows)
+    # Holm needs every question's p: a verdict stands once every question has all its seeds
+    table["complete"] = bool((table["n_seeds"] == len(seeds)).all())
+    return table
 
 
 def _verdict(test: dict, p_holm: float, alpha: float) -> str:

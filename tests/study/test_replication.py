@@ -11,7 +11,8 @@ import pandas as pd
 import pytest
 
 from owslib.paths import resolve
-from owslib.study import real_scenes
+from owslib.study import figures, real_answers, real_scenes
+from owslib.study.documents import write_answers
 from owslib.study.plan import planned_runs
 from owslib.study.replication import outcome
 from owslib.study.studyfile import StudyError, load_study, run_dir
@@ -170,3 +171,71 @@ def test_the_seed_plan_grows_with_the_pilot_spread_within_its_floor_and_cap(tmp_
     row = noisy.loc["03_loss_ablations"]
     assert row["sd_seed_ucb"] == pytest.approx(4.41 * row["sd_seed"], rel=0.01)
     assert row["seeds"] == 16 and not row["reached"] and row["power_planned"] < 0.8
+
+
+def _answered(tmp_path):
+    study = _study(tmp_path, seeds=list(range(200, 210)))
+    effects = {"mlp_sum_semantic": (-0.02, 0.10), "focal_dice": (0.05, 0.0)}
+    effects |= {"synco_unknown": (0.0, 0.0), "synco_known": (0.0, 0.0)}
+    _runs(tmp_path, study, range(200, 210), effects, np.random.default_rng(0))
+    return study
+
+
+def test_the_sentence_and_the_readme_table_say_the_verdict_only_when_every_seed_is_in(tmp_path):
+    study = _answered(tmp_path)
+    table = real_scenes.replication_answers(study, tmp_path)
+    row = table.iloc[0].to_dict()
+    sentence = real_answers.answer_sentence(row, 10, 0.05, 3)
+    assert "**better**" in sentence and "**decided here**" in sentence
+    assert "10 seeds × 12 frames, both random" in sentence and "Holm p = " in sentence
+    assert "not answered yet (10 of 11 seeds trained;" in real_answers.answer_sentence(
+        row, 11, 0.05, 3
+    )
+    md = real_answers.real_answers_markdown(study, tmp_path, link_from=tmp_path)
+    lines = md.splitlines()
+    assert len(lines) == 2 + 3 and lines[2].startswith("| 02_trufor_fusion | **better** |")
+    assert "RoadAnomaly fused AP per frame (margin ±0.03)" in lines[2]
+    assert "CamVid mIoU −0.020" in lines[2]  # the trade-off shows beside the verdict
+    assert "| better: replicated |" in lines[3] and "| equivalent: replicated |" in lines[4]
+    assert "(07_real_scenes/camvid/07_real_scenes.ipynb)" in lines[2]
+    # one seed fewer: no verdict is said, the count is
+    for v in ("mlp_sum_semantic", "baseline"):
+        (run_dir(tmp_path, study.profile, v, 209) / "metrics.json").unlink()
+    partial = real_answers.real_answers_markdown(study, tmp_path).splitlines()
+    assert "| **not answered yet** | 9 of 10 seeds trained |" in partial[2]
+    assert "| **not answered yet** | 10 of 10 seeds trained |" in partial[4]  # Holm waits
+    assert real_answers.status_line(study, tmp_path).endswith("replication 48 of 50 runs")
+
+
+def test_the_readme_block_is_rewritten_between_its_markers_only(tmp_path):
+    study = _answered(tmp_path)
+    readme = tmp_path / "README.md"
+    readme.write_text(f"top\n{real_answers.REAL_START}\nold\n{real_answers.REAL_END}\nbottom\n")
+    write_answers(readme, study, tmp_path)
+    text = readme.read_text()
+    assert text.startswith("top\n") and text.endswith("bottom\n") and "\nold\n" not in text
+    assert "| 03_loss_ablations | **better** |" in text
+    other = tmp_path / "OTHER.md"
+    other.write_text("no markers\n")
+    with pytest.raises(ValueError, match="real-scene answers"):
+        write_answers(other, study, tmp_path)
+
+
+def test_both_domains_are_drawn_per_question_and_a_pending_one_is_said(tmp_path):
+    study = _answered(tmp_path)
+    real = real_scenes.replication_answers(study, tmp_path)
+    embedded = pd.DataFrame(
+        [{"notebook": "02_trufor_fusion", "mean": 0.013, "lo": -0.008, "hi": 0.035,
+          "tost_lo": -0.004, "tost_hi": 0.031, "verdict": "inconclusive", "status": "analysed",
+          "endpoint": "aupr/fused/pooled"}]
+    )  # fmt: skip
+    fig = figures.domains_forest_figure(embedded, real, 10)
+    texts = [t.get_text() for ax in fig.axes for t in ax.texts]
+    assert len(fig.axes) == 3
+    assert "generated scenes: inconclusive" in texts and "real scenes: better" in texts
+    pending = figures.domains_forest_figure(embedded, real, 11)
+    assert "real scenes: not answered yet" in [t.get_text() for t in pending.axes[0].texts]
+    side = real_answers.side_by_side_table(embedded, real, 10).set_index("question")
+    assert side.loc["02_trufor_fusion", "generated scenes"].startswith("inconclusive: +0.013")
+    assert side.loc["02_trufor_fusion", "the embedded answer here"] == "decided here"
+    assert side.loc["03_loss_ablations", "generated scenes"] == "—"
