@@ -1,13 +1,14 @@
 """The study's array tasks: its runs numbered by the study file and the phase alone, so that
 ``--index I`` means the same run from an array's submission to its end.
 
-The screening's tasks are its runs in the study file's order. The confirmation's are numbered by
-question, fresh seed and arm slot (the picked arm, then its comparator), each run once: a slot
-whose variant the study file fixes (a comparator, a head-to-head arm) is known at submission; the
-arm a ``best_screening`` question picks is read from its recorded pick
+The screening's tasks are its runs in the study file's order (a real-scene study's: its pilot).
+The confirmation's are numbered by question, fresh seed and arm slot (the picked arm, then its
+comparator), each run once: a slot whose variant the study file fixes (a comparator, a
+head-to-head arm) is known at submission; the arm a ``best_screening`` question picks is read from its recorded pick
 (:func:`~owslib.study.arms.recorded_arms`) when the task starts, and a task whose arm is not
 recorded yet raises :class:`NotPicked`. ``study --pick-arms`` records the picks between the two
-arrays.
+arrays. A replication's tasks (``"replication"`` in the study file) follow, seed by seed, every
+arm: their variants are fixed, so each is known at submission.
 """
 
 from __future__ import annotations
@@ -67,6 +68,9 @@ def study_tasks(
             for s in conf.seeds:
                 slots = (q.arms[0], q.arms[1]) if fixed else (None, nb.baseline)
                 tasks += [Task("confirmation", s, v, q.notebook) for v in slots]
+    if phase in ("all", "confirmation") and study.replication:
+        rep = study.replication  # fixed arms: every task known at submission
+        tasks += [Task("confirmation", s, v, "replication") for s in rep.seeds for v in rep.arms]
     seen: set[tuple[str, int]] = set()
     out = []
     for t in tasks:

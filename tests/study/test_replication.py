@@ -16,6 +16,8 @@ from owslib.study.documents import write_answers
 from owslib.study.plan import planned_runs
 from owslib.study.replication import outcome
 from owslib.study.studyfile import StudyError, load_study, run_dir
+from owslib.study.tasks import resolve as resolve_task
+from owslib.study.tasks import study_tasks
 
 QUESTIONS = [
     {"question": "02_trufor_fusion", "arm": "mlp_sum_semantic", "comparator": "baseline",
@@ -239,3 +241,18 @@ def test_both_domains_are_drawn_per_question_and_a_pending_one_is_said(tmp_path)
     assert side.loc["02_trufor_fusion", "generated scenes"].startswith("inconclusive: +0.013")
     assert side.loc["02_trufor_fusion", "the embedded answer here"] == "decided here"
     assert side.loc["03_loss_ablations", "generated scenes"] == "—"
+
+
+def test_the_array_tasks_number_the_replication_after_the_pilot(tmp_path):
+    study = _study(tmp_path)
+    tasks = study_tasks(study, "all")
+    confirming = [(t.variant, t.seed) for t in tasks if t.phase == "confirmation"]
+    assert confirming == [
+        (j.variant, j.seed) for j in planned_runs(study, tmp_path, phase="confirmation")
+    ]
+    assert [t.label for t in study_tasks(study, "confirmation")][:2] == [
+        "mlp_sum_semantic/seed200",
+        "baseline/seed200",
+    ]
+    job = resolve_task(study, tmp_path, study_tasks(study, "confirmation")[0])
+    assert job.path == run_dir(tmp_path, "camvid", "mlp_sum_semantic", 200)
