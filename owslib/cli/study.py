@@ -42,8 +42,8 @@ def _index(text: str) -> int | str:
 
 
 def cmd_study(args: argparse.Namespace) -> int:
-    """One mode per call: answers, grid, verify, list, dry-run, pick-arms, one array task, or
-    train the runs and render the notebooks. A signal (Ctrl-C, a scheduler's SIGTERM) ends it
+    """One mode per call: answers, grid, verify, records, list, dry-run, pick-arms, one array task,
+    or train the runs and render the notebooks. A signal (Ctrl-C, a scheduler's SIGTERM) ends it
     with one line: the run keeps its last checkpoint."""
     try:
         return _dispatch(args)
@@ -70,6 +70,8 @@ def _dispatch(args: argparse.Namespace) -> int:
     overrides = {k: v for k, v in params.items() if "__" in k}
     if overrides:  # fail on an unknown key before anything runs (or is recorded)
         ExperimentConfig().override(**overrides)
+    if args.records:
+        return _records(args, study, overrides)
     if args.list or args.dry_run:
         return _list(args, study, overrides)
     if args.pick_arms:
@@ -137,6 +139,29 @@ def _verify(args: argparse.Namespace, study: Study) -> int:
     for line in reports:
         print(line)
     return 0 if all(r.endswith("bit-identical") for r in reports) else 1
+
+
+def _records(args: argparse.Namespace, study: Study, overrides: dict[str, Any]) -> int:
+    """``--records``: the explorer records of the finished runs' anomaly sets, written from their
+    checkpoints (:func:`owslib.runs.run.record_anomaly_sets`), one line per run; exit 1 when a
+    run that needs them has no checkpoint."""
+    from owslib.runs.run import record_anomaly_sets
+    from owslib.study.plan import one_job, planned_runs
+
+    if args.run:
+        jobs = [one_job(study, args.results, args.run)]
+    else:
+        only, seeds = tuple(args.only or ()), _seeds(args)
+        jobs = planned_runs(study, args.results, only=only, seeds=seeds, phase=args.phase)
+    ok = True
+    for job in jobs:
+        cfg = study.config(job.variant, job.seed, **overrides)
+        try:
+            line = record_anomaly_sets(cfg, job.path, force=args.force)
+        except FileNotFoundError as e:
+            line, ok = str(e), False
+        print(f"{job.label}: {line}")
+    return 0 if ok else 1
 
 
 def _seeds(args: argparse.Namespace) -> tuple[int, ...]:
@@ -425,6 +450,14 @@ def _add_run_arguments(s: argparse.ArgumentParser) -> None:
         metavar="VARIANT[/seedK]",
         help="retrain finished runs in a temporary folder in their recorded setup and "
         "compare every metric and history row; exit 1 on a difference (default: none)",
+    )
+    s.add_argument(
+        "--records",
+        action="store_true",
+        help="write the explorer records of the finished runs' anomaly sets "
+        "(anomaly_sets/<name>/explorer.npz) from their checkpoints, training nothing and "
+        "rewriting no other file; a run without a checkpoint is named (exit 1); with --force, "
+        "records already there are written again (default: off)",
     )
     s.add_argument(
         "--answers",

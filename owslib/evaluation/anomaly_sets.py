@@ -5,7 +5,8 @@ A run trained on one dataset (CamVid) is scored on frames of another that hold r
 the benchmark's component metrics on the anomaly's connected components. The frames are resized by
 ``eval__anomaly_scale`` (labels by the nearest pixel). Each set lands in ``metrics.json`` under
 ``anomaly_sets/<name>``, with the same conventions as the test split's anomaly section; a run's
-folder holds each set's files (per-frame rows, curves, anomaly maps) in ``anomaly_sets/<name>/``.
+folder holds each set's files (per-frame rows, curves, anomaly maps and the explorer record of
+the mapped frames, :mod:`owslib.report.anomaly_set_records`) in ``anomaly_sets/<name>/``.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from owslib.paths import resolve
 from owslib.sources import missing_root_message
 
 if TYPE_CHECKING:
+    from owslib.config import ExperimentConfig
     from owslib.engine.experiment import Experiment
 
 #: The component track (the benchmark's minimum sizes) of each SegmentMeIfYouCan-layout dataset.
@@ -46,13 +48,20 @@ def parse_anomaly_sets(spec: str) -> dict[str, Path]:
     return out
 
 
+def anomaly_set_dataset(cfg: ExperimentConfig, name: str, root: Path) -> SMIYCDataset:
+    """The frames of set ``name`` under ``root`` as the evaluation reads them (resized by
+    ``eval__anomaly_scale``; anomaly targets); a missing root raises, naming the command that
+    builds it."""
+    if not root.exists():
+        raise DatasetError(f"eval__anomaly_sets: {missing_root_message(root, name)}")
+    return SMIYCDataset(root, name, build_eval_transforms(scale=cfg.eval.anomaly_scale))
+
+
 def evaluate_anomaly_set(exp: Experiment, name: str, root: Path) -> Evaluation:
     """Every number of one set for ``exp``'s trained model, with its per-frame rows, curves and
     maps (:func:`owslib.report.write_evaluation` writes them; nothing is written here)."""
-    if not root.exists():
-        raise DatasetError(f"eval__anomaly_sets: {missing_root_message(root, name)}")
     cfg = exp.cfg
-    ds = SMIYCDataset(root, name, build_eval_transforms(scale=cfg.eval.anomaly_scale))
+    ds = anomaly_set_dataset(cfg, name, root)
     loader = DataLoader(ds, batch_size=cfg.eval.batch_size, num_workers=0)
     scale = cfg.eval.anomaly_scale
     opts = options_from_config(

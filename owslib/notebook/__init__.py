@@ -7,7 +7,9 @@ the rest (one run per variant and seed, shared between notebooks); then ``nb.tab
 ``nb.delta_figure()``, ``nb.map_figure()`` and ``nb.curves_figure()`` give the comparison with the
 baseline, paired by seed, and write it into the output folder (CSV, markdown, every figure as
 PNG and SVG); each figure is shown inline with alt text. ``nb.side_by_side()`` and
-:func:`explorer` are the widgets, drawn from the runs' explorer records (no checkpoint needed).
+:func:`explorer` are the widgets, drawn from the runs' explorer records (no checkpoint needed);
+with ``anomaly_set="road_anomaly"`` they (and ``nb.map_figure``) show the frames of a run's
+anomaly set instead of its test images.
 
 Its modules, by what a notebook does: ``run`` (set up a run: :func:`setup`, :class:`NotebookRun`),
 ``tables`` and ``figures`` (show results, each written beside the rendered notebook), ``compare``

@@ -9,11 +9,12 @@ from pathlib import Path
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from owslib.evaluation.anomaly_sets import anomaly_set_dataset, parse_anomaly_sets
 from owslib.labels import get_split
 from owslib.notebook.widgets import AnomalyExplorer, FigureBox
 from owslib.paths import resolve
 from owslib.plots.inline import figure_bundle, image_bundle, to_jpeg
-from owslib.report.explorer_record import RECORD_FILE, load_explorer_record
+from owslib.report.explorer_record import load_explorer_record, record_path
 from owslib.report.tables import markdown_table
 from owslib.runs.run import RunResult
 
@@ -104,28 +105,47 @@ def show_table(
     display(Markdown(above + markdown_table(table, note, decimals)))
 
 
-def explorer(run: RunResult) -> FigureBox | None:
+def explorer(run: RunResult, anomaly_set: str = "") -> FigureBox | None:
     """The anomaly explorer of a run, as one output (the live widget in JupyterLab with a kernel;
     in a rendered copy a picture of it): every test image through the model when one is loaded,
     else the images of the run's explorer record (no checkpoint needed). A run with neither (it
-    predates explorer records, and checkpoints are not committed) is said so in one line."""
-    if run.exp is not None:
-        return AnomalyExplorer(run.exp, run.exp.test_loader.dataset).widget
+    predates explorer records, and checkpoints are not committed) is said so in one line.
+    ``anomaly_set`` (one of the run's ``eval__anomaly_sets``, e.g. ``"road_anomaly"``): that set's
+    frames instead (each through a loaded model when the set's data is here, else the set's
+    record), the anomaly mask as the ground truth; the set has no class labels, so the
+    prediction is shown, not scored."""
     variant = run.info.get("variant", run.run_dir.parent.name)
     seed = run.info.get("seed", run.run_dir.name.removeprefix("seed"))
-    if (run.run_dir / RECORD_FILE).is_file():
-        examples = load_explorer_record(run.run_dir / RECORD_FILE)
+    roots = parse_anomaly_sets(run.cfg.eval.anomaly_sets)
+    here = anomaly_set in roots and roots[anomaly_set].is_dir()  # the set's data, to browse
+    if run.exp is not None and (not anomaly_set or here):
+        if not anomaly_set:
+            return AnomalyExplorer(run.exp, run.exp.test_loader.dataset).widget
+        frames = anomaly_set_dataset(run.cfg, anomaly_set, roots[anomaly_set])
+        return AnomalyExplorer(run.exp, frames, target_kind="anomaly").widget
+    path = record_path(run.run_dir, anomaly_set)
+    if path.is_file():
+        examples = load_explorer_record(path)
         palette = get_split(run.cfg.data.split_preset).palette
+        recorded = f"the explorer record of `{variant}` seed {seed}: its {len(examples)} recorded"
         source = (
-            f"the explorer record of `{variant}` seed {seed}: its {len(examples)} recorded "
-            "test images (no model loaded; with one, every test image)"
+            f"{recorded} {anomaly_set} frames (no model loaded; with one, every frame of the set)"
+            if anomaly_set
+            else f"{recorded} test images (no model loaded; with one, every test image)"
         )
         return AnomalyExplorer.from_record(
             examples, palette, delta=run.cfg.eval.delta, source=source
         ).widget
+    if anomaly_set and anomaly_set not in roots:
+        say(
+            f"This run (`{variant}` seed {seed}) was not evaluated on `{anomaly_set}` (its "
+            f"eval__anomaly_sets: {', '.join(roots) or 'none'}), so there is nothing to explore."
+        )
+        return None
+    which = f"explorer records of `{anomaly_set}`" if anomaly_set else "explorer records"
     say(
-        f"This run (`{variant}` seed {seed}) predates explorer records and has no checkpoint, so "
-        f"there is nothing to explore; `python -m owslib study --run {variant}/seed{seed} --profile "
+        f"This run (`{variant}` seed {seed}) predates {which} and has no checkpoint, so there is "
+        f"nothing to explore; `python -m owslib study --run {variant}/seed{seed} --profile "
         f"{run.cfg.profile} --results scratch` retrains it into scratch/ without touching the "
         "committed results."
     )

@@ -15,7 +15,7 @@ from owslib.notebook.display import RUN_FIGURE_ALT, show_image, show_run_figure
 from owslib.paths import resolve
 from owslib.plots import save_figure
 from owslib.plots.embeddings import embedding_pca, norm_histograms
-from owslib.report.explorer_record import RECORD_FILE, load_explorer_record
+from owslib.report.explorer_record import load_explorer_record, record_path
 from owslib.report.run_figures import redraw_run_figure
 from owslib.runs.run import RunResult
 from owslib.study.figures import curves_figure, delta_figure, variant_map_figure
@@ -42,34 +42,40 @@ class RunFigures:
             "per-seed differences; the numbers are in the table above.",
         )
 
-    def map_figure(self, scorer: str = "fused", n_images: int = 4) -> Path | None:
+    def map_figure(
+        self, scorer: str = "fused", n_images: int = 4, anomaly_set: str = ""
+    ) -> Path | None:
         """Every variant's ``scorer`` map of the same test images at the first seed, one scale
         (``maps_<scorer>.png``/``.svg``; shown as a JPEG, a grid of photographs), from the runs'
         explorer records (with each map's per-image AUPR and the unknown objects outlined), else
-        from the maps the runs saved."""
+        from the maps the runs saved. ``anomaly_set`` (e.g. ``"road_anomaly"``): that set's
+        recorded frames, their anomalies outlined (``maps_<scorer>_<set>.png``)."""
         seed = self.study.seeds[0]
         dirs = {v: self.run_path(v, seed) for v in self.spec.variants}
-        records = {
-            v: load_explorer_record(d / RECORD_FILE) if (d / RECORD_FILE).is_file() else None
-            for v, d in dirs.items()
-        }
+        paths = {v: record_path(d, anomaly_set) for v, d in dirs.items()}
+        records = {v: load_explorer_record(p) if p.is_file() else None for v, p in paths.items()}
         root = resolve(self.study.config(self.baseline, seed, **self.overrides).data.root)
         fig = variant_map_figure(
             records,
             scorer,
             self.scorer_range(scorer),
             n_images=n_images,
-            run_dirs=dirs,
-            data_root=root,
+            run_dirs={v: p.parent for v, p in paths.items()},  # beside the maps each run saved
+            data_root=None if anomaly_set else root,
         )
         if fig is None:
             return None
+        what, outlined = (
+            (f"{anomaly_set} frames", "its anomalies")
+            if anomaly_set
+            else ("test images", "the unknown objects")
+        )
         return self.save(
             fig,
-            f"maps_{scorer}",
-            f"{scorer} anomaly maps of {n_images} test images "
+            f"maps_{scorer}_{anomaly_set}" if anomaly_set else f"maps_{scorer}",
+            f"{scorer} anomaly maps of {n_images} {what} "
             f"(rows) by {', '.join(dirs)} (columns) at seed {seed}, on one colour scale, "
-            "the first column the image with the unknown objects outlined.",
+            f"the first column the image with {outlined} outlined.",
             photo=True,
         )
 

@@ -19,11 +19,12 @@ import numpy as np
 from IPython.display import Markdown, display
 
 from owslib.inference.scorers import available_scorers, main_scorer
+from owslib.paths import shown
 from owslib.plots.inline import figure_bundle
 from owslib.plots.maps import map_rows, shared_range
 from owslib.plots.training import colorize
 from owslib.report import predict_example
-from owslib.report.explorer_record import RECORD_FILE, load_explorer_record
+from owslib.report.explorer_record import load_explorer_record, record_path
 from owslib.study.figures import format_score, image_aupr
 
 if TYPE_CHECKING:
@@ -73,19 +74,31 @@ class AnomalyExplorer:
     ``AnomalyExplorer(exp, exp.test_loader.dataset)`` browses every test image through the model;
     :meth:`from_record` the images of a run's explorer record, without a model. ``.widget``
     displays it; :meth:`render` draws one state without a frontend (tests, the static picture).
+    ``target_kind="anomaly"`` (an anomaly set's frames, or its record): the ground truth is the
+    anomaly mask alone, so the second panel is the closed-set prediction, shown and not scored,
+    with the anomalies outlined.
     """
 
-    def __init__(self, exp: Experiment, dataset: Any, *, scorers: tuple[str, ...] = ()) -> None:
+    def __init__(
+        self,
+        exp: Experiment,
+        dataset: Any,
+        *,
+        scorers: tuple[str, ...] = (),
+        target_kind: str = "classes",
+    ) -> None:
         scorers = scorers or available_scorers(exp.bare_model.output_keys)
         self.exp, self.dataset = exp, dataset
         names = list(getattr(dataset, "names", range(len(dataset))))
+        what = "frames of the anomaly set" if target_kind == "anomaly" else "test images"
         self._build(
-            partial(predict_example, exp, dataset, scorers=scorers),
+            partial(predict_example, exp, dataset, scorers=scorers, target_kind=target_kind),
             names,
             scorers,
             exp.split.palette,
             exp.cfg.eval.delta,
-            f"the model: all {len(names)} test images",
+            f"the model: all {len(names)} {what}",
+            target_kind,
         )
 
     @classmethod
@@ -97,18 +110,22 @@ class AnomalyExplorer:
         delta: float = 0.5,
         source: str = "",
     ) -> AnomalyExplorer:
-        """The explorer over a run's recorded examples (:func:`load_explorer_record`)."""
+        """The explorer over a run's recorded examples (:func:`load_explorer_record`), with the
+        record's ground truth (its ``target_kind``)."""
         self = cls.__new__(cls)
         self.exp, self.dataset = None, None
         names = [ex["name"] for ex in examples]
         scorers = tuple(examples[0]["maps"])
+        kind = examples[0].get("target_kind", "classes")
+        what = "frames" if kind == "anomaly" else "test images"
         self._build(
             examples.__getitem__,
             names,
             scorers,
             palette,
             delta,
-            source or f"the run's explorer record: its {len(names)} recorded test images",
+            source or f"the run's explorer record: its {len(names)} recorded {what}",
+            kind,
         )
         return self
 
@@ -120,8 +137,10 @@ class AnomalyExplorer:
         palette: np.ndarray,
         delta: float,
         source: str,
+        target_kind: str = "classes",
     ) -> None:
         self.names, self.scorers, self.palette, self.source = names, scorers, palette, source
+        self.target_kind = target_kind
         self._predict = lru_cache(maxsize=32)(predict)
         self.index = W.IntSlider(0, 0, max(len(names) - 1, 0), description="image")
         self.scorer = W.Dropdown(
@@ -143,9 +162,12 @@ class AnomalyExplorer:
         t = p["target"]
         unknown = p["unknown_mask"]
         score = p["maps"][scorer]
+        anomaly = self.target_kind == "anomaly"
         fig, axes = plt.subplots(1, 4, figsize=(14, 2.8))
         axes[0].imshow(p["image"])
-        axes[1].imshow(colorize(t, self.palette))
+        # an anomaly set's ground truth is its anomaly mask: no class labels to colour or to score
+        # a prediction against, so the prediction is shown beside the outlined anomalies
+        axes[1].imshow(colorize(p["pred"] if anomaly else t, self.palette))
         if unknown.any():
             axes[1].contour(unknown, levels=[0.5], colors="yellow", linewidths=0.8)
         im = axes[2].imshow(score, cmap="magma")
@@ -158,7 +180,9 @@ class AnomalyExplorer:
         axes[3].imshow(overlay)
         titles = (
             "image",
-            "ground truth, unknown outlined",
+            "closed-set prediction (not scored:\nno class labels), anomalies outlined"
+            if anomaly
+            else "ground truth, unknown outlined",
             f"{scorer} score",
             f"> {delta:.2f}: TP green, FP red, FN blue",
         )
@@ -171,11 +195,20 @@ class AnomalyExplorer:
 
     def alt(self) -> str:
         i = self.index.value
+        second, unknowns = (
+            (
+                "the closed-set prediction (not scored: the set has no class labels) with the "
+                "annotated anomalies outlined",
+                "anomalies",
+            )
+            if self.target_kind == "anomaly"
+            else ("its ground truth with the unknown objects outlined", "unknowns")
+        )
         return (
             f"Anomaly explorer, image {i + 1} of {len(self.names)} ({self.names[i]}) from "
-            f"{self.source}: the image, its ground truth with the unknown objects outlined, the "
-            f"{self.scorer.value} score and the pixels above δ = {self.delta.value:.2f} "
-            "(true positives green, false positives red, missed unknowns blue)."
+            f"{self.source}: the image, {second}, the {self.scorer.value} score and the pixels "
+            f"above δ = {self.delta.value:.2f} (true positives green, false positives red, "
+            f"missed {unknowns} blue)."
         )
 
     def _picture(self) -> tuple[plt.Figure, str]:
@@ -203,8 +236,9 @@ class SideBySide:
     else the 1st-99th percentiles of both maps), beside the image with the unknown objects
     outlined, each with its per-image AUPR. ``records`` maps ``(variant, seed)`` to a run's
     explorer record, or the path of its ``explorer.npz`` (read when first shown); ``ranges`` the
-    scorers' fixed ranges (None: unbounded). ``.widget`` displays it; :meth:`render` draws one
-    state without a frontend."""
+    scorers' fixed ranges (None: unbounded); ``anomaly_set``: the records are of that set's
+    frames (its anomalies outlined, the AUPR against its anomaly mask). ``.widget`` displays it;
+    :meth:`render` draws one state without a frontend."""
 
     def __init__(
         self,
@@ -212,11 +246,13 @@ class SideBySide:
         *,
         ranges: Mapping[str, tuple[float, float] | None] | None = None,
         baseline: str = "",
+        anomaly_set: str = "",
     ) -> None:
         if not records:
             raise ValueError("SideBySide needs at least one run's explorer record")
         self._records = dict(records)
         self.ranges = dict(ranges or {})
+        self.anomaly_set = anomaly_set
         variants = list(dict.fromkeys(v for v, _ in self._records))
         left = baseline if baseline in variants else variants[0]
         right = next((v for v in variants if v != left), left)
@@ -268,8 +304,9 @@ class SideBySide:
             "maps": maps,
         }
         fig = map_rows([row], cols, scorer=scorer, value_range=value_range, notes=notes)
+        where = f", a {self.anomaly_set} frame" if self.anomaly_set else ""
         fig.suptitle(
-            f"seed {seed}: {a} and {b} on one colour scale (AUPR from the runs' 8-bit "
+            f"seed {seed}{where}: {a} and {b} on one colour scale (AUPR from the runs' 8-bit "
             "explorer records)",
             fontsize=9,
         )
@@ -284,8 +321,13 @@ class SideBySide:
             else f"{v} has no {scorer} scorer"
             for v in dict.fromkeys((a, b))
         )
+        what, outlined = (
+            (f"{self.anomaly_set} frame", "its anomalies")
+            if self.anomaly_set
+            else ("image", "the unknown objects")
+        )
         return (
-            f"Side by side, seed {seed}, image {image}: the image with the unknown objects "
+            f"Side by side, seed {seed}, {what} {image}: the image with {outlined} "
             f"outlined, and the {scorer} maps of {a} and {b} on one colour scale ({auprs})."
         )
 
@@ -334,40 +376,54 @@ class RunWidgets:
     """The widgets of :class:`~owslib.notebook.run.NotebookRun`, drawn from its runs' explorer
     records."""
 
-    def side_by_side(self, scorer: str = "fused") -> FigureBox | None:
+    def side_by_side(self, scorer: str = "fused", anomaly_set: str = "") -> FigureBox | None:
         """Two variants' maps of one test image on one colour scale, with their per-image AUPR
         (:class:`SideBySide`), from the explorer records of this notebook's runs
         (notebook 01, which has one variant: of every run of the study) at every seed that has
         them (the confirmation's fresh seeds too), each variant with its own scorers; None, with
-        one line saying why, when no run has a record yet."""
+        one line saying why, when no run has a record yet. ``anomaly_set`` (e.g.
+        ``"road_anomaly"``): the records of that set's frames instead of the test images."""
         variants = self.spec.variants if len(self.spec.variants) > 1 else tuple(self.study.variants)
-        records = self.explorer_records(variants)
+        records = self.explorer_records(variants, anomaly_set)
         if not records:
-            display(
-                Markdown(
-                    "No explorer record among these runs yet: they predate `explorer.npz`, which "
-                    "every run now writes; the side-by-side view appears once they are retrained."
-                )
-            )
+            display(Markdown(_no_record_line(anomaly_set, shown(self.study.path))))
             return None
         scorers = {s for path in records.values() for s in _record_scorers(path)}
         ranges = {s: self.scorer_range(s) for s in scorers}
-        view = SideBySide(records, ranges=ranges, baseline=self.baseline)
+        view = SideBySide(records, ranges=ranges, baseline=self.baseline, anomaly_set=anomaly_set)
         if scorer in view.scorer.options:
             view.scorer.value = scorer
         return view.widget
 
-    def explorer_records(self, variants: tuple[str, ...]) -> dict[tuple[str, int], Path]:
+    def explorer_records(
+        self, variants: tuple[str, ...], anomaly_set: str = ""
+    ) -> dict[tuple[str, int], Path]:
         """``(variant, seed) -> explorer.npz`` of every finished run of ``variants`` that wrote one,
-        at any seed (the study's and the confirmation's), seeds in order."""
+        at any seed (the study's and the confirmation's), seeds in order; ``anomaly_set``: its
+        record of that set (:func:`~owslib.report.explorer_record.record_path`)."""
         found = {}
+        in_run = record_path("", anomaly_set).as_posix()
         for v in variants:
             folder = self.run_path(v, 0).parent
-            for path in folder.glob("seed*/" + RECORD_FILE):
-                seed = int(path.parent.name.removeprefix("seed"))
+            for path in folder.glob(f"seed*/{in_run}"):
+                seed = int(path.relative_to(folder).parts[0].removeprefix("seed"))
                 if self.finished(v, seed):
                     found[v, seed] = path
         return dict(sorted(found.items(), key=lambda kv: (kv[0][1], variants.index(kv[0][0]))))
+
+
+def _no_record_line(anomaly_set: str, study_file: str) -> str:
+    """Why the side-by-side view is not shown: no run has the record it draws from."""
+    if not anomaly_set:
+        return (
+            "No explorer record among these runs yet: they predate `explorer.npz`, which "
+            "every run now writes; the side-by-side view appears once they are retrained."
+        )
+    return (
+        f"No explorer record of `{anomaly_set}` among these runs yet: `python -m owslib study "
+        f"--study {study_file} --records` writes them from the runs' checkpoints (every run "
+        "evaluated on an anomaly set now writes its own)."
+    )
 
 
 def _record_scorers(path: Path) -> list[str]:

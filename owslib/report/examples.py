@@ -11,6 +11,7 @@ from owslib.data import denormalize
 from owslib.inference.scorers import anomaly_scores, available_scorers, main_scorer
 from owslib.labels import unknown_mask
 from owslib.models.outputs import SEM_LOGITS
+from owslib.report.explorer_record import TARGET_KINDS
 
 if TYPE_CHECKING:
     from owslib.engine.experiment import Experiment
@@ -41,10 +42,20 @@ def pick_examples(dataset, num_known: int, n: int) -> list[int]:
 
 @torch.no_grad()
 def predict_example(
-    exp: Experiment, dataset, index: int, *, scorers: tuple[str, ...] = ()
+    exp: Experiment,
+    dataset,
+    index: int,
+    *,
+    scorers: tuple[str, ...] = (),
+    target_kind: str = "classes",
 ) -> dict[str, Any]:
     """One image through the model: ``name``, ``image`` (uint8 HWC), ``target``, ``pred``,
-    ``maps`` (one anomaly map per scorer) and ``unknown_mask``, as numpy arrays."""
+    ``maps`` (one anomaly map per scorer) and ``unknown_mask``, as numpy arrays, and
+    ``target_kind``. ``target_kind="anomaly"``: ``dataset``'s targets are anomaly labels (0 known,
+    1 anomaly, 255 void: a SegmentMeIfYouCan-layout set), whose anomaly pixels are the unknown
+    ones."""
+    if target_kind not in TARGET_KINDS:
+        raise ValueError(f"target_kind {target_kind!r}; choose one of {TARGET_KINDS}")
     image, target = dataset[index]
     exp.bare_model.eval()
     outputs = exp.bare_model(image.unsqueeze(0).to(exp.device))
@@ -52,13 +63,15 @@ def predict_example(
     scorers = scorers or available_scorers(exp.bare_model.output_keys)
     maps = anomaly_scores(outputs, exp.stats, xi=cfg.xi, min_std=cfg.min_std, scorers=scorers)
     t = target.numpy()
+    unknown = t == 1 if target_kind == "anomaly" else unknown_mask(t, exp.split.num_known)
     return {
         "name": dataset.names[index] if hasattr(dataset, "names") else str(index),
         "image": denormalize(image),
         "target": t,
         "pred": outputs[SEM_LOGITS].max(dim=1).indices[0].cpu().numpy(),
         "maps": {name: m[0].cpu().numpy() for name, m in maps.items()},
-        "unknown_mask": unknown_mask(t, exp.split.num_known),
+        "unknown_mask": unknown,
+        "target_kind": target_kind,
     }
 
 

@@ -73,6 +73,13 @@ def write_curves(
     return {"curves": "curves.csv", "pr_curves": "pr_curves.png", "roc_curves": "roc_curves.png"}
 
 
+def map_stem(name: str) -> str:
+    """The file-name stem of an image's anomaly maps (``<stem>_<scorer>.png`` and
+    ``<stem>_image.png``): its name, each run of characters other than letters, digits, ``.`` and
+    ``-`` replaced by ``_``."""
+    return re.sub(r"[^\w.-]+", "_", name)
+
+
 def save_anomaly_maps(
     folder: str | Path,
     name: str,
@@ -87,7 +94,7 @@ def save_anomaly_maps(
     from PIL import Image
 
     folder = Path(folder)
-    safe = re.sub(r"[^\w.-]+", "_", name)
+    safe = map_stem(name)
     arrays = {s: np.asarray(m, dtype=np.float32) for s, m in maps.items()}
     with atomic_path(folder / f"{safe}_image.png") as tmp:
         Image.fromarray(np.asarray(image, dtype=np.uint8)).save(tmp, format="PNG")

@@ -38,7 +38,8 @@ from owslib.inference.scorers import get_scorer
 from owslib.io import atomic_write_json, read_json, sha256_file
 from owslib.paths import resolve, shown
 from owslib.report import metrics_tables, write_evaluation
-from owslib.report.explorer_record import RECORD_FILE, write_explorer_record
+from owslib.report.anomaly_set_records import write_anomaly_set_records
+from owslib.report.explorer_record import RECORD_FILE, record_path, write_explorer_record
 from owslib.runs.lock import input_lock, run_lock
 from owslib.runs.setup import fingerprint, observed
 from owslib.runs.supersede import move_aside
@@ -100,7 +101,8 @@ def run_experiment(
     """Train and evaluate ``cfg`` into ``run_dir``, or reuse the finished run there.
 
     Writes ``config.json``, checkpoints, ``history.csv``/``log.jsonl``, ``metrics.json`` and its
-    tables, per-image metrics, curves, anomaly maps, the figures of :data:`FIGURES` and
+    tables, per-image metrics, curves, anomaly maps, the explorer records of the test split and of
+    each anomaly set, the figures of :data:`FIGURES` and
     ``run.json`` (status, wall seconds of training and evaluation, owslib version, git commit,
     host, device, the CPU (model, vector ISA, native bfloat16), and ``extra_info`` such as the
     variant and seed). A failed run is recorded as ``failed`` in ``run.json`` with its error, then
@@ -213,6 +215,7 @@ def _train_and_evaluate(
     for name, ev in anomaly_sets.items():  # each set's files in a folder of its own
         write_evaluation(run_dir / "anomaly_sets" / name, ev, name, cfg.data.split_preset)
         result.setdefault("anomaly_sets", {})[name] = dict(ev) | {"folder": f"anomaly_sets/{name}/"}
+    write_anomaly_set_records(exp, run_dir)  # their explorer without a checkpoint (no number)
     tables = write_evaluation(run_dir, result, cfg.data.dataset, cfg.data.split_preset)
     figures = write_figures(exp, run_dir, history, tables)
     try:  # a view for notebook 04; a failure here does not undo a finished run
@@ -346,6 +349,39 @@ def _reuse(cfg: ExperimentConfig, run_dir: Path, load_model: bool) -> RunResult:
     )
     info = read_run_info(run_dir) or {}
     return RunResult(run_dir, cfg, metrics, tables, history, info, exp, True, figures)
+
+
+def record_anomaly_sets(cfg: ExperimentConfig, run_dir: str | Path, *, force: bool = False) -> str:
+    """Write the explorer records of a finished run's anomaly sets
+    (:func:`~owslib.report.anomaly_set_records.write_anomaly_set_records`) from its checkpoint:
+    nothing is trained or evaluated, no other file of the run is written. Returns one line saying
+    what was done; a run that is not a finished run of ``cfg``, or has no anomaly set, is left
+    alone, and so is one with its records unless ``force``. Raises FileNotFoundError naming the
+    checkpoint when the records are to be written and the run has none."""
+    run_dir = Path(run_dir)
+    if not is_finished(run_dir, cfg):
+        return "not a finished run of this config: left alone"
+    sets = [
+        n
+        for n in parse_anomaly_sets(cfg.eval.anomaly_sets)
+        if (run_dir / "anomaly_sets" / n).is_dir()
+    ]
+    if not sets:
+        return "evaluated on no anomaly set: nothing to record"
+    if not force and all(record_path(run_dir, n).is_file() for n in sets):
+        return f"has the records of {', '.join(sets)}: left alone (--force writes them again)"
+    if not (run_dir / CHECKPOINT_NAME).is_file():
+        raise FileNotFoundError(
+            f"{shown(run_dir)}: no checkpoint {CHECKPOINT_NAME}, so no explorer record of "
+            f"{', '.join(sets)}: it needs the trained model (checkpoints are not committed); "
+            "retrain the run to write them"
+        )
+    written = write_anomaly_set_records(_reuse(cfg, run_dir, load_model=True).exp, run_dir)
+    if not written:
+        return f"saved no anomaly maps of {', '.join(sets)} (eval__n_examples=0): nothing to record"
+    return "wrote " + ", ".join(
+        f"{shown(p)} ({p.stat().st_size / 1e3:.0f} kB)" for p in written.values()
+    )
 
 
 def _provenance() -> dict[str, Any]:

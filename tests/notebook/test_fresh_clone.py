@@ -12,7 +12,6 @@ import ipywidgets as W
 import matplotlib
 import numpy as np
 import pandas as pd
-import pytest
 
 matplotlib.use("Agg")
 
@@ -110,17 +109,6 @@ def fresh_clone_results(tmp_path: Path, *, records: bool = True) -> tuple[Path, 
                 d / RECORD_FILE, _examples(k, rng, 0.5 if variant == "focal" else 0.2)
             )
     return study_file, results
-
-
-@pytest.fixture()
-def shown(monkeypatch) -> list:
-    """Everything the notebook helpers display (the objects, or the raw bundles)."""
-    import IPython.display
-
-    seen = []
-    monkeypatch.setattr(IPython.display, "display", lambda *objs, **kw: seen.extend(objs))
-    monkeypatch.setattr("owslib.notebook.widgets.display", lambda *objs, **kw: seen.extend(objs))
-    return seen
 
 
 def _text(objs) -> str:
