@@ -25,6 +25,25 @@ CAMVID_STEMS = {
 }
 #: RoadAnomaly frames; the last has no instance map (as 14 of the 60 real frames).
 ROAD_ANOMALY_FIDS = ("animals01_cows", "cones02_road", "rocks03_slide")
+#: RoadAnomaly's credits as it writes them: every frame open (CC BY-SA, CC0) but ``cones02_road``,
+#: credited to a web page only ("provided for research purposes": scored, never pictured).
+ROAD_ANOMALY_CREDITS = """The images are provided for research purposes.
+We do not own the images; the authors and sources are listed below.
+
+The annotations (labels) are under CC BY-SA 4.0 https://creativecommons.org/licenses/by-sa/4.0/
+
+
+animals01_cows
+\tA. Farmer, CC BY-SA 4.0 https://creativecommons.org/licenses/by-sa/4.0/
+\thttps://commons.wikimedia.org/wiki/File:Cows.jpg
+
+cones02_road
+\tSome news site
+\thttps://example.com/cones
+
+rocks03_slide
+\tB. Walker, CC0 https://creativecommons.org/publicdomain/zero/1.0/deed.en
+"""
 
 
 def rgb(name: str, h: int, w: int) -> np.ndarray:
@@ -81,6 +100,6 @@ def write_road_anomaly(clone: Path) -> Path:
             save(labels / "labels_instance.png", (semantic > 0).astype(np.uint8) * (i + 1))
     names = [f"{fid}.jpg" for fid in ROAD_ANOMALY_FIDS]
     (root / "frame_list.json").write_text(json.dumps(names[::-1], indent="\t"))
-    (root / "credits.txt").write_text("The images are provided for research purposes.\n")
+    (root / "credits.txt").write_text(ROAD_ANOMALY_CREDITS)
     (root / "readme.md").write_text("# Road Anomaly dataset\n")
     return root

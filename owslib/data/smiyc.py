@@ -38,6 +38,7 @@ from owslib.data.validation import (
     validate_pair,
     write_bad_report,
 )
+from owslib.data.credits import open_licence_frames
 from owslib.labels import IGNORE_INDEX
 from owslib.sources import LABEL_SUFFIX, TRACKS
 
@@ -158,6 +159,15 @@ class SMIYCDataset(ImageLabelPairs):
                 log.warning("%s: skipped %d bad files: %s", what, len(self.skipped),
                             names([Path(b.path) for b in self.skipped]))
         return good
+
+    def may_picture(self, index: int) -> bool:
+        """Whether frame ``index`` may be pictured in committed results: every frame, unless the
+        track holds a ``credits.txt`` (RoadAnomaly's), then only those under an open licence
+        (:func:`owslib.data.credits.open_licence_frames`)."""
+        if not hasattr(self, "_open_frames"):
+            credits = self.root / "credits.txt"
+            self._open_frames = open_licence_frames(credits) if credits.is_file() else None
+        return self._open_frames is None or self.names[index] in self._open_frames
 
     def load_target(self, index: int) -> np.ndarray:
         """The uint8 anomaly label map (0 known, 1 anomaly, 255 ignore) of sample ``index``."""

@@ -349,6 +349,9 @@ def evaluate_model(
     n_total = len(loader.dataset) if hasattr(loader, "dataset") else None
     gt_names = list(class_names) + list(unknown_names)
     run = _Pass(opts, num_classes, gt_names, names or image_names(loader), n_total)
+    may_picture = getattr(getattr(loader, "dataset", None), "may_picture", None)
+    if may_picture is not None:  # a frame whose licence allows no picture is scored, not drawn
+        run.map_at = {i for i in run.map_at if may_picture(i)}
     for image, target in loader:
         image, target = image.to(device), target.to(device)
         run.step(image, _forward(model, image, device, opts.amp), target, stats)

@@ -65,6 +65,9 @@ def test_every_frame_is_scored_by_every_scorer_with_components(experiment, built
         pooled = ra["anomaly"][scorer]["pooled"]
         assert 0.0 <= pooled["aupr"] <= 1.0 and 0.0 <= pooled["auroc"] <= 1.0
     assert "siou" in ra["components"]["fused"]
+    assert len(ra.rows) == len(ROAD_ANOMALY_FIDS)  # every frame scored ...
+    # ... but only the openly licensed ones pictured (cones02_road: credited to a web page only)
+    assert {m["name"] for m in ra.maps} == {"animals01_cows", "rocks03_slide"}
 
 
 def test_resized_frames_scale_the_component_sizes(experiment, built):
