@@ -279,7 +279,7 @@ def _train_and_render(
     """Train the runs (``--run``: one, in this process), then render the notebooks (not with
     ``--train-only`` nor ``--run``). A screening finished during the pass goes on to its
     confirmation."""
-    from owslib.study.plan import one_job, planned_runs, train_runs
+    from owslib.study.plan import MissingDataError, one_job, planned_runs, train_runs
     from owslib.study.processes import BUSY_EXIT
     from owslib.study.render import notebook_parameters, render
 
@@ -299,14 +299,20 @@ def _train_and_render(
         )
 
     todo = [one_job(study, args.results, args.run)] if args.run else plan()
-    outcome = train_runs(
-        study,
-        todo,
-        rerun_failed=args.rerun_failed,
-        force=args.force,
-        jobs=args.jobs,
-        overrides=overrides,
-    )
+    try:
+        outcome = train_runs(
+            study,
+            todo,
+            rerun_failed=args.rerun_failed,
+            force=args.force,
+            jobs=args.jobs,
+            overrides=overrides,
+        )
+    except MissingDataError as e:
+        if not args.skip_without_data:
+            raise
+        print(f"skipped: {e}")
+        return 0
     while not args.run and not outcome["interrupted"]:  # confirmations picked meanwhile
         more = [j for j in plan() if j.path not in {t.path for t in todo}]
         if not more:
@@ -366,6 +372,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--rerun-failed", action="store_true", help="retry runs that failed before")
     s.add_argument("--render-only", action="store_true", help="render notebooks, train nothing")
     s.add_argument("--train-only", action="store_true", help="train runs, render no notebook")
+    s.add_argument(
+        "--skip-without-data",
+        action="store_true",
+        help="when runs must train and their dataset is not here, say how to get it and exit 0 "
+        "(make study: the real-scene study on a machine without its data)",
+    )
     s.add_argument(
         "-p",
         "--param",

@@ -16,11 +16,16 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from owslib.config import ExperimentConfig
+from owslib.data.validation import DatasetError
 from owslib.engine.logging import format_duration
+from owslib.evaluation.anomaly_sets import parse_anomaly_sets
+from owslib.paths import resolve
 from owslib.runs.lock import is_busy, lock_path
 from owslib.runs.run import read_run_info
 from owslib.runs.setup import IN_SETUP_VARIABLE
 from owslib.runs.supersede import move_aside
+from owslib.sources import missing_root_message
 from owslib.study.arms import confirmation_runs, record_pick, screening_state
 from owslib.study.estimate import (
     DEFAULT_PRETRAIN_S,
@@ -227,6 +232,24 @@ def _queue(
     return queue, stale
 
 
+class MissingDataError(DatasetError):
+    """Runs must train and a dataset they read is not here (the message says how to get it)."""
+
+
+def missing_data(cfg: ExperimentConfig) -> list[str]:
+    """What a run of ``cfg`` reads and is not here: its dataset root (a real dataset; the embedded
+    one is generated) and every anomaly set of ``eval__anomaly_sets``, each as the one line that
+    says how to get it."""
+    out = []
+    root = resolve(cfg.data.root)
+    if cfg.data.dataset != "embedded" and not root.exists():
+        out.append(missing_root_message(root, cfg.data.dataset))
+    for name, path in parse_anomaly_sets(cfg.eval.anomaly_sets).items():
+        if not resolve(path).exists():
+            out.append(missing_root_message(resolve(path), name))
+    return out
+
+
 def train_runs(
     study: Study,
     all_jobs: list[RunJob],
@@ -260,6 +283,13 @@ def train_runs(
     queue, stale = _queue(
         study, all_jobs, outcome, overrides, rerun_failed=rerun_failed, force=force
     )
+    if queue:  # say once, before any run starts, that the data to train them is not here
+        missing = missing_data(study.config(queue[0].variant, queue[0].seed, **overrides))
+        if missing:
+            raise MissingDataError(
+                f"{len(queue)} run(s) of {study.path} must train and need data that is not "
+                f"here: " + "; ".join(missing)
+            )
     here: list[tuple[str, dict[str, Any]]] = []  # the runs this process trained, for the ETA
 
     def train(n_job: tuple[int, RunJob]) -> str:
