@@ -11,7 +11,7 @@ from typing import Any
 
 from owslib.cli.data import register as register_data_commands
 from owslib.cli.evaluate import register as register_evaluate_command
-from owslib.cli.study import register as register_study_command
+from owslib.cli.study_args import register as register_study_command
 from owslib.cli.train import register as register_train_command
 from owslib.config import ConfigError
 from owslib.runs.setup import IN_SETUP_VARIABLE
