@@ -67,7 +67,12 @@ def _answers(args: argparse.Namespace) -> int:
 
     study = load_study(args.study, profile=args.profile)
     if args.answers == "-":
-        print(answers_markdown(study, args.results), end="")
+        if study.replication is not None:
+            from owslib.study.real_answers import real_answers_markdown
+
+            print(real_answers_markdown(study, args.results), end="")
+        else:
+            print(answers_markdown(study, args.results), end="")
     else:
         write_answers(args.answers, study, args.results)
         print(f"wrote the table of answers in {args.answers}")

@@ -302,6 +302,7 @@ class SideBySide:
             "image": first["image"],
             "unknown_mask": first["unknown_mask"],
             "maps": maps,
+            "target_kind": first.get("target_kind"),
         }
         fig = map_rows([row], cols, scorer=scorer, value_range=value_range, notes=notes)
         where = f", a {self.anomaly_set} frame" if self.anomaly_set else ""

@@ -30,7 +30,8 @@ def map_rows(
     value_range: tuple[float, float] | None = None,
     notes: Mapping[tuple[int, str], str] | None = None,
 ) -> plt.Figure:
-    """Rows of ``{"name", "image", "unknown_mask" (or None), "maps": {column: map}}``; a map is an
+    """Rows of ``{"name", "image", "unknown_mask" (or None), "maps": {column: map}}`` (and
+    ``"target_kind": "anomaly"`` for an anomaly set's frames, whose mask is the anomalies); a map is an
     (H, W) array of ``scorer`` values drawn with magma on ``value_range`` (None: the 1st-99th
     percentiles of every map shown, pooled), or an (H, W, 3) picture already coloured (a run's
     saved PNG), or missing. Unknown objects are outlined on the image and on every map;
@@ -79,7 +80,8 @@ def map_rows(
                 ax.contour(mask, levels=[0.5], colors=OUTLINE, linewidths=0.8)
     masks = [r.get("unknown_mask") for r in rows]
     outlined = any(m is not None and bool(np.asarray(m).any()) for m in masks)
-    titles = ["image, unknown outlined" if outlined else "image", *columns]
+    what = "anomalies" if any(r.get("target_kind") == "anomaly" for r in rows) else "unknown"
+    titles = [f"image, {what} outlined" if outlined else "image", *columns]
     for c, title in enumerate(titles):
         axes[0, c].set_title(fit(title, title_chars), fontsize=head)
     for ax in axes.ravel():

@@ -127,6 +127,7 @@ def variant_map_figure(
                 "image": image,
                 "maps": maps,
                 "unknown_mask": None if known is None else known["unknown_mask"],
+                "target_kind": "classes" if known is None else known.get("target_kind"),
             }
         )
     if not rows:

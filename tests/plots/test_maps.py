@@ -48,6 +48,9 @@ def test_map_rows_outline_unknowns_and_keep_labels_whole_and_readable(n_columns)
     maps = axes[1 : n_columns + 1]  # the first row's maps: one colour scale
     assert {(ax.images[0].norm.vmin, ax.images[0].norm.vmax) for ax in maps} == {(0.0, 1.0)}
     assert axes[1].get_xlabel() == "AUPR 0.500"
+    frames = [{**row, "target_kind": "anomaly"}]  # an anomaly set's frame: its mask, the anomalies
+    titled = map_rows(frames, columns, scorer="fused", value_range=(0, 1)).axes[0].get_title()
+    assert titled.replace("\n", " ") == "image, anomalies outlined"
     # legible at 100 % zoom: a page shows the figure at most PAGE_IN wide, so every label keeps
     # at least 11 px there (8 pt at 120 dpi on a figure the page does not shrink)
     shrink = min(1.0, PAGE_IN / fig.get_figwidth())
