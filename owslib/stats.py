@@ -259,7 +259,10 @@ def _t_power(effect: float, sd_diff: float, n: np.ndarray, alpha: float) -> np.n
 
 def t_test_power(nc: float | np.ndarray, df: float | np.ndarray, alpha: float) -> np.ndarray:
     """Power of a two-sided t-test at level ``alpha`` with ``df`` degrees of freedom when the
-    statistic's noncentrality is ``nc`` (true effect / its standard error)."""
+    statistic's noncentrality is ``nc`` (true effect / its standard error); ValueError on a
+    non-finite ``nc`` or ``df`` (a power computed from an infinite variance bound is no power)."""
+    if not (np.all(np.isfinite(nc)) and np.all(np.isfinite(df)) and np.all(np.asarray(df) > 0)):
+        raise ValueError(f"t_test_power: finite nc and df > 0 needed, got nc={nc!r}, df={df!r}")
     crit = stats.t.ppf(1.0 - alpha / 2.0, df)
     power = np.asarray(stats.nct.sf(crit, df, nc) + stats.nct.cdf(-crit, df, nc), dtype=float)
     if np.isnan(power).any():  # scipy's noncentral t fails at some (df, nc), e.g. df = 1, nc ≈ 28

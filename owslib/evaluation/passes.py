@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
@@ -27,7 +27,7 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from torch.utils.data import DataLoader, SequentialSampler
+from torch.utils.data import DataLoader, SequentialSampler, Subset
 
 from owslib.data import denormalize
 from owslib.distributed import ShardSampler
@@ -72,6 +72,15 @@ log = logging.getLogger(__name__)
 
 def _distributed() -> bool:
     return dist.is_available() and dist.is_initialized()
+
+
+def _picture_rule(dataset) -> Callable[[int], bool] | None:
+    """``dataset``'s ``may_picture`` (index → whether its licence allows a committed picture),
+    looked up through a :class:`torch.utils.data.Subset` (``--max-images``); None: every image."""
+    if isinstance(dataset, Subset):
+        inner = _picture_rule(dataset.dataset)
+        return None if inner is None else (lambda i: inner(dataset.indices[i]))
+    return getattr(dataset, "may_picture", None)
 
 
 def image_names(loader: Iterable) -> list[str] | None:
@@ -349,7 +358,7 @@ def evaluate_model(
     n_total = len(loader.dataset) if hasattr(loader, "dataset") else None
     gt_names = list(class_names) + list(unknown_names)
     run = _Pass(opts, num_classes, gt_names, names or image_names(loader), n_total)
-    may_picture = getattr(getattr(loader, "dataset", None), "may_picture", None)
+    may_picture = _picture_rule(getattr(loader, "dataset", None))
     if may_picture is not None:  # a frame whose licence allows no picture is scored, not drawn
         run.map_at = {i for i in run.map_at if may_picture(i)}
     for image, target in loader:

@@ -14,7 +14,7 @@ import pandas as pd
 
 from owslib import stats
 from owslib.paths import resolve
-from owslib.study.real_scenes import replication_answers, run_rows
+from owslib.study.real_scenes import pair_runs, replication_answers, run_rows
 from owslib.study.replication import ReplicationQuestion
 from owslib.study.sentences import signed
 from owslib.study.studyfile import Study, load_study
@@ -53,8 +53,9 @@ def replication_secondary(
     """``arm − comparator`` on every endpoint of :data:`SECONDARY` over ``seeds`` (the seeds with
     both runs finished), each with its paired t interval over seeds (exploratory, uncorrected) and
     the seeds where the arm is higher; ``primary`` flags the question's endpoint."""
+    paired = [seed for seed, _, _ in pair_runs(study, results, q, seeds)]  # one setup
     rows = run_rows(study, results, q.scorer or "fused")
-    rows = rows[rows["seed"].isin(seeds)]
+    rows = rows[rows["seed"].isin(paired)]
     arm = rows[rows["variant"] == q.arm].set_index("seed")
     comp = rows[rows["variant"] == q.comparator].set_index("seed")
     common = arm.index.intersection(comp.index)
@@ -73,9 +74,10 @@ def replication_secondary(
                 "lo": t.lo,
                 "hi": t.hi,
                 "n_higher": int((d > 0).sum()),
+                "n_lower": int((d < 0).sum()),
             }
         )
-    columns = ["endpoint", "primary", "n_pairs", "mean", "lo", "hi", "n_higher"]
+    columns = ["endpoint", "primary", "n_pairs", "mean", "lo", "hi", "n_higher", "n_lower"]
     return pd.DataFrame(out, columns=columns)
 
 
@@ -86,7 +88,7 @@ def also_moved(sec: pd.DataFrame) -> str:
     moved = []
     for r in sec[~sec["primary"]].itertuples():
         if r.lo > 0 or r.hi < 0:
-            side = f"higher on {r.n_higher}" if r.mean > 0 else f"lower on {r.n_pairs - r.n_higher}"
+            side = f"higher on {r.n_higher}" if r.mean > 0 else f"lower on {r.n_lower}"
             moved.append(
                 f"{r.endpoint} {signed(r.mean)} [{signed(r.lo)}, {signed(r.hi)}], "
                 f"{side}/{r.n_pairs} seeds"

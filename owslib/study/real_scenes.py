@@ -2,11 +2,15 @@
 beside the published results that give them context (``07_real_scenes``).
 
 Every number is read back from a run's ``metrics.json`` (CamVid's test split at the top level,
-RoadAnomaly under ``anomaly_sets/road_anomaly``); nothing here computes a metric.
+RoadAnomaly under ``anomaly_sets/road_anomaly``, its frames in ``per_image.csv``); nothing here
+computes a metric. On them: the pre-registered replication's verdicts
+(:func:`replication_answers`) and the seeds its plan takes from the pilot (:func:`seed_plan`).
 """
 
 from __future__ import annotations
 
+import logging
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +24,8 @@ from owslib.study.crossed import crossed_power, crossed_t
 from owslib.study.replication import Replication, ReplicationQuestion, outcome
 from owslib.study.results import run_fingerprint
 from owslib.study.studyfile import Study, run_dir
+
+log = logging.getLogger(__name__)
 
 ANOMALY_SET = "road_anomaly"
 #: Published numbers for context (other training data, resolution and backbones: not targets).
@@ -126,18 +132,31 @@ def frame_values(run: Path, anomaly_set: str, scorer: str) -> pd.Series | None:
     return table.set_index("image")[column]
 
 
-def _pair_runs(
+def pair_runs(
     study: Study, results: str | Path, q: ReplicationQuestion, seeds: tuple[int, ...]
 ) -> list[tuple[int, Path, Path]]:
-    """The seeds at which both the arm's and the comparator's runs are finished, in one setup
-    (equal fingerprints: pairs never cross setups)."""
-    out = []
+    """The seeds at which both the arm's and the comparator's runs are finished in the study's one
+    setup: the fingerprint most of the finished runs of its variants share at ``seeds``. A run in
+    another setup is left out, with a warning naming it (pairs never cross setups)."""
+    found = {}
     for seed in seeds:
-        a, c = (run_dir(results, study.profile, v, seed) for v in (q.arm, q.comparator))
-        if (a / "metrics.json").is_file() and (c / "metrics.json").is_file():
-            if run_fingerprint(a) == run_fingerprint(c):
-                out.append((seed, a, c))
-    return out
+        for v in (q.arm, q.comparator):
+            path = run_dir(results, study.profile, v, seed)
+            if (path / "metrics.json").is_file():
+                found[v, seed] = (path, run_fingerprint(path))
+    if not found:
+        return []
+    common = Counter(fp for _, fp in found.values()).most_common(1)[0][0]
+    for path, fp in found.values():
+        if fp != common:
+            log.warning(
+                "%s: trained in another setup (fingerprint %s, not %s): left out", path, fp, common
+            )
+    return [
+        (seed, found[q.arm, seed][0], found[q.comparator, seed][0])
+        for seed in seeds
+        if all(found.get((v, seed), (None, ""))[1] == common for v in (q.arm, q.comparator))
+    ]
 
 
 def frame_differences(
@@ -150,12 +169,14 @@ def frame_differences(
     """``arm − comparator`` of a per-frame endpoint, seeds (rows) × frames (columns), for the
     seeds with both runs finished in one setup."""
     rows = {}
-    for seed, a, c in _pair_runs(study, results, q, seeds):
+    for seed, a, c in pair_runs(study, results, q, seeds):
         arm, comp = frame_values(a, anomaly_set, q.scorer), frame_values(c, anomaly_set, q.scorer)
         if arm is None or comp is None:
             continue
         if set(arm.index) != set(comp.index):
             raise ValueError(f"{a} and {c}: their {anomaly_set} frames differ")
+        if rows and set(arm.index) != set(next(iter(rows.values())).index):
+            raise ValueError(f"{a}: its {anomaly_set} frames differ from the other seeds'")
         rows[seed] = arm - comp
     return pd.DataFrame(rows).T.sort_index() if rows else pd.DataFrame()
 
@@ -171,7 +192,7 @@ def seed_differences(
     if q.per_frame:
         return frame_differences(study, results, q, seeds, anomaly_set).mean(axis=1)
     out = {}
-    for seed, a, c in _pair_runs(study, results, q, seeds):
+    for seed, a, c in pair_runs(study, results, q, seeds):
         out[seed] = read_json(a / "metrics.json")["miou"] - read_json(c / "metrics.json")["miou"]
     return pd.Series(out, dtype=float).sort_index()
 
@@ -279,11 +300,6 @@ def _replication(study: Study) -> Replication:
     return study.replication
 
 
-def _var_upper_bound(estimate: float, df: float, confidence: float = 0.95) -> float:
-    """One-sided upper confidence bound of a variance estimated with ``df`` degrees of freedom."""
-    return float(estimate * df / scipy_stats.chi2.ppf(1.0 - confidence, df))
-
-
 def seed_plan(
     study: Study,
     results: str | Path,
@@ -299,7 +315,8 @@ def seed_plan(
     by its one-sided 95 % upper confidence bound, then the fewest seeds (``minimum`` … ``cap``)
     whose test at α / (number of questions) has ``power`` at the margin. Per-frame endpoints: the
     variance of a seed's frame-averaged difference (bound at S − 1 df) and the frame component
-    (bound at its Satterthwaite df), :func:`~owslib.study.crossed.crossed_power` on them; mIoU:
+    (bounded by MS_frame / S at F − 1 df), :func:`~owslib.study.crossed.crossed_power` on them
+    with the residual as estimated (:func:`_pilot_components`); mIoU:
     the paired t on the seeds' SD (bound at S − 1 df). ``seeds`` is the plan (``cap`` where the
     power is out of reach: ``power_planned`` then says what ``cap`` buys)."""
     level = alpha / len(questions)
@@ -318,10 +335,11 @@ def seed_plan(
             "sd_seed_ucb": stats.sd_upper_bound(sd, n) if n > 1 else nan,
             "sd_frame": nan,
             "sd_frame_ucb": nan,
+            "sd_resid": nan,
         }
         if n > 1 and q.per_frame:
             frames = frame_differences(study, results, q, study.seeds, anomaly_set).to_numpy()
-            row |= _frame_component(crossed_t(frames))
+            row |= _pilot_components(crossed_t(frames))
         powers = {
             k: _planned_power(q, row, k, level) if n > 1 else nan for k in range(minimum, cap + 1)
         }
@@ -331,24 +349,37 @@ def seed_plan(
     return pd.DataFrame(rows)
 
 
-def _frame_component(c) -> dict[str, float]:
-    """The frame SD of a pilot's crossed analysis and its one-sided 95 % upper bound, at the
-    Satterthwaite df of (MS_frame − MS_resid) / S."""
-    if not c.var_frame > 0:
-        return {"frames": c.n_frames, "sd_frame": 0.0, "sd_frame_ucb": 0.0}
+def _pilot_components(c) -> dict[str, float]:
+    """The pilot's crossed analysis as the plan bounds it (one-sided 95 %, ``docs/real_scenes.md``):
+    the variance of a seed's frame-averaged difference, MS_seed / F, bounded at S − 1 df; the
+    frame component bounded conservatively by MS_frame / S (σ²_frame + σ²_resid / S: never 0,
+    never infinite) at F − 1 df; the residual as estimated (it has (S − 1)(F − 1) df)."""
     s, f = c.n_seeds, c.n_frames
-    ms_f = c.var_frame * s + c.var_resid  # MS_frame = S·σ²_frame + σ²_resid
-    df = (ms_f - c.var_resid) ** 2 / (ms_f**2 / (f - 1) + c.var_resid**2 / ((s - 1) * (f - 1)))
+    ms_seed = f * c.var_seed + c.var_resid
+    ms_frame = s * c.var_frame + c.var_resid
+    seed_mean = _var_upper_bound(ms_seed / f, s - 1)
+    frame = _var_upper_bound(ms_frame / s, f - 1)
     return {
         "frames": f,
+        "sd_seed_ucb": float(np.sqrt(seed_mean)),
         "sd_frame": float(np.sqrt(c.var_frame)),
-        "sd_frame_ucb": float(np.sqrt(_var_upper_bound(c.var_frame, df))),
+        "sd_frame_ucb": float(np.sqrt(frame)),
+        "sd_resid": float(np.sqrt(c.var_resid)),
     }
 
 
+def _var_upper_bound(estimate: float, df: float, confidence: float = 0.95) -> float:
+    """One-sided upper confidence bound of a variance estimated with ``df`` degrees of freedom."""
+    return float(estimate * df / scipy_stats.chi2.ppf(1.0 - confidence, df))
+
+
 def _planned_power(q: ReplicationQuestion, row: dict[str, Any], k: int, level: float) -> float:
-    """The power at the margin with ``k`` seeds at the bounds of ``row`` (:func:`seed_plan`)."""
+    """The power at the margin with ``k`` seeds at the bounds of ``row`` (:func:`seed_plan`): for
+    a per-frame endpoint the crossed test's, its seed component the bound of a seed's average
+    less the residual's share (so the variance of the mean and its df are the model's)."""
     if q.per_frame:
-        var_seed, var_frame = row["sd_seed_ucb"] ** 2, row["sd_frame_ucb"] ** 2
-        return crossed_power(q.margin, var_seed, var_frame, 0.0, k, row["frames"], level)
+        resid = row["sd_resid"] ** 2
+        seed = max(row["sd_seed_ucb"] ** 2 - resid / row["frames"], 0.0)
+        frame = row["sd_frame_ucb"] ** 2
+        return crossed_power(q.margin, seed, frame, resid, k, row["frames"], level)
     return stats.paired_t_power(q.margin, row["sd_seed_ucb"], k, level)

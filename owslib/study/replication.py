@@ -65,15 +65,17 @@ class Replication:
 
 def outcome(embedded: str, real: str) -> str:
     """What a replication's verdict says of the embedded one (docs/real_scenes.md): ``replicated``
-    (the same decided verdict), ``reversed`` (the opposite direction, or a difference where the
-    embedded one showed equivalence, or equivalence where it showed a difference), ``not shown``
-    (inconclusive here), and for an embedded ``inconclusive``: ``inconclusive in both`` or
-    ``decided here``."""
+    (the same decided verdict), ``reversed`` (better where the embedded one was worse, or worse
+    where it was better), ``contradicted`` (equivalent where the embedded one found a difference,
+    or a difference where it showed equivalence), ``not shown`` (inconclusive here), and for an
+    embedded ``inconclusive``: ``inconclusive in both`` or ``decided here``."""
     if embedded == "inconclusive":
         return "inconclusive in both" if real == "inconclusive" else "decided here"
     if real == "inconclusive":
         return "not shown"
-    return "replicated" if real == embedded else "reversed"
+    if real == embedded:
+        return "replicated"
+    return "reversed" if {real, embedded} == {"better", "worse"} else "contradicted"
 
 
 def _check_endpoint(here: str, endpoint: Any) -> None:
@@ -90,7 +92,9 @@ def _check_endpoint(here: str, endpoint: Any) -> None:
 
 
 def _question(here: str, q: Any, variants: set[str]) -> ReplicationQuestion:
-    if not isinstance(q, dict) or set(q) - _QUESTION:
+    if not isinstance(q, dict):
+        raise ValueError(f"{here}: an object with keys {sorted(_QUESTION)}, got {q!r}")
+    if set(q) - _QUESTION:
         raise ValueError(
             f"{here}: unknown keys {sorted(set(q) - _QUESTION)}; allowed {sorted(_QUESTION)}"
         )

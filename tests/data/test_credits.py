@@ -49,3 +49,18 @@ def test_the_reader_pictures_only_open_frames_and_every_frame_without_credits(tm
     assert pictured == {"animals01_cows", "rocks03_slide"}  # cones02_road: a web page only
     (out / "credits.txt").unlink()
     assert all(SMIYCDataset(out, "road_anomaly").may_picture(i) for i in range(len(ds)))
+
+
+def test_the_picture_rule_looks_through_a_subset(tmp_path: Path):
+    from torch.utils.data import Subset
+
+    from owslib.evaluation.passes import _picture_rule
+
+    out = tmp_path / "road_anomaly"
+    build_road_anomaly(write_road_anomaly(tmp_path / "clone"), out)
+    ds = SMIYCDataset(out, "road_anomaly")
+    picks = [ds.names.index("cones02_road"), ds.names.index("animals01_cows")]
+    sub = Subset(ds, picks)  # what --max-images evaluates
+    rule = _picture_rule(sub)
+    assert rule is not None and rule(0) is False and rule(1) is True
+    assert _picture_rule(object()) is None

@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 
 from owslib.paths import resolve
+from owslib.stats import paired_t, t_test_power
 from owslib.study import figures, real_answers, real_scenes
 from owslib.study.documents import write_answers
 from owslib.study.plan import planned_runs
@@ -70,6 +71,7 @@ def _runs(tmp_path, study, seeds, effects, rng):
         ({"questions": [QUESTIONS[0] | {"margin": 0}]}, "margin=0"),
         ({"questions": [QUESTIONS[0], QUESTIONS[0]]}, "each question once"),
         ({"questions": [QUESTIONS[0] | {"comparator": "mlp_sum_semantic"}]}, "same variant"),
+        ({"questions": [7]}, r"questions\[0\]: an object with keys"),
     ],
 )
 def test_a_malformed_replication_is_refused_naming_the_key(tmp_path, change, match):
@@ -94,8 +96,10 @@ def test_the_replication_trains_every_arm_seed_by_seed_after_the_pilot(tmp_path)
         ("better", "better", "replicated"),
         ("equivalent", "equivalent", "replicated"),
         ("better", "worse", "reversed"),
-        ("equivalent", "better", "reversed"),
-        ("better", "equivalent", "reversed"),
+        ("equivalent", "better", "contradicted"),
+        ("worse", "better", "reversed"),
+        ("better", "equivalent", "contradicted"),
+        ("equivalent", "worse", "contradicted"),
         ("better", "inconclusive", "not shown"),
         ("inconclusive", "inconclusive", "inconclusive in both"),
         ("inconclusive", "worse", "decided here"),
@@ -131,13 +135,14 @@ def test_verdicts_come_from_the_runs_with_holm_across_the_questions(tmp_path):
     assert (got["power"] > 0.99).all()  # tiny noise: the margin is many SEs
 
 
-def test_an_arm_without_runs_enters_holm_with_p_one_and_pairs_never_cross_setups(tmp_path):
+def test_an_arm_without_runs_enters_holm_with_p_one_and_pairs_never_cross_setups(tmp_path, caplog):
     study = _study(tmp_path)
     rng = np.random.default_rng(2)
     _runs(tmp_path, study, (200, 201, 202), {"focal_dice": (0.05, 0.0)}, rng)
     _run(tmp_path, study, "focal_dice", 202, 0.9, np.full(len(FRAMES), 0.3), fingerprint="other")
     got = real_scenes.replication_answers(study, tmp_path).set_index("question")
     assert got.loc["03_loss_ablations", "n_seeds"] == 2  # seed 202's pair crosses setups
+    assert "focal_dice/seed202: trained in another setup (fingerprint other, not f1)" in caplog.text
     assert got.loc["02_trufor_fusion", "n_seeds"] == 0
     assert got.loc["02_trufor_fusion", "verdict"] == "inconclusive"
     p = got.loc["03_loss_ablations", "p"]
@@ -256,3 +261,46 @@ def test_the_array_tasks_number_the_replication_after_the_pilot(tmp_path):
     ]
     job = resolve_task(study, tmp_path, study_tasks(study, "confirmation")[0])
     assert job.path == run_dir(tmp_path, "camvid", "mlp_sum_semantic", 200)
+
+
+def test_the_frames_are_a_random_factor_not_a_fixed_set(tmp_path):
+    """An effect that is the same at every seed but differs from frame to frame: a paired t over
+    the seeds' averages would call it a sure gain; with frames random it is not shown."""
+    study = _study(tmp_path, seeds=list(range(200, 210)))
+    rng = np.random.default_rng(5)
+    by_frame = rng.normal(0.0, 0.15, len(FRAMES))
+    by_frame += 0.03 - by_frame.mean()  # +0.03 on these 12 frames, ±0.15 from frame to frame
+    effects = {v: (0.0, 0.0) for v in ("focal_dice", "synco_unknown", "synco_known")}
+    _runs(tmp_path, study, range(200, 210), effects | {"mlp_sum_semantic": (0.0, by_frame)}, rng)
+    got = real_scenes.replication_answers(study, tmp_path).set_index("question")
+    row = got.loc["02_trufor_fusion"]
+    assert row["mean"] == pytest.approx(0.03, abs=0.003)
+    per_seed = real_scenes.seed_differences(
+        study, tmp_path, study.replication.questions[0], study.replication.seeds
+    )
+    assert paired_t(per_seed.to_numpy()).p < 1e-6  # over seeds alone: a sure gain
+    assert row["lo"] < 0 < row["hi"] and row["verdict"] == "inconclusive"
+
+
+def test_the_plan_counts_the_frame_component_and_its_bound_is_never_zero_or_infinite(tmp_path):
+    study = _study(tmp_path)
+    rng = np.random.default_rng(6)
+    quiet = {v: (0.0, 0.0) for v in ("focal_dice", "synco_unknown", "synco_known")}
+    _runs(
+        tmp_path,
+        study,
+        study.seeds,
+        quiet | {"mlp_sum_semantic": (0.0, rng.normal(0, 0.15, len(FRAMES)))},
+        rng,
+    )
+    plan = real_scenes.seed_plan(study, tmp_path, study.replication.questions).set_index("question")
+    noisy, calm = plan.loc["02_trufor_fusion"], plan.loc["05_synco_comparison"]
+    assert (
+        noisy["sd_frame"] == pytest.approx(0.15, rel=0.5)
+        and noisy["sd_frame_ucb"] > noisy["sd_frame"]
+    )
+    # 12 frames of ±0.15 leave an SE of ≥ 0.04 whatever the seeds: 0.03 is out of reach
+    assert noisy["seeds"] == 16 and not noisy["reached"] and noisy["power_planned"] < 0.5
+    assert 0 < calm["sd_frame_ucb"] < np.inf and calm["seeds"] == 10
+    with pytest.raises(ValueError, match="finite nc"):
+        t_test_power(np.inf, 3.0, 0.05)
