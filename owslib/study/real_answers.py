@@ -224,3 +224,11 @@ def real_scenes_summary(
     if study.replication is None:
         return status
     return status + "\n\n" + real_answers_markdown(study, results, link_from)
+
+
+def shown_runs(study: Study, rows: pd.DataFrame, table: pd.DataFrame | None) -> pd.DataFrame:
+    """The runs a page may list one by one: the pilot's, and the replication's once its verdicts
+    stand (``table``: :func:`~owslib.study.real_scenes.replication_answers`); before that a
+    confirming run's numbers would be an interim look."""
+    done = table is not None and len(table) and answered(table.iloc[0].to_dict(), planned(study))
+    return rows if done else rows[rows["seed"].isin(study.seeds)]
