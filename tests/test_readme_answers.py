@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from owslib.runs.setup import code_identity
+from owslib.study.answers import confirmatory_answers
 from owslib.study.documents import (
     BLOCK_END,
     BLOCK_START,
@@ -22,6 +23,8 @@ from owslib.study.documents import (
     answers_in_full,
     answers_markdown,
 )
+from owslib.study.real_answers import REAL_END, REAL_START, REAL_STUDY, real_answers_markdown
+from owslib.study.real_scenes import seed_plan
 from owslib.study.studyfile import load_study
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -79,3 +82,40 @@ def test_the_answers_in_full_and_the_readme_s_cells_are_generated_and_short(tmp_
     table = readme.split(BLOCK_START + "\n", 1)[1].split(BLOCK_END, 1)[0]
     cells = [c for line in table.splitlines()[2:] for c in line.strip("|").split(" | ")]
     assert len(cells) == 20 and max(len(c.strip()) for c in cells) <= 160
+
+
+def test_the_readme_s_real_scene_answers_are_generated_from_the_committed_runs(tmp_path):
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the committed runs cannot be told from others")
+    _extract_committed_runs(tmp_path)
+    readme = _git("show", "HEAD:README.md").decode("utf-8")
+    table = readme.split(REAL_START + "\n", 1)[1].split(REAL_END, 1)[0]
+    study = load_study(ROOT / REAL_STUDY)
+    assert study.replication is not None, "the real-scene study declares its replication"
+    assert table == real_answers_markdown(study, tmp_path / "results", link_from=tmp_path), (
+        "run `python -m owslib study --study notebooks/real_scenes.json --answers README.md` "
+        "and commit the README"
+    )
+    cells = [c for line in table.splitlines()[2:] for c in line.strip("|").split(" | ")]
+    assert len(cells) == 6 * len(study.replication.questions)
+    assert max(len(c.strip()) for c in cells) <= 160
+
+
+def test_the_real_scene_pre_registration_follows_its_rule_on_the_committed_pilot(tmp_path):
+    """The declared seeds are what the plan's rule gives on the committed pilot, and each
+    question's hypothesis is the embedded answer the committed runs give."""
+    if not (ROOT / ".git").exists():
+        pytest.skip("not a git checkout: the committed runs cannot be told from others")
+    _extract_committed_runs(tmp_path)
+    study = load_study(ROOT / REAL_STUDY)
+    rep = study.replication
+    plan = seed_plan(study, tmp_path / "results", rep.questions, rep.alpha, rep.power)
+    assert list(plan["pilot_seeds"]) == [len(study.seeds)] * len(rep.questions)
+    assert len(rep.seeds) == plan["seeds"].max()
+    embedded = confirmatory_answers(load_study(), tmp_path / "results").set_index("notebook")
+    for q in rep.questions:
+        assert embedded.loc[q.question, "verdict"] == q.embedded, q.question
+        assert (embedded.loc[q.question, "arm"], embedded.loc[q.question, "comparator"]) == (
+            q.arm,
+            q.comparator,
+        )

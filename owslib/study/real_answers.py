@@ -166,7 +166,8 @@ def real_answers_markdown(study: Study, results: str | Path, link_from: str | Pa
         else:
             verdict, also = "**not answered yet**", ""
             effect = f"{row['n_seeds']} of {n} seeds trained"
-        cells = [q.question, verdict, effect, f"{row['embedded']}: {row['outcome']}", also, link]
+        said = row["outcome"] if answered(row, n) else "—"
+        cells = [q.question, verdict, effect, f"{row['embedded']}: {said}", also, link]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
     return "\n".join(lines) + "\n"
 
