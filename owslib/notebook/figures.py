@@ -73,7 +73,7 @@ class RunFigures:
         return self.save(
             fig,
             f"maps_{scorer}_{anomaly_set}" if anomaly_set else f"maps_{scorer}",
-            f"{scorer} anomaly maps of {n_images} {what} "
+            f"{scorer} anomaly maps of {len(fig.axes) // (len(dirs) + 1)} {what} "
             f"(rows) by {', '.join(dirs)} (columns) at seed {seed}, on one colour scale, "
             f"the first column the image with {outlined} outlined.",
             photo=True,
