@@ -165,7 +165,7 @@ def real_answers_markdown(study: Study, results: str | Path, link_from: str | Pa
             also = also_moved(replication_secondary(study, results, q, study.replication.seeds))
         else:
             verdict, also = "**not answered yet**", ""
-            effect = f"{row['n_seeds']} of {n} seeds trained"
+            effect = f"{n} fresh seeds planned (the page counts those trained)"
         said = row["outcome"] if answered(row, n) else "—"
         cells = [q.question, verdict, effect, f"{row['embedded']}: {said}", also, link]
         lines.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")

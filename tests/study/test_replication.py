@@ -209,8 +209,8 @@ def test_the_sentence_and_the_readme_table_say_the_verdict_only_when_every_seed_
     for v in ("mlp_sum_semantic", "baseline"):
         (run_dir(tmp_path, study.profile, v, 209) / "metrics.json").unlink()
     partial = real_answers.real_answers_markdown(study, tmp_path).splitlines()
-    assert "| **not answered yet** | 9 of 10 seeds trained |" in partial[2]
-    assert "| **not answered yet** | 10 of 10 seeds trained |" in partial[4]  # Holm waits
+    assert "| **not answered yet** | 10 fresh seeds planned" in partial[2]
+    assert "| **not answered yet** | 10 fresh seeds planned" in partial[4]  # Holm waits for 02
     assert real_answers.status_line(study, tmp_path).endswith("replication 48 of 50 runs")
 
 
