@@ -16,6 +16,7 @@ from owslib import stats
 from owslib.paths import resolve
 from owslib.study.real_scenes import pair_runs, replication_answers, run_rows
 from owslib.study.replication import ReplicationQuestion
+from owslib.study.secondary import moved_entries
 from owslib.study.sentences import signed
 from owslib.study.studyfile import Study, load_study
 
@@ -85,14 +86,7 @@ def also_moved(sec: pd.DataFrame) -> str:
     """The secondary endpoints whose interval excludes 0 (``CamVid mIoU −0.014 [−0.021, −0.007],
     lower on 9/10 seeds``; the first two, then how many more: a table cell stays short), or that
     none did."""
-    moved = []
-    for r in sec[~sec["primary"]].itertuples():
-        if r.lo > 0 or r.hi < 0:
-            side = f"higher on {r.n_higher}" if r.mean > 0 else f"lower on {r.n_lower}"
-            moved.append(
-                f"{r.endpoint} {signed(r.mean)} [{signed(r.lo)}, {signed(r.hi)}], "
-                f"{side}/{r.n_pairs} seeds"
-            )
+    moved = moved_entries(sec, name=str)  # the endpoints are in words already
     if not moved:
         return "none shown (every interval includes 0)"
     more = f"; {len(moved) - 2} more in 07" if len(moved) > 2 else ""

@@ -7,6 +7,7 @@ at the fresh seeds' own SD."""
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -108,17 +109,27 @@ def fresh_power(margin: float, sd: float, n: int, alpha: float, m: int) -> tuple
     )
 
 
-def moved(sec: pd.DataFrame) -> str:
-    """The secondary endpoints whose interval excludes 0, with the seeds they moved on:
-    ``mIoU −0.014 [−0.021, −0.007], lower on 14/14 seeds``; or that none moved."""
+def moved_entries(sec: pd.DataFrame, name: Callable[[str], str] | None = None) -> list[str]:
+    """The secondary endpoints of ``sec`` whose interval excludes 0, each with the seeds it moved
+    on: ``mIoU −0.014 [−0.021, −0.007], lower on 14/14 seeds`` (``name``: the endpoint's words,
+    :func:`metric_name` by default; seeds lower: ``n_lower`` where ``sec`` counts them)."""
+    name = name or metric_name
     out = []
     for r in sec[~sec["primary"]].itertuples():
         if r.lo > 0 or r.hi < 0:
-            side = f"higher on {r.n_higher}" if r.mean > 0 else f"lower on {r.n_pairs - r.n_higher}"
+            lower = getattr(r, "n_lower", r.n_pairs - r.n_higher)
+            side = f"higher on {r.n_higher}" if r.mean > 0 else f"lower on {lower}"
             out.append(
-                f"{metric_name(r.endpoint)} {signed(r.mean)} [{signed(r.lo)}, "
-                f"{signed(r.hi)}], {side}/{r.n_pairs} seeds"
+                f"{name(r.endpoint)} {signed(r.mean)} [{signed(r.lo)}, {signed(r.hi)}], "
+                f"{side}/{r.n_pairs} seeds"
             )
+    return out
+
+
+def moved(sec: pd.DataFrame) -> str:
+    """The secondary endpoints whose interval excludes 0 (:func:`moved_entries`); or that none
+    moved."""
+    out = moved_entries(sec)
     if out:
         return "; ".join(out)
     names = ", ".join(metric_name(e) for e in sec.loc[~sec["primary"], "endpoint"])
