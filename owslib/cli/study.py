@@ -281,35 +281,31 @@ def _train_and_render(
             record=overrides,
         )
 
-    todo = [one_job(study, args.results, args.run)] if args.run else plan()
-    try:
-        outcome = train_runs(
+    def train(jobs: list[RunJob]) -> dict[str, list[str]]:
+        return train_runs(
             study,
-            todo,
+            jobs,
             rerun_failed=args.rerun_failed,
             force=args.force,
             jobs=args.jobs,
             overrides=overrides,
         )
+
+    todo = [one_job(study, args.results, args.run)] if args.run else plan()
+    try:
+        outcome = train(todo)
+        while not args.run and not outcome["interrupted"]:  # confirmations picked meanwhile
+            more = [j for j in plan() if j.path not in {t.path for t in todo}]
+            if not more:
+                break
+            todo += more
+            again = train(more)
+            outcome = {k: outcome[k] + again[k] for k in outcome}
     except MissingDataError as e:
         if not args.skip_without_data:
             raise
         print(f"skipped: {e}")
         return 0
-    while not args.run and not outcome["interrupted"]:  # confirmations picked meanwhile
-        more = [j for j in plan() if j.path not in {t.path for t in todo}]
-        if not more:
-            break
-        todo += more
-        again = train_runs(
-            study,
-            more,
-            rerun_failed=args.rerun_failed,
-            force=args.force,
-            jobs=args.jobs,
-            overrides=overrides,
-        )
-        outcome = {k: outcome[k] + again[k] for k in outcome}
     _print_outcome(outcome)
     if args.run and outcome["busy"]:
         return BUSY_EXIT

@@ -322,7 +322,14 @@ def seed_plan(
     level = alpha / len(questions)
     rows = []
     for q in questions:
-        d = seed_differences(study, results, q, study.seeds, anomaly_set)
+        frames = (
+            frame_differences(study, results, q, study.seeds, anomaly_set) if q.per_frame else None
+        )  # read once: the seeds' averages and the crossed analysis both come from it
+        d = (
+            frames.mean(axis=1)
+            if frames is not None
+            else seed_differences(study, results, q, study.seeds, anomaly_set)
+        )
         n, nan = len(d), float("nan")
         sd = float(d.std(ddof=1)) if n > 1 else nan
         row = {
@@ -337,9 +344,8 @@ def seed_plan(
             "sd_frame_ucb": nan,
             "sd_resid": nan,
         }
-        if n > 1 and q.per_frame:
-            frames = frame_differences(study, results, q, study.seeds, anomaly_set).to_numpy()
-            row |= _pilot_components(crossed_t(frames))
+        if n > 1 and frames is not None:
+            row |= _pilot_components(crossed_t(frames.to_numpy()))
         powers = {
             k: _planned_power(q, row, k, level) if n > 1 else nan for k in range(minimum, cap + 1)
         }
